@@ -19,7 +19,14 @@ export GOFLAGS=-mod=mod GOTOOLCHAIN=local
 {
   go mod init local/consulbuild >/dev/null 2>&1
   # The tag's commit pins every consul submodule to the same source as the root module.
-  COMMIT=$(go mod download -json "github.com/hashicorp/consul@v$VERSION" | sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' | head -1)
+  INFO=$(go mod download -json "github.com/hashicorp/consul@v$VERSION" 2>&1 || true)
+  # The proxy refuses this version here ("403 Forbidden: This module version is not available"); nothing
+  # later can succeed, so stop at once with a distinct exit code the test suites recognise.
+  if printf '%s' "$INFO" | grep -q '403 Forbidden'; then
+    echo "build-consul: the Go module proxy answered 403 Forbidden (\"This module version is not available\") for github.com/hashicorp/consul@v$VERSION; a real Consul cannot be built here. Put a consul v$VERSION binary on PATH to use one; the integration tests fall back to the Consul contract server (integration-tests/lib/consul-contract-server.ts)." >&2
+    exit 3
+  fi
+  COMMIT=$(printf '%s' "$INFO" | sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' | head -1)
   [ -n "$COMMIT" ] || { echo "build-consul: could not learn the commit of v$VERSION from the module proxy" >&2; exit 1; }
   cat > go.mod <<MOD
 module local/consulbuild
