@@ -1,0 +1,39 @@
+import type { HeaderValue } from '@meshgate/model';
+
+/** Config source meaning "over the same ADS stream". Every dynamic reference uses it. */
+export function ads(): object {
+  return { ads: {}, resource_api_version: 'V3' };
+}
+
+export function duration(ms: number): { seconds: number; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
+}
+
+export function byName<T extends { name: string }>(a: T, b: T): number {
+  return cmp(a.name, b.name);
+}
+
+/** Code-unit comparison, independent of the process locale. */
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function headersToAdd(headers: HeaderValue[]): object[] {
+  // OVERWRITE so a client cannot smuggle its own value for a header the gateway sets
+  // (e.g. l5d-dst-override, lessons.md scar 16).
+  return [...headers]
+    .sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value))
+    .map((h) => ({ header: { key: h.name, value: h.value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
+}
+
+export function routerFilter(): object {
+  return {
+    name: 'envoy.filters.http.router',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+  };
+}
+
+export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';

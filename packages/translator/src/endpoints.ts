@@ -1,0 +1,60 @@
+import type { Endpoint, EndpointHealth, Locality, Service } from '@meshgate/model';
+import type { Profile } from './types.ts';
+import { cmp } from './common.ts';
+
+const HEALTH: Record<EndpointHealth, string> = {
+  healthy: 'HEALTHY',
+  unhealthy: 'UNHEALTHY',
+  draining: 'DRAINING',
+  unknown: 'UNKNOWN',
+};
+
+function localityKey(l: Locality | undefined): string {
+  return [l?.region ?? '', l?.zone ?? '', l?.subZone ?? ''].join('\u0000');
+}
+
+function endpointKey(e: Endpoint): string {
+  return `${e.address}\u0000${String(e.port).padStart(5, '0')}`;
+}
+
+/**
+ * One ClusterLoadAssignment for a service. Endpoints are grouped by locality; every locality
+ * carries a load_balancing_weight (the sum of its endpoint weights) because gRPC clients
+ * ignore localities without one. Duplicate address:port pairs are dropped (the first in sorted
+ * order wins) since gRPC clients NACK an assignment that repeats an address.
+ * The profile is accepted for symmetry; both profiles get the same assignment today.
+ */
+export function translateEndpoints(service: Service, _profile: Profile): object {
+  const sorted = [...service.endpoints].sort(
+    (a, b) => cmp(endpointKey(a), endpointKey(b)) || cmp(localityKey(a.locality), localityKey(b.locality)) || (a.weight ?? 1) - (b.weight ?? 1),
+  );
+  const seen = new Set<string>();
+  const groups = new Map<string, { locality: Locality | undefined; endpoints: Endpoint[] }>();
+  for (const e of sorted) {
+    const k = endpointKey(e);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    const lk = localityKey(e.locality);
+    let g = groups.get(lk);
+    if (!g) groups.set(lk, (g = { locality: e.locality, endpoints: [] }));
+    g.endpoints.push(e);
+  }
+  const endpoints = [...groups.entries()]
+    .sort(([a], [b]) => cmp(a, b))
+    .map(([, g]) => {
+      const locality: Record<string, string> = {};
+      if (g.locality?.region) locality.region = g.locality.region;
+      if (g.locality?.zone) locality.zone = g.locality.zone;
+      if (g.locality?.subZone) locality.sub_zone = g.locality.subZone;
+      return {
+        locality,
+        lb_endpoints: g.endpoints.map((e) => ({
+          endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
+          health_status: HEALTH[e.health ?? 'healthy'],
+          load_balancing_weight: { value: e.weight ?? 1 },
+        })),
+        load_balancing_weight: { value: g.endpoints.reduce((sum, e) => sum + (e.weight ?? 1), 0) },
+      };
+    });
+  return { cluster_name: service.name, endpoints };
+}

@@ -1,0 +1,65 @@
+import type { Identity, Model, Route, Service, TrustBundle } from '@meshgate/model';
+import { ads, cmp, HCM_TYPE, routerFilter } from './common.ts';
+import { compareRoutes, domainsFor, translateRoute } from './routes.ts';
+
+/** A socket listener whose HttpConnectionManager fetches the RouteConfiguration of the same name. */
+export function envoyListener(l: Model['listeners'][number]): object {
+  return {
+    name: l.name,
+    address: { socket_address: { address: l.address ?? '0.0.0.0', port_value: l.port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': HCM_TYPE,
+              stat_prefix: l.name,
+              codec_type: 'AUTO',
+              rds: { config_source: ads(), route_config_name: l.name },
+              http_filters: [routerFilter()],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** One RouteConfiguration per listener; one virtual host per distinct host, named after it. */
+export function envoyRouteConfig(l: Model['listeners'][number], routes: Map<string, Route>, services: Map<string, Service>): object {
+  const byHost = new Map<string, Route[]>();
+  for (const rn of new Set(l.routes)) {
+    const r = routes.get(rn);
+    if (!r) continue;
+    for (const h of new Set(r.hosts)) {
+      let list = byHost.get(h);
+      if (!list) byHost.set(h, (list = []));
+      list.push(r);
+    }
+  }
+  const virtual_hosts = [...byHost.entries()]
+    .sort(([a], [b]) => cmp(a, b))
+    .map(([host, rs]) => ({
+      name: host,
+      domains: domainsFor(host),
+      routes: [...rs].sort(compareRoutes).map((r) => translateRoute(r, services, 'envoy')),
+    }));
+  return { name: l.name, virtual_hosts };
+}
+
+export function identitySecret(i: Identity): object {
+  return {
+    name: i.name,
+    tls_certificate: {
+      certificate_chain: { inline_string: i.certChainPem },
+      private_key: { inline_string: i.privateKeyPem },
+    },
+  };
+}
+
+export function trustBundleSecret(b: TrustBundle): object {
+  const pems = b.caPems.map((p) => (p.endsWith('\n') ? p : `${p}\n`));
+  return { name: b.name, validation_context: { trusted_ca: { inline_string: pems.join('') } } };
+}
+

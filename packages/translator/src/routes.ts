@@ -1,0 +1,93 @@
+import type { HeaderMatch, Route, Service } from '@meshgate/model';
+import type { Profile } from './types.ts';
+import { cmp, duration, headersToAdd } from './common.ts';
+
+/**
+ * Order of routes inside a virtual host: exact paths first, then longer prefixes before
+ * shorter ones, then routes with more header conditions before fewer (so a header-gated
+ * canary is not shadowed by its catch-all), ties by route name. Never by list position,
+ * so adding or removing one route never reorders the others.
+ */
+export function compareRoutes(a: Route, b: Route): number {
+  const kind = (r: Route) => (r.match.path !== undefined ? 0 : 1);
+  const len = (r: Route) => (r.match.path ?? r.match.prefix ?? '').length;
+  return (
+    kind(a) - kind(b) ||
+    len(b) - len(a) ||
+    (b.match.headers?.length ?? 0) - (a.match.headers?.length ?? 0) ||
+    cmp(a.name, b.name)
+  );
+}
+
+function headerMatcher(h: HeaderMatch): object {
+  const m: Record<string, unknown> = { name: h.name };
+  if (h.exact !== undefined) m.string_match = { exact: h.exact };
+  else if (h.prefix !== undefined) m.string_match = { prefix: h.prefix };
+  else m.present_match = h.present ?? true;
+  if (h.invert) m.invert_match = true;
+  return m;
+}
+
+function routeMatch(r: Route): object {
+  const m: Record<string, unknown> = {};
+  if (r.match.path !== undefined) m.path = r.match.path;
+  else m.prefix = r.match.prefix;
+  if (r.match.headers?.length) {
+    m.headers = [...r.match.headers]
+      .sort((a, b) => cmp(a.name, b.name) || cmp(JSON.stringify(a), JSON.stringify(b)))
+      .map(headerMatcher);
+  }
+  return m;
+}
+
+/** Merges repeated backends of one service and sorts by service name. */
+function backends(r: Route): { service: string; weight: number }[] {
+  const w = new Map<string, number>();
+  for (const b of r.backends) w.set(b.service, (w.get(b.service) ?? 0) + b.weight);
+  return [...w.entries()].sort(([a], [b]) => cmp(a, b)).map(([service, weight]) => ({ service, weight }));
+}
+
+/** The xDS Route entry for one model route. `services` supplies per-service request headers. */
+export function translateRoute(r: Route, services: Map<string, Service>, profile: Profile): object {
+  const action: Record<string, unknown> = {};
+  const bs = backends(r);
+  const routeHeaders = [...(r.requestHeadersToAdd ?? [])];
+  if (bs.length === 1) {
+    action.cluster = bs[0].service;
+    routeHeaders.push(...(services.get(bs[0].service)?.requestHeadersToAdd ?? []));
+  } else {
+    action.weighted_clusters = {
+      clusters: bs.map((b) => {
+        const c: Record<string, unknown> = { name: b.service, weight: { value: b.weight } };
+        const extra = services.get(b.service)?.requestHeadersToAdd ?? [];
+        if (extra.length) c.request_headers_to_add = headersToAdd(extra);
+        return c;
+      }),
+    };
+  }
+  if (r.timeoutMs !== undefined) {
+    action.timeout = duration(r.timeoutMs);
+    // gRPC clients (gRFC A31) take the deadline from max_stream_duration, not from timeout.
+    if (profile === 'grpc') action.max_stream_duration = { max_stream_duration: duration(r.timeoutMs) };
+  }
+  if (r.retries) {
+    const p: Record<string, unknown> = { retry_on: r.retries.retryOn, num_retries: { value: r.retries.numRetries } };
+    if (r.retries.perTryTimeoutMs !== undefined) p.per_try_timeout = duration(r.retries.perTryTimeoutMs);
+    action.retry_policy = p;
+  }
+  const out: Record<string, unknown> = { name: r.name, match: routeMatch(r), route: action };
+  if (routeHeaders.length) out.request_headers_to_add = headersToAdd(routeHeaders);
+  if (r.requestHeadersToRemove?.length) out.request_headers_to_remove = [...r.requestHeadersToRemove].sort(cmp);
+  if (r.responseHeadersToAdd?.length) out.response_headers_to_add = headersToAdd(r.responseHeadersToAdd);
+  if (r.responseHeadersToRemove?.length) out.response_headers_to_remove = [...r.responseHeadersToRemove].sort(cmp);
+  return out;
+}
+
+/**
+ * Domains for an Envoy virtual host: the host itself and, without an explicit port, `host:*`.
+ * Envoy allows one wildcard per domain, so wildcard hosts get no port variant.
+ */
+export function domainsFor(host: string): string[] {
+  if (host.includes('*') || host.includes(':')) return [host];
+  return [host, `${host}:*`];
+}

@@ -1,0 +1,110 @@
+import { isIP } from 'node:net';
+import { validateModel } from '@meshgate/model';
+import type { Model, ModelProblem, Route, Service } from '@meshgate/model';
+import { TYPE, type Profile, type ResourceSet } from './types.ts';
+import { byName, cmp } from './common.ts';
+import { translateCluster } from './clusters.ts';
+import { translateEndpoints } from './endpoints.ts';
+import { envoyListener, envoyRouteConfig, identitySecret, trustBundleSecret } from './envoy.ts';
+import { grpcListener, grpcRouteConfig, grpcTargets } from './grpc.ts';
+
+export function emptyResourceSet(): ResourceSet {
+  return new Map(Object.values(TYPE).map((t) => [t, new Map<string, object>()]));
+}
+
+/**
+ * Model -> xDS resources for one node profile. Pure. When the model has problems the
+ * resource set is empty and the caller keeps serving its last good set (lessons.md scar 5).
+ */
+export function translate(model: Model, profile: Profile): { resources: ResourceSet; problems: ModelProblem[] } {
+  const problems = [...validateModel(model), ...extraProblems(model)];
+  if (problems.length > 0) return { resources: emptyResourceSet(), problems };
+
+  const services = new Map(model.services.map((s) => [s.name, s]));
+  const routes = new Map(model.routes.map((r) => [r.name, r]));
+  const out = emptyResourceSet();
+  const put = (type: string, name: string, obj: object) => out.get(type)!.set(name, obj);
+
+  for (const s of [...model.services].sort(byName)) {
+    put(TYPE.cluster, s.name, translateCluster(s, profile));
+    put(TYPE.endpoint, s.name, translateEndpoints(s, profile));
+  }
+  if (profile === 'envoy') {
+    for (const l of [...model.listeners].sort(byName)) {
+      put(TYPE.listener, l.name, envoyListener(l));
+      put(TYPE.route, l.name, envoyRouteConfig(l, routes, services));
+    }
+    for (const i of [...model.identities].sort(byName)) put(TYPE.secret, i.name, identitySecret(i));
+    for (const b of [...model.trustBundles].sort(byName)) put(TYPE.secret, b.name, trustBundleSecret(b));
+  } else {
+    for (const [target, rs] of grpcTargets(model)) {
+      put(TYPE.listener, target, grpcListener(target));
+      put(TYPE.route, target, grpcRouteConfig(target, rs, services));
+    }
+  }
+  const broken = checkResources(out);
+  if (broken.length > 0) return { resources: emptyResourceSet(), problems: broken };
+  return { resources: out, problems: [] };
+}
+
+/** Problems validateModel does not know about but a data plane would reject. */
+function extraProblems(model: Model): ModelProblem[] {
+  const problems: ModelProblem[] = [];
+  const dup = (kind: string, items: { name: string; source?: string }[]) => {
+    const seen = new Set<string>();
+    for (const it of items) {
+      if (seen.has(it.name)) problems.push({ path: `${kind}[${it.name}]`, message: `duplicate name ${JSON.stringify(it.name)}; names must be unique`, source: it.source });
+      seen.add(it.name);
+    }
+  };
+  dup('services', model.services);
+  dup('routes', model.routes);
+  dup('listeners', model.listeners);
+  // Identities and trust bundles share the Secret namespace.
+  dup('secrets', [...model.identities, ...model.trustBundles]);
+  for (const s of model.services) {
+    for (const e of s.endpoints) {
+      if (e.address && isIP(e.address) === 0) {
+        problems.push({
+          path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
+          message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs (resolve the name first, e.g. 127.0.0.1 instead of localhost)`,
+          source: s.source,
+        });
+      }
+    }
+  }
+  for (const r of model.routes) {
+    for (const h of r.hosts) {
+      if (h === '' || /\s/.test(h) || (h.includes('*') && h !== '*' && !h.startsWith('*.') )) {
+        problems.push({ path: `routes[${r.name}].hosts[${h}]`, message: `invalid host ${JSON.stringify(h)}: use a DNS name, "*.suffix" or "*"`, source: r.source });
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Reference check on translated resources: every cluster a route names exists and every EDS
+ * cluster has an assignment. A failure here is a translator bug, reported rather than shipped.
+ */
+export function checkResources(set: ResourceSet): ModelProblem[] {
+  const problems: ModelProblem[] = [];
+  const clusters = set.get(TYPE.cluster) ?? new Map();
+  const assignments = set.get(TYPE.endpoint) ?? new Map();
+  for (const [name, c] of clusters) {
+    const cl = c as { type?: string; eds_cluster_config?: { service_name?: string } };
+    const svc = cl.eds_cluster_config?.service_name || name;
+    if (cl.type === 'EDS' && !assignments.has(svc)) problems.push({ path: `clusters[${name}]`, message: `EDS cluster has no ClusterLoadAssignment ${JSON.stringify(svc)}` });
+  }
+  for (const [name, rc] of set.get(TYPE.route) ?? new Map()) {
+    for (const vh of (rc as { virtual_hosts: { name: string; routes: { name: string; route: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } } }[] }[] }).virtual_hosts) {
+      for (const r of vh.routes) {
+        const names = r.route.cluster ? [r.route.cluster] : (r.route.weighted_clusters?.clusters ?? []).map((c) => c.name);
+        for (const cn of names) {
+          if (!clusters.has(cn)) problems.push({ path: `routeConfigurations[${name}].virtualHosts[${vh.name}].routes[${r.name}]`, message: `cluster ${JSON.stringify(cn)} does not exist` });
+        }
+      }
+    }
+  }
+  return problems.sort((a, b) => cmp(a.path, b.path));
+}
