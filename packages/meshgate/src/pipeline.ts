@@ -1,0 +1,314 @@
+// The one direction of flow: sources -> mergeModels -> translate (per profile) -> XdsCache.
+// Source events are debounced; a change that touches only endpoints takes a fast path that
+// re-translates just the changed services' ClusterLoadAssignments and patches them into the
+// cache, so listeners, routes and clusters are not rebuilt and only EDS watchers wake
+// (lessons.md scars 7, 8). A model with problems is never published: the last good
+// resources stay in service (scar 5) and the problems show on /readyz and in metrics.
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { emptyModel, mergeModels, validateModel } from '@meshgate/model';
+import type { MergeConflict, Model, ModelProblem, Service, Source, SourceStatus } from '@meshgate/model';
+import { translate, translateEndpoints } from '@meshgate/translator';
+import type { Profile } from '@meshgate/translator';
+import { Debouncer, TYPE } from '@meshgate/xds-core';
+import type { PublishResult, XdsCache } from '@meshgate/xds-core';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface PipelineOptions {
+  sources: Source[];
+  cache: XdsCache;
+  profiles?: Profile[];
+  debounceMs?: number;
+  maxDelayMs?: number;
+  logger: Logger;
+  metrics?: Metrics;
+  /** An identity whose certificate has less than this fraction of its lifetime left makes /readyz fail. */
+  certNearExpiryFraction?: number;
+}
+
+export interface PublishedEvent {
+  kind: 'full' | 'endpoints';
+  /** performance.now() when the cache finished publishing. */
+  at: number;
+  /** Groups (profiles) with at least one changed resource. */
+  groups: string[];
+  /** Seconds from the first source event of the burst to the publish. */
+  seconds: number;
+}
+
+export interface CertStatus {
+  identity: string;
+  mesh: string;
+  notAfter: string;
+  nearExpiry: boolean;
+}
+
+interface PipelineEvents {
+  published: [PublishedEvent];
+}
+
+/**
+ * Classifies the difference between two merged models. Returns the services whose endpoints
+ * changed when nothing else differs (empty when the models are equal), or undefined when any
+ * other part changed and a full translation is needed.
+ */
+export function endpointOnlyChanges(prev: Model, next: Model): Service[] | undefined {
+  const strip = (m: Model) => JSON.stringify({ ...m, services: m.services.map((s) => ({ ...s, endpoints: [] })) });
+  if (prev.services.length !== next.services.length || strip(prev) !== strip(next)) return undefined;
+  const changed: Service[] = [];
+  for (let i = 0; i < next.services.length; i++) {
+    if (JSON.stringify(prev.services[i].endpoints) !== JSON.stringify(next.services[i].endpoints)) changed.push(next.services[i]);
+  }
+  return changed;
+}
+
+export class Pipeline extends EventEmitter<PipelineEvents> {
+  readonly profiles: Profile[];
+  private readonly sources: Source[];
+  private readonly cache: XdsCache;
+  private readonly log: Logger;
+  private readonly metrics: Metrics | undefined;
+  private readonly debouncer: Debouncer;
+  private readonly nearExpiryFraction: number;
+  private readonly parts = new Map<string, Model>();
+  private readonly statuses = new Map<string, SourceStatus>();
+  private readonly startErrors = new Map<string, string>();
+  private lastGood: Model | undefined;
+  private problems: ModelProblem[] = [];
+  private conflicts: MergeConflict[] = [];
+  private certs: CertStatus[] = [];
+  private burstStart: number | undefined;
+  private lastPublishAt: number | undefined;
+  private stopped = false;
+
+  constructor(o: PipelineOptions) {
+    super();
+    const names = new Set<string>();
+    for (const s of o.sources) {
+      if (names.has(s.name)) throw new Error(`two sources are named ${JSON.stringify(s.name)}; source names must be unique`);
+      names.add(s.name);
+    }
+    this.sources = o.sources;
+    this.cache = o.cache;
+    this.profiles = o.profiles ?? ['envoy', 'grpc'];
+    this.log = o.logger;
+    this.metrics = o.metrics;
+    this.nearExpiryFraction = o.certNearExpiryFraction ?? 0.1;
+    this.debouncer = new Debouncer({ quietMs: o.debounceMs ?? 100, maxDelayMs: Math.max(o.maxDelayMs ?? 1000, o.debounceMs ?? 100), onError: (err) => this.log.error({ err }, 'pipeline run failed') }, () => this.run());
+    for (const s of this.sources) {
+      this.statuses.set(s.name, { name: s.name, synced: false, stale: false });
+      this.metrics?.sourceSynced.set({ source: s.name }, 0);
+      this.metrics?.sourceStale.set({ source: s.name }, 0);
+    }
+  }
+
+  /** Starts every source. A source that fails to start is reported on /readyz, not thrown. */
+  async start(): Promise<void> {
+    if (this.sources.length === 0) this.debouncer.trigger();
+    await Promise.all(
+      this.sources.map(async (source) => {
+        const log = this.log.child({ source: source.name });
+        try {
+          await source.start({
+            update: (model) => this.onUpdate(source.name, model),
+            status: (status) => this.onStatus(source.name, status, log),
+          });
+        } catch (err) {
+          const msg = (err as Error).message;
+          this.startErrors.set(source.name, msg);
+          this.metrics?.reloadErrors.inc({ source: source.name });
+          log.error({ err: msg }, 'source failed to start');
+        }
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.debouncer.close();
+    await Promise.allSettled(this.sources.map((s) => s.stop()));
+  }
+
+  /** Resolves when no debounced run is pending or running (for tests and orderly shutdown). */
+  idle(): Promise<void> {
+    return this.debouncer.idle();
+  }
+
+  private onUpdate(name: string, model: Model): void {
+    if (this.stopped) return;
+    this.parts.set(name, model);
+    this.burstStart ??= performance.now();
+    this.debouncer.trigger();
+  }
+
+  private onStatus(name: string, status: SourceStatus, log: Logger): void {
+    const prev = this.statuses.get(name);
+    this.statuses.set(name, { ...status, name });
+    if (status.lastError && status.lastErrorAt !== prev?.lastErrorAt) {
+      this.metrics?.reloadErrors.inc({ source: name });
+      log.warn({ error: status.lastError, stale: status.stale }, 'source reported an error; serving its last good view');
+    } else if (prev?.stale && !status.stale) log.info('source recovered');
+    this.metrics?.sourceSynced.set({ source: name }, status.synced ? 1 : 0);
+    this.metrics?.sourceStale.set({ source: name }, status.stale ? 1 : 0);
+    const denied = (status.details as { intentionDenied?: unknown } | undefined)?.intentionDenied;
+    if (Array.isArray(denied)) for (const svc of denied) this.metrics?.intentionDenied.set({ service: String(svc) }, 1);
+    if (status.synced && !prev?.synced) {
+      log.info('source synced');
+      this.debouncer.trigger();
+    }
+  }
+
+  get allSynced(): boolean {
+    return [...this.statuses.values()].every((s) => s.synced);
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    // Nothing is published before every source has a complete first view (lessons.md scar 5).
+    if (!this.allSynced) return;
+    const started = this.burstStart ?? performance.now();
+    this.burstStart = undefined;
+    const parts = this.sources.filter((s) => this.parts.has(s.name)).map((s) => ({ source: s.name, model: this.parts.get(s.name)! }));
+    const { model, conflicts } = parts.length ? mergeModels(parts) : { model: emptyModel(), conflicts: [] };
+    if (conflicts.length && JSON.stringify(conflicts) !== JSON.stringify(this.conflicts)) this.log.warn({ conflicts }, 'sources define the same names; the earlier source wins');
+    this.conflicts = conflicts;
+
+    const changedServices = this.lastGood ? endpointOnlyChanges(this.lastGood, model) : undefined;
+    if (changedServices && this.problems.length === 0) {
+      if (changedServices.length === 0) {
+        if (!this.cache.ready) this.markReady();
+        return;
+      }
+      this.publishEndpoints(model, changedServices, started);
+    } else this.publishFull(model, started);
+  }
+
+  private publishFull(model: Model, started: number): void {
+    const sets = new Map<Profile, ReturnType<typeof translate>['resources']>();
+    const problems: ModelProblem[] = [];
+    for (const p of this.profiles) {
+      const r = translate(model, p);
+      for (const pr of r.problems) if (!problems.some((x) => x.path === pr.path && x.message === pr.message)) problems.push(pr);
+      sets.set(p, r.resources);
+    }
+    if (problems.length) return this.reject(problems);
+    const results: [string, PublishResult][] = this.profiles.map((p) => [p, this.cache.publish(p, sets.get(p)!)]);
+    this.accept(model);
+    this.metrics?.publishes.inc({ kind: 'full' });
+    this.finish('full', results, started);
+  }
+
+  private publishEndpoints(model: Model, services: Service[], started: number): void {
+    // Checks the same endpoint rules translate() applies, on just the changed services, so a bad
+    // address never reaches clients by the fast path (they would NACK the assignment).
+    const sub = { ...emptyModel(), services, identities: model.identities, trustBundles: model.trustBundles };
+    const problems = validateModel(sub);
+    for (const s of services) {
+      for (const e of s.endpoints) {
+        if (e.address && isIP(e.address) === 0) problems.push({ path: `services[${s.name}].endpoints[${e.address}:${e.port}]`, message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs`, source: s.source });
+      }
+    }
+    if (problems.length) return this.reject(problems);
+    const results: [string, PublishResult][] = this.profiles.map((p) => [p, this.cache.patch(p, TYPE.endpoint, new Map(services.map((s) => [s.name, translateEndpoints(s, p)])))]);
+    this.accept(model);
+    this.metrics?.publishes.inc({ kind: 'endpoints' });
+    this.finish('endpoints', results, started);
+  }
+
+  private reject(problems: ModelProblem[]): void {
+    const fresh = JSON.stringify(problems) !== JSON.stringify(this.problems);
+    this.problems = problems;
+    this.metrics?.translationProblems.set({}, problems.length);
+    if (fresh) this.log.error({ problems }, `configuration has ${problems.length} problem(s); keeping the last good resources`);
+  }
+
+  private accept(model: Model): void {
+    if (this.problems.length) this.log.info('configuration problems resolved');
+    this.problems = [];
+    this.metrics?.translationProblems.set({}, 0);
+    this.lastGood = model;
+    this.updateCerts(model);
+  }
+
+  private finish(kind: 'full' | 'endpoints', results: [string, PublishResult][], started: number): void {
+    if (!this.cache.ready) this.markReady();
+    const at = performance.now();
+    this.lastPublishAt = Date.now();
+    const groups = results.filter(([, r]) => r.changes.length > 0).map(([g]) => g);
+    const seconds = (at - started) / 1000;
+    if (groups.length) {
+      this.metrics?.convergence.observe({ stage: 'publish' }, seconds);
+      this.log.info({ kind, groups, changes: Object.fromEntries(results.map(([g, r]) => [g, r.changes.map((c) => ({ type: c.typeUrl.slice(c.typeUrl.lastIndexOf('.') + 1), changed: c.changed.length, removed: c.removed.length }))])), ms: Math.round(seconds * 1000) }, 'published');
+    }
+    this.emit('published', { kind, at, groups, seconds });
+  }
+
+  private markReady(): void {
+    this.cache.markReady();
+    this.log.info('all sources synced; serving xDS');
+  }
+
+  private updateCerts(model: Model): void {
+    const out: CertStatus[] = [];
+    this.metrics?.certExpiry.reset();
+    for (const id of model.identities) {
+      try {
+        const cert = new X509Certificate(id.certChainPem);
+        const notAfter = Date.parse(cert.validTo);
+        const notBefore = Date.parse(cert.validFrom);
+        const mesh = id.name.startsWith('mesh/') ? id.name.split('/')[1] : (id.source ?? 'unknown');
+        const left = notAfter - Date.now();
+        out.push({ identity: id.name, mesh, notAfter: new Date(notAfter).toISOString(), nearExpiry: left < (notAfter - notBefore) * this.nearExpiryFraction });
+        this.metrics?.certExpiry.set({ mesh, identity: id.name }, Math.floor(notAfter / 1000));
+      } catch (err) {
+        this.log.warn({ identity: id.name, err: (err as Error).message }, 'identity certificate does not parse');
+      }
+    }
+    this.certs = out;
+  }
+
+  /** Readiness and its detail for /readyz. */
+  readiness(): { ready: boolean; detail: Record<string, unknown> } {
+    // Recomputed at read time so a certificate nearing expiry flips readiness without an event.
+    const now = Date.now();
+    const certs = this.certs.map((c) => ({ ...c }));
+    if (this.lastGood) {
+      for (const c of certs) {
+        const id = this.lastGood.identities.find((i) => i.name === c.identity);
+        if (!id) continue;
+        try {
+          const x = new X509Certificate(id.certChainPem);
+          const na = Date.parse(x.validTo);
+          c.nearExpiry = na - now < (na - Date.parse(x.validFrom)) * this.nearExpiryFraction;
+        } catch {
+          /* reported when the model was accepted */
+        }
+      }
+    }
+    const sources: Record<string, unknown> = {};
+    for (const [name, s] of this.statuses) {
+      const startError = this.startErrors.get(name);
+      sources[name] = { synced: s.synced, stale: s.stale, ...(s.lastError || startError ? { lastError: s.lastError ?? startError } : {}), ...(s.lastErrorAt ? { lastErrorAt: new Date(s.lastErrorAt).toISOString() } : {}), ...(s.lastUpdateAt ? { lastUpdateAt: new Date(s.lastUpdateAt).toISOString() } : {}), ...(s.details ? { details: s.details } : {}) };
+    }
+    const synced = this.allSynced;
+    // A stale source means the running config no longer matches what the operator wrote.
+    const fresh = [...this.statuses.values()].every((s) => !s.stale) && this.startErrors.size === 0;
+    const translationOk = this.problems.length === 0 && this.lastGood !== undefined;
+    const certsOk = certs.every((c) => !c.nearExpiry);
+    const detail: Record<string, unknown> = {
+      sources,
+      translation: { ok: translationOk, problems: this.problems, ...(this.lastPublishAt ? { lastPublishAt: new Date(this.lastPublishAt).toISOString() } : {}) },
+      cache: { ready: this.cache.ready },
+      ...(certs.length ? { certs } : {}),
+      ...(this.conflicts.length ? { conflicts: this.conflicts } : {}),
+    };
+    return { ready: synced && fresh && translationOk && this.cache.ready && certsOk, detail };
+  }
+
+  /** The model last published (for status pages and tests). */
+  get model(): Model | undefined {
+    return this.lastGood;
+  }
+}
