@@ -1,0 +1,21 @@
+// @meshgate/xds-core: proto registry and codec, the resource cache, and the ADS / per-type xDS server.
+export { TYPE, PUSH_ORDER, REMOVAL_ORDER, type ResourceSet, type CachedResource, type PublishResult, type TypeChange, type Logger, type TypeUrl } from './types.ts';
+export { envoyRoot, lookupMessage, protoDepsDir } from './protos.ts';
+export { encodeResource, decodeAny, ResourceEncodeError } from './codec.ts';
+export { XdsCache, type CacheChangeEvent, type CacheStats } from './cache.ts';
+export { XdsServer, defaultGroupFor, type XdsServerOptions } from './server.ts';
+export { Debouncer, type DebouncerOptions } from './debouncer.ts';
+export { parseSubjectAltName, type PeerIdentity } from './peer.ts';
+export { contentHash, setVersion } from './wire.ts';
+export type {
+  XdsNode,
+  NodeStatus,
+  TypeStatus,
+  NackRecord,
+  XdsServerEvents,
+  ConnectEvent,
+  DisconnectEvent,
+  PushEvent,
+  AckEvent,
+  NackEvent,
+} from './status.ts';

@@ -1,0 +1,86 @@
+// Envoy/xDS .proto loading. The .proto files are the ones @grpc/grpc-js-xds ships in its deps/ folder, resolved at
+// run time, so the repository never carries copies that could drift from the client library we test against.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import protobuf from 'protobufjs';
+
+/** The files whose messages (and everything they import) meshgate encodes or decodes. */
+const ENTRY_FILES = [
+  'envoy/service/discovery/v3/discovery.proto',
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/config/bootstrap/v3/bootstrap.proto',
+  'google/rpc/status.proto',
+  'google/protobuf/any.proto',
+  'google/protobuf/struct.proto',
+  'google/protobuf/duration.proto',
+  'google/protobuf/wrappers.proto',
+];
+
+let root: protobuf.Root | undefined;
+
+/** Folder holding @grpc/grpc-js-xds's vendored .proto trees. */
+export function protoDepsDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve('@grpc/grpc-js-xds/package.json');
+  return join(dirname(pkg), 'deps');
+}
+
+/** Lazily loaded protobufjs Root (keepCase: true) with every xDS type meshgate uses, incl. HCM, router, TLS, bootstrap. */
+export function envoyRoot(): protobuf.Root {
+  if (root) return root;
+  const deps = protoDepsDir();
+  const includeDirs = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d));
+  // descriptor.proto (imported by validate/annotations) is not bundled in protobufjs's in-memory "common" set.
+  includeDirs.push(dirname(createRequire(import.meta.url).resolve('protobufjs/package.json')));
+  const r = new protobuf.Root();
+  r.resolvePath = (_origin: string, target: string): string | null => {
+    for (const dir of includeDirs) {
+      const candidate = join(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    // protobufjs bundles google/protobuf/*.proto descriptors itself; a null lets it fall back to those.
+    if (target.startsWith('google/protobuf/')) return target;
+    return null;
+  };
+  try {
+    r.loadSync(ENTRY_FILES, { keepCase: true });
+    r.resolveAll();
+  } catch (err) {
+    throw new Error(
+      `could not load the Envoy .proto files from ${deps} (${(err as Error).message}); ` +
+        'reinstall @grpc/grpc-js-xds (npm install) so its deps/ folder is present',
+    );
+  }
+  root = r;
+  return r;
+}
+
+/** Looks up a message type by its full name or type URL; undefined when meshgate has not loaded it. */
+export function lookupMessage(nameOrTypeUrl: string): protobuf.Type | undefined {
+  const name = nameOrTypeUrl.slice(nameOrTypeUrl.lastIndexOf('/') + 1);
+  try {
+    const t = envoyRoot().lookup(name);
+    return t instanceof protobuf.Type ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function messageType(name: string): protobuf.Type {
+  const t = lookupMessage(name);
+  if (!t) throw new Error(`protobuf message ${name} is not loaded`);
+  return t;
+}
+
+/** Options for turning decoded messages into plain objects with the .proto's own field names. */
+export const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String, json: true, arrays: false, defaults: false };

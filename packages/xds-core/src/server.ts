@@ -1,0 +1,255 @@
+// The xDS gRPC server: ADS (SotW and delta) plus the per-type discovery services, registered with custom
+// (de)serializers so grpc-js never re-encodes: responses are pre-built Buffers (identity serializer) and requests
+// are decoded by protobufjs into plain snake_case objects.
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import type { XdsCache, CacheChangeEvent } from './cache.ts';
+import { messageType, TO_OBJECT } from './protos.ts';
+import { DecodeFailure, StreamBase, type DuplexCall, type NodeEntry, type StreamHost } from './stream-base.ts';
+import { SotwStream } from './stream-sotw.ts';
+import { DeltaStream } from './stream-delta.ts';
+import { WatchIndex } from './watch-index.ts';
+import type { PeerIdentity } from './peer.ts';
+import type { NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
+import { TYPE, silentLogger, type Logger } from './types.ts';
+
+export interface XdsServerOptions {
+  cache: XdsCache;
+  logger?: Logger;
+  /** Cache group (node profile) serving this node. Default: 'envoy' for Envoy (user_agent_name or metadata
+   *  meshgate_profile), else 'grpc'. */
+  groupFor?(node: XdsNode): string;
+  /** Whether `node` may receive Secret `secretName`. `peer` holds the client certificate's SANs under mTLS.
+   *  Default: allow all (only safe when the xDS port is reachable by trusted clients alone). */
+  authorizeSecret?(node: XdsNode, secretName: string, peer: PeerIdentity | undefined): boolean;
+  /** Cap on resource names one stream may subscribe to (default 100,000); beyond it the stream is closed with
+   *  RESOURCE_EXHAUSTED. */
+  maxNamesPerStream?: number;
+  /** Close streams that request an unknown type URL with INVALID_ARGUMENT (default: ignore them, log at debug). */
+  rejectUnknownTypes?: boolean;
+  /** Extra grpc-js server options. */
+  grpcOptions?: grpc.ServerOptions;
+}
+
+export function defaultGroupFor(node: XdsNode): string {
+  if (node.user_agent_name === 'envoy') return 'envoy';
+  if (node.metadata?.fields?.meshgate_profile?.string_value === 'envoy') return 'envoy';
+  return 'grpc';
+}
+
+interface MethodSpec {
+  service: string;
+  method: string;
+  delta: boolean;
+  fixedType?: string;
+}
+
+const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+const METHODS: MethodSpec[] = [
+  { service: ADS, method: 'StreamAggregatedResources', delta: false },
+  { service: ADS, method: 'DeltaAggregatedResources', delta: true },
+  ...(
+    [
+      ['envoy.service.cluster.v3.ClusterDiscoveryService', 'Clusters', TYPE.cluster],
+      ['envoy.service.endpoint.v3.EndpointDiscoveryService', 'Endpoints', TYPE.endpoint],
+      ['envoy.service.listener.v3.ListenerDiscoveryService', 'Listeners', TYPE.listener],
+      ['envoy.service.route.v3.RouteDiscoveryService', 'Routes', TYPE.route],
+      ['envoy.service.secret.v3.SecretDiscoveryService', 'Secrets', TYPE.secret],
+    ] as const
+  ).flatMap(([service, suffix, fixedType]) => [
+    { service, method: `Stream${suffix}`, delta: false, fixedType },
+    { service, method: `Delta${suffix}`, delta: true, fixedType },
+  ]),
+];
+
+function requestDeserializer(messageName: string): (buf: Buffer) => unknown {
+  const type = messageType(messageName);
+  return (buf: Buffer) => {
+    try {
+      return type.toObject(type.decode(buf), { ...TO_OBJECT, json: false, arrays: true, objects: true });
+    } catch (err) {
+      return new DecodeFailure((err as Error).message);
+    }
+  };
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+export class XdsServer extends EventEmitter<XdsServerEvents> {
+  readonly cache: XdsCache;
+  readonly #log: Logger;
+  readonly #server: grpc.Server;
+  readonly #streams = new Set<StreamBase>();
+  readonly #nodes = new Map<string, NodeEntry>();
+  readonly #index = new WatchIndex<StreamBase>();
+  readonly #host: StreamHost;
+  readonly #onChange: (e: CacheChangeEvent) => void;
+  readonly #onReady: () => void;
+  #closed = false;
+
+  constructor(opts: XdsServerOptions) {
+    super();
+    this.cache = opts.cache;
+    this.#log = opts.logger?.child?.({ component: 'xds-server' }) ?? opts.logger ?? silentLogger;
+    const groupFor = opts.groupFor ?? defaultGroupFor;
+    const authorize = opts.authorizeSecret ?? (() => true);
+    this.#host = {
+      cache: this.cache,
+      index: this.#index,
+      log: this.#log,
+      maxNamesPerStream: opts.maxNamesPerStream ?? 100_000,
+      rejectUnknownTypes: opts.rejectUnknownTypes ?? false,
+      groupFor,
+      authorizeSecret: authorize,
+      registerNode: (s) => this.#registerNode(s),
+      releaseNode: (s) => this.#releaseNode(s),
+      emitEvent: (name, ...args) => {
+        try {
+          (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args);
+        } catch (err) {
+          this.#log.error({ event: name, err: (err as Error).message }, 'an xds server event listener threw');
+        }
+      },
+    };
+    this.#server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...opts.grpcOptions });
+    this.#registerServices();
+    this.#onChange = (e) => {
+      this.#index.notify(e.group, e.typeUrl, e.changed.length && e.removed.length ? [...e.changed, ...e.removed] : e.changed.length ? e.changed : e.removed);
+    };
+    this.#onReady = () => {
+      for (const s of this.#streams) s.schedule();
+    };
+    this.cache.on('change', this.#onChange);
+    this.cache.on('ready', this.#onReady);
+  }
+
+  #registerServices(): void {
+    const byService = new Map<string, MethodSpec[]>();
+    for (const m of METHODS) byService.set(m.service, [...(byService.get(m.service) ?? []), m]);
+    const sotwDecode = requestDeserializer('envoy.service.discovery.v3.DiscoveryRequest');
+    const deltaDecode = requestDeserializer('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+    for (const [service, methods] of byService) {
+      const definition: Record<string, grpc.MethodDefinition<unknown, Buffer>> = {};
+      const impl: grpc.UntypedServiceImplementation = {};
+      for (const m of methods) {
+        const path = `/${service}/${m.method}`;
+        definition[m.method] = {
+          path,
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: identity as (v: unknown) => Buffer,
+          requestDeserialize: m.delta ? deltaDecode : sotwDecode,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+          originalName: m.method,
+        };
+        impl[m.method] = ((call: DuplexCall) => this.#accept(call, path, m)) as grpc.handleBidiStreamingCall<unknown, Buffer>;
+      }
+      this.#server.addService(definition as grpc.ServiceDefinition, impl);
+    }
+  }
+
+  #accept(call: DuplexCall, path: string, m: MethodSpec): void {
+    if (this.#closed) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'xDS server is shutting down' });
+      return;
+    }
+    try {
+      const stream = m.delta ? new DeltaStream(this.#host, call, path, m.fixedType) : new SotwStream(this.#host, call, path, m.fixedType);
+      this.#streams.add(stream);
+      const forget = (): void => {
+        this.#streams.delete(stream);
+      };
+      call.on('close', forget);
+      call.on('cancelled', forget);
+      call.on('finish', forget);
+      call.on('error', forget);
+    } catch (err) {
+      this.#log.error({ err: (err as Error).stack }, 'could not start an xds stream');
+      call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error starting the stream' });
+    }
+  }
+
+  #registerNode(s: StreamBase): NodeEntry {
+    const id = s.node!.id;
+    let e = this.#nodes.get(id);
+    if (!e) {
+      e = { node: s.node!, group: s.group, connectedSince: Date.now(), streams: new Set(), types: new Map(), peer: s.peer };
+      this.#nodes.set(id, e);
+    }
+    e.streams.add(s);
+    return e;
+  }
+
+  #releaseNode(s: StreamBase): void {
+    this.#streams.delete(s);
+    const id = s.node!.id;
+    const e = this.#nodes.get(id);
+    if (!e) return;
+    e.streams.delete(s);
+    if (e.streams.size === 0) this.#nodes.delete(id);
+  }
+
+  /** Binds and starts serving; resolves with the bound port (pass 0 for a free one). */
+  listen(port: number, host = '0.0.0.0', creds: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(addr, creds, (err, bound) => {
+        if (err) reject(new Error(`xDS server could not listen on ${addr}: ${err.message}`));
+        else {
+          this.#log.info({ address: addr, port: bound }, 'xds server listening');
+          resolve(bound);
+        }
+      });
+    });
+  }
+
+  /** Ends every stream (UNAVAILABLE, so clients reconnect elsewhere) and stops the server. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.cache.off('change', this.#onChange);
+    this.cache.off('ready', this.#onReady);
+    for (const s of [...this.#streams]) s.fail(grpc.status.UNAVAILABLE, 'xDS server is shutting down');
+    this.#streams.clear();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, 2000);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Per-node status as JSON-friendly objects. */
+  nodes(): NodeStatus[] {
+    const out: NodeStatus[] = [];
+    for (const e of this.#nodes.values()) {
+      const types = [...e.types.values()].map((t) => ({ ...t, lastNack: t.lastNack ? { ...t.lastNack, names: [...t.lastNack.names] } : undefined }));
+      for (const t of types) {
+        t.resources = 0;
+        for (const s of e.streams) t.resources += s.heldCount(t.typeUrl);
+        if (!t.lastNack) delete t.lastNack;
+      }
+      out.push({
+        id: e.node.id,
+        cluster: e.node.cluster ?? '',
+        group: e.group,
+        userAgent: [e.node.user_agent_name, e.node.user_agent_version].filter(Boolean).join('/'),
+        connectedSince: new Date(e.connectedSince).toISOString(),
+        streams: e.streams.size,
+        ...(e.peer ? { peer: { uriSans: [...e.peer.uriSans], dnsSans: [...e.peer.dnsSans] } } : {}),
+        types: types.sort((a, b) => a.type.localeCompare(b.type)),
+      });
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Internal sizes, for leak checks in tests and the admin API. */
+  stats(): { streams: number; nodes: number; index: ReturnType<WatchIndex<StreamBase>['size']> } {
+    return { streams: this.#streams.size, nodes: this.#nodes.size, index: this.#index.size() };
+  }
+}

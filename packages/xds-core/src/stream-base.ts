@@ -1,0 +1,380 @@
+// What SotW and delta streams share: node registration, request decoding errors, the per-stream ordered push
+// queue with grpc-js backpressure, ACK/NACK bookkeeping and status. A stream computes what to send only when it
+// can write: while grpc-js asks us to wait ('drain'), changes just accumulate as dirty names, so a slow client
+// costs memory proportional to its subscriptions, never a growing backlog, and never blocks other streams.
+import * as grpc from '@grpc/grpc-js';
+import type { XdsCache } from './cache.ts';
+import type { Logger, CachedResource } from './types.ts';
+import { TYPE, SHORT_NAME, SUPPORTED_TYPES } from './types.ts';
+import type { WatchIndex } from './watch-index.ts';
+import type { PeerIdentity } from './peer.ts';
+import { peerIdentity } from './peer.ts';
+import type { XdsNode, TypeStatus, XdsServerEvents, NackRecord } from './status.ts';
+
+/** What requestDeserialize returns for bytes that are not a valid request. */
+export class DecodeFailure {
+  readonly message: string;
+  constructor(message: string) {
+    this.message = message;
+  }
+}
+
+export interface RequestErrorDetail {
+  code?: number;
+  message?: string;
+}
+
+export interface NodeEntry {
+  node: XdsNode;
+  group: string;
+  connectedSince: number;
+  streams: Set<StreamBase>;
+  peer?: PeerIdentity;
+  types: Map<string, TypeStatus>;
+}
+
+export interface StreamHost {
+  readonly cache: XdsCache;
+  readonly index: WatchIndex<StreamBase>;
+  readonly log: Logger;
+  readonly maxNamesPerStream: number;
+  readonly rejectUnknownTypes: boolean;
+  groupFor(node: XdsNode): string;
+  authorizeSecret(node: XdsNode, name: string, peer: PeerIdentity | undefined): boolean;
+  registerNode(stream: StreamBase): NodeEntry;
+  releaseNode(stream: StreamBase): void;
+  emitEvent<K extends keyof XdsServerEvents>(name: K, ...args: XdsServerEvents[K]): void;
+}
+
+export interface Outgoing {
+  typeUrl: string;
+  buf: Buffer;
+  version: string;
+  nonce: string;
+  resources: number;
+  removed: number;
+  names: string[];
+}
+
+export interface PushRecord {
+  nonce: string;
+  version: string;
+  at: number;
+  names: string[];
+}
+
+const MAX_RECORDED_NAMES = 100;
+let nextStreamId = 1;
+
+export function isGrpcClient(node: XdsNode | undefined): boolean {
+  const ua = node?.user_agent_name ?? '';
+  return ua.startsWith('gRPC') || ua.startsWith('grpc-');
+}
+
+export type DuplexCall = grpc.ServerDuplexStream<unknown, Buffer>;
+
+export abstract class StreamBase {
+  readonly id = nextStreamId++;
+  abstract readonly mode: 'sotw' | 'delta';
+  readonly call: DuplexCall;
+  readonly host: StreamHost;
+  readonly method: string;
+  /** Set on per-type services (StreamClusters, ...): the implied type URL. */
+  readonly fixedType: string | undefined;
+  node: XdsNode | undefined;
+  group = '';
+  entry: NodeEntry | undefined;
+  peer: PeerIdentity | undefined;
+  closed = false;
+  readonly openedAt = Date.now();
+  protected log: Logger;
+  protected nonceSeq = 0;
+  #dirty = new Map<string, Set<string> | null>();
+  #scheduled = false;
+  #blocked = false;
+  #loggedUnauthorized: Set<string> | undefined;
+
+  constructor(host: StreamHost, call: DuplexCall, method: string, fixedType?: string) {
+    this.host = host;
+    this.call = call;
+    this.method = method;
+    this.fixedType = fixedType;
+    this.log = host.log;
+    this.peer = peerIdentity(call);
+    call.on('data', (req: unknown) => this.#onData(req));
+    call.on('end', () => {
+      // The client half-closed: finish our side too.
+      this.close();
+      try {
+        call.end();
+      } catch {
+        /* already ended */
+      }
+    });
+    call.on('cancelled', () => this.close());
+    call.on('close', () => this.close());
+    call.on('error', (err: Error) => {
+      this.log.debug({ stream: this.id, err: err.message }, 'xds stream error');
+      this.close();
+    });
+  }
+
+  protected abstract handleRequest(req: Record<string, unknown>): void;
+  /** Computes the next batch from the dirty names: additions in push order, then removals. */
+  protected abstract computeBatch(dirty: Map<string, Set<string> | null>): Outgoing[];
+  /** Drops all watches of this stream from the index. */
+  protected abstract unwatchAll(): void;
+  /** Number of names this stream subscribes to (all types). */
+  abstract subscriptionCount(): number;
+  /** Resources of one type the client currently holds from us. */
+  abstract heldCount(typeUrl: string): number;
+
+  #onData(req: unknown): void {
+    if (this.closed) return;
+    if (req instanceof DecodeFailure) {
+      this.fail(grpc.status.INVALID_ARGUMENT, `could not decode the request as ${this.mode === 'delta' ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest'}: ${req.message}`);
+      return;
+    }
+    try {
+      this.handleRequest(req as Record<string, unknown>);
+    } catch (err) {
+      this.log.error({ stream: this.id, node: this.node?.id, err: (err as Error).stack }, 'xds request handling failed');
+      this.fail(grpc.status.INTERNAL, `internal error handling the request: ${(err as Error).message}`);
+    }
+  }
+
+  /** Registers the node on the stream's first request; false (stream closed) if it carries no node id. */
+  protected initNode(node: unknown): boolean {
+    if (this.node) return true;
+    const n = node as XdsNode | undefined;
+    if (!n || typeof n.id !== 'string' || n.id === '') {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'the first request on an xDS stream must carry node.id (set node.id in the client bootstrap)');
+      return false;
+    }
+    this.node = n;
+    this.group = this.host.groupFor(n);
+    this.log = this.host.log.child?.({ node: n.id, stream: this.id }) ?? this.host.log;
+    this.entry = this.host.registerNode(this);
+    this.host.emitEvent('connect', {
+      node: n.id,
+      group: this.group,
+      streamId: this.id,
+      mode: this.mode,
+      method: this.method,
+      userAgent: n.user_agent_name ?? '',
+    });
+    this.log.info({ group: this.group, method: this.method, userAgent: n.user_agent_name }, 'xds client connected');
+    return true;
+  }
+
+  /** The request's type URL, or undefined when the request is to be ignored (or the stream was failed). */
+  protected resolveType(typeUrl: unknown): string | undefined {
+    const t = typeof typeUrl === 'string' && typeUrl !== '' ? typeUrl : this.fixedType;
+    if (!t) {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'type_url is required on aggregated (ADS) streams');
+      return undefined;
+    }
+    if (this.fixedType && t !== this.fixedType) {
+      this.fail(grpc.status.INVALID_ARGUMENT, `type_url ${t} cannot be requested on ${this.method}, which serves ${this.fixedType}`);
+      return undefined;
+    }
+    if (!SUPPORTED_TYPES.has(t)) {
+      if (this.host.rejectUnknownTypes) {
+        this.fail(grpc.status.INVALID_ARGUMENT, `unsupported type_url ${JSON.stringify(t.slice(0, 200))}; meshgate serves ${[...SUPPORTED_TYPES].join(', ')}`);
+      } else {
+        this.log.debug({ typeUrl: t.slice(0, 200) }, 'ignoring request for an unsupported xDS type');
+      }
+      return undefined;
+    }
+    return t;
+  }
+
+  protected checkSubscriptionCap(newTotal: number): boolean {
+    if (newTotal <= this.host.maxNamesPerStream) return true;
+    this.fail(
+      grpc.status.RESOURCE_EXHAUSTED,
+      `too many resource names on one stream: ${newTotal} (limit ${this.host.maxNamesPerStream}); subscribe with the wildcard "*" instead of listing every name`,
+    );
+    return false;
+  }
+
+  /** The cached resource as this node may see it: Secrets only when authorizeSecret allows. */
+  protected resolve(typeUrl: string, name: string): CachedResource | undefined {
+    const r = this.host.cache.get(this.group, typeUrl, name);
+    if (!r || typeUrl !== TYPE.secret) return r;
+    let ok = false;
+    try {
+      ok = this.host.authorizeSecret(this.node!, name, this.peer);
+    } catch (err) {
+      this.log.error({ secret: name, err: (err as Error).message }, 'authorizeSecret threw; treating the secret as not authorized');
+    }
+    if (ok) return r;
+    this.#loggedUnauthorized ??= new Set();
+    if (!this.#loggedUnauthorized.has(name)) {
+      this.#loggedUnauthorized.add(name);
+      this.log.warn({ secret: name, peer: this.peer }, 'secret not authorized for this node; answering as if it did not exist');
+    }
+    return undefined;
+  }
+
+  /** Names of one type in this stream's group (wildcard), filtered for authorization on secrets. */
+  protected allNames(typeUrl: string): Iterable<string> {
+    return this.host.cache.names(this.group, typeUrl);
+  }
+
+  markDirty(typeUrl: string, names: Iterable<string> | null): void {
+    if (this.closed) return;
+    const cur = this.#dirty.get(typeUrl);
+    if (names === null) this.#dirty.set(typeUrl, null);
+    else if (cur !== null) {
+      const set = cur ?? new Set<string>();
+      for (const n of names) set.add(n);
+      this.#dirty.set(typeUrl, set);
+    }
+    this.schedule();
+  }
+
+  /** Flushes on the next turn, so every change of one publish (and every request in one read) lands in one batch. */
+  schedule(): void {
+    if (this.#scheduled || this.closed) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.closed || this.#blocked || !this.host.cache.ready || this.#dirty.size === 0) return;
+    const dirty = this.#dirty;
+    this.#dirty = new Map();
+    let batch: Outgoing[];
+    try {
+      batch = this.computeBatch(dirty);
+    } catch (err) {
+      this.log.error({ err: (err as Error).stack }, 'computing an xDS response failed');
+      this.fail(grpc.status.INTERNAL, `internal error computing a response: ${(err as Error).message}`);
+      return;
+    }
+    for (const m of batch) this.#write(m);
+  }
+
+  #write(m: Outgoing): void {
+    if (this.closed) return;
+    let ok: boolean;
+    try {
+      ok = this.call.write(m.buf);
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'write on a closed xDS stream');
+      this.close();
+      return;
+    }
+    const now = Date.now();
+    this.onWritten(m, now);
+    const ts = this.typeStatus(m.typeUrl);
+    ts.lastSentVersion = m.version;
+    ts.lastSentAt = new Date(now).toISOString();
+    ts.pendingAck = true;
+    this.host.emitEvent('push', {
+      node: this.node!.id,
+      group: this.group,
+      streamId: this.id,
+      typeUrl: m.typeUrl,
+      mode: this.mode,
+      version: m.version,
+      bytes: m.buf.length,
+      resources: m.resources,
+      removed: m.removed,
+    });
+    if (!ok && !this.#blocked) {
+      this.#blocked = true;
+      this.call.once('drain', () => {
+        this.#blocked = false;
+        this.schedule();
+      });
+    }
+  }
+
+  /** Hook: the message was handed to grpc-js at `now` (push records take their time from here). */
+  protected abstract onWritten(m: Outgoing, now: number): void;
+
+  protected nextNonce(): string {
+    return `${this.id.toString(36)}-${(++this.nonceSeq).toString(36)}`;
+  }
+
+  protected typeStatus(typeUrl: string): TypeStatus {
+    const types = this.entry!.types;
+    let ts = types.get(typeUrl);
+    if (!ts || ts.mode !== this.mode) {
+      ts = { typeUrl, type: SHORT_NAME[typeUrl] ?? typeUrl, mode: this.mode, wildcard: false, subscribed: 0, resources: 0, pendingAck: false };
+      types.set(typeUrl, ts);
+    }
+    return ts;
+  }
+
+  protected recordAck(typeUrl: string, push: PushRecord): void {
+    const now = Date.now();
+    const ts = this.typeStatus(typeUrl);
+    ts.lastAckedVersion = push.version;
+    ts.lastAckedAt = new Date(now).toISOString();
+    ts.pendingAck = false;
+    this.host.emitEvent('ack', { node: this.node!.id, group: this.group, streamId: this.id, typeUrl, version: push.version, latencyMs: now - push.at });
+  }
+
+  protected recordNack(typeUrl: string, push: PushRecord, detail: RequestErrorDetail): void {
+    const now = Date.now();
+    const message = String(detail.message ?? '').slice(0, 4096);
+    const rec: NackRecord = { version: push.version, message, at: new Date(now).toISOString(), names: push.names };
+    const ts = this.typeStatus(typeUrl);
+    ts.lastNack = rec;
+    ts.pendingAck = false;
+    this.log.warn({ type: SHORT_NAME[typeUrl], version: push.version, names: push.names, message }, 'xds client rejected (NACKed) a response; it will not be resent until the content changes');
+    this.host.emitEvent('nack', {
+      node: this.node!.id,
+      group: this.group,
+      streamId: this.id,
+      typeUrl,
+      version: push.version,
+      latencyMs: now - push.at,
+      message,
+      names: push.names,
+    });
+  }
+
+  protected static recordedNames(names: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const n of names) {
+      if (out.length >= MAX_RECORDED_NAMES) break;
+      out.push(n);
+    }
+    return out;
+  }
+
+  /** Ends the stream with a status; the stream's state is freed. */
+  fail(code: grpc.status, details: string): void {
+    if (this.closed) return;
+    this.log.warn({ node: this.node?.id, code: grpc.status[code], details }, 'closing xds stream');
+    this.close();
+    try {
+      this.call.emit('error', Object.assign(new Error(details), { code, details }));
+    } catch {
+      /* the call is already gone */
+    }
+  }
+
+  /** Frees everything this stream holds (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#dirty.clear();
+    try {
+      this.unwatchAll();
+    } finally {
+      if (this.node) {
+        this.host.releaseNode(this);
+        this.host.emitEvent('disconnect', { node: this.node.id, group: this.group, streamId: this.id, durationMs: Date.now() - this.openedAt });
+        this.log.info({}, 'xds client disconnected');
+      }
+    }
+  }
+}

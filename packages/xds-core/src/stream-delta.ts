@@ -1,0 +1,222 @@
+// Incremental (delta) streams (ADS DeltaAggregatedResources and the per-type Delta* methods).
+//
+// Per type the stream keeps `known`: name -> the version the client holds ('' = we told it the name does not
+// exist). It is seeded from initial_resource_versions on the first request, so a reconnecting client is not sent
+// what it already has, and anything it holds that is gone is removed. removed_resources only ever names what the
+// client holds or explicitly asked for, and removals go out after every addition of the batch.
+import { FULL_STATE_TYPES, PUSH_ORDER, REMOVAL_ORDER, type CachedResource } from './types.ts';
+import { encodeDeltaResource, encodeDeltaResponse, setVersion } from './wire.ts';
+import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail } from './stream-base.ts';
+
+interface DeltaTypeState {
+  wildcard: boolean;
+  legacy: boolean;
+  names: Set<string>;
+  known: Map<string, string>;
+  mustRespond: boolean;
+  /** Responses not yet ACKed/NACKed, by nonce (delta pairs each ACK with its response). */
+  outstanding: Map<string, PushRecord>;
+}
+
+interface DeltaRequest {
+  node?: unknown;
+  type_url?: string;
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: RequestErrorDetail;
+}
+
+/** Cap on un-ACKed responses remembered per type; older ones are forgotten (their ACKs are then just ignored). */
+const MAX_OUTSTANDING = 64;
+
+/** Delta Resource entries depend only on the cached resource, so they are built once and shared. */
+const entryCache = new WeakMap<Uint8Array, Buffer>();
+function deltaEntry(r: CachedResource): Buffer {
+  let e = entryCache.get(r.bytes);
+  if (!e) entryCache.set(r.bytes, (e = encodeDeltaResource(r.name, r.version, r.bytes)));
+  return e;
+}
+
+export class DeltaStream extends StreamBase {
+  readonly mode = 'delta' as const;
+  readonly #types = new Map<string, DeltaTypeState>();
+  #subscriptions = 0;
+
+  subscriptionCount(): number {
+    return this.#subscriptions;
+  }
+
+  protected handleRequest(raw: Record<string, unknown>): void {
+    const req = raw as DeltaRequest;
+    if (!this.initNode(req.node)) return;
+    const typeUrl = this.resolveType(req.type_url);
+    if (!typeUrl) return;
+    let st = this.#types.get(typeUrl);
+    const first = !st;
+    if (!st) {
+      st = { wildcard: false, legacy: false, names: new Set(), known: new Map(), mustRespond: false, outstanding: new Map() };
+      this.#types.set(typeUrl, st);
+    }
+    const nonce = req.response_nonce ?? '';
+    if (nonce !== '') {
+      const push = st.outstanding.get(nonce);
+      if (push) {
+        st.outstanding.delete(nonce);
+        if (req.error_detail) this.recordNack(typeUrl, push, req.error_detail);
+        else this.recordAck(typeUrl, push);
+        if (st.outstanding.size === 0) this.typeStatus(typeUrl).pendingAck = false;
+      } else {
+        // Stale or unknown nonce: subscription changes still count (xDS delta rules).
+        this.log.debug({ typeUrl, nonce }, 'delta request with an unknown nonce; applying its subscription changes only');
+      }
+    }
+    this.#updateSubscription(typeUrl, st, req, first);
+  }
+
+  #updateSubscription(typeUrl: string, st: DeltaTypeState, req: DeltaRequest, first: boolean): void {
+    const sub = req.resource_names_subscribe ?? [];
+    const unsub = req.resource_names_unsubscribe ?? [];
+    const initial = first ? Object.entries(req.initial_resource_versions ?? {}) : [];
+    let newNames = 0;
+    for (const n of sub) if (n !== '*' && !st.names.has(n)) newNames++;
+    if (!this.checkSubscriptionCap(this.#subscriptions + newNames + initial.length)) return;
+
+    const index = this.host.index;
+    let all = first;
+    const added: string[] = [];
+    const setWildcard = (on: boolean): void => {
+      if (on === st.wildcard) return;
+      st.wildcard = on;
+      if (on) {
+        index.watchAll(this.group, typeUrl, this);
+        all = true;
+      } else {
+        index.unwatchAll(this.group, typeUrl, this);
+        // The client stops caring about what it only had through the wildcard.
+        for (const n of st.known.keys()) if (!st.names.has(n)) st.known.delete(n);
+      }
+    };
+    for (const [n, v] of initial) if (typeof v === 'string' && v !== '') st.known.set(n, v);
+    if (first && sub.length === 0 && FULL_STATE_TYPES.has(typeUrl) && !isGrpcClient(this.node)) {
+      st.legacy = true;
+      setWildcard(true);
+    }
+    let namedSubscribe = false;
+    for (const n of sub) {
+      if (n === '*') {
+        st.legacy = false;
+        setWildcard(true);
+        continue;
+      }
+      namedSubscribe = true;
+      if (st.names.has(n)) continue;
+      st.names.add(n);
+      this.#subscriptions++;
+      index.watch(this.group, typeUrl, this, n);
+      added.push(n);
+    }
+    if (st.legacy && namedSubscribe && !sub.includes('*')) {
+      // Legacy wildcard ends once the client names resources without "*".
+      st.legacy = false;
+      setWildcard(false);
+    }
+    for (const n of unsub) {
+      if (n === '*') {
+        st.legacy = false;
+        setWildcard(false);
+        continue;
+      }
+      if (!st.names.delete(n)) continue;
+      this.#subscriptions--;
+      index.unwatch(this.group, typeUrl, this, n);
+      if (!st.wildcard) st.known.delete(n);
+    }
+    if (first && st.wildcard) st.mustRespond = true;
+    // Names the client declared having but no longer subscribes to are none of our business.
+    if (initial.length && !st.wildcard) for (const [n] of initial) if (!st.names.has(n)) st.known.delete(n);
+
+    const ts = this.typeStatus(typeUrl);
+    ts.wildcard = st.wildcard;
+    ts.subscribed = st.names.size;
+
+    if (all) this.markDirty(typeUrl, null);
+    else if (added.length) this.markDirty(typeUrl, added);
+  }
+
+  heldCount(typeUrl: string): number {
+    const st = this.#types.get(typeUrl);
+    if (!st) return 0;
+    let n = 0;
+    for (const v of st.known.values()) if (v !== '') n++;
+    return n;
+  }
+
+  protected computeBatch(dirty: Map<string, Set<string> | null>): Outgoing[] {
+    const adds: Outgoing[] = [];
+    const removals: Outgoing[] = [];
+    for (const typeUrl of PUSH_ORDER) {
+      if (!dirty.has(typeUrl)) continue;
+      const st = this.#types.get(typeUrl);
+      if (!st) continue;
+      const names = dirty.get(typeUrl) ?? null;
+      let candidates: Iterable<string>;
+      if (names) candidates = names;
+      else candidates = new Set([...(st.wildcard ? this.allNames(typeUrl) : []), ...st.names, ...st.known.keys()]);
+      const resources: CachedResource[] = [];
+      const notFound: string[] = [];
+      const gone: string[] = [];
+      for (const n of candidates) {
+        const explicit = st.names.has(n);
+        if (!st.wildcard && !explicit) continue;
+        const r = this.resolve(typeUrl, n);
+        const k = st.known.get(n);
+        if (r) {
+          if (k !== r.version) resources.push(r);
+        } else if (k !== undefined && k !== '') {
+          gone.push(n);
+        } else if (explicit && k === undefined) {
+          notFound.push(n);
+        }
+      }
+      if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
+      st.mustRespond = false;
+      if (gone.length) removals.push(this.#message(typeUrl, st, [], gone));
+    }
+    removals.sort((a, b) => REMOVAL_ORDER.indexOf(a.typeUrl) - REMOVAL_ORDER.indexOf(b.typeUrl));
+    return adds.concat(removals);
+  }
+
+  #message(typeUrl: string, st: DeltaTypeState, resources: CachedResource[], removed: string[]): Outgoing {
+    const pairs: Array<readonly [string, string]> = resources.map((r) => [r.name, r.version] as const);
+    for (const n of removed) pairs.push([n, '']);
+    const version = setVersion(pairs);
+    const nonce = this.nextNonce();
+    const buf = encodeDeltaResponse(version, resources.map(deltaEntry), typeUrl, removed, nonce);
+    for (const r of resources) st.known.set(r.name, r.version);
+    for (const n of removed) {
+      if (st.names.has(n)) st.known.set(n, '');
+      else st.known.delete(n);
+    }
+    const names = StreamBase.recordedNames(resources.length ? resources.map((r) => r.name) : removed);
+    return { typeUrl, buf, version, nonce, resources: resources.length, removed: removed.length, names };
+  }
+
+  protected onWritten(m: Outgoing, now: number): void {
+    const st = this.#types.get(m.typeUrl);
+    if (!st) return;
+    st.outstanding.set(m.nonce, { nonce: m.nonce, version: m.version, at: now, names: m.names });
+    if (st.outstanding.size > MAX_OUTSTANDING) st.outstanding.delete(st.outstanding.keys().next().value!);
+  }
+
+  protected unwatchAll(): void {
+    const index = this.host.index;
+    for (const [typeUrl, st] of this.#types) {
+      if (st.wildcard) index.unwatchAll(this.group, typeUrl, this);
+      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
+    }
+    this.#types.clear();
+    this.#subscriptions = 0;
+  }
+}

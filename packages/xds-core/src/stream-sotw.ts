@@ -1,0 +1,215 @@
+// State-of-the-world streams (ADS StreamAggregatedResources and the per-type Stream* methods).
+//
+// Per type the stream remembers what the client holds (`sent`: name -> the shared CachedResource last sent) and
+// computes responses as differences against it. That one map gives the required behaviours:
+// - unchanged resources are never resent;
+// - a NACKed response is never resent (its resources stay in `sent`), only new content goes out;
+// - LDS/CDS carry their full set; RDS/EDS/SDS carry only the resources that changed (they are incremental per
+//   resource in SotW; absence means nothing), so an endpoint change costs one ClusterLoadAssignment per watcher;
+// - for LDS/CDS, a batch that both adds and removes first sends old+new (make-before-break) and the smaller set
+//   after every other type's additions.
+import { FULL_STATE_TYPES, PUSH_ORDER, REMOVAL_ORDER, type CachedResource } from './types.ts';
+import { encodeDiscoveryResponse, setVersion } from './wire.ts';
+import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail } from './stream-base.ts';
+
+interface SotwTypeState {
+  wildcard: boolean;
+  /** Wildcard implied by an empty list (legacy); it lasts while the client keeps sending empty lists. */
+  legacy: boolean;
+  names: Set<string>;
+  sent: Map<string, CachedResource>;
+  /** LDS/CDS: answer the next flush even when nothing changed (first request, new names). */
+  mustRespond: boolean;
+  /** The latest response sent for this type; only a request carrying its nonce is current. */
+  push?: PushRecord & { answered: boolean };
+}
+
+interface SotwRequest {
+  node?: unknown;
+  type_url?: string;
+  version_info?: string;
+  resource_names?: string[];
+  response_nonce?: string;
+  error_detail?: RequestErrorDetail;
+}
+
+export class SotwStream extends StreamBase {
+  readonly mode = 'sotw' as const;
+  readonly #types = new Map<string, SotwTypeState>();
+  #subscriptions = 0;
+
+  subscriptionCount(): number {
+    return this.#subscriptions;
+  }
+
+  heldCount(typeUrl: string): number {
+    return this.#types.get(typeUrl)?.sent.size ?? 0;
+  }
+
+  protected handleRequest(raw: Record<string, unknown>): void {
+    const req = raw as SotwRequest;
+    if (!this.initNode(req.node)) return;
+    const typeUrl = this.resolveType(req.type_url);
+    if (!typeUrl) return;
+    let st = this.#types.get(typeUrl);
+    const first = !st;
+    const nonce = req.response_nonce ?? '';
+    if (st?.push && nonce !== '' && nonce !== st.push.nonce) {
+      // Only the latest request per type matters: this one answers a response that was superseded.
+      this.log.debug({ typeUrl, nonce, latest: st.push.nonce }, 'ignoring SotW request with a stale nonce');
+      return;
+    }
+    if (!st) {
+      st = { wildcard: false, legacy: false, names: new Set(), sent: new Map(), mustRespond: false };
+      this.#types.set(typeUrl, st);
+    }
+    if (st.push && nonce === st.push.nonce && !st.push.answered) {
+      st.push.answered = true;
+      if (req.error_detail) this.recordNack(typeUrl, st.push, req.error_detail);
+      else this.recordAck(typeUrl, st.push);
+    }
+    this.#updateSubscription(typeUrl, st, req.resource_names ?? [], first);
+  }
+
+  #updateSubscription(typeUrl: string, st: SotwTypeState, list: string[], first: boolean): void {
+    const fullState = FULL_STATE_TYPES.has(typeUrl);
+    const explicitWildcard = list.includes('*');
+    const legacy = list.length === 0 && fullState && !isGrpcClient(this.node) && (first || st.legacy);
+    const wildcard = explicitWildcard || legacy;
+    const next = new Set<string>();
+    for (const n of list) if (n !== '*') next.add(n);
+    if (!this.checkSubscriptionCap(this.#subscriptions - st.names.size + next.size)) return;
+
+    const index = this.host.index;
+    const added: string[] = [];
+    for (const n of st.names) {
+      if (next.has(n)) continue;
+      index.unwatch(this.group, typeUrl, this, n);
+      if (!wildcard) st.sent.delete(n);
+    }
+    for (const n of next) {
+      if (st.names.has(n)) continue;
+      index.watch(this.group, typeUrl, this, n);
+      added.push(n);
+    }
+    let all = first;
+    if (wildcard !== st.wildcard) {
+      if (wildcard) {
+        index.watchAll(this.group, typeUrl, this);
+        all = true;
+      } else {
+        index.unwatchAll(this.group, typeUrl, this);
+        for (const n of st.sent.keys()) if (!next.has(n)) st.sent.delete(n);
+      }
+    }
+    this.#subscriptions += next.size - st.names.size;
+    st.names = next;
+    st.wildcard = wildcard;
+    st.legacy = legacy;
+    if (fullState && (first || added.length > 0 || all)) st.mustRespond = true;
+
+    const ts = this.typeStatus(typeUrl);
+    ts.wildcard = wildcard;
+    ts.subscribed = next.size;
+
+    if (all) this.markDirty(typeUrl, null);
+    else if (added.length) this.markDirty(typeUrl, added);
+  }
+
+  protected computeBatch(dirty: Map<string, Set<string> | null>): Outgoing[] {
+    const adds: Outgoing[] = [];
+    const removals: Outgoing[] = [];
+    for (const typeUrl of PUSH_ORDER) {
+      if (!dirty.has(typeUrl)) continue;
+      const st = this.#types.get(typeUrl);
+      if (!st) continue;
+      if (FULL_STATE_TYPES.has(typeUrl)) this.#computeFull(typeUrl, st, adds, removals);
+      else this.#computePartial(typeUrl, st, dirty.get(typeUrl) ?? null, adds);
+    }
+    removals.sort((a, b) => REMOVAL_ORDER.indexOf(a.typeUrl) - REMOVAL_ORDER.indexOf(b.typeUrl));
+    return adds.concat(removals);
+  }
+
+  #computeFull(typeUrl: string, st: SotwTypeState, adds: Outgoing[], removals: Outgoing[]): void {
+    const desired = new Map<string, CachedResource>();
+    if (st.wildcard) {
+      for (const n of this.allNames(typeUrl)) {
+        const r = this.resolve(typeUrl, n);
+        if (r) desired.set(n, r);
+      }
+    }
+    for (const n of st.names) {
+      if (desired.has(n)) continue;
+      const r = this.resolve(typeUrl, n);
+      if (r) desired.set(n, r);
+    }
+    let changed = st.mustRespond;
+    st.mustRespond = false;
+    if (!changed) {
+      for (const [n, r] of desired) {
+        if (st.sent.get(n)?.version !== r.version) {
+          changed = true;
+          break;
+        }
+      }
+    }
+    const gone: string[] = [];
+    for (const n of st.sent.keys()) if (!desired.has(n)) gone.push(n);
+    if (changed && gone.length) {
+      // Make-before-break: keep what is going away until the rest of the batch has been delivered.
+      const union = new Map(desired);
+      for (const n of gone) union.set(n, st.sent.get(n)!);
+      adds.push(this.#message(typeUrl, st, [...union.values()], true));
+      removals.push(this.#message(typeUrl, st, [...desired.values()], true));
+    } else if (changed) {
+      adds.push(this.#message(typeUrl, st, [...desired.values()], true));
+    } else if (gone.length) {
+      removals.push(this.#message(typeUrl, st, [...desired.values()], true));
+    }
+  }
+
+  #computePartial(typeUrl: string, st: SotwTypeState, names: Set<string> | null, adds: Outgoing[]): void {
+    let candidates: Iterable<string>;
+    if (names) candidates = names;
+    else if (st.wildcard) candidates = new Set([...this.allNames(typeUrl), ...st.names, ...st.sent.keys()]);
+    else candidates = st.names;
+    const include: CachedResource[] = [];
+    for (const n of candidates) {
+      if (!st.wildcard && !st.names.has(n)) continue;
+      const r = this.resolve(typeUrl, n);
+      if (r) {
+        if (st.sent.get(n)?.version !== r.version) include.push(r);
+      } else {
+        // Deletion of RDS/EDS/SDS resources is implicit through their parents; forget it so a return is resent.
+        st.sent.delete(n);
+      }
+    }
+    if (include.length) adds.push(this.#message(typeUrl, st, include, false));
+  }
+
+  #message(typeUrl: string, st: SotwTypeState, resources: CachedResource[], replace: boolean): Outgoing {
+    const version = setVersion(resources.map((r) => [r.name, r.version] as const));
+    const nonce = this.nextNonce();
+    const buf = encodeDiscoveryResponse(version, resources.map((r) => r.bytes), typeUrl, nonce);
+    if (replace) st.sent = new Map(resources.map((r) => [r.name, r]));
+    else for (const r of resources) st.sent.set(r.name, r);
+    const names = StreamBase.recordedNames(resources.map((r) => r.name));
+    return { typeUrl, buf, version, nonce, resources: resources.length, removed: 0, names };
+  }
+
+  protected onWritten(m: Outgoing, now: number): void {
+    const st = this.#types.get(m.typeUrl);
+    if (!st) return;
+    st.push = { nonce: m.nonce, version: m.version, at: now, names: m.names, answered: false };
+  }
+
+  protected unwatchAll(): void {
+    const index = this.host.index;
+    for (const [typeUrl, st] of this.#types) {
+      if (st.wildcard) index.unwatchAll(this.group, typeUrl, this);
+      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
+    }
+    this.#types.clear();
+    this.#subscriptions = 0;
+  }
+}
