@@ -1,0 +1,23 @@
+// Process measurements shared by our server child and the S1 child.
+import { readFileSync } from 'node:fs';
+
+/** A field of /proc/self/status in kB (VmRSS, VmHWM), or -1 where /proc is missing. */
+export function procStatusKB(field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : -1;
+  } catch {
+    return -1;
+  }
+}
+
+export function stats(): { rssKB: number; hwmKB: number; cpuMs: number; heapKB: number } {
+  const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
+  return {
+    rssKB: Math.round(mem.rss / 1024),
+    hwmKB: procStatusKB('VmHWM'),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    heapKB: Math.round((mem.heapUsed + mem.external) / 1024),
+  };
+}
