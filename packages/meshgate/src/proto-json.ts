@@ -57,7 +57,7 @@ function checkMessage(root: protobuf.Root, type: protobuf.Type, value: unknown, 
   }
   const seenOneofs = new Map<string, string>();
   for (const [key, v] of Object.entries(obj)) {
-    const field = type.fields[key] ?? Object.values(type.fields).find((f) => f.json && (f as unknown as { jsonName?: string }).jsonName === key) ?? Object.values(type.fields).find((f) => camel(f.name) === key);
+    const field = type.fields[key] ?? Object.values(type.fields).find((f) => (f as unknown as { jsonName?: string }).jsonName === key) ?? Object.values(type.fields).find((f) => camel(f.name) === key);
     const p = `${path}.${key}`;
     if (!field) {
       errors.push(`${p}: unknown field of ${name}`);
@@ -76,7 +76,7 @@ function checkMessage(root: protobuf.Root, type: protobuf.Type, value: unknown, 
         if (!(typeof item === 'string' && item in e.values) && !(typeof item === 'number' && Object.values(e.values).includes(item))) errors.push(`${ip}: ${JSON.stringify(item)} is not a value of enum ${fullName(e)}`);
       } else checkScalar(field.type, item, ip, errors);
     };
-    if ((field as protobuf.MapField).map) {
+    if ((field as unknown as protobuf.MapField).map) {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) errors.push(`${p}: expected an object for map field`);
       else for (const [k, mv] of Object.entries(v)) checkOne(mv, `${p}[${JSON.stringify(k)}]`);
     } else if (field.repeated) {

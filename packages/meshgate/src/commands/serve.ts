@@ -1,0 +1,57 @@
+import { helpText, parsePort, parseCommand } from '../args.ts';
+import type { CommandSpec } from '../args.ts';
+import { createControlPlane } from '../control-plane.ts';
+import { createLogger, LOG_LEVELS } from '../logger.ts';
+import { loadSettings } from '../config.ts';
+
+export const spec: CommandSpec = {
+  name: 'serve',
+  summary: 'run the control plane: watch the config file (and Consul when configured), serve xDS and the admin API',
+  usage: 'meshgate serve --config FILE [flags]',
+  options: {
+    config: { type: 'string', short: 'c', value: 'FILE', description: 'YAML config: services, routes, listeners, identities, trustBundles, and the xds/admin/consul/certs/logging sections (required)' },
+    'xds-port': { type: 'string', value: 'PORT', description: 'xDS (ADS) port; env MESHGATE_XDS_PORT; file xds.port (default 18000)' },
+    'xds-address': { type: 'string', value: 'ADDR', description: 'xDS bind address; file xds.address (default 0.0.0.0)' },
+    'admin-port': { type: 'string', value: 'PORT', description: 'admin HTTP port (/healthz /readyz /metrics /debug); env MESHGATE_ADMIN_PORT; file admin.port (default 19000)' },
+    'admin-address': { type: 'string', value: 'ADDR', description: 'admin bind address; file admin.address (default 127.0.0.1)' },
+    'log-level': { type: 'string', value: 'LEVEL', description: `one of ${LOG_LEVELS.join(', ')}; file logging.level (default info)` },
+  },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v, help } = parseCommand(spec, argv);
+  if (help) {
+    process.stdout.write(helpText(spec));
+    return 0;
+  }
+  if (!v.config) {
+    process.stderr.write('error: --config FILE is required (try examples/quickstart.yaml)\nrun `meshgate serve --help` for usage\n');
+    return 2;
+  }
+  const flags = {
+    ...(v['xds-port'] !== undefined ? { xdsPort: parsePort(v['xds-port'], '--xds-port') } : {}),
+    ...(v['xds-address'] !== undefined ? { xdsAddress: String(v['xds-address']) } : {}),
+    ...(v['admin-port'] !== undefined ? { adminPort: parsePort(v['admin-port'], '--admin-port') } : {}),
+    ...(v['admin-address'] !== undefined ? { adminAddress: String(v['admin-address']) } : {}),
+    ...(v['log-level'] !== undefined ? { logLevel: String(v['log-level']) } : {}),
+  };
+  const settings = loadSettings(String(v.config), flags);
+  const log = createLogger(settings.logLevel);
+  const cp = await createControlPlane({ configPath: String(v.config), ...flags, logger: log });
+  log.info({ xdsPort: cp.xdsPort, adminPort: cp.adminPort, config: cp.settings.configPath }, 'meshgate serving');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      // A second signal while draining exits at once.
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      cp.close().then(resolve, (err) => {
+        log.error({ err }, 'error during shutdown');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}

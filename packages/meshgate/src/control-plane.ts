@@ -1,0 +1,172 @@
+// Wires meshgate together: sources -> pipeline -> cache -> xDS server, plus the admin server.
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { Source } from '@meshgate/model';
+import { FileSource } from '@meshgate/adapter-file';
+import type { FileSourceOptions } from '@meshgate/adapter-file';
+import { ConsulSource, parseConsulConfig } from '@meshgate/adapter-consul';
+import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
+import type { XdsNode } from '@meshgate/xds-core';
+import { AdminServer } from './admin.ts';
+import { loadSettings, MESHGATE_KEYS, ConfigError } from './config.ts';
+import type { MeshgateSettings, Overrides } from './config.ts';
+import { nodesPage, resourcesPage } from './debug.ts';
+import { createLogger } from './logger.ts';
+import type { Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
+import { Pipeline } from './pipeline.ts';
+
+export interface ControlPlaneOptions extends Overrides {
+  /** The YAML config file (adapter-file format plus meshgate's own sections). */
+  configPath: string;
+  logger?: Logger;
+  /** Extra sources after the configured ones (embedding, tests). */
+  extraSources?: Source[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ControlPlane {
+  xdsPort: number;
+  adminPort: number;
+  settings: MeshgateSettings;
+  cache: XdsCache;
+  server: XdsServer;
+  pipeline: Pipeline;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+const SHORT_TYPE: Record<string, string> = Object.fromEntries(Object.entries(TYPE).map(([k, v]) => [v, k]));
+const typeLabel = (typeUrl: string) => SHORT_TYPE[typeUrl] ?? 'other';
+
+/** The file source reads the same file; meshgate's own top-level sections are not its business. */
+export function fileSourceOptions(path: string): FileSourceOptions {
+  const opts = { path, name: 'file', extraTopLevelKeys: [...MESHGATE_KEYS] };
+  return opts as FileSourceOptions;
+}
+
+function buildSources(settings: MeshgateSettings, log: Logger): Source[] {
+  const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath))];
+  if (settings.consul !== undefined) {
+    const { options, errors } = parseConsulConfig(settings.consul, 'consul');
+    if (errors.length || !options) throw new ConfigError(`${settings.configPath}: consul section:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+    sources.push(new ConsulSource({ ...options, logger: log.child({ component: 'source', source: 'consul' }) }));
+  }
+  return sources;
+}
+
+function serverCredentials(settings: MeshgateSettings): grpc.ServerCredentials {
+  const tls = settings.xds.tls;
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const read = (f: string, what: string) => {
+    try {
+      return readFileSync(f);
+    } catch (err) {
+      throw new ConfigError(`${settings.configPath}: xds.tls.${what}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  // Clients must present a certificate from the CA: the xDS port hands out mesh identities.
+  return grpc.ServerCredentials.createSsl(read(tls.caFile, 'caFile'), [{ cert_chain: read(tls.certFile, 'certFile'), private_key: read(tls.keyFile, 'keyFile') }], true);
+}
+
+/**
+ * Starts a control plane: admin server first (so /healthz answers during start-up), then the
+ * xDS server (which answers no stream before the cache is ready), then the sources.
+ */
+export async function createControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
+  const settings = loadSettings(o.configPath, o, o.env);
+  const log = o.logger ?? createLogger(settings.logLevel);
+  const sources = [...buildSources(settings, log), ...(o.extraSources ?? [])];
+  const cache = new XdsCache();
+  let pipeline: Pipeline | undefined;
+  const server = new XdsServer({
+    cache,
+    logger: log,
+    authorizeSecret: (node: XdsNode, secretName: string) => {
+      // Identities may be limited to node ids or node clusters; trust bundles are public.
+      const id = pipeline?.model?.identities.find((i) => i.name === secretName);
+      if (!id || !id.allowedNodes?.length) return true;
+      return id.allowedNodes.includes(node.id) || (node.cluster !== undefined && id.allowedNodes.includes(node.cluster));
+    },
+  });
+  const metrics = createMetrics(() => server.stats().streams);
+  pipeline = new Pipeline({ sources, cache, logger: log.child({ component: 'pipeline' }), metrics, debounceMs: settings.xds.debounceMs, maxDelayMs: settings.xds.maxDelayMs });
+  const p = pipeline;
+
+  server.on('push', (e) => {
+    metrics.pushes.inc({ type: typeLabel(e.typeUrl) });
+    metrics.pushBytes.inc({ type: typeLabel(e.typeUrl) }, e.bytes);
+  });
+  server.on('nack', (e) => {
+    metrics.nacks.inc({ type: typeLabel(e.typeUrl) });
+  });
+
+  // Convergence, second stage: from a publish until every node of the affected groups that was
+  // connected at the time has nothing left unacknowledged.
+  let waiting: { at: number; nodes: Set<string>; groups: Set<string> } | undefined;
+  const settle = (node: string) => {
+    if (!waiting || !waiting.nodes.has(node)) return;
+    const st = server.nodes().find((n) => n.id === node);
+    if (st && st.types.some((t) => t.pendingAck)) return;
+    waiting.nodes.delete(node);
+    if (waiting.nodes.size === 0) {
+      metrics.convergence.observe({ stage: 'ack' }, (performance.now() - waiting.at) / 1000);
+      waiting = undefined;
+    }
+  };
+  p.on('published', (e) => {
+    const groups = new Set(e.groups);
+    const nodes = new Set(server.nodes().filter((n) => groups.has(n.group)).map((n) => n.id));
+    waiting = nodes.size ? { at: e.at, nodes, groups } : undefined;
+  });
+  server.on('ack', (e) => settle(e.node));
+  server.on('nack', (e) => settle(e.node));
+  server.on('disconnect', (e) => {
+    // A node that left stops counting; its reconnect is a new stream with its own pushes.
+    if (!waiting?.nodes.has(e.node) || server.nodes().some((n) => n.id === e.node)) return;
+    waiting.nodes.delete(e.node);
+    if (waiting.nodes.size === 0) waiting = undefined;
+  });
+
+  const admin = new AdminServer(
+    {
+      readiness: () => p.readiness(),
+      metrics: () => metrics.registry.render(),
+      nodes: () => nodesPage(server.nodes()),
+      resources: (q) => resourcesPage(cache, q, p.profiles),
+    },
+    log.child({ component: 'admin' }),
+  );
+
+  let adminPort = 0;
+  let xdsPort = 0;
+  try {
+    adminPort = await admin.listen(settings.admin.port, settings.admin.address);
+    xdsPort = await server.listen(settings.xds.port, settings.xds.address, serverCredentials(settings));
+    await p.start();
+  } catch (err) {
+    await p.stop().catch(() => {});
+    await server.close().catch(() => {});
+    await admin.close().catch(() => {});
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    xdsPort,
+    adminPort,
+    settings,
+    cache,
+    server,
+    pipeline: p,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        await p.stop();
+        await server.close();
+        await admin.close();
+        log.info('meshgate stopped');
+      })()),
+  };
+}
