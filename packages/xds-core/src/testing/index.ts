@@ -1,0 +1,2 @@
+// @meshgate/xds-core/testing: helpers for tests, end-to-end suites and benchmarks.
+export { AdsClient, type AdsClientOptions, type AdsResponse, type ReceivedResource } from './ads-client.ts';
