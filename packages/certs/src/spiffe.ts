@@ -178,11 +178,11 @@ export interface LinkerdIdentity {
 }
 
 export function linkerdIdentity(o: { serviceAccount: string; namespace: string; controlNamespace?: string; trustDomain?: string }): string {
-  const name = `${o.serviceAccount}.${o.namespace}.serviceaccount.identity.${o.controlNamespace ?? 'linkerd'}.${o.trustDomain ?? 'cluster.local'}`;
-  const parsed = parseLinkerdIdentity(name);
-  if (parsed.serviceAccount !== o.serviceAccount || parsed.namespace !== o.namespace) {
-    throw new CertError('IDENTITY_INVALID', `service account "${o.serviceAccount}" and namespace "${o.namespace}" must each be a single DNS label`);
+  for (const [v, what] of [[o.serviceAccount, 'service account'], [o.namespace, 'namespace']] as const) {
+    if (!LABEL.test(v ?? '')) throw new CertError('IDENTITY_INVALID', `${what} "${v}" must be a single DNS label (a-z, 0-9, "-", at most 63 characters)`);
   }
+  const name = `${o.serviceAccount}.${o.namespace}.serviceaccount.identity.${o.controlNamespace ?? 'linkerd'}.${o.trustDomain ?? 'cluster.local'}`;
+  parseLinkerdIdentity(name);
   return name;
 }
 
