@@ -1,0 +1,219 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile } from './config.ts';
+
+const examples = new URL('../../../examples/', import.meta.url).pathname;
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'meshgate-file-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes `text` as gw.yaml in a fresh temp dir and loads it; returns the file path and messages. */
+function load(t: { after(fn: () => void): void }, text: string, extra: Record<string, string> = {}) {
+  const dir = tempDir(t);
+  const file = join(dir, 'gw.yaml');
+  writeFileSync(file, text);
+  for (const [name, content] of Object.entries(extra)) writeFileSync(join(dir, name), content);
+  const r = loadConfigFile(file);
+  return { file, dir, ...r, messages: r.errors.map((e) => e.message) };
+}
+
+const GOOD = `services:
+  - name: echo-v1
+    endpoints:
+      - { address: 127.0.0.1, port: 50051 }
+routes:
+  - name: echo
+    hosts: [echo]
+    backends:
+      - { service: echo-v1 }
+listeners:
+  - name: http
+    port: 8080
+    routes: [echo]
+`;
+
+test('the quickstart example loads into the expected model', () => {
+  const r = loadConfigFile(join(examples, 'quickstart.yaml'));
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.model, {
+    services: [
+      { name: 'echo-v1', protocol: 'grpc', source: 'file', endpoints: [{ address: '127.0.0.1', port: 50051 }] },
+      {
+        name: 'echo-v2',
+        protocol: 'grpc',
+        source: 'file',
+        endpoints: [
+          { address: '127.0.0.1', port: 50052, weight: 2 },
+          { address: '127.0.0.1', port: 50053 },
+        ],
+      },
+    ],
+    routes: [
+      {
+        name: 'echo',
+        hosts: ['echo'],
+        match: { prefix: '/' },
+        backends: [
+          { service: 'echo-v1', weight: 1 },
+          { service: 'echo-v2', weight: 3 },
+        ],
+        source: 'file',
+      },
+    ],
+    listeners: [{ name: 'http', port: 8080, routes: ['echo'], source: 'file' }],
+    identities: [],
+    trustBundles: [],
+  });
+});
+
+test('the mTLS example loads with real openssl-made certificates and reads them at load', (t) => {
+  const dir = tempDir(t);
+  copyFileSync(join(examples, 'mtls.yaml'), join(dir, 'mtls.yaml'));
+  const certs = join(dir, 'certs');
+  mkdirSync(certs);
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
+  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=ca', '-keyout', 'ca.key', '-out', 'ca.crt');
+  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=gateway', '-keyout', 'gateway.key', '-out', 'gateway.csr');
+  ossl('x509', '-req', '-in', 'gateway.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '1', '-out', 'gateway.crt');
+  const r = loadConfigFile(join(dir, 'mtls.yaml'));
+  assert.deepEqual(r.errors, []);
+  const svc = r.model!.services[0];
+  assert.deepEqual(svc.tls, {
+    sni: 'payments.internal',
+    alpn: ['h2'],
+    expectedSans: [{ kind: 'uri', value: 'spiffe://example.org/ns/default/sa/payments' }],
+    trustBundle: 'example/roots',
+    clientIdentity: 'example/gateway',
+  });
+  assert.equal(svc.connectTimeoutMs, 2000);
+  assert.equal(r.model!.identities[0].privateKeyPem, readFileSync(join(certs, 'gateway.key'), 'utf8'));
+  assert.deepEqual(r.model!.trustBundles[0].caPems, [readFileSync(join(certs, 'ca.crt'), 'utf8')]);
+  assert.deepEqual(r.model!.routes[0].retries, { retryOn: 'unavailable', numRetries: 2, perTryTimeoutMs: 1000 });
+  assert.equal(r.model!.routes[0].timeoutMs, 3000);
+  assert.deepEqual(r.files.sort(), [join(certs, 'ca.crt'), join(certs, 'gateway.crt'), join(certs, 'gateway.key')]);
+});
+
+test('a syntax error names the line and column', (t) => {
+  const r = load(t, 'services:\n  - name: a\n    endpoints: [ { address: 1.2.3.4, port: 1 }\n');
+  assert.equal(r.model, undefined);
+  assert.equal(r.errors[0].code, 'syntax');
+  assert.match(r.messages[0], new RegExp(`^${r.file}:\\d+:\\d+: YAML syntax error: `));
+  const dup = load(t, 'services: []\nservices: []\n');
+  assert.match(dup.messages[0], new RegExp(`^${dup.file}:2:1: YAML syntax error: .*[Uu]nique`));
+});
+
+test('type and range errors name file, path, line:column and the fix', (t) => {
+  const r = load(t, GOOD.replace('port: 50051', 'port: "fifty"').replace('port: 8080', 'port: 70000'));
+  assert.deepEqual(r.messages, [
+    `${r.file}:4:37: services[0].endpoints[0].port: expected an integer 1..65535, got "fifty"`,
+    `${r.file}:12:11: listeners[0].port: expected an integer 1..65535, got 70000`,
+  ]);
+  assert.deepEqual(r.errors.map((e) => [e.code, e.path, e.line, e.col]), [
+    ['type', 'services[0].endpoints[0].port', 4, 37],
+    ['range', 'listeners[0].port', 12, 11],
+  ]);
+});
+
+test('unknown keys are errors with a did-you-mean', (t) => {
+  const r = load(t, GOOD.replace('{ address: 127.0.0.1', '{ adress: 127.0.0.1').replace('    hosts: [echo]', '    hosts: [echo]\n    timout: 2s'));
+  assert.equal(r.messages.length, 3, r.messages.join('\n'));
+  assert.match(r.messages[0], new RegExp(`^${r.file}:4:9: services\\[0\\]\\.endpoints\\[0\\]: missing required key "address"`));
+  assert.match(r.messages[1], new RegExp(`^${r.file}:4:11: services\\[0\\]\\.endpoints\\[0\\]\\.adress: unknown key "adress"; did you mean "address"\\?`));
+  assert.match(r.messages[2], new RegExp(`^${r.file}:8:5: routes\\[0\\]\\.timout: unknown key "timout"; did you mean "timeout"\\?`));
+});
+
+test('missing keys, bad durations, hostnames and bad enums say what to write', (t) => {
+  const r = load(
+    t,
+    `services:
+  - endpoints:
+      - { address: localhost, port: 80, health: sick }
+  - name: b
+    connectTimeout: 5
+    endpoints: []
+`,
+  );
+  assert.deepEqual(r.messages, [
+    `${r.file}:2:5: services[0]: missing required key "name" (service name; the cluster name and the xds:///<name> target)`,
+    `${r.file}:3:49: services[0].endpoints[0].health: expected one of healthy, unhealthy, draining, unknown, got "sick"`,
+    `${r.file}:5:21: services[1].connectTimeout: expected a duration such as 250ms, 2s, 1m30s, got 5 (write 5ms or 5s)`,
+  ]);
+  const ip = load(t, GOOD.replace('127.0.0.1', 'localhost'));
+  assert.deepEqual(ip.messages, [
+    `${ip.file}:4:20: services[0].endpoints[0].address: address "localhost" is not an IP address; endpoints must be IPv4 or IPv6 addresses (e.g. 127.0.0.1 instead of localhost)`,
+  ]);
+});
+
+test('dangling references are reported at the line of the offending item', (t) => {
+  const r = load(t, GOOD.replace('{ service: echo-v1 }', '{ service: echo-v9 }').replace('routes: [echo]', 'routes: [echo, nope]'));
+  assert.deepEqual(r.messages, [
+    `${r.file}:9:20: routes[0].backends[0].service: service "echo-v9" does not exist; define it or fix the name`,
+    `${r.file}:13:20: listeners[0].routes[1]: route "nope" does not exist; define it or fix the name`,
+  ]);
+  assert.ok(r.errors.every((e) => e.code === 'reference'));
+  const tls = load(t, GOOD.replace('    endpoints:\n', '    tls: { expectedSans: [ "spiffe://td/x" ], trustBundle: roots }\n    endpoints:\n'));
+  assert.deepEqual(tls.messages, [`${tls.file}:3:10: services[0].tls: trust bundle "roots" does not exist; define it or fix the name`]);
+});
+
+test('duplicate names point at the second definition and the first', (t) => {
+  const r = load(t, GOOD.replace('routes:\n', '  - name: echo-v1\n    endpoints: []\nroutes:\n'));
+  assert.deepEqual(r.messages, [`${r.file}:5:5: services[1].name: duplicate service name "echo-v1" (first defined at line 2); names must be unique`]);
+});
+
+test('secret files: unreadable or wrong content is named by path, key material never appears', (t) => {
+  const secret = '-----BEGIN CERTIFICATE-----\nTOPSECRETMATERIAL\n-----END CERTIFICATE-----\n';
+  const r = load(
+    t,
+    `${GOOD}identities:
+  - name: gw
+    certFile: gw.crt
+    keyFile: gw.crt
+trustBundles:
+  - name: roots
+    caFiles: [missing.crt]
+`,
+    { 'gw.crt': secret },
+  );
+  assert.deepEqual(r.messages, [
+    `${r.file}:17:14: identities[0].keyFile: "${join(r.dir, 'gw.crt')}" does not contain a PEM private key; expected a "-----BEGIN ...-----" block`,
+    `${r.file}:20:15: trustBundles[0].caFiles[0]: cannot read certificate file "${join(r.dir, 'missing.crt')}" (ENOENT); check the path (relative paths are resolved against ${r.dir})`,
+  ]);
+  for (const m of r.messages) assert.ok(!m.includes('TOPSECRET'));
+});
+
+test('an empty file is an empty model', (t) => {
+  const r = load(t, '# nothing yet\n');
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.model, { services: [], routes: [], listeners: [], identities: [], trustBundles: [] });
+});
+
+test('a missing config file is an io error naming the path', () => {
+  const r = loadConfigFile('/nonexistent/meshgate.yaml');
+  assert.equal(r.errors[0].code, 'io');
+  assert.match(r.errors[0].message, /^\/nonexistent\/meshgate\.yaml:1:1: cannot read the config file \(ENOENT\)/);
+});
+
+test('every key of the schema is documented in docs/config-reference.md', async () => {
+  const { CONFIG_SCHEMA } = await import('./config-schema.ts');
+  const doc = readFileSync(new URL('../../../docs/config-reference.md', import.meta.url), 'utf8');
+  const missing: string[] = [];
+  const walk = (spec: any, path: string) => {
+    if (spec.kind === 'list') return walk(spec.of, path);
+    if (spec.kind === 'stringOrObject') return walk(spec.object, path);
+    if (spec.kind !== 'object') return;
+    for (const [k, f] of Object.entries(spec.fields) as [string, any][]) {
+      const p = path ? `${path}.${k}` : k;
+      if (!doc.includes(`\`${p}\``)) missing.push(p);
+      walk(f.spec, p);
+    }
+  };
+  walk(CONFIG_SCHEMA, '');
+  assert.deepEqual(missing, []);
+});

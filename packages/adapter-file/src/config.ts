@@ -1,0 +1,261 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { emptyModel, validateModel } from '@meshgate/model';
+import type { Endpoint, GatewayListener, HeaderValue, Identity, Model, Route, SanMatch, Service, TrustBundle } from '@meshgate/model';
+import { ConfigError } from './errors.ts';
+import { Reader, type Loc } from './schema.ts';
+import { CONFIG_SCHEMA } from './config-schema.ts';
+
+export interface LoadResult {
+  /** Set only when there are no errors. */
+  model?: Model;
+  errors: ConfigError[];
+  /** Absolute paths of the files the config refers to (certFile, keyFile, caFiles), for watching. */
+  files: string[];
+}
+
+export interface ParseOptions {
+  /** Source name stamped on model items. Default 'file'. */
+  source?: string;
+  /** Directory that relative certFile/keyFile/caFiles are resolved against. Default: the file's directory. */
+  baseDir?: string;
+}
+
+/** Reads and checks a config file. Synchronous: files are small and a reload must be atomic. */
+export function loadConfigFile(path: string, opts: ParseOptions = {}): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    return { errors: [new ConfigError('io', path, '', 1, 1, `cannot read the config file (${code}); check the path and permissions`)], files: [] };
+  }
+  return parseConfig(text, path, { baseDir: dirname(resolve(path)), ...opts });
+}
+
+/** Checks config text; `file` is only used in messages and for resolving relative paths. */
+export function parseConfig(text: string, file: string, opts: ParseOptions = {}): LoadResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { keepSourceTokens: true, lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      errors: doc.errors.map((e) => {
+        const pos = lines.linePos(e.pos[0]);
+        const first = e.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
+        return new ConfigError('syntax', file, '', pos.line, pos.col, `YAML syntax error: ${first}`);
+      }),
+      files: [],
+    };
+  }
+  const r = new Reader(file, lines);
+  const root = doc.contents;
+  const top = root === null || (root as { value?: unknown }).value === null ? {} : r.read(root, CONFIG_SCHEMA, '', r.loc(root, ''));
+  if (r.errors.length > 0 || top === undefined) return { errors: sortErrors(r.errors), files: [] };
+  const c = new Converter(r, opts.source ?? 'file', opts.baseDir ?? dirname(resolve(file)));
+  const model = c.convert(top as Raw);
+  if (r.errors.length === 0) c.modelProblems(model);
+  const errors = sortErrors(r.errors);
+  return errors.length > 0 ? { errors, files: c.files } : { model, errors: [], files: c.files };
+}
+
+function sortErrors(errors: ConfigError[]): ConfigError[] {
+  return [...errors].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- checked by the schema
+
+function headers(h: HeaderValue[] | undefined): HeaderValue[] | undefined {
+  return h && h.length > 0 ? h : undefined;
+}
+
+class Converter {
+  readonly files: string[] = [];
+  /** Model path (name based, as validateModel reports it) -> where it was written. */
+  private readonly where = new Map<string, Loc>();
+  private readonly r: Reader;
+  private readonly source: string;
+  private readonly baseDir: string;
+
+  constructor(r: Reader, source: string, baseDir: string) {
+    this.r = r;
+    this.source = source;
+    this.baseDir = baseDir;
+  }
+
+  private at(o: object): Loc {
+    return this.r.locs.get(o) ?? { path: '', line: 1, col: 1 };
+  }
+
+  /** Where `<o's path>.<key>` was written (falls back to o itself). */
+  private sub(o: object, key: string): Loc {
+    return this.loc(`${this.at(o).path}.${key}`, o);
+  }
+
+  private loc(path: string, fallback: object): Loc {
+    return this.r.pathLocs.get(path) ?? { ...this.at(fallback), path };
+  }
+
+  convert(top: Raw): Model {
+    const m = emptyModel();
+    const seen = (kind: string) => {
+      const names = new Map<string, Loc>();
+      return (name: string, o: object): boolean => {
+        const prev = names.get(name);
+        const at = this.at(o);
+        if (prev) {
+          this.r.error('duplicate', { ...at, path: `${at.path}.name` }, `duplicate ${kind} name ${JSON.stringify(name)} (first defined at line ${prev.line}); names must be unique`);
+          return false;
+        }
+        names.set(name, at);
+        return true;
+      };
+    };
+    const svcSeen = seen('service');
+    for (const s of (top.services ?? []) as Raw[]) if (svcSeen(s.name, s)) m.services.push(this.service(s));
+    const routeSeen = seen('route');
+    for (const rt of (top.routes ?? []) as Raw[]) if (routeSeen(rt.name, rt)) m.routes.push(this.route(rt));
+    const lSeen = seen('listener');
+    for (const l of (top.listeners ?? []) as Raw[]) if (lSeen(l.name, l)) m.listeners.push(this.listener(l));
+    // Identities and trust bundles share the SDS secret namespace.
+    const secretSeen = seen('secret');
+    for (const i of (top.identities ?? []) as Raw[]) if (secretSeen(i.name, i)) { const v = this.identity(i); if (v) m.identities.push(v); }
+    for (const b of (top.trustBundles ?? []) as Raw[]) if (secretSeen(b.name, b)) { const v = this.bundle(b); if (v) m.trustBundles.push(v); }
+    return m;
+  }
+
+  private service(s: Raw): Service {
+    const base = `services[${s.name}]`;
+    this.where.set(base, this.at(s));
+    const endpoints: Endpoint[] = ((s.endpoints ?? []) as Raw[]).map((e) => {
+      const at = this.at(e);
+      this.where.set(`${base}.endpoints[${e.address}:${e.port}]`, at);
+      if (isIP(e.address) === 0) {
+        this.r.error('range', this.sub(e, 'address'), `address ${JSON.stringify(e.address)} is not an IP address; endpoints must be IPv4 or IPv6 addresses (e.g. 127.0.0.1 instead of localhost)`);
+      }
+      const ep: Endpoint = { address: e.address, port: e.port };
+      if (e.weight !== undefined) ep.weight = e.weight;
+      if (e.health !== undefined) ep.health = e.health;
+      if (e.locality !== undefined) ep.locality = { ...e.locality };
+      return ep;
+    });
+    const out: Service = { name: s.name, endpoints, source: this.source };
+    if (s.protocol !== undefined) out.protocol = s.protocol;
+    if (s.connectTimeout !== undefined) out.connectTimeoutMs = s.connectTimeout;
+    const h = headers(s.requestHeadersToAdd);
+    if (h) out.requestHeadersToAdd = h;
+    if (s.tls) {
+      this.where.set(`${base}.tls`, this.at(s.tls));
+      const sans: SanMatch[] = (s.tls.expectedSans as (string | Raw)[]).map((x) =>
+        typeof x === 'string' ? { kind: x.includes('://') ? 'uri' : 'dns', value: x } : x.uri !== undefined ? { kind: 'uri', value: x.uri } : { kind: 'dns', value: x.dns },
+      );
+      out.tls = { expectedSans: sans, trustBundle: s.tls.trustBundle };
+      if (s.tls.sni !== undefined) out.tls.sni = s.tls.sni;
+      if (s.tls.alpn !== undefined) out.tls.alpn = s.tls.alpn;
+      if (s.tls.clientIdentity !== undefined) out.tls.clientIdentity = s.tls.clientIdentity;
+    }
+    return out;
+  }
+
+  private route(rt: Raw): Route {
+    const base = `routes[${rt.name}]`;
+    this.where.set(base, this.at(rt));
+    if (rt.match) this.where.set(`${base}.match`, this.at(rt.match));
+    const match = rt.match ?? { prefix: '/' };
+    if (match.prefix !== undefined && match.path !== undefined) {
+      this.r.error('range', this.at(rt.match), 'set only one of prefix or path');
+    }
+    const out: Route = {
+      name: rt.name,
+      hosts: [...rt.hosts],
+      match: match.path !== undefined ? { path: match.path } : { prefix: match.prefix ?? '/' },
+      backends: (rt.backends as Raw[]).map((b) => {
+        this.where.set(`${base}.backends[${b.service}]`, this.loc(`${this.at(b).path}.service`, b));
+        return { service: b.service, weight: b.weight ?? 1 };
+      }),
+      source: this.source,
+    };
+    if (match.headers?.length) {
+      out.match.headers = (match.headers as Raw[]).map((h) => {
+        const set = ['exact', 'prefix', 'present'].filter((k) => h[k] !== undefined);
+        if (set.length > 1) this.r.error('range', this.at(h), `set only one of ${set.join(', ')}`);
+        return { name: h.name.toLowerCase(), ...(h.exact !== undefined && { exact: h.exact }), ...(h.prefix !== undefined && { prefix: h.prefix }), ...(h.present !== undefined && { present: h.present }), ...(h.invert && { invert: true }) };
+      });
+    }
+    if (rt.timeout !== undefined) out.timeoutMs = rt.timeout;
+    if (rt.retries) {
+      out.retries = { retryOn: rt.retries.retryOn ?? '5xx,reset,connect-failure', numRetries: rt.retries.numRetries ?? 1 };
+      if (rt.retries.perTryTimeout !== undefined) out.retries.perTryTimeoutMs = rt.retries.perTryTimeout;
+    }
+    if (headers(rt.requestHeadersToAdd)) out.requestHeadersToAdd = rt.requestHeadersToAdd;
+    if (rt.requestHeadersToRemove?.length) out.requestHeadersToRemove = rt.requestHeadersToRemove;
+    if (headers(rt.responseHeadersToAdd)) out.responseHeadersToAdd = rt.responseHeadersToAdd;
+    if (rt.responseHeadersToRemove?.length) out.responseHeadersToRemove = rt.responseHeadersToRemove;
+    return out;
+  }
+
+  private listener(l: Raw): GatewayListener {
+    const base = `listeners[${l.name}]`;
+    this.where.set(base, this.at(l));
+    (l.routes as string[]).forEach((rn, i) => this.where.set(`${base}.routes[${rn}]`, this.loc(`${this.at(l).path}.routes[${i}]`, l)));
+    const out: GatewayListener = { name: l.name, port: l.port, routes: [...l.routes], source: this.source };
+    if (l.address !== undefined) {
+      if (isIP(l.address) === 0) this.r.error('range', this.sub(l, 'address'), `address ${JSON.stringify(l.address)} is not an IP address; use 0.0.0.0, :: or a local IP`);
+      out.address = l.address;
+    }
+    return out;
+  }
+
+  /** Reads a PEM file. Messages name the file and the fix, never its content. */
+  private pem(path: string, at: Loc, what: string, marker: RegExp): string | undefined {
+    const abs = resolve(this.baseDir, path);
+    this.files.push(abs);
+    let text: string;
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch (e) {
+      this.r.error('file', at, `cannot read ${what} file ${JSON.stringify(abs)} (${(e as NodeJS.ErrnoException).code ?? 'error'}); check the path (relative paths are resolved against ${this.baseDir})`);
+      return undefined;
+    }
+    if (!marker.test(text)) {
+      this.r.error('file', at, `${JSON.stringify(abs)} does not contain a PEM ${what}; expected a "-----BEGIN ...-----" block`);
+      return undefined;
+    }
+    return text;
+  }
+
+  private identity(i: Raw): Identity | undefined {
+    this.where.set(`identities[${i.name}]`, this.at(i));
+    const cert = this.pem(i.certFile, this.sub(i, 'certFile'), 'certificate', /-----BEGIN CERTIFICATE-----/);
+    const key = this.pem(i.keyFile, this.sub(i, 'keyFile'), 'private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+    if (cert === undefined || key === undefined) return undefined;
+    const out: Identity = { name: i.name, certChainPem: cert, privateKeyPem: key, source: this.source };
+    if (i.allowedNodes?.length) out.allowedNodes = [...i.allowedNodes];
+    return out;
+  }
+
+  private bundle(b: Raw): TrustBundle | undefined {
+    this.where.set(`trustBundles[${b.name}]`, this.at(b));
+    const pems: string[] = [];
+    (b.caFiles as string[]).forEach((f, n) => {
+      const at = this.sub(b, `caFiles[${n}]`);
+      const text = this.pem(f, at, 'certificate', /-----BEGIN CERTIFICATE-----/);
+      if (text !== undefined) pems.push(text);
+    });
+    return pems.length === b.caFiles.length ? { name: b.name, caPems: pems, source: this.source } : undefined;
+  }
+
+  /** Model-level checks (dangling references and the like), reported at the offending item. */
+  modelProblems(model: Model): void {
+    for (const p of validateModel(model)) {
+      let key = p.path;
+      let at = this.where.get(key);
+      while (!at && key.includes('.')) {
+        key = key.slice(0, key.lastIndexOf('.'));
+        at = this.where.get(key);
+      }
+      this.r.error(/already used/.test(p.message) ? 'duplicate' : 'reference', at ?? { path: p.path, line: 1, col: 1 }, p.message);
+    }
+  }
+}
