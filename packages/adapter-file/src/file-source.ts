@@ -15,6 +15,8 @@ export interface FileSourceOptions {
   debounceMs?: number;
   /** Safety-net poll of content and referenced files. Default 1000 ms; 0 disables. */
   pollIntervalMs?: number;
+  /** Use fs.watch. Default true; false leaves only the poll (for file systems without change events). */
+  watch?: boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export class FileSource implements Source {
   readonly path: string;
   private readonly debounceMs: number;
   private readonly pollIntervalMs: number;
+  private readonly useWatch: boolean;
   private sink?: SourceSink;
   private watcher?: FSWatcher;
   private poller?: NodeJS.Timeout;
@@ -44,6 +47,7 @@ export class FileSource implements Source {
     this.name = opts.name ?? 'file';
     this.debounceMs = opts.debounceMs ?? 50;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.useWatch = opts.watch ?? true;
     this.state = { name: this.name, synced: false, stale: false };
   }
 
@@ -60,6 +64,14 @@ export class FileSource implements Source {
     this.sink = sink;
     this.stopped = false;
     this.check(true);
+    if (this.useWatch) this.startWatch();
+    if (this.pollIntervalMs > 0) {
+      this.poller = setInterval(() => this.check(false), this.pollIntervalMs);
+      this.poller.unref();
+    }
+  }
+
+  private startWatch(): void {
     const dir = dirname(this.path);
     const base = basename(this.path);
     try {
@@ -74,10 +86,6 @@ export class FileSource implements Source {
       });
     } catch {
       /* no watch available: the poll alone will do */
-    }
-    if (this.pollIntervalMs > 0) {
-      this.poller = setInterval(() => this.check(false), this.pollIntervalMs);
-      this.poller.unref();
     }
   }
 

@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Model, SourceSink, SourceStatus } from '@meshgate/model';
+import { FileSource, type FileSourceOptions } from './file-source.ts';
+
+const CONFIG = (port: number) => `services:
+  - name: echo-v1
+    endpoints:
+      - { address: 127.0.0.1, port: ${port} }
+routes:
+  - name: echo
+    hosts: [echo]
+    backends: [{ service: echo-v1 }]
+listeners:
+  - { name: http, port: 8080, routes: [echo] }
+`;
+
+class RecordingSink implements SourceSink {
+  models: Model[] = [];
+  statuses: SourceStatus[] = [];
+  update(model: Model): void {
+    this.models.push(model);
+  }
+  status(status: SourceStatus): void {
+    this.statuses.push(status);
+  }
+  get lastStatus(): SourceStatus | undefined {
+    return this.statuses.at(-1);
+  }
+  get lastPort(): number | undefined {
+    return this.models.at(-1)?.services[0]?.endpoints[0]?.port;
+  }
+}
+
+async function eventually(what: string, ok: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function started(t: { after(fn: () => unknown): void }, text: string | undefined, opts: Partial<FileSourceOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'meshgate-watch-'));
+  const file = join(dir, 'gw.yaml');
+  if (text !== undefined) writeFileSync(file, text);
+  const sink = new RecordingSink();
+  const src = new FileSource({ path: file, ...opts });
+  await src.start(sink);
+  t.after(async () => {
+    await src.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, file, sink, src };
+}
+
+test('first load emits the model and turns synced', async (t) => {
+  const { sink } = await started(t, CONFIG(50051));
+  assert.equal(sink.models.length, 1);
+  assert.equal(sink.lastPort, 50051);
+  assert.equal(sink.lastStatus?.synced, true);
+  assert.equal(sink.lastStatus?.stale, false);
+});
+
+test('a port change is picked up within 2 s', async (t) => {
+  const { file, sink } = await started(t, CONFIG(50051));
+  writeFileSync(file, CONFIG(50099));
+  await eventually('new port reaches the sink', () => sink.lastPort === 50099);
+});
+
+test('a syntax error keeps the last good model and marks stale; the fix clears it', async (t) => {
+  const { file, sink } = await started(t, CONFIG(50051));
+  writeFileSync(file, CONFIG(50051).replace('routes:\n', 'routes: [\n'));
+  await eventually('stale status', () => sink.lastStatus?.stale === true);
+  assert.equal(sink.models.length, 1, 'a broken model must never be emitted');
+  assert.equal(sink.lastStatus?.synced, true);
+  assert.match(sink.lastStatus!.lastError!, new RegExp(`^${file}:\\d+:\\d+: YAML syntax error`));
+  writeFileSync(file, CONFIG(50052));
+  await eventually('fixed model', () => sink.lastPort === 50052);
+  await eventually('stale cleared', () => sink.lastStatus?.stale === false);
+  assert.equal(sink.lastStatus?.lastError, undefined);
+});
+
+test('a schema error in an edit is reported with its location and emits nothing', async (t) => {
+  const { file, sink } = await started(t, CONFIG(50051));
+  writeFileSync(file, CONFIG(50051).replace('port: 50051', 'port: 0'));
+  await eventually('stale status', () => sink.lastStatus?.stale === true);
+  assert.equal(sink.lastStatus!.lastError, `${file}:4:37: services[0].endpoints[0].port: expected an integer 1..65535, got 0`);
+  assert.equal(sink.models.length, 1);
+});
+
+test('editors that write a temp file and rename it over the config are followed', async (t) => {
+  const { dir, file, sink } = await started(t, CONFIG(50051));
+  for (const port of [50061, 50062]) {
+    const tmp = join(dir, `.gw.yaml.${port}.tmp`);
+    writeFileSync(tmp, CONFIG(port));
+    renameSync(tmp, file);
+    await eventually(`port ${port} after rename`, () => sink.lastPort === port);
+  }
+});
+
+test('with the watch off, the poll alone still sees every change', async (t) => {
+  const { file, sink } = await started(t, CONFIG(50051), { watch: false, pollIntervalMs: 100 });
+  writeFileSync(file, CONFIG(50071));
+  await eventually('poll sees the change', () => sink.lastPort === 50071);
+});
+
+test('a failing first load leaves synced false with the error; a later fix syncs', async (t) => {
+  const { file, sink } = await started(t, 'services: [ { name: a, endpoints: [ { address: 127.0.0.1, port: 99999 } ] } ]\n');
+  assert.equal(sink.models.length, 0);
+  assert.equal(sink.lastStatus?.synced, false);
+  assert.equal(sink.lastStatus?.stale, true);
+  assert.match(sink.lastStatus!.lastError!, /gw\.yaml:1:65: services\[0\]\.endpoints\[0\]\.port: expected an integer 1\.\.65535, got 99999/);
+  writeFileSync(file, CONFIG(50051));
+  await eventually('synced after fix', () => sink.lastStatus?.synced === true && sink.lastPort === 50051);
+});
+
+test('a missing config file at start is reported, and creating it syncs', async (t) => {
+  const { file, sink } = await started(t, undefined);
+  assert.equal(sink.lastStatus?.synced, false);
+  assert.match(sink.lastStatus!.lastError!, /cannot read the config file \(ENOENT\)/);
+  writeFileSync(file, CONFIG(50051));
+  await eventually('synced after create', () => sink.lastStatus?.synced === true);
+});
+
+test('rewriting a referenced certificate file reloads the identity', async (t) => {
+  const pem = (tag: string) => `-----BEGIN CERTIFICATE-----\n${tag}\n-----END CERTIFICATE-----\n`;
+  const dir = mkdtempSync(join(tmpdir(), 'meshgate-watch-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'gw.crt'), pem('ONE'));
+  writeFileSync(join(dir, 'gw.key'), '-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n');
+  writeFileSync(join(dir, 'gw.yaml'), `${CONFIG(50051)}identities:\n  - { name: gw, certFile: gw.crt, keyFile: gw.key }\n`);
+  const sink = new RecordingSink();
+  const src = new FileSource({ path: join(dir, 'gw.yaml') });
+  await src.start(sink);
+  t.after(() => src.stop());
+  assert.match(sink.models.at(-1)!.identities[0].certChainPem, /ONE/);
+  writeFileSync(join(dir, 'gw.crt'), pem('TWO-LONGER'));
+  await eventually('rotated cert reaches the sink', () => /TWO/.test(sink.models.at(-1)!.identities[0].certChainPem));
+});
+
+test('an edit that does not change the model emits no update', async (t) => {
+  const { file, sink, src } = await started(t, CONFIG(50051));
+  writeFileSync(file, `# a comment only\n${CONFIG(50051)}`);
+  src.reload(); // synchronous: the comment-only edit is processed here, not coalesced with the next one
+  assert.equal(sink.models.length, 1);
+  writeFileSync(file, CONFIG(50053));
+  await eventually('second real change', () => sink.lastPort === 50053);
+  assert.deepEqual(sink.models.map((m) => m.services[0].endpoints[0].port), [50051, 50053]);
+});
