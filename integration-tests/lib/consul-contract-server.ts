@@ -644,7 +644,7 @@ export class ConsulContractServer {
       this.checks.set(cid, c);
       this.armTtl(c);
     });
-    const sidecar = (b.Connect as { SidecarService?: { Port?: number; Tags?: string[] } } | undefined)?.SidecarService;
+    const sidecar = (b.Connect as { SidecarService?: { Port?: number; Tags?: string[]; Address?: string } } | undefined)?.SidecarService;
     const keys = this.keysFor(svc);
     if (sidecar) {
       const sid = `${id}-sidecar-proxy`;
@@ -656,7 +656,7 @@ export class ConsulContractServer {
         Service: `${name}-sidecar-proxy`,
         Kind: 'connect-proxy',
         Tags: sidecar.Tags ?? [],
-        Address: svc.Address,
+        Address: sidecar.Address ?? svc.Address,
         Port: p,
         Meta: {},
         Weights: { Passing: 1, Warning: 1 },

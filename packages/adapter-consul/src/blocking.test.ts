@@ -39,18 +39,21 @@ test('wait values: parse, format, cap at 10m, jitter within wait/16 below the wa
   assert.equal(blockingTimeout(160_000, 10_000), 180_000);
 });
 
-test('token bucket: burst of 2, then paced, slowing under churn and recovering when calm', () => {
+test('token bucket: burst of 2, then one per second; slows only under sustained churn and recovers when calm', () => {
   let now = 0;
-  const b = new TokenBucket({ burst: 2, minIntervalMs: 1000, maxIntervalMs: 8000 }, () => now);
+  const b = new TokenBucket({ burst: 2, minIntervalMs: 1000, maxIntervalMs: 8000, churnThreshold: 3 }, () => now);
   assert.equal(b.take(), 0);
   assert.equal(b.take(), 0);
   const w1 = b.take();
   assert.equal(w1, 1000);
-  assert.equal(b.currentIntervalMs, 2000);
   now += w1;
   const w2 = b.take();
-  assert.ok(w2 >= 2000, `expected the pace to slow under churn, got ${w2}`);
+  assert.equal(w2, 1000, 'a short burst of changes keeps the calm pace');
   now += w2;
+  const w3 = b.take();
+  assert.equal(w3, 1000);
+  assert.equal(b.currentIntervalMs, 2000, 'the third empty take in a row starts slowing down');
+  now += w3;
   for (let i = 0; i < 10; i++) now += b.take();
   assert.equal(b.currentIntervalMs, 8000, 'capped at maxIntervalMs');
   now += 60_000; // calm: bucket refills fully

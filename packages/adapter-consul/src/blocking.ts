@@ -69,13 +69,16 @@ export interface TokenBucketOptions {
   minIntervalMs?: number;
   /** Refill interval under sustained churn. Default 15000 ms (protocols.md 3.4). */
   maxIntervalMs?: number;
+  /** Consecutive empty-bucket takes before the pace starts to slow. Default 3. */
+  churnThreshold?: number;
 }
 
 /**
  * A token bucket that slows a watch loop that keeps waking up. Each request takes a token;
  * tokens refill one per interval. When the loop finds the bucket empty (sustained churn), the
- * interval doubles up to maxIntervalMs; a request that finds a full bucket (a calm period)
- * brings it back to minIntervalMs. `take()` returns how long to wait first; 0 = go now.
+ * interval doubles up to maxIntervalMs, but only after `churnThreshold` empty takes in a row, so
+ * a short burst of ordinary changes still shows up within about a second (lessons.md scar 14);
+ * a request that finds a full bucket (a calm period) brings it back to minIntervalMs. `take()` returns how long to wait first; 0 = go now.
  */
 export class TokenBucket {
   readonly burst: number;
@@ -84,6 +87,8 @@ export class TokenBucket {
   private tokens: number;
   private intervalMs: number;
   private last: number;
+  private empties = 0;
+  private readonly churnThreshold: number;
   private readonly now: () => number;
 
   constructor(opts: TokenBucketOptions = {}, now: () => number = () => performance.now()) {
@@ -92,6 +97,7 @@ export class TokenBucket {
     this.maxIntervalMs = Math.max(this.minIntervalMs, opts.maxIntervalMs ?? 15_000);
     this.tokens = this.burst;
     this.intervalMs = this.minIntervalMs;
+    this.churnThreshold = opts.churnThreshold ?? 3;
     this.now = now;
     this.last = now();
   }
@@ -115,12 +121,13 @@ export class TokenBucket {
     if (this.tokens >= this.burst) this.intervalMs = this.minIntervalMs;
     if (this.tokens >= 1) {
       this.tokens -= 1;
+      this.empties = 0;
       return 0;
     }
-    // Empty: churn. Reserve the next token and slow down the refill for the ones after it.
+    // Empty: reserve the next token; under sustained churn also slow the refill for later ones.
     const wait = Math.ceil((1 - this.tokens) * this.intervalMs);
     this.tokens -= 1;
-    this.intervalMs = Math.min(this.maxIntervalMs, this.intervalMs * 2);
+    if (++this.empties >= this.churnThreshold) this.intervalMs = Math.min(this.maxIntervalMs, this.intervalMs * 2);
     return wait;
   }
 }
