@@ -160,6 +160,9 @@ export class CertificateAuthority {
   readonly #signAlg: { name: string; hash: string };
   readonly #issuerName: x509.Name;
   readonly #aki: x509.AuthorityKeyIdentifierExtension;
+  /** Certificates sent after a leaf: this CA (unless it is the root) and its intermediates. */
+  readonly #leafIntermediates: NodeCert[];
+  readonly #leafIntermediatesPem: string;
 
   private constructor(init: {
     cert: NodeCert;
@@ -181,6 +184,8 @@ export class CertificateAuthority {
     // Copy the issuer's subject bytes as parsed so the leaf's issuer matches it exactly (string types included).
     this.#issuerName = new x509.X509Certificate(init.cert.raw).subjectName;
     this.#aki = init.aki;
+    this.#leafIntermediates = isSelfSigned(init.cert) ? [...init.intermediates] : [init.cert, ...init.intermediates];
+    this.#leafIntermediatesPem = certsToPem(this.#leafIntermediates);
   }
 
   /** Load a root or intermediate CA from PEM text, checking that it can sign valid leaves. */
@@ -447,8 +452,7 @@ export class CertificateAuthority {
         this.#aki,
       ],
     });
-    const isRoot = isSelfSigned(this.cert);
-    const up = isRoot ? [] : [this.cert, ...this.intermediates];
+    const up = this.#leafIntermediates;
     const certPem = derToPem(new Uint8Array(c.rawData));
     return {
       certPem,
@@ -491,15 +495,13 @@ export class CertificateAuthority {
       ],
     });
     const leafNode = nodeCertOf(leaf);
-    const isRoot = isSelfSigned(this.cert);
-    const intermediates = isRoot ? [...this.intermediates] : [this.cert, ...this.intermediates];
     const certPem = derToPem(leafNode.raw);
     return {
       certPem,
-      chainPem: certPem + certsToPem(intermediates),
+      chainPem: certPem + this.#leafIntermediatesPem,
       bundlePem: this.bundlePem,
       certDer: new Uint8Array(leafNode.raw),
-      intermediatesDer: intermediates.map((c) => new Uint8Array(c.raw)),
+      intermediatesDer: this.#leafIntermediates.map((c) => new Uint8Array(c.raw)),
       serialNumber: leafNode.serialNumber,
       notBefore: leafNode.validFromDate,
       notAfter: leafNode.validToDate,
