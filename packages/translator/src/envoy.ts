@@ -32,7 +32,8 @@ export function envoyRouteConfig(l: Model['listeners'][number], routes: Map<stri
   for (const rn of new Set(l.routes)) {
     const r = routes.get(rn);
     if (!r) continue;
-    for (const h of new Set(r.hosts)) {
+    // Authorities are case-insensitive and Envoy refuses a domain listed twice in one RouteConfiguration.
+    for (const h of new Set(r.hosts.map((x) => x.toLowerCase()))) {
       let list = byHost.get(h);
       if (!list) byHost.set(h, (list = []));
       list.push(r);

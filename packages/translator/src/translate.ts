@@ -73,6 +73,11 @@ function extraProblems(model: Model): ModelProblem[] {
       }
     }
   }
+  for (const l of model.listeners) {
+    if (l.address !== undefined && isIP(l.address) === 0) {
+      problems.push({ path: `listeners[${l.name}]`, message: `address ${JSON.stringify(l.address)} is not an IP address; use 0.0.0.0, :: or a local IP`, source: l.source });
+    }
+  }
   for (const r of model.routes) {
     for (const h of r.hosts) {
       if (h === '' || /\s/.test(h) || (h.includes('*') && h !== '*' && !h.startsWith('*.') )) {
