@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Model, SourceSink, SourceStatus } from '@meshgate/model';
@@ -150,4 +150,25 @@ test('an edit that does not change the model emits no update', async (t) => {
   writeFileSync(file, CONFIG(50053));
   await eventually('second real change', () => sink.lastPort === 50053);
   assert.deepEqual(sink.models.map((m) => m.services[0].endpoints[0].port), [50051, 50053]);
+});
+
+test('a Kubernetes-style ConfigMap update (..data symlink swap) is seen by the watch alone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshgate-watch-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const version = (n: number, port: number) => {
+    mkdirSync(join(dir, `..v${n}`));
+    writeFileSync(join(dir, `..v${n}`, 'gw.yaml'), CONFIG(port));
+  };
+  version(1, 50051);
+  symlinkSync(`..v1`, join(dir, '..data'));
+  symlinkSync('..data/gw.yaml', join(dir, 'gw.yaml'));
+  const sink = new RecordingSink();
+  const src = new FileSource({ path: join(dir, 'gw.yaml'), pollIntervalMs: 0 });
+  await src.start(sink);
+  t.after(() => src.stop());
+  assert.equal(sink.lastPort, 50051);
+  version(2, 50081);
+  symlinkSync('..v2', join(dir, '..data_tmp'));
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  await eventually('swapped ConfigMap content', () => sink.lastPort === 50081);
 });

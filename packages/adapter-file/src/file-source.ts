@@ -77,7 +77,16 @@ export class FileSource implements Source {
     try {
       this.watcher = watch(dir, { persistent: false }, (_event, filename) => {
         // filename can be null on some platforms; then any event in the directory counts.
-        if (filename === null || filename === base || this.referenced.some((f) => dirname(f) === dir && basename(f) === filename)) this.schedule();
+        // `..data` is how Kubernetes swaps a mounted ConfigMap/Secret: the file is a symlink
+        // through it, so the file itself never changes name.
+        if (
+          filename === null ||
+          filename === base ||
+          filename.startsWith('..data') ||
+          this.referenced.some((f) => dirname(f) === dir && basename(f) === filename)
+        ) {
+          this.schedule();
+        }
       });
       this.watcher.on('error', () => {
         // The poll keeps working when the watch dies (directory removed, too many watches).
