@@ -3,7 +3,7 @@
 // are told exactly which names changed, so an endpoint patch wakes only that resource's watchers.
 import { EventEmitter } from 'node:events';
 import { encodeResource } from './codec.ts';
-import { contentHash } from './wire.ts';
+import { contentHash, encodeDiscoveryBody, setVersion } from './wire.ts';
 import { PUSH_ORDER, SUPPORTED_TYPES, type CachedResource, type PublishResult, type ResourceSet, type TypeChange } from './types.ts';
 
 export interface CacheChangeEvent extends TypeChange {
@@ -17,6 +17,14 @@ export interface XdsCacheEvents {
 
 type TypeMap = Map<string, CachedResource>;
 
+/** A type's complete set in one group, pre-encoded once for every wildcard SotW stream (LDS/CDS). */
+export interface FullSet {
+  version: string;
+  byName: ReadonlyMap<string, CachedResource>;
+  /** DiscoveryResponse without its nonce. */
+  body: Buffer;
+}
+
 export interface CacheStats {
   groups: number;
   resources: number;
@@ -26,6 +34,7 @@ export interface CacheStats {
 
 export class XdsCache extends EventEmitter<XdsCacheEvents> {
   readonly #groups = new Map<string, Map<string, TypeMap>>();
+  readonly #fullSets = new Map<string, FullSet>();
   #ready = false;
 
   constructor(_opts: Record<string, never> = {}) {
@@ -134,7 +143,22 @@ export class XdsCache extends EventEmitter<XdsCacheEvents> {
     return { groups: this.#groups.size, resources, bytes };
   }
 
+  /** The complete set of one type in a group, encoded once and shared until the next change of that type. */
+  fullSet(group: string, typeUrl: string): FullSet {
+    const key = `${group}\0${typeUrl}`;
+    let fs = this.#fullSets.get(key);
+    if (!fs) {
+      const byName = new Map(this.#groups.get(group)?.get(typeUrl) ?? []);
+      const resources = [...byName.values()];
+      const version = setVersion(resources.map((r) => [r.name, r.version] as const));
+      fs = { version, byName, body: encodeDiscoveryBody(version, resources.map((r) => r.bytes), typeUrl) };
+      this.#fullSets.set(key, fs);
+    }
+    return fs;
+  }
+
   #announce(group: string, changes: TypeChange[]): PublishResult {
+    for (const c of changes) this.#fullSets.delete(`${group}\0${c.typeUrl}`);
     changes.sort((a, b) => PUSH_ORDER.indexOf(a.typeUrl) - PUSH_ORDER.indexOf(b.typeUrl));
     for (const c of changes) this.emit('change', { group, ...c });
     return { changes };

@@ -8,8 +8,9 @@
 //   resource in SotW; absence means nothing), so an endpoint change costs one ClusterLoadAssignment per watcher;
 // - for LDS/CDS, a batch that both adds and removes first sends old+new (make-before-break) and the smaller set
 //   after every other type's additions.
-import { FULL_STATE_TYPES, PUSH_ORDER, REMOVAL_ORDER, type CachedResource } from './types.ts';
-import { encodeDiscoveryResponse, setVersion } from './wire.ts';
+import { FULL_STATE_TYPES, PUSH_ORDER, REMOVAL_ORDER, TYPE, type CachedResource } from './types.ts';
+import type { FullSet } from './cache.ts';
+import { encodeDiscoveryResponse, setVersion, withNonce } from './wire.ts';
 import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail } from './stream-base.ts';
 
 interface SotwTypeState {
@@ -18,6 +19,8 @@ interface SotwTypeState {
   legacy: boolean;
   names: Set<string>;
   sent: Map<string, CachedResource>;
+  /** version_info of the last full-state response (LDS/CDS), to skip unchanged sets without a scan. */
+  sentVersion?: string;
   /** LDS/CDS: answer the next flush even when nothing changed (first request, new names). */
   mustRespond: boolean;
   /** The latest response sent for this type; only a request carrying its nonce is current. */
@@ -131,17 +134,27 @@ export class SotwStream extends StreamBase {
   }
 
   #computeFull(typeUrl: string, st: SotwTypeState, adds: Outgoing[], removals: Outgoing[]): void {
-    const desired = new Map<string, CachedResource>();
-    if (st.wildcard) {
+    // The common Envoy case (wildcard, nothing else named): one shared pre-encoded set for all such streams.
+    let shared: FullSet | undefined;
+    if (st.wildcard && st.names.size === 0 && typeUrl !== TYPE.secret) {
+      shared = this.host.cache.fullSet(this.group, typeUrl);
+      if (!st.mustRespond && st.sentVersion === shared.version) return;
+    }
+    const desired = shared ? (shared.byName as Map<string, CachedResource>) : new Map<string, CachedResource>();
+    if (shared) {
+      /* desired is the shared set */
+    } else if (st.wildcard) {
       for (const n of this.allNames(typeUrl)) {
         const r = this.resolve(typeUrl, n);
         if (r) desired.set(n, r);
       }
     }
-    for (const n of st.names) {
-      if (desired.has(n)) continue;
-      const r = this.resolve(typeUrl, n);
-      if (r) desired.set(n, r);
+    if (!shared) {
+      for (const n of st.names) {
+        if (desired.has(n)) continue;
+        const r = this.resolve(typeUrl, n);
+        if (r) desired.set(n, r);
+      }
     }
     let changed = st.mustRespond;
     st.mustRespond = false;
@@ -160,11 +173,13 @@ export class SotwStream extends StreamBase {
       const union = new Map(desired);
       for (const n of gone) union.set(n, st.sent.get(n)!);
       adds.push(this.#message(typeUrl, st, [...union.values()], true));
-      removals.push(this.#message(typeUrl, st, [...desired.values()], true));
+      removals.push(this.#message(typeUrl, st, [...desired.values()], true, shared));
     } else if (changed) {
-      adds.push(this.#message(typeUrl, st, [...desired.values()], true));
+      adds.push(this.#message(typeUrl, st, [...desired.values()], true, shared));
     } else if (gone.length) {
-      removals.push(this.#message(typeUrl, st, [...desired.values()], true));
+      removals.push(this.#message(typeUrl, st, [...desired.values()], true, shared));
+    } else if (shared) {
+      st.sentVersion = shared.version;
     }
   }
 
@@ -187,10 +202,18 @@ export class SotwStream extends StreamBase {
     if (include.length) adds.push(this.#message(typeUrl, st, include, false));
   }
 
-  #message(typeUrl: string, st: SotwTypeState, resources: CachedResource[], replace: boolean): Outgoing {
-    const version = setVersion(resources.map((r) => [r.name, r.version] as const));
+  #message(typeUrl: string, st: SotwTypeState, resources: CachedResource[], replace: boolean, shared?: FullSet): Outgoing {
     const nonce = this.nextNonce();
-    const buf = encodeDiscoveryResponse(version, resources.map((r) => r.bytes), typeUrl, nonce);
+    let version: string;
+    let buf: Buffer;
+    if (shared) {
+      version = shared.version;
+      buf = withNonce(shared.body, nonce);
+    } else {
+      version = setVersion(resources.map((r) => [r.name, r.version] as const));
+      buf = encodeDiscoveryResponse(version, resources.map((r) => r.bytes), typeUrl, nonce);
+    }
+    if (replace) st.sentVersion = version;
     if (replace) st.sent = new Map(resources.map((r) => [r.name, r]));
     else for (const r of resources) st.sent.set(r.name, r);
     const names = StreamBase.recordedNames(resources.map((r) => r.name));

@@ -62,6 +62,20 @@ export function encodeDiscoveryResponse(versionInfo: string, resources: readonly
   return concatFields(parts);
 }
 
+/** The shared part of a SotW response (everything but the nonce); see withNonce. */
+export function encodeDiscoveryBody(versionInfo: string, resources: readonly Uint8Array[], typeUrl: string): Buffer {
+  const parts: Part[] = [];
+  if (versionInfo) parts.push({ tag: tag(1), data: str(versionInfo) });
+  for (const r of resources) parts.push({ tag: tag(2), data: r });
+  parts.push({ tag: tag(4), data: str(typeUrl) });
+  return concatFields(parts);
+}
+
+/** Appends nonce (field 5) to a pre-built body: protobuf fields may come in any order on the wire. */
+export function withNonce(body: Buffer, nonce: string): Buffer {
+  return Buffer.concat([body, concatFields([{ tag: tag(5), data: str(nonce) }])]);
+}
+
 /** Resource { version = 1; Any resource = 2; name = 3 } (delta); built once per cached resource. */
 export function encodeDeltaResource(name: string, version: string, any: Uint8Array): Buffer {
   return concatFields([

@@ -9,7 +9,7 @@ grpcXds.register();
 const target = process.env.TARGET ?? 'xds:///echo';
 const calls = Number(process.env.CALLS ?? '4');
 const Client = grpc.makeGenericClientConstructor(echoService(), 'Echo');
-const client = new Client(target, grpc.credentials.createInsecure()) as grpc.Client & {
+const client = new Client(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
   Say(req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, reply?: SayReply) => void): void;
 };
 
