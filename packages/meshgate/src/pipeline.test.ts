@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Model, Source, SourceSink, SourceStatus } from '@meshgate/model';
+import { TYPE, XdsCache } from '@meshgate/xds-core';
+import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { Pipeline } from './pipeline.ts';
+import type { PublishedEvent } from './pipeline.ts';
+
+/** An in-memory Source the test drives by hand (a stand-in for an adapter, not a mock of one). */
+class HandSource implements Source {
+  readonly name: string;
+  sink!: SourceSink;
+  constructor(name: string) {
+    this.name = name;
+  }
+  async start(sink: SourceSink) {
+    this.sink = sink;
+  }
+  async stop() {}
+  push(model: Model, status: Partial<SourceStatus> = {}) {
+    this.sink.update(model);
+    this.sink.status({ name: this.name, synced: true, stale: false, ...status });
+  }
+}
+
+function model(o: { v1Port?: number; v1Address?: string; route?: string; weights?: [number, number] } = {}): Model {
+  return {
+    services: [
+      { name: 'echo-v1', protocol: 'grpc', endpoints: [{ address: o.v1Address ?? '127.0.0.1', port: o.v1Port ?? 50051 }] },
+      { name: 'echo-v2', protocol: 'grpc', endpoints: [{ address: '127.0.0.1', port: 50052 }] },
+    ],
+    routes: [{ name: 'echo', hosts: ['echo'], match: { prefix: '/' }, backends: [{ service: o.route ?? 'echo-v1', weight: o.weights?.[0] ?? 1 }, { service: 'echo-v2', weight: o.weights?.[1] ?? 3 }] }],
+    listeners: [{ name: 'http', port: 8080, routes: ['echo'] }],
+    identities: [],
+    trustBundles: [],
+  };
+}
+
+function setup(sources: HandSource[]) {
+  const cache = new XdsCache();
+  const metrics = createMetrics(() => 0);
+  const pipeline = new Pipeline({ sources, cache, logger: createLogger('silent'), metrics, debounceMs: 5, maxDelayMs: 50 });
+  const published: PublishedEvent[] = [];
+  pipeline.on('published', (e) => published.push(e));
+  return { cache, metrics, pipeline, published };
+}
+
+const versions = (cache: XdsCache, group: string, type: string) => Object.fromEntries(cache.list(group, type).map((r) => [r.name, r.version]));
+
+test('nothing is published and the cache is not ready until every source has synced', async () => {
+  const a = new HandSource('a');
+  const b = new HandSource('b');
+  const { cache, pipeline, published } = setup([a, b]);
+  await pipeline.start();
+  a.push(model());
+  await pipeline.idle();
+  assert.equal(cache.ready, false);
+  assert.equal(published.length, 0);
+  assert.equal(pipeline.readiness().ready, false);
+  b.push({ services: [], routes: [], listeners: [], identities: [], trustBundles: [] });
+  await pipeline.idle();
+  assert.equal(cache.ready, true);
+  assert.equal(pipeline.readiness().ready, true);
+  assert.deepEqual(Object.keys(versions(cache, 'grpc', TYPE.listener)).sort(), ['echo', 'echo-v1', 'echo-v2']);
+  assert.deepEqual(Object.keys(versions(cache, 'envoy', TYPE.listener)), ['http']);
+  await pipeline.stop();
+});
+
+test('an endpoint-only change patches just that assignment; listeners, routes and clusters keep their versions', async () => {
+  const a = new HandSource('a');
+  const { cache, metrics, pipeline, published } = setup([a]);
+  await pipeline.start();
+  a.push(model());
+  await pipeline.idle();
+  const before = { l: versions(cache, 'grpc', TYPE.listener), r: versions(cache, 'grpc', TYPE.route), c: versions(cache, 'grpc', TYPE.cluster), e: versions(cache, 'grpc', TYPE.endpoint) };
+  a.push(model({ v1Port: 50061 }));
+  await pipeline.idle();
+  assert.equal(published.at(-1)?.kind, 'endpoints');
+  assert.equal(metrics.publishes.get({ kind: 'endpoints' }), 1);
+  assert.deepEqual(versions(cache, 'grpc', TYPE.listener), before.l);
+  assert.deepEqual(versions(cache, 'grpc', TYPE.route), before.r);
+  assert.deepEqual(versions(cache, 'grpc', TYPE.cluster), before.c);
+  const after = versions(cache, 'grpc', TYPE.endpoint);
+  assert.notEqual(after['echo-v1'], before.e['echo-v1']);
+  assert.equal(after['echo-v2'], before.e['echo-v2']);
+  const cla = cache.get('envoy', TYPE.endpoint, 'echo-v1')!.object as any;
+  assert.equal(cla.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 50061);
+  await pipeline.stop();
+});
+
+test('a burst of updates is published once', async () => {
+  const a = new HandSource('a');
+  const { pipeline, published } = setup([a]);
+  await pipeline.start();
+  for (let i = 0; i < 20; i++) a.push(model({ v1Port: 50100 + i }));
+  await pipeline.idle();
+  assert.equal(published.length, 1);
+  await pipeline.stop();
+});
+
+test('a model with problems keeps the last good resources and reports them until fixed', async () => {
+  const a = new HandSource('a');
+  const { cache, metrics, pipeline } = setup([a]);
+  await pipeline.start();
+  a.push(model());
+  await pipeline.idle();
+  const good = versions(cache, 'grpc', TYPE.route);
+  a.push(model({ route: 'missing' }));
+  await pipeline.idle();
+  assert.deepEqual(versions(cache, 'grpc', TYPE.route), good);
+  const r = pipeline.readiness();
+  assert.equal(r.ready, false);
+  const problems = (r.detail.translation as { problems: { path: string; message: string }[] }).problems;
+  assert.ok(problems.some((p) => p.path.includes('missing') || p.message.includes('missing')), JSON.stringify(problems));
+  assert.ok((metrics.translationProblems.get() ?? 0) > 0);
+  // An endpoint-only edit relative to the last good model with a bad address is refused too.
+  a.push(model({ v1Address: 'echo.internal' }));
+  await pipeline.idle();
+  assert.equal(pipeline.readiness().ready, false);
+  assert.equal((cache.get('grpc', TYPE.endpoint, 'echo-v1')!.object as any).endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address, '127.0.0.1');
+  a.push(model({ weights: [3, 1] }));
+  await pipeline.idle();
+  assert.equal(pipeline.readiness().ready, true);
+  assert.equal(metrics.translationProblems.get(), 0);
+  assert.notDeepEqual(versions(cache, 'grpc', TYPE.route), good);
+  await pipeline.stop();
+});
+
+test('a stale source makes readiness fail and counts a reload error', async () => {
+  const a = new HandSource('a');
+  const { metrics, pipeline } = setup([a]);
+  await pipeline.start();
+  a.push(model());
+  await pipeline.idle();
+  a.sink.status({ name: 'a', synced: true, stale: true, lastError: '/etc/meshgate.yaml:3:1: YAML syntax error', lastErrorAt: Date.now() });
+  const r = pipeline.readiness();
+  assert.equal(r.ready, false);
+  assert.match(JSON.stringify(r.detail.sources), /meshgate\.yaml:3:1/);
+  assert.equal(metrics.reloadErrors.get({ source: 'a' }), 1);
+  assert.equal(metrics.sourceStale.get({ source: 'a' }), 1);
+  await pipeline.stop();
+});
