@@ -47,7 +47,7 @@ const admin = (path: string) => fetch(`http://127.0.0.1:${cp.adminPort}${path}`)
 test('readiness covers sources, translation and certificates; metrics carry the cert expiry', async () => {
   for (let i = 0; i < 100 && (await admin('/readyz')).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
   const r = await admin('/readyz');
-  const body = await r.json();
+  const body = (await r.json()) as any;
   assert.equal(r.status, 200, JSON.stringify(body));
   assert.equal(body.sources.file.synced, true);
   assert.equal(body.certs[0].identity, 'mesh/example/gateway');
@@ -60,7 +60,7 @@ test('readiness covers sources, translation and certificates; metrics carry the 
 });
 
 test('secrets are listed and shown redacted; no page or log line carries the private key', async () => {
-  const list = await (await admin('/debug/resources?profile=envoy&type=secret')).json();
+  const list = (await (await admin('/debug/resources?profile=envoy&type=secret')).json()) as any;
   assert.deepEqual(list.resources.map((r: { name: string }) => r.name).sort(), ['mesh/example/gateway', 'mesh/example/roots']);
   const one = await (await admin('/debug/resources?profile=envoy&type=secret&name=mesh/example/gateway')).text();
   assert.match(one, /BEGIN CERTIFICATE/);
