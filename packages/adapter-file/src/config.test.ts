@@ -217,3 +217,13 @@ test('every key of the schema is documented in docs/config-reference.md', async 
   walk(CONFIG_SCHEMA, '');
   assert.deepEqual(missing, []);
 });
+
+test('top-level sections owned by other components are accepted when declared, and suggested on typos', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'gw.yaml');
+  writeFileSync(file, `${GOOD}xds: { port: 18000 }\nconsull: {}\n`);
+  const plain = loadConfigFile(file);
+  assert.equal(plain.errors.length, 2);
+  const r = loadConfigFile(file, { extraTopLevelKeys: ['xds', 'consul'] });
+  assert.deepEqual(r.errors.map((e) => e.message), [`${file}:15:1: consull: unknown key "consull"; did you mean "consul"? (allowed: services, routes, listeners, identities, trustBundles, xds, consul)`]);
+});

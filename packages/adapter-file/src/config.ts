@@ -21,6 +21,11 @@ export interface ParseOptions {
   source?: string;
   /** Directory that relative certFile/keyFile/caFiles are resolved against. Default: the file's directory. */
   baseDir?: string;
+  /**
+   * Top-level keys that belong to someone else (meshgate's `xds`, `admin`, `consul`, ...): accepted
+   * without checking, so they are not reported as unknown. They still count for "did you mean".
+   */
+  extraTopLevelKeys?: readonly string[];
 }
 
 /** Reads and checks a config file. Synchronous: files are small and a reload must be atomic. */
@@ -51,7 +56,9 @@ export function parseConfig(text: string, file: string, opts: ParseOptions = {})
   }
   const r = new Reader(file, lines);
   const root = doc.contents;
-  const top = root === null || (root as { value?: unknown }).value === null ? {} : r.read(root, CONFIG_SCHEMA, '', r.loc(root, ''));
+  const schema = { ...CONFIG_SCHEMA, fields: { ...CONFIG_SCHEMA.fields } };
+  for (const k of opts.extraTopLevelKeys ?? []) if (!(k in schema.fields)) schema.fields[k] = { spec: { kind: 'any' }, doc: 'checked elsewhere' };
+  const top = root === null || (root as { value?: unknown }).value === null ? {} : r.read(root, schema, '', r.loc(root, ''));
   if (r.errors.length > 0 || top === undefined) return { errors: sortErrors(r.errors), files: [] };
   const c = new Converter(r, opts.source ?? 'file', opts.baseDir ?? dirname(resolve(file)));
   const model = c.convert(top as Raw);

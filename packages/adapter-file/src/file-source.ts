@@ -17,6 +17,8 @@ export interface FileSourceOptions {
   pollIntervalMs?: number;
   /** Use fs.watch. Default true; false leaves only the poll (for file systems without change events). */
   watch?: boolean;
+  /** Top-level keys owned by other components, passed to the parser (see ParseOptions). */
+  extraTopLevelKeys?: readonly string[];
 }
 
 /**
@@ -32,6 +34,7 @@ export class FileSource implements Source {
   private readonly debounceMs: number;
   private readonly pollIntervalMs: number;
   private readonly useWatch: boolean;
+  private readonly extraTopLevelKeys: readonly string[];
   private sink?: SourceSink;
   private watcher?: FSWatcher;
   private poller?: NodeJS.Timeout;
@@ -48,6 +51,7 @@ export class FileSource implements Source {
     this.debounceMs = opts.debounceMs ?? 50;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.useWatch = opts.watch ?? true;
+    this.extraTopLevelKeys = opts.extraTopLevelKeys ?? [];
     this.state = { name: this.name, synced: false, stale: false };
   }
 
@@ -148,7 +152,7 @@ export class FileSource implements Source {
       const fp = this.fingerprint();
       if (fp === this.lastFingerprint) return;
       this.lastFingerprint = fp;
-      const { model, errors, files } = loadConfigFile(this.path, { source: this.name });
+      const { model, errors, files } = loadConfigFile(this.path, { source: this.name, extraTopLevelKeys: this.extraTopLevelKeys });
       if (files.length > 0 || model) this.referenced = [...new Set(files)];
       // The fingerprint read before the load may not cover newly referenced files; fold them in.
       if (model) this.lastFingerprint = this.fingerprint();

@@ -15,7 +15,8 @@ export type Spec =
   | { kind: 'list'; of: Spec; nonEmpty?: boolean }
   | { kind: 'headers' } // map of header name -> string value
   | { kind: 'object'; fields: Record<string, Field>; oneOf?: string[][] }
-  | { kind: 'stringOrObject'; object: Extract<Spec, { kind: 'object' }> };
+  | { kind: 'stringOrObject'; object: Extract<Spec, { kind: 'object' }> }
+  | { kind: 'any' }; // a section another component checks (meshgate's own top-level keys)
 
 export interface Field {
   spec: Spec;
@@ -61,6 +62,8 @@ export class Reader {
   read(node: Node | null | undefined, spec: Spec, path: string, at: Loc): unknown {
     this.pathLocs.set(path, at);
     switch (spec.kind) {
+      case 'any':
+        return true;
       case 'string':
         return this.readString(node, spec, at);
       case 'int': {
