@@ -29,3 +29,12 @@ test('bundles merge per mesh and trust domain without duplicates, in a stable or
 
   assert.throws(() => a.set('istio', 'cluster.local', 'not a pem'), (e: unknown) => e instanceof CertError && e.code === 'BUNDLE_INVALID' && /mesh "istio", trust domain "cluster.local"/.test(e.message));
 });
+
+test('sdsSecrets: stable names, chain/key/bundle inline', async () => {
+  const { CertificateAuthority, sdsSecrets } = await import('./index.ts');
+  const ca = await CertificateAuthority.createInMemory();
+  const c = await ca.issue({ spiffe: 'spiffe://example.org/ns/a/sa/b' });
+  const s = sdsSecrets(c, { cert: 'mesh/istio/default', roots: 'mesh/istio/roots' });
+  assert.deepEqual(s.cert, { name: 'mesh/istio/default', tls_certificate: { certificate_chain: { inline_string: c.chainPem }, private_key: { inline_string: c.keyPem } } });
+  assert.deepEqual(s.roots, { name: 'mesh/istio/roots', validation_context: { trusted_ca: { inline_string: c.bundlePem } } });
+});

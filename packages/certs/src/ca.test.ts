@@ -239,3 +239,28 @@ test('verifyChain reports "not a CA" when a leaf signed another certificate', as
   // readFile keeps the test honest about what is on disk.
   assert.match(await readFile(join(dir, 'leaf.pem'), 'utf8'), /BEGIN CERTIFICATE/);
 });
+
+test('loads CAs made by openssl (PKCS#1 RSA key, SEC1 EC key with a parameters block) and signs verifiable leaves', async (t) => {
+  const dir = await tempDir(t);
+  const run = (args: string[]) => {
+    const r = openssl(args);
+    assert.equal(r.status, 0, r.stderr);
+  };
+  run(['genrsa', '-traditional', '-out', join(dir, 'rsa.key'), '2048']);
+  run(['req', '-x509', '-new', '-key', join(dir, 'rsa.key'), '-subj', '/C=US/O=Example Org/CN=Ext Root', '-days', '30',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', join(dir, 'rsa.pem')]);
+  run(['ecparam', '-name', 'prime256v1', '-genkey', '-out', join(dir, 'ec.key')]);
+  run(['req', '-x509', '-new', '-key', join(dir, 'ec.key'), '-subj', '/CN=Ext EC Root', '-days', '30',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', join(dir, 'ec.pem')]);
+  for (const n of ['rsa', 'ec']) {
+    const ca = await CertificateAuthority.loadFiles({ certFile: join(dir, `${n}.pem`), keyFile: join(dir, `${n}.key`) });
+    const leaf = await ca.issue({ spiffe: SPIFFE });
+    await writeFile(join(dir, `${n}-leaf.pem`), leaf.chainPem);
+    const v = openssl(['verify', '-CAfile', join(dir, `${n}.pem`), join(dir, `${n}-leaf.pem`)]);
+    assert.equal(v.status, 0, `${n}: ${v.stderr}`);
+  }
+  // A CA certificate without keyCertSign is refused even with cA=true.
+  run(['req', '-x509', '-new', '-key', join(dir, 'ec.key'), '-subj', '/CN=No Sign', '-days', '30',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature', '-out', join(dir, 'nosign.pem')]);
+  await assert.rejects(CertificateAuthority.loadFiles({ certFile: join(dir, 'nosign.pem'), keyFile: join(dir, 'ec.key') }), isCertError('CA_NOT_CA'));
+});

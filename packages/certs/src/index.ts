@@ -47,3 +47,4 @@ export {
   type TrustBundleInput,
 } from './rotation.ts';
 export { certsInitCa, certsIssue, certsInspect, DEFAULT_CA_DIR, type CertsIssueOptions } from './cli.ts';
+export { sdsSecrets } from './sds.ts';
