@@ -115,3 +115,13 @@ test('versions are content-derived: identical across server instances; initial_r
   const r3 = await c2.next(TYPE.cluster);
   assert.deepEqual(r3.removed, ['c'], 'the client held c, which no longer exists');
 });
+
+test('per-type delta service (DeltaEndpoints) with the type implied by the method', async (t) => {
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(['a', 'b']));
+  const c = await h.client({ mode: 'delta', method: '/envoy.service.endpoint.v3.EndpointDiscoveryService/DeltaEndpoints' });
+  c.send({ resource_names_subscribe: ['b'] });
+  const r = await c.next(TYPE.endpoint);
+  assert.deepEqual(names(r), ['b']);
+  assert.equal(h.server.nodes()[0].types[0].type, 'EDS');
+});

@@ -111,7 +111,13 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         }
       },
     };
-    this.#server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...opts.grpcOptions });
+    this.#server = new grpc.Server({
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      // Server pings find clients that vanished without closing (killed pods), so their state is freed.
+      'grpc.keepalive_time_ms': 60_000,
+      'grpc.keepalive_timeout_ms': 20_000,
+      ...opts.grpcOptions,
+    });
     this.#registerServices();
     this.#onChange = (e) => {
       this.#index.notify(e.group, e.typeUrl, e.changed.length && e.removed.length ? [...e.changed, ...e.removed] : e.changed.length ? e.changed : e.removed);
