@@ -1,6 +1,6 @@
 import type { Identity, Model, Route, Service, TrustBundle } from '@meshgate/model';
 import { ads, cmp, HCM_TYPE, routerFilter } from './common.ts';
-import { compareRoutes, domainsFor, translateRoute } from './routes.ts';
+import { compareRoutes, domainsFor, guardedHeaders, translateRoute } from './routes.ts';
 
 /** A socket listener whose HttpConnectionManager fetches the RouteConfiguration of the same name. */
 export function envoyListener(l: Model['listeners'][number]): object {
@@ -28,6 +28,7 @@ export function envoyListener(l: Model['listeners'][number]): object {
 
 /** One RouteConfiguration per listener; one virtual host per distinct host, named after it. */
 export function envoyRouteConfig(l: Model['listeners'][number], routes: Map<string, Route>, services: Map<string, Service>): object {
+  const guarded = guardedHeaders(services.values());
   const byHost = new Map<string, Route[]>();
   for (const rn of new Set(l.routes)) {
     const r = routes.get(rn);
@@ -44,7 +45,7 @@ export function envoyRouteConfig(l: Model['listeners'][number], routes: Map<stri
     .map(([host, rs]) => ({
       name: host,
       domains: domainsFor(host),
-      routes: [...rs].sort(compareRoutes).map((r) => translateRoute(r, services, 'envoy')),
+      routes: [...rs].sort(compareRoutes).map((r) => translateRoute(r, services, 'envoy', guarded)),
     }));
   return { name: l.name, virtual_hosts };
 }

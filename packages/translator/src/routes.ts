@@ -1,4 +1,4 @@
-import type { HeaderMatch, Route, Service } from '@meshgate/model';
+import type { HeaderMatch, HeaderValue, Route, Service } from '@meshgate/model';
 import type { Profile } from './types.ts';
 import { cmp, duration, headersToAdd } from './common.ts';
 
@@ -47,20 +47,46 @@ function backends(r: Route): { service: string; weight: number }[] {
   return [...w.entries()].sort(([a], [b]) => cmp(a, b)).map(([service, weight]) => ({ service, weight }));
 }
 
-/** The xDS Route entry for one model route. `services` supplies per-service request headers. */
-export function translateRoute(r: Route, services: Map<string, Service>, profile: Profile): object {
+/**
+ * Header names some service sets on its requests (e.g. Linkerd's l5d-dst-override). A client must
+ * not be able to send them to a service that does not set them itself (lessons.md scar 16), so
+ * the Envoy profile strips them wherever they are not overwritten.
+ */
+export function guardedHeaders(services: Iterable<Service>): Set<string> {
+  const out = new Set<string>();
+  for (const s of services) for (const h of s.requestHeadersToAdd ?? []) out.add(h.name.toLowerCase());
+  return out;
+}
+
+function toStrip(guarded: Set<string>, ...setters: (HeaderValue[] | undefined)[]): string[] {
+  const set = new Set(setters.flatMap((hs) => (hs ?? []).map((h) => h.name.toLowerCase())));
+  return [...guarded].filter((n) => !set.has(n)).sort(cmp);
+}
+
+/**
+ * The xDS Route entry for one model route. `services` supplies per-service request headers;
+ * `guarded` (Envoy only) the header names to strip where no backend sets them.
+ */
+export function translateRoute(r: Route, services: Map<string, Service>, profile: Profile, guarded: Set<string> = new Set()): object {
   const action: Record<string, unknown> = {};
   const bs = backends(r);
   const routeHeaders = [...(r.requestHeadersToAdd ?? [])];
+  const routeRemovals = [...(r.requestHeadersToRemove ?? [])];
   if (bs.length === 1) {
     action.cluster = bs[0].service;
-    routeHeaders.push(...(services.get(bs[0].service)?.requestHeadersToAdd ?? []));
+    const svcHeaders = services.get(bs[0].service)?.requestHeadersToAdd;
+    routeHeaders.push(...(svcHeaders ?? []));
+    routeRemovals.push(...toStrip(guarded, svcHeaders, r.requestHeadersToAdd));
   } else {
     action.weighted_clusters = {
       clusters: bs.map((b) => {
         const c: Record<string, unknown> = { name: b.service, weight: { value: b.weight } };
         const extra = services.get(b.service)?.requestHeadersToAdd ?? [];
         if (extra.length) c.request_headers_to_add = headersToAdd(extra);
+        // Removal sits at the same level as the addition, so the order in which Envoy applies
+        // weighted-cluster and route mutations cannot undo the other backends' headers.
+        const strip = toStrip(guarded, extra, r.requestHeadersToAdd);
+        if (strip.length) c.request_headers_to_remove = strip;
         return c;
       }),
     };
@@ -77,7 +103,7 @@ export function translateRoute(r: Route, services: Map<string, Service>, profile
   }
   const out: Record<string, unknown> = { name: r.name, match: routeMatch(r), route: action };
   if (routeHeaders.length) out.request_headers_to_add = headersToAdd(routeHeaders);
-  if (r.requestHeadersToRemove?.length) out.request_headers_to_remove = [...r.requestHeadersToRemove].sort(cmp);
+  if (routeRemovals.length) out.request_headers_to_remove = [...new Set(routeRemovals)].sort(cmp);
   if (r.responseHeadersToAdd?.length) out.response_headers_to_add = headersToAdd(r.responseHeadersToAdd);
   if (r.responseHeadersToRemove?.length) out.response_headers_to_remove = [...r.responseHeadersToRemove].sort(cmp);
   return out;

@@ -124,3 +124,26 @@ test('checkResources finds a route to a missing cluster and a cluster without as
   assert.ok(msgs.some((m) => m.includes('cluster "echo-v1" does not exist')), msgs.join('\n'));
   assert.ok(msgs.some((m) => m.includes('no ClusterLoadAssignment "echo-v2"')), msgs.join('\n'));
 });
+
+test('envoy strips mesh headers a client could smuggle to backends that do not set them', () => {
+  const m = model({
+    services: [
+      { name: 'mesh', endpoints: [], requestHeadersToAdd: [{ name: 'l5d-dst-override', value: 'mesh.ns.svc.cluster.local:80' }] },
+      { name: 'plain', endpoints: [] },
+    ],
+    routes: [
+      { name: 'mixed', hosts: ['a'], match: { prefix: '/' }, backends: [{ service: 'mesh', weight: 1 }, { service: 'plain', weight: 1 }] },
+      { name: 'auth', hosts: ['a'], match: { prefix: '/auth' }, backends: [{ service: 'plain', weight: 1 }] },
+    ],
+    listeners: [{ name: 'l', port: 80, routes: ['mixed', 'auth'] }],
+  });
+  type R = { name: string; request_headers_to_remove?: string[]; route: { weighted_clusters?: { clusters: { name: string; request_headers_to_add?: unknown[]; request_headers_to_remove?: string[] }[] } } };
+  const rc = translate(m, 'envoy').resources.get(TYPE.route)!.get('l') as { virtual_hosts: { routes: R[] }[] };
+  const [auth, mixed] = rc.virtual_hosts[0].routes;
+  assert.deepEqual(auth.request_headers_to_remove, ['l5d-dst-override']);
+  const [meshC, plainC] = mixed.route.weighted_clusters!.clusters;
+  assert.equal(meshC.request_headers_to_remove, undefined);
+  assert.equal(meshC.request_headers_to_add?.length, 1);
+  assert.deepEqual(plainC.request_headers_to_remove, ['l5d-dst-override']);
+  assert.equal(mixed.request_headers_to_remove, undefined, 'a route-level removal could undo the mesh backend header');
+});
