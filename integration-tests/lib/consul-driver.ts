@@ -48,6 +48,7 @@ export interface ConsulDriver {
   setIntention(source: string, destination: string, action: 'allow' | 'deny'): Promise<void>;
   deleteIntention(source: string, destination: string): Promise<void>;
   putConfigEntry(entry: Record<string, unknown>): Promise<void>;
+  deleteConfigEntry(kind: string, name: string): Promise<void>;
   getJson(path: string): Promise<any>;
   stopAgent(): Promise<void>;
   startAgent(): Promise<void>;
@@ -155,6 +156,10 @@ abstract class HttpDriver {
   async putConfigEntry(entry: Record<string, unknown>): Promise<void> {
     const ok = await this.call('PUT', '/v1/config', entry);
     if (ok !== true) throw new Error(`PUT /v1/config refused the ${String(entry.Kind)} entry`);
+  }
+
+  async deleteConfigEntry(kind: string, name: string): Promise<void> {
+    await this.call('DELETE', `/v1/config/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`);
   }
 }
 

@@ -257,6 +257,7 @@ export class ConsulSource implements Source {
         this.setFailure('agent/self', undefined);
       } catch (e) {
         if (this.stopped) return;
+        if (e instanceof ConsulHttpError && e.kind === 'acl') this.token = this.safeReread();
         this.setFailure('agent/self', errText(e));
         await sleep(backoffDelay(attempt++, this.o.backoff.baseMs, this.o.backoff.capMs), this.root.signal);
       }
@@ -294,6 +295,7 @@ export class ConsulSource implements Source {
           return;
         } catch (e) {
           if (this.stopped) return;
+          if (e instanceof ConsulHttpError && e.kind === 'acl') this.token = this.safeReread();
           this.setFailure('register', errText(e));
           await sleep(backoffDelay(attempt++, this.o.backoff.baseMs, this.o.backoff.capMs), this.root.signal);
         }
