@@ -43,7 +43,8 @@ export interface SignedCert {
 export interface IssuedCert extends SignedCert {
   /** PKCS#8 PEM. Never log it. */
   keyPem: string;
-  keyType: KeyType;
+  /** 'other' only for certificates from outside CAs (e.g. a Consul leaf with a P-384 key). */
+  keyType: KeyType | 'other';
 }
 
 export interface SanInput {

@@ -185,3 +185,21 @@ test('constructor rejects nonsense settings', () => {
   assert.throws(() => new RotationManager({ mesh: 'm', identity: 'i', obtain, renewAt: 1.5 }), /renewAt must be a fraction/);
   assert.throws(() => new RotationManager({ mesh: 'm', identity: 'i', obtain, minRetryMs: 10, maxRetryMs: 5 }), /minRetryMs <= maxRetryMs/);
 });
+
+test('validateCertMaterial: Istio-style chain with the root last is accepted and the root dropped', async () => {
+  const { validateCertMaterial } = await import('./index.ts');
+  const root = await CertificateAuthority.createInMemory();
+  const inter = await root.issueIntermediate();
+  const ica = await CertificateAuthority.load({ certPem: inter.certPem, keyPem: inter.keyPem, chainPem: root.certPem });
+  const leaf = await ica.issue({ spiffe: ID, ttlMs: HOUR });
+  const v = validateCertMaterial({ chainPem: leaf.chainPem + root.certPem, keyPem: leaf.keyPem }, { trustBundle: [root.certPem], expectedSan: ID });
+  assert.equal(v.chainPem, leaf.chainPem, 'leaf + intermediate, root removed');
+  assert.equal(v.san, ID);
+  assert.equal(v.keyType, 'ec-p256');
+  assert.throws(
+    () => validateCertMaterial({ chainPem: leaf.certPem, keyPem: leaf.keyPem }, { trustBundle: root.certPem }),
+    (e: unknown) => e instanceof CertError && e.code === 'CERT_REJECTED' && /neither in the chain nor in the trust bundle/.test(e.message),
+    'a missing intermediate is an unknown issuer',
+  );
+  assert.throws(() => validateCertMaterial({ chainPem: leaf.chainPem, keyPem: leaf.keyPem }), /no trust bundle/);
+});

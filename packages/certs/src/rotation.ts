@@ -134,7 +134,7 @@ export function validateCertMaterial(
     san: san ?? '',
     sanType: sans.uris.length > 0 ? 'uri' : 'dns',
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
-    keyType: (keyTypeOf(key) ?? opts.keyType ?? 'ec-p256') as KeyType,
+    keyType: keyTypeOf(key) ?? 'other',
   };
 }
 
