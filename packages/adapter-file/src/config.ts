@@ -71,7 +71,9 @@ function sortErrors(errors: ConfigError[]): ConfigError[] {
   return [...errors].sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
-type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- checked by the schema
+// Shapes were checked by the schema before conversion, so the converter reads them loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Raw = Record<string, any>;
 
 function headers(h: HeaderValue[] | undefined): HeaderValue[] | undefined {
   return h && h.length > 0 ? h : undefined;
