@@ -16,6 +16,7 @@ import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
+import { CertsSource, parseCertsSection } from './certs-source.ts';
 
 export interface ControlPlaneOptions extends Overrides {
   /** The YAML config file (adapter-file format plus meshgate's own sections). */
@@ -52,6 +53,11 @@ function buildSources(settings: MeshgateSettings, log: Logger): Source[] {
     const { options, errors } = parseConsulConfig(settings.consul, 'consul');
     if (errors.length || !options) throw new ConfigError(`${settings.configPath}: consul section:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
     sources.push(new ConsulSource({ ...options, logger: log.child({ component: 'source', source: 'consul' }) }));
+  }
+  if (settings.certs) {
+    const { settings: certs, errors } = parseCertsSection(settings.certs);
+    if (!certs) throw new ConfigError(`${settings.configPath}: certs section:\n${errors.map((e) => `  ${e}`).join('\n')}`);
+    sources.push(new CertsSource(certs, log.child({ component: 'source', source: 'certs' })));
   }
   return sources;
 }
