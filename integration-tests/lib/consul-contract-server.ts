@@ -153,6 +153,8 @@ export class ConsulContractServer {
   private readonly malformed = new Map<string, Malformation>();
   private hugeBody?: Buffer;
   private plainInFlight = 0;
+  /** Delay before answering non-blocking requests (a loaded agent), so fan-out limits are observable. */
+  plainLatencyMs = 0;
   stats: ContractStats = { requests: 0, byRoute: {}, blocking: 0, maxPlainInFlight: 0, tokensSeen: new Set() };
 
   private constructor(o: ContractServerOptions) {
@@ -389,7 +391,9 @@ export class ConsulContractServer {
     if (token) this.stats.tokensSeen.add(token);
     if (this.o.aclToken !== undefined && token !== this.o.aclToken) return this.send(res, 403, 'ACL not found');
 
-    this.route(method, path, q, req, res, done).catch((e: Error) => this.send(res, 500, e.message));
+    const go = () => this.route(method, path, q, req, res, done).catch((e: Error) => this.send(res, 500, e.message));
+    if (plain && this.plainLatencyMs > 0) setTimeout(go, this.plainLatencyMs);
+    else void go();
   }
 
   private async route(method: string, path: string, q: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse, done: () => void): Promise<void> {

@@ -37,6 +37,8 @@ export interface ConsulDriver {
   readonly kind: 'real' | 'contract';
   readonly address: string;
   readonly datacenter: string;
+  /** Registers many plain services (no checks) quickly. */
+  seedServices(list: { id: string; name: string; address: string; port: number; tags?: string[] }[]): Promise<void>;
   /** Registers a service with one TTL check; returns the check id. */
   registerService(s: ServiceSpec): Promise<string>;
   setCheck(checkId: string, status: CheckStatus): Promise<void>;
@@ -184,6 +186,9 @@ export class ContractDriver extends HttpDriver implements ConsulDriver {
   get datacenter(): string {
     return this.contract.datacenter;
   }
+  async seedServices(list: { id: string; name: string; address: string; port: number; tags?: string[] }[]): Promise<void> {
+    this.contract.seedServices(list);
+  }
   stopAgent(): Promise<void> {
     return this.contract.stopListening();
   }
@@ -239,6 +244,17 @@ export class RealAgentDriver extends HttpDriver implements ConsulDriver {
     await waitFor(async () => (await fetch(`${this.address}/v1/status/leader`).then((r) => r.text()).catch(() => '')).length > 4, 'consul agent leader', 60_000, 200);
     await waitFor(() => this.call('GET', '/v1/connect/ca/roots').then((r) => r.Roots?.length > 0).catch(() => false), 'consul Connect CA', 60_000, 200);
     for (const s of this.replay) await super.registerService(s);
+  }
+
+  async seedServices(list: { id: string; name: string; address: string; port: number; tags?: string[] }[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const s = list[next++];
+        await this.call('PUT', '/v1/agent/service/register', { ID: s.id, Name: s.name, Address: s.address, Port: s.port, Tags: s.tags ?? [] });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
   }
 
   override async registerService(s: ServiceSpec): Promise<string> {
