@@ -53,10 +53,28 @@ function checkValue(field: protobuf.Field, v: unknown, path: string): void {
   checkScalar(field, v, path);
 }
 
+interface TypeInfo {
+  isAny: boolean;
+  fields: Record<string, protobuf.Field>;
+  oneofs: string[][];
+}
+// protobufjs reflection getters (fullName, oneofsArray) allocate on every access; these are read per field.
+const typeInfo = new WeakMap<protobuf.Type, TypeInfo>();
+function infoOf(type: protobuf.Type): TypeInfo {
+  let info = typeInfo.get(type);
+  if (!info) {
+    for (const f of type.fieldsArray) f.resolve();
+    info = { isAny: type.fullName === ANY, fields: type.fields, oneofs: type.oneofsArray.map((o) => o.oneof) };
+    typeInfo.set(type, info);
+  }
+  return info;
+}
+
 /** Throws ResourceEncodeError naming the path of the first field that protobufjs would drop or mis-encode. */
 export function checkMessage(type: protobuf.Type, obj: unknown, path: string): void {
   if (!isPlainObject(obj)) throw new ResourceEncodeError(`${path}: expected an object for ${type.fullName.slice(1)}`);
-  if (type.fullName === ANY) {
+  const info = infoOf(type);
+  if (info.isAny) {
     const at = obj['@type'];
     if (at === undefined) {
       if ('value' in obj || 'type_url' in obj) return; // a raw Any: left as given
@@ -65,31 +83,38 @@ export function checkMessage(type: protobuf.Type, obj: unknown, path: string): v
     if (typeof at !== 'string' || !at.includes('/')) throw new ResourceEncodeError(`${path}.@type: expected "type.googleapis.com/<message>", got ${JSON.stringify(at)}`);
     const inner = lookupMessage(at);
     if (!inner) throw new ResourceEncodeError(`${path}.@type: message ${at} is not known to meshgate's xDS registry`);
-    const { '@type': _ignored, ...rest } = obj;
-    checkMessage(inner, rest, `${path}<${inner.name}>`);
+    checkFields(inner, infoOf(inner), obj, `${path}<${inner.name}>`, '@type');
     return;
   }
-  for (const [key, v] of Object.entries(obj)) {
+  checkFields(type, info, obj, path, undefined);
+}
+
+function checkFields(type: protobuf.Type, info: TypeInfo, obj: Record<string, unknown>, path: string, skip: string | undefined): void {
+  for (const key in obj) {
+    if (key === skip) continue;
+    const v = obj[key];
     if (v === undefined || v === null) continue;
-    const field = type.fields[key];
+    const field = info.fields[key];
     if (!field) {
       throw new ResourceEncodeError(`${path}.${key}: ${type.fullName.slice(1)} has no field "${key}" (field names are the .proto's snake_case names)`);
     }
-    field.resolve();
-    const fpath = `${path}.${key}`;
-    if (field instanceof protobuf.MapField) {
-      if (!isPlainObject(v)) throw new ResourceEncodeError(`${fpath}: expected an object (map field)`);
-      for (const [k, mv] of Object.entries(v)) checkValue(field, mv, `${fpath}[${JSON.stringify(k)}]`);
+    if (field.map) {
+      if (!isPlainObject(v)) throw new ResourceEncodeError(`${path}.${key}: expected an object (map field)`);
+      for (const k in v) checkValue(field, v[k], `${path}.${key}[${JSON.stringify(k)}]`);
     } else if (field.repeated) {
-      if (!Array.isArray(v)) throw new ResourceEncodeError(`${fpath}: expected an array (repeated field)`);
-      v.forEach((item, i) => checkValue(field, item, `${fpath}[${i}]`));
+      if (!Array.isArray(v)) throw new ResourceEncodeError(`${path}.${key}: expected an array (repeated field)`);
+      for (let i = 0; i < v.length; i++) checkValue(field, v[i], `${path}.${key}[${i}]`);
     } else {
-      checkValue(field, v, fpath);
+      checkValue(field, v, `${path}.${key}`);
     }
   }
-  for (const oneof of type.oneofsArray) {
-    const set = oneof.oneof.filter((n) => obj[n] !== undefined && obj[n] !== null);
-    if (set.length > 1) throw new ResourceEncodeError(`${path}: only one of ${set.join(', ')} may be set (oneof ${oneof.name})`);
+  for (const members of info.oneofs) {
+    let set = 0;
+    for (const n of members) if (obj[n] !== undefined && obj[n] !== null) set++;
+    if (set > 1) {
+      const names = members.filter((n) => obj[n] !== undefined && obj[n] !== null);
+      throw new ResourceEncodeError(`${path}: only one of ${names.join(', ')} may be set (a oneof)`);
+    }
   }
 }
 

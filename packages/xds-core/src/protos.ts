@@ -66,14 +66,21 @@ export function envoyRoot(): protobuf.Root {
 }
 
 /** Looks up a message type by its full name or type URL; undefined when meshgate has not loaded it. */
+const lookups = new Map<string, protobuf.Type | undefined>();
+
 export function lookupMessage(nameOrTypeUrl: string): protobuf.Type | undefined {
+  // protobufjs lookups walk the namespace tree; resources hit the same few names thousands of times.
+  if (lookups.has(nameOrTypeUrl)) return lookups.get(nameOrTypeUrl);
   const name = nameOrTypeUrl.slice(nameOrTypeUrl.lastIndexOf('/') + 1);
+  let found: protobuf.Type | undefined;
   try {
     const t = envoyRoot().lookup(name);
-    return t instanceof protobuf.Type ? t : undefined;
+    found = t instanceof protobuf.Type ? t : undefined;
   } catch {
-    return undefined;
+    found = undefined;
   }
+  if (lookups.size < 10_000) lookups.set(nameOrTypeUrl, found);
+  return found;
 }
 
 export function messageType(name: string): protobuf.Type {
