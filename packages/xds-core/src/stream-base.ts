@@ -353,7 +353,8 @@ export abstract class StreamBase {
   /** Ends the stream with a status; the stream's state is freed. */
   fail(code: grpc.status, details: string): void {
     if (this.closed) return;
-    this.log.warn({ node: this.node?.id, code: grpc.status[code], details }, 'closing xds stream');
+    const level = code === grpc.status.UNAVAILABLE ? 'info' : 'warn';
+    this.log[level]({ node: this.node?.id, code: grpc.status[code], details }, 'closing xds stream');
     this.close();
     try {
       this.call.emit('error', Object.assign(new Error(details), { code, details }));
