@@ -54,3 +54,17 @@ test('--help lists the commands', async () => {
   assert.equal(r.code, 0);
   for (const c of ['serve', 'bootstrap', 'validate', 'translate', 'certs']) assert.match(r.stdout, new RegExp(`^  ${c} `, 'm'));
 });
+
+test('certs init-ca, issue and inspect', async () => {
+  const ca = join(tmp.dir, 'ca');
+  const leaf = join(tmp.dir, 'leaf');
+  assert.equal((await runCli(['certs', 'init-ca', '--out', ca])).code, 0);
+  const issued = await runCli(['certs', 'issue', '--spiffe', 'spiffe://example.org/gateway', '--ca', ca, '--ttl', '1h', '--out', leaf]);
+  assert.equal(issued.code, 0, issued.stderr);
+  const shown = await runCli(['certs', 'inspect', join(leaf, 'cert.pem')]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /URI:spiffe:\/\/example\.org\/gateway/);
+  const both = await runCli(['certs', 'issue', '--spiffe', 'spiffe://e/x', '--dns', 'x', '--out', leaf]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /exactly one of --spiffe/);
+});

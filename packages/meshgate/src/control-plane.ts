@@ -43,8 +43,7 @@ const typeLabel = (typeUrl: string) => SHORT_TYPE[typeUrl] ?? 'other';
 
 /** The file source reads the same file; meshgate's own top-level sections are not its business. */
 export function fileSourceOptions(path: string): FileSourceOptions {
-  const opts = { path, name: 'file', extraTopLevelKeys: [...MESHGATE_KEYS] };
-  return opts as FileSourceOptions;
+  return { path, name: 'file', extraTopLevelKeys: [...MESHGATE_KEYS] };
 }
 
 function buildSources(settings: MeshgateSettings, log: Logger): Source[] {

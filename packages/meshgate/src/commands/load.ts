@@ -9,7 +9,7 @@ import { loadSettings, MESHGATE_KEYS } from '../config.ts';
  * plus meshgate's own sections. Returns printable error lines (file:line:col first) or the model.
  */
 export function loadForOffline(path: string): { model?: Model; errors: string[] } {
-  const opts = { extraTopLevelKeys: [...MESHGATE_KEYS] } as ParseOptions;
+  const opts: ParseOptions = { extraTopLevelKeys: [...MESHGATE_KEYS] };
   const r = loadConfigFile(path, opts);
   const errors = r.errors.length ? formatErrors(r.errors, 50).split('\n') : [];
   try {
