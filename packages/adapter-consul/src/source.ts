@@ -703,6 +703,8 @@ export class ConsulSource implements Source {
       watchedServices: this.services.size,
       connectServices: [...this.services.values()].filter((s) => s.connect).map((s) => s.name).sort(),
       deniedServices: denied,
+      // The same list under the key meshgate's pipeline reads for its intention gauge.
+      intentionDenied: denied,
       intentionDenialsTotal: this.intentionDenials,
       badServices: bad,
       failingWatches: failures.map((l) => l.key).sort(),

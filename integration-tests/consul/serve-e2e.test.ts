@@ -1,0 +1,70 @@
+// End to end: a proxyless gRPC client (grpc-js-xds, its own process) calls real gRPC backends
+// registered in Consul, through a real `meshgate serve` process whose config has a `consul:`
+// section. Consul is a real agent when available, else the contract server (printed).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startConsul, type ConsulDriver } from '../lib/consul-driver.ts';
+import { startBackends, tempDir, writeAtomic } from '../lib/fixture.ts';
+import { MeshgateProcess } from '../lib/meshgate-process.ts';
+import { getJson, waitFor } from '../lib/wait.ts';
+import { XdsClientProcess } from '../lib/xds-client.ts';
+
+describe('meshgate serve with a consul section', { timeout: 180_000 }, () => {
+  const tmp = tempDir('meshgate-consul-e2e-');
+  const config = join(tmp.dir, 'meshgate.yaml');
+  let consul: ConsulDriver;
+  let backends: Awaited<ReturnType<typeof startBackends>>;
+  let mg: MeshgateProcess;
+  let client: XdsClientProcess;
+  let checkA: string;
+  const key = (n: string) => `${n}:${backends.get(n)!.port}`;
+
+  before(async () => {
+    consul = await startConsul({});
+    backends = await startBackends(['echo-a', 'echo-b']);
+    checkA = await consul.registerService({ id: 'echo-a', name: 'echo', address: '127.0.0.1', port: backends.get('echo-a')!.port });
+    await consul.registerService({ id: 'echo-b', name: 'echo', address: '127.0.0.1', port: backends.get('echo-b')!.port });
+    // Routes the Consul way: the ingress-gateway entry named like the gateway. (A route in the
+    // YAML file naming consul/dc1/echo is refused by the file source today, which checks route
+    // backends against its own services only.)
+    await consul.putConfigEntry({ Kind: 'service-defaults', Name: 'echo', Protocol: 'grpc' });
+    await consul.putConfigEntry({ Kind: 'ingress-gateway', Name: 'edge', Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo', Hosts: ['echo'] }] }] });
+    writeAtomic(
+      config,
+      `consul:
+  address: ${consul.address}
+  gateway: { name: edge, port: 8080 }
+`,
+    );
+    mg = new MeshgateProcess(config);
+    await mg.start();
+    await mg.waitReady();
+    client = new XdsClientProcess(mg.xdsPort, 'consul-e2e');
+  });
+
+  after(async () => {
+    await client?.close();
+    await mg?.stop();
+    await backends?.closeAll();
+    await consul?.close();
+    tmp.cleanup();
+  });
+
+  test('calls reach both Consul instances; a critical check takes one out of rotation; recovery brings it back', async () => {
+    const s = await client.burst('xds:///echo', 100);
+    assert.equal(s.failures, 0, s.errors.join('; '));
+    assert.ok(s.counts[key('echo-a')] > 0 && s.counts[key('echo-b')] > 0, JSON.stringify(s.counts));
+    const readyz = (await getJson(`${mg.adminUrl}/readyz`)).body;
+    assert.ok(JSON.stringify(readyz).includes('consul'), JSON.stringify(readyz));
+
+    await consul.setCheck(checkA, 'critical');
+    await waitFor(async () => {
+      const b = await client.burst('xds:///echo', 20);
+      return b.failures === 0 && Object.keys(b.counts).join() === key('echo-b');
+    }, 'traffic only to echo-b', 15_000);
+
+    await consul.setCheck(checkA, 'passing');
+    await waitFor(async () => (await client.burst('xds:///echo', 40)).counts[key('echo-a')] > 0, 'echo-a back in rotation', 15_000);
+  });
+});
