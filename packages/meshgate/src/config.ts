@@ -57,13 +57,18 @@ export function loadSettings(configPath: string, flags: Overrides = {}, env: Nod
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
   const root = doc.errors.length === 0 && isMap(doc.contents) ? (doc.toJS() as Record<string, unknown>) : {};
-  const where = (path: (string | number)[]) => {
-    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  const where = (path: (string | number)[], atKey = false) => {
+    let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    if (atKey) {
+      const parent = doc.getIn(path.slice(0, -1), true);
+      const pair = isMap(parent) ? parent.items.find((it) => (it.key as { value?: unknown })?.value === path.at(-1)) : undefined;
+      node = (pair?.key as typeof node) ?? node;
+    }
     const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
     return pos ? `${file}:${pos.line}:${pos.col}` : file;
   };
-  const fail = (path: (string | number)[], msg: string): never => {
-    throw new ConfigError(`${where(path)}: ${path.join('.')}: ${msg}`);
+  const fail = (path: (string | number)[], msg: string, atKey = false): never => {
+    throw new ConfigError(`${where(path, atKey)}: ${path.join('.')}: ${msg}`);
   };
   const section = (key: string): Record<string, unknown> => {
     const v = root[key];
@@ -72,7 +77,7 @@ export function loadSettings(configPath: string, flags: Overrides = {}, env: Nod
     return v as Record<string, unknown>;
   };
   const allowOnly = (key: string, sec: Record<string, unknown>, allowed: string[]) => {
-    for (const k of Object.keys(sec)) if (!allowed.includes(k)) fail([key, k], `unknown key; valid keys are ${allowed.join(', ')}`);
+    for (const k of Object.keys(sec)) if (!allowed.includes(k)) fail([...key.split('.'), k], `unknown key; valid keys are ${allowed.join(', ')}`, true);
   };
   const xds = section('xds');
   allowOnly('xds', xds, ['port', 'address', 'debounce', 'maxDelay', 'tls']);

@@ -141,3 +141,15 @@ test('a stale source makes readiness fail and counts a reload error', async () =
   assert.equal(metrics.sourceStale.get({ source: 'a' }), 1);
   await pipeline.stop();
 });
+
+test('intention denials reported by a source become a gauge per service, cleared when allowed again', async () => {
+  const a = new HandSource('consul');
+  const { metrics, pipeline } = setup([a]);
+  await pipeline.start();
+  a.push(model(), { details: { intentionDenied: ['billing', 'web'] } });
+  assert.equal(metrics.intentionDenied.get({ service: 'billing' }), 1);
+  a.sink.status({ name: 'consul', synced: true, stale: false, details: { intentionDenied: ['web'] } });
+  assert.equal(metrics.intentionDenied.get({ service: 'billing' }), 0);
+  assert.equal(metrics.intentionDenied.get({ service: 'web' }), 1);
+  await pipeline.stop();
+});

@@ -75,6 +75,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly parts = new Map<string, Model>();
   private readonly statuses = new Map<string, SourceStatus>();
   private readonly startErrors = new Map<string, string>();
+  private readonly denied = new Map<string, Set<string>>();
   private lastGood: Model | undefined;
   private problems: ModelProblem[] = [];
   private conflicts: MergeConflict[] = [];
@@ -153,7 +154,13 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.metrics?.sourceSynced.set({ source: name }, status.synced ? 1 : 0);
     this.metrics?.sourceStale.set({ source: name }, status.stale ? 1 : 0);
     const denied = (status.details as { intentionDenied?: unknown } | undefined)?.intentionDenied;
-    if (Array.isArray(denied)) for (const svc of denied) this.metrics?.intentionDenied.set({ service: String(svc) }, 1);
+    if (Array.isArray(denied)) {
+      // Services that became allowed again drop to 0 rather than keep a stale 1.
+      const now = new Set(denied.map(String));
+      for (const svc of this.denied.get(name) ?? []) if (!now.has(svc)) this.metrics?.intentionDenied.set({ service: svc }, 0);
+      for (const svc of now) this.metrics?.intentionDenied.set({ service: svc }, 1);
+      this.denied.set(name, now);
+    }
     if (status.synced && !prev?.synced) {
       log.info('source synced');
       this.debouncer.trigger();
