@@ -53,7 +53,7 @@ const round = (v: number | null, digits = 1): number | null => (v === null ? nul
 
 export async function s1(kind: Kind, n: number, peerBinary: string | undefined): Promise<Figure[]> {
   const scenario = `S1 translate ${n}x10`;
-  let out: { ms: number; warmMs: number; hwmKB: number };
+  let out: { ms: number; cpuMs: number; warmMs: number; hwmKB: number; loadMs?: number };
   if (kind === 'ours') {
     const { stdout } = await run(process.execPath, ['--conditions=source', join(BENCH_DIR, 'src', 's1-ours.ts'), String(n)], {
       timeout: 300_000,
@@ -67,8 +67,10 @@ export async function s1(kind: Kind, n: number, peerBinary: string | undefined):
   }
   return [
     { scenario, metric: 'time (first run, fresh process)', unit: 'ms', value: round(out.ms) },
+    { scenario, metric: 'CPU time (first run, all threads)', unit: 'ms', value: round(out.cpuMs) },
     { scenario, metric: 'time (warm, best of 2 more)', unit: 'ms', value: round(out.warmMs) },
     { scenario, metric: 'peak RSS (VmHWM after first run)', unit: 'MB', value: round(out.hwmKB / 1024) },
+    { scenario, metric: 'proto registry load, once per process (not in time)', unit: 'ms', value: out.loadMs === undefined ? null : round(out.loadMs) },
   ];
 }
 
