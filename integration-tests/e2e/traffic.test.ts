@@ -100,6 +100,9 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
     // Both edits touched only endpoints: they took the EDS-only path.
     const afterCount = metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_cache_publishes_total', { kind: 'endpoints' }) ?? 0;
     assert.ok(afterCount >= before + 2, `endpoint-only publishes ${before} -> ${afterCount}`);
+    // The connected client ACKed those pushes: the publish -> ACK stage of convergence was measured.
+    const m = (await getText(`${mg.adminUrl}/metrics`)).body;
+    assert.ok((metricValue(m, 'meshgate_convergence_seconds_count', { stage: 'ack' }) ?? 0) >= 1, m);
   });
 
   test("changing an endpoint's port moves its traffic within 2 s", async () => {
