@@ -14,6 +14,7 @@
 //  - intentions (exact, match, check), agent authorize, config entries, ACL token check;
 //  - fault injection: stop/start listening, malformed / wrong-typed / huge answers per service.
 import http from 'node:http';
+import https from 'node:https';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { CertificateAuthority, createRoot } from '@meshgate/certs';
@@ -96,6 +97,8 @@ export interface ContractServerOptions {
   leafCertTTL?: string;
   /** Size of the 'huge' malformation. Default 17 MiB. */
   hugeBytes?: number;
+  /** Serve HTTPS (like an agent with an https port); with `ca`, client certificates are required (verify_incoming). */
+  tls?: { certPem: string; keyPem: string; caPem?: string };
 }
 
 interface Waiter {
@@ -136,7 +139,7 @@ export class ConsulContractServer {
   port = 0;
   private server?: http.Server;
   private readonly sockets = new Set<Socket>();
-  private readonly o: Required<Omit<ContractServerOptions, 'aclToken'>> & { aclToken?: string };
+  private readonly o: Required<Omit<ContractServerOptions, 'aclToken' | 'tls'>> & { aclToken?: string; tls?: ContractServerOptions['tls'] };
 
   private index = 10;
   private readonly touched = new Map<string, number>();
@@ -167,6 +170,7 @@ export class ConsulContractServer {
       defaultIntentionPolicy: o.defaultIntentionPolicy ?? 'allow',
       leafCertTTL: o.leafCertTTL ?? '72h',
       hugeBytes: o.hugeBytes ?? 17 * 1024 * 1024,
+      tls: o.tls,
     };
     this.datacenter = this.o.datacenter;
     this.clusterId = randomUUID();
@@ -186,15 +190,18 @@ export class ConsulContractServer {
   }
 
   get address(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.o.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   // ------------------------------------------------------------ lifecycle and faults
 
   private listen(port: number): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
+    const t = this.o.tls;
+    const server: http.Server = t
+      ? https.createServer({ cert: t.certPem, key: t.keyPem, ...(t.caPem ? { ca: t.caPem, requestCert: true, rejectUnauthorized: true } : {}) }, (req, res) => this.handle(req, res))
+      : http.createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 65_000;
-    server.on('connection', (s) => {
+    server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -236,6 +243,16 @@ export class ConsulContractServer {
     if (kind) this.malformed.set(service, kind);
     else this.malformed.delete(service);
     this.bump([`svc:${service}`, `connect:${service}`]);
+  }
+
+  /** Serves a leaf for `svc` whose private key does not match its certificate (until the next renewal). */
+  async injectBadLeaf(svc: string): Promise<void> {
+    const good = await this.ensureLeaf(svc);
+    const other = await this.active().ca.issue({ spiffe: `spiffe://${this.trustDomain}/ns/default/dc/${this.datacenter}/svc/${svc}`, ttlMs: this.leafTtlMs });
+    const idx = this.bump([`leaf:${svc}`]);
+    good.body = { ...good.body, PrivateKeyPEM: other.keyPem, ModifyIndex: idx };
+    good.index = idx;
+    this.wake();
   }
 
   /**

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { grpcBootstrap } from '@meshgate/meshgate';
 
 const CHILD = fileURLToPath(new URL('./xds-client-child.ts', import.meta.url));
 
@@ -20,12 +21,9 @@ export interface Outcome {
   error?: string;
 }
 
-/** The gRPC xDS bootstrap for a test client of a meshgate on 127.0.0.1:xdsPort. */
+/** The gRPC xDS bootstrap `meshgate bootstrap --grpc` prints, so real clients exercise it. */
 export function grpcBootstrapFor(xdsPort: number, nodeId: string): object {
-  return {
-    xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: nodeId, cluster: 'e2e', metadata: { meshgate_profile: 'grpc' }, locality: {} },
-  };
+  return grpcBootstrap({ xdsAddress: '127.0.0.1', xdsPort, nodeId, cluster: 'e2e' });
 }
 
 /** A grpc-js-xds client in its own process (one XdsClient per process), driven over stdin/stdout. */
