@@ -22,8 +22,8 @@ export class ConnectSidecar {
   static async start(o: { agent: string; token?: string; service: string; appPort: number }): Promise<ConnectSidecar> {
     const s = new ConnectSidecar();
     const headers: Record<string, string> = o.token ? { 'x-consul-token': o.token } : {};
-    const leaf = await (await fetch(`${o.agent}/v1/agent/connect/ca/leaf/${o.service}`, { headers })).json();
-    const roots = await (await fetch(`${o.agent}/v1/agent/connect/ca/roots`, { headers })).json();
+    const leaf = (await (await fetch(`${o.agent}/v1/agent/connect/ca/leaf/${o.service}`, { headers })).json()) as { CertPEM: string; PrivateKeyPEM: string };
+    const roots = (await (await fetch(`${o.agent}/v1/agent/connect/ca/roots`, { headers })).json()) as { Roots: { RootCert: string }[] };
     const ca = roots.Roots.map((r: { RootCert: string }) => r.RootCert);
     s.server = tls.createServer({ cert: leaf.CertPEM, key: leaf.PrivateKeyPEM, ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] }, (sock) => {
       s.sockets.add(sock);
@@ -36,7 +36,7 @@ export class ConnectSidecar {
       const uri = (peer.subjectaltname ?? '').split(/,\s*/).find((x) => x.startsWith('URI:'))?.slice(4) ?? '';
       const serial = (peer.serialNumber ?? '').match(/.{1,2}/g)?.join(':') ?? '';
       fetch(`${o.agent}/v1/agent/connect/authorize`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ Target: o.service, ClientCertURI: uri, ClientCertSerial: serial }) })
-        .then((r) => r.json())
+        .then((r) => r.json() as Promise<{ Authorized: boolean }>)
         .then((v: { Authorized: boolean }) => {
           if (!v.Authorized) {
             s.stats.denied.push(uri);
