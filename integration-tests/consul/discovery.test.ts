@@ -73,8 +73,13 @@ describe('consul discovery', () => {
     await consul.registerService({ id: 'rs-1', name: 'restore', address: '127.0.0.41', port: 80 });
     const { sink } = await startSource(t, { address: consul.address, services: ['restore'] });
     await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/restore')?.length === 1, 'restore visible');
-    const before = consul.contract.stats.requests;
-    consul.contract.resetIndex(3);
+    // Reset while the watches are parked in blocking queries, as a restore would find them. (A
+    // query sent after the restore with the old, higher index would wait out its `wait`, as it
+    // would on Consul; the client only learns of the reset from an answer.)
+    const c = consul.contract;
+    await waitFor(() => c.waitingQueries >= 2, 'catalog and service watches blocked');
+    const before = c.stats.requests;
+    c.resetIndex(3);
     await consul.registerService({ id: 'rs-2', name: 'restore', address: '127.0.0.42', port: 80 });
     await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/restore')?.length === 2, 'the change after the reset', 5000);
     // A reset must not turn into a busy loop: give it a moment and count.

@@ -269,6 +269,11 @@ export class ConsulContractServer {
     this.stats = { requests: 0, byRoute: {}, blocking: 0, maxPlainInFlight: 0, tokensSeen: new Set() };
   }
 
+  /** Blocking queries currently waiting for a change. */
+  get waitingQueries(): number {
+    return this.waiters.size;
+  }
+
   /** Current (global) index. */
   get currentIndex(): number {
     return this.index;
