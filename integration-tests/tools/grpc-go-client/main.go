@@ -4,7 +4,8 @@
 // It dials a target such as xds:///echo with the bootstrap from GRPC_XDS_BOOTSTRAP or
 // GRPC_XDS_BOOTSTRAP_CONFIG, invokes one unary method with an empty request using a raw-bytes
 // codec (no generated code), and prints one JSON line per call:
-//   {"ok":true,"reply":"<first string field of the reply>"} or {"ok":false,"error":"..."}
+//
+//	{"ok":true,"fields":{"2":"echo-v1","3":50051}} (reply fields by number) or {"ok":false,"error":"..."}
 package main
 
 import (
@@ -33,35 +34,46 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 }
 func (rawCodec) Name() string { return "meshgate-raw" }
 
-// firstString returns the first length-delimited field of a protobuf message as text, which is
-// how the demo echo backends report who answered.
-func firstString(b []byte) string {
+// fields decodes the top-level scalar fields of a protobuf message (strings and varints), keyed
+// by field number, so a test can read who answered without generated code.
+func fields(b []byte) map[string]any {
+	out := map[string]any{}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return ""
+			return out
 		}
 		b = b[n:]
-		_ = num
-		if typ == protowire.BytesType {
+		key := fmt.Sprint(num)
+		switch typ {
+		case protowire.BytesType:
 			v, m := protowire.ConsumeBytes(b)
 			if m < 0 {
-				return ""
+				return out
 			}
-			return string(v)
+			out[key] = string(v)
+			b = b[m:]
+		case protowire.VarintType:
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return out
+			}
+			out[key] = v
+			b = b[m:]
+		default:
+			m := protowire.ConsumeFieldValue(num, typ, b)
+			if m < 0 {
+				return out
+			}
+			b = b[m:]
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return ""
-		}
-		b = b[m:]
 	}
-	return ""
+	return out
 }
 
 func main() {
 	target := flag.String("target", "xds:///echo", "target to dial")
-	method := flag.String("method", "/meshgate.demo.Echo/Echo", "full method name")
+	method := flag.String("method", "/meshgate.examples.echo.Echo/Echo", "full method name")
 	calls := flag.Int("calls", 100, "number of calls")
 	interval := flag.Duration("interval", 0, "pause between calls")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-call deadline (the first call waits for xDS)")
@@ -85,7 +97,7 @@ func main() {
 		if err != nil {
 			enc.Encode(map[string]any{"ok": false, "error": err.Error()})
 		} else {
-			enc.Encode(map[string]any{"ok": true, "reply": firstString(resp)})
+			enc.Encode(map[string]any{"ok": true, "fields": fields(resp)})
 		}
 		if *interval > 0 {
 			time.Sleep(*interval)
