@@ -1,5 +1,6 @@
 // Runs the test suites with Node's own test runner on the TypeScript sources.
 //   node scripts/test.ts unit                  every package's unit tests and the end-to-end suite
+//   node scripts/test.ts e2e                   only the end-to-end suite
 //   node scripts/test.ts integration [NAME..]  the real-server suites (all, or only those named)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
@@ -11,6 +12,8 @@ const root = new URL('..', import.meta.url).pathname;
 let patterns: string[];
 if (kind === 'unit') {
   patterns = ['packages/*/src/**/*.test.ts', 'integration-tests/e2e/**/*.test.ts'];
+} else if (kind === 'e2e') {
+  patterns = ['integration-tests/e2e/**/*.test.ts'];
 } else if (kind === 'integration') {
   const suitesDir = join(root, 'integration-tests');
   const suites = readdirSync(suitesDir, { withFileTypes: true })
@@ -23,7 +26,7 @@ if (kind === 'unit') {
   }
   patterns = (only.length ? only : suites).filter((s) => existsSync(join(suitesDir, s))).map((s) => `integration-tests/${s}/**/*.test.ts`);
 } else {
-  console.error('usage: node scripts/test.ts unit|integration [suite...]');
+  console.error('usage: node scripts/test.ts unit|e2e|integration [suite...]');
   process.exit(2);
 }
 
