@@ -13,7 +13,7 @@ import { AdsClient } from '@meshgate/xds-core/testing';
 import type { AdsResponse } from '@meshgate/xds-core/testing';
 import { tempDir, writeAtomic } from '../lib/fixture.ts';
 import { MeshgateProcess } from '../lib/meshgate-process.ts';
-import { freePort, getText, waitFor } from '../lib/wait.ts';
+import { freePort, getJson, getText, waitFor } from '../lib/wait.ts';
 import { startMtlsBackend } from '../lib/mtls-backend.ts';
 import type { MtlsBackend } from '../lib/mtls-backend.ts';
 import { MtlsClientProcess, identityProvider, rootsProvider } from '../lib/mtls-client.ts';
@@ -109,6 +109,16 @@ after(async () => {
   tmp.cleanup();
 });
 
+/** Per xDS type, the last push meshgate made to the gRPC client node (from /debug/nodes). */
+async function grpcNodePushes(): Promise<Record<string, string>> {
+  const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as Array<{ id: string; types: Array<{ type: string; lastSentVersion?: string; lastSentAt?: string }> }>;
+  const n = nodes.find((x) => x.id === 'gw-grpc');
+  assert.ok(n, `node gw-grpc is connected: ${JSON.stringify(nodes.map((x) => x.id))}`);
+  const pushes = Object.fromEntries(n.types.map((t) => [t.type, `${t.lastSentVersion} at ${t.lastSentAt}`]));
+  assert.ok(pushes.CDS && pushes.LDS, `the gRPC client holds clusters and listeners: ${JSON.stringify(pushes)}`);
+  return pushes;
+}
+
 function describeFailures(outcomes: MtlsOutcome[]): string {
   const bad = outcomes.filter((o) => !o.ok);
   return `${bad.length}/${outcomes.length} failed, e.g. ${JSON.stringify(bad.slice(0, 5))}`;
@@ -119,6 +129,7 @@ test('mTLS calls through meshgate keep succeeding across three client certificat
   await waitFor(async () => (await client.calls('xds:///backend', 1, 3000))[0].ok, 'a first successful mTLS call', 20_000, 250).catch((err) => {
     throw new Error(`${(err as Error).message}\n--- client ---\n${client.logs()}\n--- meshgate ---\n${mg.logs()}`);
   });
+  const pushesBefore = await grpcNodePushes();
   const callsBefore = backend.calls.length;
   const rotationsBefore = gw.rotations;
   await client.start('xds:///backend', 50, 5000);
@@ -141,6 +152,8 @@ test('mTLS calls through meshgate keep succeeding across three client certificat
   assert.ok(serials.length >= 4, `distinct client certificates seen: ${serials.length}`);
   for (const s of serials) assert.ok(gw.serials.includes(s as string), `serial ${s} is one the rotation wrote`);
   assert.deepEqual(gw.errors, [], 'no renewal failed');
+  // The gRPC client reads its certificates from files: meshgate has nothing to push to it for a rotation.
+  assert.deepEqual(await grpcNodePushes(), pushesBefore, 'meshgate pushed to the gRPC client during rotations');
   console.log(`# ${outcomes.length} calls, 0 failed; ${serials.length} client certificates seen by the backend; ${gw.rotations - rotationsBefore} rotations during the run (${gw.rotations} in all)`);
 });
 
