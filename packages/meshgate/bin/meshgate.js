@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 const dist = new URL('../dist/cli.js', import.meta.url);
 if (existsSync(fileURLToPath(dist))) {
-  await import(dist.href);
+  // cli.js runs main() only when it is the entry module, so call it here.
+  const { main } = await import(dist.href);
+  const code = await main(process.argv.slice(2));
+  if (code !== -1) process.exitCode = code;
 } else {
   const src = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
   const r = spawnSync(process.execPath, ['--conditions=source', src, ...process.argv.slice(2)], { stdio: 'inherit' });
