@@ -26,8 +26,9 @@ function replaceFile(file: string, text: string, mode: number): void {
 }
 
 /**
- * Writes a leaf into dir. The key goes first: a reader polling between the two renames then pairs
- * the old cert with the new key for at most one poll, the same window a kubelet-mounted Secret has.
+ * Writes a leaf into dir, each file replaced atomically, the key then the certificate right after it.
+ * A reader that opens the two files separately can still straddle the two renames (microseconds);
+ * the e2e suite's todo test shows what meshgate does when a pair is torn for longer.
  */
 export function writeLeaf(dir: string, cert: Pick<IssuedCert, 'chainPem' | 'keyPem' | 'bundlePem'>): LeafFiles {
   mkdirSync(dir, { recursive: true });
