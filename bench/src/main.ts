@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only S1,S2] [-- --no-peer] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only S1,S2,S3] [-- --kinds ours,peer] [-- --modes sotw,delta] [-- --no-peer] [-- --profile]`
 // Runs the scenarios against meshgate and the go-control-plane peer, prints one table and writes
 // bench/results/latest.json: [{ scenario, metric, unit, ours, peer, ratio }], ratio = ours / peer
 // (lower is better for every time, byte and memory figure).
@@ -26,11 +26,13 @@ const { values } = parseArgs({
     'no-peer': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     kinds: { type: 'string', default: 'ours,peer' },
+    modes: { type: 'string', default: 'sotw,delta' },
   },
   allowPositionals: false,
 });
 
-const cfg: Config = values.quick ? QUICK : FULL;
+const cfg: Config = { ...(values.quick ? QUICK : FULL) };
+cfg.modes = cfg.modes.filter((m) => values.modes.split(',').includes(m));
 const only = values.only ? new Set(values.only.toUpperCase().split(',')) : undefined;
 const kinds = new Set(values.kinds.split(','));
 const want = (s: string) => !only || only.has(s);

@@ -47,6 +47,11 @@ export function percentile(values: number[], p: number): number | null {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return Number(((d.user + d.system) / 1e6).toFixed(2));
+}
+
 const round = (v: number | null, digits = 1): number | null => (v === null ? null : Number(v.toFixed(digits)));
 
 // ---- S1 ----
@@ -111,12 +116,14 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
     await server.ctl(`/setup?n=${services}`);
     await sleep(200);
     const before = await server.gc();
+    const g0 = process.cpuUsage();
     const { lg, times, done } = await connect(server, mode, streams, perChannel, services, `fan-${mode}`);
     const s4 = `S4 cold start ${streams} streams x ${services} svc, ${mode}`;
     figs.push(
       { scenario: s4, metric: 'time until all hold full config', unit: 'ms', value: done ? round(Math.max(...times)) : null },
       { scenario: s4, metric: 'p50 per stream', unit: 'ms', value: round(percentile(times, 50)) },
       { scenario: s4, metric: 'bytes received per stream', unit: 'KB', value: round(lg.totals().bytes / streams / 1024) },
+      { scenario: s4, metric: 'load generator CPU (context, not the server)', unit: 's', value: cpuSeconds(g0) },
     );
     await sleep(500);
     const after = await server.gc();
@@ -130,6 +137,7 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
     const lags: number[] = [];
     const allAcked: number[] = [];
     const bytes0 = lg.totals().bytes;
+    const g1 = process.cpuUsage();
     let missing = 0;
     if (done) {
       for (let r = 0; r < rounds; r++) {
@@ -153,6 +161,7 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
         unit: 'B',
         value: done ? Math.round((lg.totals().bytes - bytes0) / streams / rounds) : null,
       },
+      { scenario: s2, metric: 'load generator CPU over all rounds (context)', unit: 's', value: cpuSeconds(g1) },
     );
     if (missing) console.error(`  ${kind} ${mode}: ${missing} stream ACKs never arrived in S2`);
     lg.close();
@@ -173,6 +182,7 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
     const { lg, done } = await connect(server, mode, streams, perChannel, services, `churn-${mode}`);
     if (!done) throw new Error(`${kind} ${mode}: fleet never converged`);
     const cpu0 = (await server.stats()).cpuMs;
+    const g0 = process.cpuUsage();
     const rss: number[] = [];
     const total = rate * seconds;
     const changes: Change[] = [];
@@ -204,6 +214,7 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
     await lg.waitChanges(changes, 10_000);
     await sampling;
     const cpu1 = (await server.stats()).cpuMs;
+    const gen = cpuSeconds(g0);
     const lags = changes.flatMap((c) => c.lags);
     const expected = changes.length * streams;
     // RSS over the last `window` seconds of the run: first and last sample in it.
@@ -217,6 +228,7 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
       { scenario, metric: 'lag change -> ACK p99', unit: 'ms', value: round(percentile(lags, 99)) },
       { scenario, metric: 'ACKs missing at the end', unit: 'count', value: expected - lags.length },
       { scenario, metric: 'server CPU during churn', unit: 's', value: round((cpu1 - cpu0) / 1000, 2) },
+      { scenario, metric: 'load generator CPU (context)', unit: 's', value: gen },
       { scenario, metric: `RSS at start of last ${window}s`, unit: 'MB', value: start === null ? null : round(start / 1024) },
       { scenario, metric: `RSS at end of last ${window}s`, unit: 'MB', value: end === null ? null : round(end / 1024) },
       {
