@@ -23,7 +23,7 @@ import { RotatingIdentity, issueTo, leafFiles, newCa } from '../lib/mtls-pki.ts'
 const GW_ID = 'spiffe://example.org/ns/default/sa/gw';
 const BACKEND_ID = 'spiffe://example.org/ns/default/sa/backend';
 const GW_TTL_MS = 6000;
-const GRPC = 14; // UNAVAILABLE
+const UNAVAILABLE = 14; // grpc status code
 
 const tmp = tempDir('meshgate-mtls-');
 const p = (...parts: string[]) => join(tmp.dir, ...parts);
@@ -165,7 +165,7 @@ test('the client refuses a backend whose certificate does not carry the expected
   const n = backend.calls.length;
   const outcomes = await client.calls('xds:///backend-wrong-san', 3, 3000);
   assert.ok(
-    outcomes.every((o) => !o.ok && o.code === GRPC && /subject alternative name/i.test(o.error ?? '')),
+    outcomes.every((o) => !o.ok && o.code === UNAVAILABLE && /subject alternative name/i.test(o.error ?? '')),
     `expected UNAVAILABLE naming the SAN mismatch: ${JSON.stringify(outcomes)}`,
   );
   assert.equal(backend.calls.length, n, 'no call reached the backend');
@@ -176,7 +176,7 @@ test('the backend refuses a client certificate from another CA', async () => {
   const outcomes = await client.calls('xds:///backend-stranger', 3, 3000);
   // The client's side of the handshake went through (no SAN or credential-loading error): the backend hung up.
   assert.ok(
-    outcomes.every((o) => !o.ok && o.code === GRPC && !/subject alternative name|load credentials/i.test(o.error ?? '')),
+    outcomes.every((o) => !o.ok && o.code === UNAVAILABLE && !/subject alternative name|load credentials/i.test(o.error ?? '')),
     `expected UNAVAILABLE from a refused handshake: ${JSON.stringify(outcomes)}`,
   );
   assert.equal(backend.calls.length, n, 'no call reached the backend');
