@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfigFile } from './config.ts';
+import { loadConfigFile, type ParseOptions } from './config.ts';
 
 const examples = new URL('../../../examples/', import.meta.url).pathname;
 
@@ -15,12 +15,12 @@ function tempDir(t: { after(fn: () => void): void }): string {
 }
 
 /** Writes `text` as gw.yaml in a fresh temp dir and loads it; returns the file path and messages. */
-function load(t: { after(fn: () => void): void }, text: string, extra: Record<string, string> = {}) {
+function load(t: { after(fn: () => void): void }, text: string, extra: Record<string, string> = {}, opts: ParseOptions = {}) {
   const dir = tempDir(t);
   const file = join(dir, 'gw.yaml');
   writeFileSync(file, text);
   for (const [name, content] of Object.entries(extra)) writeFileSync(join(dir, name), content);
-  const r = loadConfigFile(file);
+  const r = loadConfigFile(file, opts);
   return { file, dir, ...r, messages: r.errors.map((e) => e.message) };
 }
 
@@ -226,4 +226,39 @@ test('top-level sections owned by other components are accepted when declared, a
   assert.equal(plain.errors.length, 2);
   const r = loadConfigFile(file, { extraTopLevelKeys: ['xds', 'consul'] });
   assert.deepEqual(r.errors.map((e) => e.message), [`${file}:15:1: consull: unknown key "consull"; did you mean "consul"? (allowed: services, routes, listeners, identities, trustBundles, xds, consul)`]);
+});
+
+const SPLIT = `services:
+  - name: shop-v1
+    endpoints: [{ address: 127.0.0.1, port: 50051 }]
+routes:
+  - name: shop
+    hosts: [shop]
+    backends:
+      - { service: shop-v1, weight: 1 }
+      - { service: consul/dc1/shop, weight: 1 }
+listeners:
+  - { name: http, port: 8080, routes: [shop] }
+`;
+
+test('with externalReferences, a route backend defined by another source is accepted and listed', (t) => {
+  // Without the option the file alone must resolve every backend (a standalone file).
+  const alone = load(t, SPLIT);
+  assert.deepEqual(alone.messages, [`${alone.file}:9:20: routes[0].backends[1].service: service "consul/dc1/shop" does not exist; define it or fix the name`]);
+  const r = load(t, SPLIT, {}, { externalReferences: true });
+  assert.deepEqual(r.messages, []);
+  assert.deepEqual(r.model?.routes[0].backends.map((b) => b.service), ['shop-v1', 'consul/dc1/shop']);
+  assert.deepEqual(r.external, [{ route: 'shop', service: 'consul/dc1/shop', line: 9, col: 20 }]);
+  // The model holds only what the file defines; the merged model resolves the rest.
+  assert.deepEqual(r.model?.services.map((s) => s.name), ['shop-v1']);
+});
+
+test('with externalReferences, a backend name no source could define and other dangling references are still errors', (t) => {
+  const bad = load(t, SPLIT.replace('consul/dc1/shop', '"consul dc1 shop"'), {}, { externalReferences: true });
+  assert.equal(bad.model, undefined);
+  assert.deepEqual(bad.messages, [`${bad.file}:9:20: routes[0].backends[1].service: invalid value "consul dc1 shop": use letters, digits and . _ : / - (at most 253 characters, starting with a letter or digit)`]);
+  const listener = load(t, SPLIT.replace('routes: [shop]', 'routes: [shop, nope]'), {}, { externalReferences: true });
+  assert.equal(listener.model, undefined);
+  assert.deepEqual(listener.messages, [`${listener.file}:11:46: listeners[0].routes[1]: route "nope" does not exist; define it or fix the name`]);
+  assert.deepEqual(listener.external, []);
 });

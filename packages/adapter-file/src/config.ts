@@ -14,6 +14,19 @@ export interface LoadResult {
   errors: ConfigError[];
   /** Absolute paths of the files the config refers to (certFile, keyFile, caFiles), for watching. */
   files: string[];
+  /**
+   * With `externalReferences`: route backends this file names but does not define, left for other
+   * sources (e.g. `consul/dc1/web`) to provide. Empty otherwise.
+   */
+  external: ExternalReference[];
+}
+
+/** A route backend the file leaves to another source. */
+export interface ExternalReference {
+  route: string;
+  service: string;
+  line: number;
+  col: number;
 }
 
 export interface ParseOptions {
@@ -26,6 +39,14 @@ export interface ParseOptions {
    * without checking, so they are not reported as unknown. They still count for "did you mean".
    */
   extraTopLevelKeys?: readonly string[];
+  /**
+   * Other sources (Consul, ...) run beside this file, so a route backend the file does not define
+   * may be defined there: accept it (listed in `LoadResult.external`) instead of failing. A name
+   * no source could define (bad syntax) is still an error (the schema checks every name's syntax
+   * before conversion). The merged model is checked for
+   * references nobody resolves, after all sources are in. Default false.
+   */
+  externalReferences?: boolean;
 }
 
 /** Reads and checks a config file. Synchronous: files are small and a reload must be atomic. */
@@ -35,7 +56,7 @@ export function loadConfigFile(path: string, opts: ParseOptions = {}): LoadResul
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    return { errors: [new ConfigError('io', path, '', 1, 1, `cannot read the config file (${code}); check the path and permissions`)], files: [] };
+    return { errors: [new ConfigError('io', path, '', 1, 1, `cannot read the config file (${code}); check the path and permissions`)], files: [], external: [] };
   }
   return parseConfig(text, path, { baseDir: dirname(resolve(path)), ...opts });
 }
@@ -52,6 +73,7 @@ export function parseConfig(text: string, file: string, opts: ParseOptions = {})
         return new ConfigError('syntax', file, '', pos.line, pos.col, `YAML syntax error: ${first}`);
       }),
       files: [],
+      external: [],
     };
   }
   const r = new Reader(file, lines);
@@ -59,12 +81,12 @@ export function parseConfig(text: string, file: string, opts: ParseOptions = {})
   const schema = { ...CONFIG_SCHEMA, fields: { ...CONFIG_SCHEMA.fields } };
   for (const k of opts.extraTopLevelKeys ?? []) if (!(k in schema.fields)) schema.fields[k] = { spec: { kind: 'any' }, doc: 'checked elsewhere' };
   const top = root === null || (root as { value?: unknown }).value === null ? {} : r.read(root, schema, '', r.loc(root, ''));
-  if (r.errors.length > 0 || top === undefined) return { errors: sortErrors(r.errors), files: [] };
+  if (r.errors.length > 0 || top === undefined) return { errors: sortErrors(r.errors), files: [], external: [] };
   const c = new Converter(r, opts.source ?? 'file', opts.baseDir ?? dirname(resolve(file)));
   const model = c.convert(top as Raw);
-  if (r.errors.length === 0) c.modelProblems(model);
+  const external = r.errors.length === 0 ? c.modelProblems(model, opts.externalReferences ?? false) : [];
   const errors = sortErrors(r.errors);
-  return errors.length > 0 ? { errors, files: c.files } : { model, errors: [], files: c.files };
+  return errors.length > 0 ? { errors, files: c.files, external: [] } : { model, errors: [], files: c.files, external };
 }
 
 function sortErrors(errors: ConfigError[]): ConfigError[] {
@@ -255,9 +277,30 @@ class Converter {
     return pems.length === b.caFiles.length ? { name: b.name, caPems: pems, source: this.source } : undefined;
   }
 
-  /** Model-level checks (dangling references and the like), reported at the offending item. */
-  modelProblems(model: Model): void {
-    for (const p of validateModel(model)) {
+  /**
+   * Model-level checks (dangling references and the like), reported at the offending item. With
+   * `external`, route backends defined nowhere in the file are returned instead of reported, when
+   * their name is one another source could define.
+   */
+  modelProblems(model: Model, external: boolean): ExternalReference[] {
+    const out: ExternalReference[] = [];
+    let checked = model;
+    if (external) {
+      const own = new Set(model.services.map((s) => s.name));
+      const stubs = new Map<string, Service>();
+      for (const rt of model.routes) {
+        for (const b of rt.backends) {
+          if (own.has(b.service)) continue;
+          // The name's syntax was checked by the schema, so another source could define it.
+          const at = this.where.get(`routes[${rt.name}].backends[${b.service}]`) ?? this.where.get(`routes[${rt.name}]`) ?? { path: '', line: 1, col: 1 };
+          out.push({ route: rt.name, service: b.service, line: at.line, col: at.col });
+          // A stand-in so validateModel checks everything else about the route.
+          stubs.set(b.service, { name: b.service, endpoints: [] });
+        }
+      }
+      checked = { ...model, services: [...model.services, ...stubs.values()] };
+    }
+    for (const p of validateModel(checked)) {
       let key = p.path;
       let at = this.where.get(key);
       while (!at && key.includes('.')) {
@@ -266,5 +309,6 @@ class Converter {
       }
       this.r.error(/already used/.test(p.message) ? 'duplicate' : 'reference', at ?? { path: p.path, line: 1, col: 1 }, p.message);
     }
+    return out;
   }
 }

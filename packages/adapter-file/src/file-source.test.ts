@@ -172,3 +172,15 @@ test('a Kubernetes-style ConfigMap update (..data symlink swap) is seen by the w
   renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
   await eventually('swapped ConfigMap content', () => sink.lastPort === 50081);
 });
+
+test('externalReferences: a route to a service of another source loads, and the status lists what is left to others', async (t) => {
+  const text = CONFIG(50051).replace('backends: [{ service: echo-v1 }]', 'backends: [{ service: echo-v1 }, { service: consul/dc1/echo }]');
+  const strict = await started(t, text);
+  assert.equal(strict.sink.models.length, 0, 'a standalone file must resolve its own backends');
+  assert.match(strict.sink.lastStatus?.lastError ?? '', /service "consul\/dc1\/echo" does not exist/);
+  const { sink } = await started(t, text, { externalReferences: true });
+  assert.equal(sink.models.length, 1);
+  assert.deepEqual(sink.models[0].routes[0].backends.map((b) => b.service), ['echo-v1', 'consul/dc1/echo']);
+  assert.equal(sink.lastStatus?.stale, false);
+  assert.deepEqual(sink.lastStatus?.details?.externalReferences, ['consul/dc1/echo']);
+});

@@ -19,6 +19,11 @@ export interface FileSourceOptions {
   watch?: boolean;
   /** Top-level keys owned by other components, passed to the parser (see ParseOptions). */
   extraTopLevelKeys?: readonly string[];
+  /**
+   * Accept route backends the file does not define, for other sources to provide (see
+   * ParseOptions.externalReferences). meshgate sets it when a `consul:` section exists. Default false.
+   */
+  externalReferences?: boolean;
 }
 
 /**
@@ -35,6 +40,8 @@ export class FileSource implements Source {
   private readonly pollIntervalMs: number;
   private readonly useWatch: boolean;
   private readonly extraTopLevelKeys: readonly string[];
+  private readonly externalReferences: boolean;
+  private external: string[] = [];
   private sink?: SourceSink;
   private watcher?: FSWatcher;
   private poller?: NodeJS.Timeout;
@@ -52,6 +59,7 @@ export class FileSource implements Source {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.useWatch = opts.watch ?? true;
     this.extraTopLevelKeys = opts.extraTopLevelKeys ?? [];
+    this.externalReferences = opts.externalReferences ?? false;
     this.state = { name: this.name, synced: false, stale: false };
   }
 
@@ -152,7 +160,7 @@ export class FileSource implements Source {
       const fp = this.fingerprint();
       if (fp === this.lastFingerprint) return;
       this.lastFingerprint = fp;
-      const { model, errors, files } = loadConfigFile(this.path, { source: this.name, extraTopLevelKeys: this.extraTopLevelKeys });
+      const { model, errors, files, external } = loadConfigFile(this.path, { source: this.name, extraTopLevelKeys: this.extraTopLevelKeys, externalReferences: this.externalReferences });
       if (files.length > 0 || model) this.referenced = [...new Set(files)];
       // The fingerprint read before the load may not cover newly referenced files; fold them in.
       if (model) this.lastFingerprint = this.fingerprint();
@@ -163,6 +171,7 @@ export class FileSource implements Source {
       }
       const changed = !this.current || !isDeepStrictEqual(this.current, model);
       this.current = model;
+      this.external = [...new Set(external.map((x) => x.service))].sort();
       if (changed) this.sink?.update(model);
       const { lastError: _e, lastErrorAt: _t, ...rest } = this.state;
       this.setStatus({ ...rest, synced: true, stale: false, lastUpdateAt: changed ? now : (this.state.lastUpdateAt ?? now), details: this.details(0) });
@@ -182,6 +191,8 @@ export class FileSource implements Source {
       listeners: m?.listeners.length ?? 0,
       identities: m?.identities.length ?? 0,
       trustBundles: m?.trustBundles.length ?? 0,
+      // Route backends left to other sources; the merged model must resolve them.
+      ...(this.external.length ? { externalReferences: [...this.external] } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
 export { loadConfigFile, parseConfig } from './config.ts';
-export type { LoadResult, ParseOptions } from './config.ts';
+export type { ExternalReference, LoadResult, ParseOptions } from './config.ts';
 export { ConfigError, formatErrors } from './errors.ts';
 export type { ConfigErrorCode } from './errors.ts';
 export { FileSource } from './file-source.ts';
