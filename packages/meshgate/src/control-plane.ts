@@ -17,6 +17,7 @@ import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { CertsSource, parseCertsSection } from './certs-source.ts';
+import { ConvergenceTracker } from './convergence.ts';
 
 export interface ControlPlaneOptions extends Overrides {
   /** The YAML config file (adapter-file format plus meshgate's own sections). */
@@ -41,24 +42,35 @@ export interface ControlPlane {
 const SHORT_TYPE: Record<string, string> = Object.fromEntries(Object.entries(TYPE).map(([k, v]) => [v, k]));
 const typeLabel = (typeUrl: string) => SHORT_TYPE[typeUrl] ?? 'other';
 
-/** The file source reads the same file; meshgate's own top-level sections are not its business. */
-export function fileSourceOptions(path: string): FileSourceOptions {
-  return { path, name: 'file', extraTopLevelKeys: [...MESHGATE_KEYS] };
+/**
+ * The file source reads the same file; meshgate's own top-level sections are not its business.
+ * With other sources configured (`externalReferences`), routes may name their services (e.g.
+ * `consul/dc1/web`): the merged model is checked for references nobody resolves instead.
+ */
+export function fileSourceOptions(path: string, externalReferences = false): FileSourceOptions {
+  return { path, name: 'file', extraTopLevelKeys: [...MESHGATE_KEYS], ...(externalReferences ? { externalReferences } : {}) };
 }
 
-function buildSources(settings: MeshgateSettings, log: Logger): Source[] {
-  const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath))];
+/** Route backends that name Consul services (`consul/<dc>/<svc>`), for ConsulSource.watchServices. */
+export function consulBackends(names: Iterable<string>): string[] {
+  return [...names].filter((n) => /^consul\/[^/]+\/[^/]+$/.test(n)).sort();
+}
+
+function buildSources(settings: MeshgateSettings, log: Logger): { sources: Source[]; consul?: ConsulSource } {
+  const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, settings.consul !== undefined))];
+  let consul: ConsulSource | undefined;
   if (settings.consul !== undefined) {
     const { options, errors } = parseConsulConfig(settings.consul, 'consul');
     if (errors.length || !options) throw new ConfigError(`${settings.configPath}: consul section:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
-    sources.push(new ConsulSource({ ...options, logger: log.child({ component: 'source', source: 'consul' }) }));
+    consul = new ConsulSource({ ...options, logger: log.child({ component: 'source', source: 'consul' }) });
+    sources.push(consul);
   }
   if (settings.certs) {
     const { settings: certs, errors } = parseCertsSection(settings.certs);
     if (!certs) throw new ConfigError(`${settings.configPath}: certs section:\n${errors.map((e) => `  ${e}`).join('\n')}`);
     sources.push(new CertsSource(certs, log.child({ component: 'source', source: 'certs' })));
   }
-  return sources;
+  return { sources, ...(consul ? { consul } : {}) };
 }
 
 function serverCredentials(settings: MeshgateSettings): grpc.ServerCredentials {
@@ -82,7 +94,9 @@ function serverCredentials(settings: MeshgateSettings): grpc.ServerCredentials {
 export async function createControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
   const settings = loadSettings(o.configPath, o, o.env);
   const log = o.logger ?? createLogger(settings.logLevel);
-  const sources = [...buildSources(settings, log), ...(o.extraSources ?? [])];
+  const built = buildSources(settings, log);
+  const sources = [...built.sources, ...(o.extraSources ?? [])];
+  const consul = built.consul;
   const cache = new XdsCache();
   let pipeline: Pipeline | undefined;
   const server = new XdsServer({
@@ -96,7 +110,17 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     },
   });
   const metrics = createMetrics(() => server.stats().streams);
-  pipeline = new Pipeline({ sources, cache, logger: log.child({ component: 'pipeline' }), metrics, debounceMs: settings.xds.debounceMs, maxDelayMs: settings.xds.maxDelayMs });
+  pipeline = new Pipeline({
+    sources,
+    cache,
+    logger: log.child({ component: 'pipeline' }),
+    metrics,
+    debounceMs: settings.xds.debounceMs,
+    maxDelayMs: settings.xds.maxDelayMs,
+    // Consul watches only configured services by default; routes (the file's, or Consul's own
+    // ingress routes) name the rest, so the source watches exactly what traffic can reach.
+    ...(consul ? { onRouteBackends: (names: ReadonlySet<string>) => consul.watchServices(consulBackends(names)) } : {}),
+  });
   const p = pipeline;
 
   server.on('push', (e) => {
@@ -107,32 +131,13 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     metrics.nacks.inc({ type: typeLabel(e.typeUrl) });
   });
 
-  // Convergence, second stage: from a publish until every node of the affected groups that was
-  // connected at the time has nothing left unacknowledged.
-  let waiting: { at: number; nodes: Set<string>; groups: Set<string> } | undefined;
-  const settle = (node: string) => {
-    if (!waiting || !waiting.nodes.has(node)) return;
-    const st = server.nodes().find((n) => n.id === node);
-    if (st && st.types.some((t) => t.pendingAck)) return;
-    waiting.nodes.delete(node);
-    if (waiting.nodes.size === 0) {
-      metrics.convergence.observe({ stage: 'ack' }, (performance.now() - waiting.at) / 1000);
-      waiting = undefined;
-    }
-  };
-  p.on('published', (e) => {
-    const groups = new Set(e.groups);
-    const nodes = new Set(server.nodes().filter((n) => groups.has(n.group)).map((n) => n.id));
-    waiting = nodes.size ? { at: e.at, nodes, groups } : undefined;
-  });
-  server.on('ack', (e) => settle(e.node));
-  server.on('nack', (e) => settle(e.node));
-  server.on('disconnect', (e) => {
-    // A node that left stops counting; its reconnect is a new stream with its own pushes.
-    if (!waiting?.nodes.has(e.node) || server.nodes().some((n) => n.id === e.node)) return;
-    waiting.nodes.delete(e.node);
-    if (waiting.nodes.size === 0) waiting = undefined;
-  });
+  const convergence = new ConvergenceTracker((seconds) => metrics.convergence.observe({ stage: 'ack' }, seconds));
+  server.on('connect', (e) => convergence.connect(e));
+  server.on('disconnect', (e) => convergence.disconnect(e));
+  server.on('push', (e) => convergence.push(e));
+  server.on('ack', (e) => convergence.answer(e));
+  server.on('nack', (e) => convergence.answer(e));
+  p.on('published', (e) => convergence.published(e.at, e.groups));
 
   const admin = new AdminServer(
     {

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { emptyModel } from '@meshgate/model';
 import type { Model, Source, SourceSink, SourceStatus } from '@meshgate/model';
 import { TYPE, XdsCache } from '@meshgate/xds-core';
 import { createLogger } from './logger.ts';
@@ -151,5 +153,49 @@ test('intention denials reported by a source become a gauge per service, cleared
   a.sink.status({ name: 'consul', synced: true, stale: false, details: { intentionDenied: ['web'] } });
   assert.equal(metrics.intentionDenied.get({ service: 'billing' }), 0);
   assert.equal(metrics.intentionDenied.get({ service: 'web' }), 1);
+  await pipeline.stop();
+});
+
+test('route backends are handed to onRouteBackends on every change of the set, before the sources sync', async () => {
+  const file = new HandSource('file');
+  const consul = new HandSource('consul');
+  const cache = new XdsCache();
+  const calls: string[][] = [];
+  const pipeline = new Pipeline({ sources: [file, consul], cache, logger: createLogger('silent'), debounceMs: 5, maxDelayMs: 50, onRouteBackends: (n) => calls.push([...n].sort()) });
+  await pipeline.start();
+  const m = model({ route: 'consul/dc1/shop' });
+  file.sink.update(m); // not synced yet: the watch must start before Consul's first sync
+  assert.deepEqual(calls, [['consul/dc1/shop', 'echo-v2']]);
+  file.sink.update(model({ route: 'consul/dc1/shop', v1Port: 50099 }));
+  assert.equal(calls.length, 1, 'an unchanged set is not handed on again');
+  file.sink.update(model());
+  assert.deepEqual(calls.at(-1), ['echo-v1', 'echo-v2']);
+  await pipeline.stop();
+});
+
+test('a route whose backend no source defines is reported with the route, its source and the reference; the last good stays', async () => {
+  const file = new HandSource('file');
+  const consul = new HandSource('consul');
+  let logs = '';
+  const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
+  const cache = new XdsCache();
+  const pipeline = new Pipeline({ sources: [file, consul], cache, logger: createLogger('info', sink), debounceMs: 5, maxDelayMs: 50 });
+  await pipeline.start();
+  const shop = (backend: string): Model => ({ ...model(), routes: [...model().routes, { name: 'shop', hosts: ['shop'], match: { prefix: '/' }, backends: [{ service: 'echo-v1', weight: 1 }, { service: backend, weight: 1 }] }] });
+  const consulModel = (): Model => ({ ...emptyModel(), services: [{ name: 'consul/dc1/shop', endpoints: [{ address: '127.0.0.1', port: 50070 }] }] });
+  file.push(shop('consul/dc1/shop'));
+  consul.push(consulModel());
+  await pipeline.idle();
+  assert.equal(pipeline.readiness().ready, true, JSON.stringify(pipeline.readiness().detail));
+  const good = versions(cache, 'grpc', TYPE.route);
+  file.push(shop('consul/dc2/shop'));
+  await pipeline.idle();
+  const r = pipeline.readiness();
+  assert.equal(r.ready, false);
+  const problems = (r.detail.translation as { problems: { path: string; message: string; source?: string }[] }).problems;
+  assert.deepEqual(problems, [{ path: 'routes[shop].backends[consul/dc2/shop]', message: 'service "consul/dc2/shop" does not exist; define it or fix the name', source: 'file' }]);
+  assert.match(logs, /routes\[shop\]\.backends\[consul\/dc2\/shop\] \(from source file\): service \\"consul\/dc2\/shop\\" does not exist/);
+  assert.match(logs, /keeping the last good resources/);
+  assert.deepEqual(versions(cache, 'grpc', TYPE.route), good);
   await pipeline.stop();
 });

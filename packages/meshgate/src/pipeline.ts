@@ -26,6 +26,12 @@ export interface PipelineOptions {
   metrics?: Metrics;
   /** An identity whose certificate has less than this fraction of its lifetime left makes /readyz fail. */
   certNearExpiryFraction?: number;
+  /**
+   * Called with every service name that some source's routes send traffic to, whenever that set
+   * changes. Runs on the source's update, before the debounce, so a source that fetches services
+   * on demand (Consul's watchServices) starts the watch before its first sync when it can.
+   */
+  onRouteBackends?: (names: ReadonlySet<string>) => void;
 }
 
 export interface PublishedEvent {
@@ -76,6 +82,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly statuses = new Map<string, SourceStatus>();
   private readonly startErrors = new Map<string, string>();
   private readonly denied = new Map<string, Set<string>>();
+  private readonly onRouteBackends: ((names: ReadonlySet<string>) => void) | undefined;
+  /** Per source: the backend names of its routes (recomputed only for the source that changed). */
+  private readonly backendsBySource = new Map<string, Set<string>>();
+  private backendsKey = '';
   private lastGood: Model | undefined;
   private problems: ModelProblem[] = [];
   private conflicts: MergeConflict[] = [];
@@ -97,6 +107,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.log = o.logger;
     this.metrics = o.metrics;
     this.nearExpiryFraction = o.certNearExpiryFraction ?? 0.1;
+    this.onRouteBackends = o.onRouteBackends;
     this.debouncer = new Debouncer({ quietMs: o.debounceMs ?? 100, maxDelayMs: Math.max(o.maxDelayMs ?? 1000, o.debounceMs ?? 100), onError: (err) => this.log.error({ err }, 'pipeline run failed') }, () => this.run());
     for (const s of this.sources) {
       this.statuses.set(s.name, { name: s.name, synced: false, stale: false });
@@ -140,8 +151,23 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private onUpdate(name: string, model: Model): void {
     if (this.stopped) return;
     this.parts.set(name, model);
+    if (this.onRouteBackends) this.routeBackends(name, model);
     this.burstStart ??= performance.now();
     this.debouncer.trigger();
+  }
+
+  private routeBackends(name: string, model: Model): void {
+    this.backendsBySource.set(name, new Set(model.routes.flatMap((r) => r.backends.map((b) => b.service))));
+    const all = new Set<string>();
+    for (const set of this.backendsBySource.values()) for (const n of set) all.add(n);
+    const key = [...all].sort().join('\n');
+    if (key === this.backendsKey) return;
+    this.backendsKey = key;
+    try {
+      this.onRouteBackends!(all);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'telling sources which services routes need failed');
+    }
   }
 
   private onStatus(name: string, status: SourceStatus, log: Logger): void {
@@ -228,7 +254,9 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const fresh = JSON.stringify(problems) !== JSON.stringify(this.problems);
     this.problems = problems;
     this.metrics?.translationProblems.set({}, problems.length);
-    if (fresh) this.log.error({ problems }, `configuration has ${problems.length} problem(s); keeping the last good resources`);
+    // One readable line per problem naming the item and the source it came from, e.g. a route
+    // from the file whose backend no source defines.
+    if (fresh) this.log.error({ problems: problems.map((p) => `${p.path}${p.source ? ` (from source ${p.source})` : ''}: ${p.message}`) }, `configuration has ${problems.length} problem(s); keeping the last good resources`);
   }
 
   private accept(model: Model): void {

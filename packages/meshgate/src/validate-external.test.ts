@@ -1,0 +1,48 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCliProcess } from './test-support.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'meshgate-validate-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const FILE = `consul:
+  address: http://127.0.0.1:8500
+services:
+  - name: shop-v1
+    endpoints: [{ address: 127.0.0.1, port: 50051 }]
+routes:
+  - name: shop
+    hosts: [shop]
+    backends:
+      - { service: shop-v1 }
+      - { service: consul/dc1/shop }
+`;
+
+function write(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+test('validate: with a consul section, backends left to Consul are a note and the file is ok', async () => {
+  const f = write('split.yaml', FILE);
+  const r = await runCliProcess(['validate', '--config', f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources`, 'm'));
+  assert.match(r.stdout, /^ok: 1 service, 1 route, 0 listeners$/m);
+});
+
+test('validate: without other sources the same route is an error; with them, real errors still fail', async () => {
+  const alone = write('alone.yaml', FILE.replace(/^consul:\n.*\n/, ''));
+  const a = await runCliProcess(['validate', '--config', alone]);
+  assert.equal(a.code, 1);
+  assert.match(a.stderr, /routes\[0\]\.backends\[1\]\.service: service "consul\/dc1\/shop" does not exist/);
+  const broken = write('broken.yaml', `${FILE}listeners:\n  - { name: http, port: 8080, routes: [nope] }\n`);
+  const b = await runCliProcess(['validate', '--config', broken]);
+  assert.equal(b.code, 1);
+  assert.match(b.stderr, /listeners\[0\]\.routes\[0\]: route "nope" does not exist/);
+  assert.doesNotMatch(b.stdout, /^ok:/m);
+});
