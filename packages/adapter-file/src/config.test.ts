@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, type ParseOptions } from './config.ts';
@@ -182,7 +182,7 @@ trustBundles:
     { 'gw.crt': secret },
   );
   assert.deepEqual(r.messages, [
-    `${r.file}:17:14: identities[0].keyFile: "${join(r.dir, 'gw.crt')}" does not contain a PEM private key; expected a "-----BEGIN ...-----" block`,
+    `${r.file}:17:14: identities[0].keyFile: "${join(r.dir, 'gw.crt')}" does not contain a PEM private key; keyFile must hold the PEM private key of the certFile leaf ("-----BEGIN PRIVATE KEY-----" block)`,
     `${r.file}:20:15: trustBundles[0].caFiles[0]: cannot read certificate file "${join(r.dir, 'missing.crt')}" (ENOENT); check the path (relative paths are resolved against ${r.dir})`,
   ]);
   for (const m of r.messages) assert.ok(!m.includes('TOPSECRET'));
@@ -261,4 +261,87 @@ test('with externalReferences, a backend name no source could define and other d
   assert.equal(listener.model, undefined);
   assert.deepEqual(listener.messages, [`${listener.file}:11:46: listeners[0].routes[1]: route "nope" does not exist; define it or fix the name`]);
   assert.deepEqual(listener.external, []);
+});
+
+/** Real key pairs and certificates from openssl: `leaf(name, days)` writes <name>.crt and <name>.key (days < 0: already expired). */
+function openssl(dir: string) {
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=ca', '-keyout', 'ca.key', '-out', 'ca.crt');
+  return {
+    leaf(name: string, days = 1): void {
+      ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+      ossl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', String(days), '-out', `${name}.crt`);
+    },
+  };
+}
+
+const WITH_IDENTITY = (cert: string, key: string) => `${GOOD}identities:
+  - name: gw
+    certFile: ${cert}
+    keyFile: ${key}
+`;
+
+/** Loads GOOD plus one identity whose files were made in the same directory by `make`. */
+function loadIdentity(t: { after(fn: () => void): void }, cert: string, key: string, make: (dir: string, pki: ReturnType<typeof openssl>) => void) {
+  const dir = tempDir(t);
+  make(dir, openssl(dir));
+  const file = join(dir, 'gw.yaml');
+  writeFileSync(file, WITH_IDENTITY(cert, key));
+  const r = loadConfigFile(file);
+  // No line of any PEM body (keys above all) may appear in a message.
+  const bodies = readdirSync(dir).filter((f) => /\.(crt|key)$/.test(f)).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
+  for (const m of r.errors.map((e) => e.message)) for (const b of bodies) assert.ok(!m.includes(b), `a message quotes PEM content: ${m}`);
+  return { dir, file, ...r, messages: r.errors.map((e) => e.message) };
+}
+
+test('identity: a certificate and key that belong together load', (t) => {
+  const r = loadIdentity(t, 'gw.crt', 'gw.key', (_d, pki) => pki.leaf('gw'));
+  assert.deepEqual(r.messages, []);
+  assert.equal(r.model?.identities[0].name, 'gw');
+});
+
+test('identity: a key that is not the certificate\'s own is refused, naming both files and the fix', (t) => {
+  const r = loadIdentity(t, 'gw.crt', 'other.key', (_d, pki) => { pki.leaf('gw'); pki.leaf('other'); });
+  assert.equal(r.model, undefined);
+  assert.deepEqual(r.messages, [
+    `${r.file}:17:14: identities[0].keyFile: identity "gw": certificate and key do not match (certFile "${join(r.dir, 'gw.crt')}", keyFile "${join(r.dir, 'other.key')}"); replace both files (write the key and certificate, then rename both into place)`,
+  ]);
+  assert.equal(r.errors[0].code, 'file');
+});
+
+test('identity: an expired leaf is refused, naming the file and when it expired', (t) => {
+  const r = loadIdentity(t, 'gw.crt', 'gw.key', (_d, pki) => pki.leaf('gw', -1));
+  assert.equal(r.model, undefined);
+  assert.equal(r.messages.length, 1);
+  assert.match(r.messages[0], new RegExp(`^${r.file}:16:15: identities\\[0\\]\\.certFile: identity "gw": the certificate in "${join(r.dir, 'gw.crt')}" expired at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; write a renewed certificate and its key`));
+});
+
+test('identity: a certificate file with no certificate, or an unparsable one, is named with the fix', (t) => {
+  const none = loadIdentity(t, 'gw.key', 'gw.key', (_d, pki) => pki.leaf('gw'));
+  assert.deepEqual(none.messages, [
+    `${none.file}:16:15: identities[0].certFile: "${join(none.dir, 'gw.key')}" does not contain a PEM certificate; certFile must hold the PEM certificate chain, leaf first ("-----BEGIN CERTIFICATE-----" blocks)`,
+  ]);
+  const broken = loadIdentity(t, 'bad.crt', 'gw.key', (d, pki) => {
+    pki.leaf('gw');
+    writeFileSync(join(d, 'bad.crt'), '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
+  });
+  assert.deepEqual(broken.messages, [
+    `${broken.file}:16:15: identities[0].certFile: "${join(broken.dir, 'bad.crt')}" does not hold a valid PEM certificate (the first "-----BEGIN CERTIFICATE-----" block cannot be parsed); write the leaf certificate first, then any intermediates`,
+  ]);
+});
+
+test('identity: a key file with no key, or an unusable one, is named with the fix and never quoted', (t) => {
+  const none = loadIdentity(t, 'gw.crt', 'gw.crt', (_d, pki) => pki.leaf('gw'));
+  assert.deepEqual(none.messages, [
+    `${none.file}:17:14: identities[0].keyFile: "${join(none.dir, 'gw.crt')}" does not contain a PEM private key; keyFile must hold the PEM private key of the certFile leaf ("-----BEGIN PRIVATE KEY-----" block)`,
+  ]);
+  const secret = 'VE9QU0VDUkVUS0VZTUFURVJJQUw=';
+  const broken = loadIdentity(t, 'gw.crt', 'bad.key', (d, pki) => {
+    pki.leaf('gw');
+    writeFileSync(join(d, 'bad.key'), `-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`);
+  });
+  assert.deepEqual(broken.messages, [
+    `${broken.file}:17:14: identities[0].keyFile: "${join(broken.dir, 'bad.key')}" does not hold a usable private key (cannot be parsed, or it is encrypted); write the unencrypted PEM private key (PKCS#8 "-----BEGIN PRIVATE KEY-----", or PKCS#1/SEC1)`,
+  ]);
+  assert.ok(!broken.messages[0].includes(secret));
 });

@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -239,7 +240,7 @@ class Converter {
   }
 
   /** Reads a PEM file. Messages name the file and the fix, never its content. */
-  private pem(path: string, at: Loc, what: string, marker: RegExp): string | undefined {
+  private pem(path: string, at: Loc, what: string, marker: RegExp, fix: string): { text: string; abs: string } | undefined {
     const abs = resolve(this.baseDir, path);
     this.files.push(abs);
     let text: string;
@@ -250,20 +251,70 @@ class Converter {
       return undefined;
     }
     if (!marker.test(text)) {
-      this.r.error('file', at, `${JSON.stringify(abs)} does not contain a PEM ${what}; expected a "-----BEGIN ...-----" block`);
+      this.r.error('file', at, `${JSON.stringify(abs)} does not contain a PEM ${what}; ${fix}`);
       return undefined;
     }
-    return text;
+    return { text, abs };
   }
 
+  /**
+   * An identity is published only when its certificate and key belong together and the leaf has
+   * not expired: a rotator that replaces the two files one after the other (or a half-finished
+   * copy) would otherwise hand Envoy a Secret it rejects or, worse, one that fails every
+   * handshake. Any such problem is a load error, so the whole last good config stays in force
+   * (the file source turns stale) until both files are right; the next poll picks them up.
+   */
   private identity(i: Raw): Identity | undefined {
     this.where.set(`identities[${i.name}]`, this.at(i));
-    const cert = this.pem(i.certFile, this.sub(i, 'certFile'), 'certificate', /-----BEGIN CERTIFICATE-----/);
-    const key = this.pem(i.keyFile, this.sub(i, 'keyFile'), 'private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+    const certAt = this.sub(i, 'certFile');
+    const keyAt = this.sub(i, 'keyFile');
+    const cert = this.pem(i.certFile, certAt, 'certificate', /-----BEGIN CERTIFICATE-----/, 'certFile must hold the PEM certificate chain, leaf first ("-----BEGIN CERTIFICATE-----" blocks)');
+    const key = this.pem(i.keyFile, keyAt, 'private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'keyFile must hold the PEM private key of the certFile leaf ("-----BEGIN PRIVATE KEY-----" block)');
     if (cert === undefined || key === undefined) return undefined;
-    const out: Identity = { name: i.name, certChainPem: cert, privateKeyPem: key, source: this.source };
+    if (!this.pairOk(i.name, cert, key, certAt, keyAt)) return undefined;
+    const out: Identity = { name: i.name, certChainPem: cert.text, privateKeyPem: key.text, source: this.source };
     if (i.allowedNodes?.length) out.allowedNodes = [...i.allowedNodes];
     return out;
+  }
+
+  /** Parses the leaf and the key and checks they pair up. Never puts PEM content in a message. */
+  private pairOk(name: string, cert: { text: string; abs: string }, key: { text: string; abs: string }, certAt: Loc, keyAt: Loc): boolean {
+    let leaf: X509Certificate;
+    try {
+      // X509Certificate reads the first PEM block: the leaf, since the chain is leaf first.
+      leaf = new X509Certificate(cert.text);
+    } catch {
+      this.r.error('file', certAt, `${JSON.stringify(cert.abs)} does not hold a valid PEM certificate (the first "-----BEGIN CERTIFICATE-----" block cannot be parsed); write the leaf certificate first, then any intermediates`);
+      return false;
+    }
+    let priv: ReturnType<typeof createPrivateKey>;
+    try {
+      priv = createPrivateKey(key.text);
+    } catch {
+      // Node's own message is about the key bytes; it is left out on purpose.
+      this.r.error('file', keyAt, `${JSON.stringify(key.abs)} does not hold a usable private key (cannot be parsed, or it is encrypted); write the unencrypted PEM private key (PKCS#8 "-----BEGIN PRIVATE KEY-----", or PKCS#1/SEC1)`);
+      return false;
+    }
+    let match = false;
+    try {
+      match = leaf.checkPrivateKey(priv);
+    } catch {
+      match = false;
+    }
+    if (!match) {
+      this.r.error(
+        'file',
+        keyAt,
+        `identity ${JSON.stringify(name)}: certificate and key do not match (certFile ${JSON.stringify(cert.abs)}, keyFile ${JSON.stringify(key.abs)}); replace both files (write the key and certificate, then rename both into place)`,
+      );
+      return false;
+    }
+    const notAfter = Date.parse(leaf.validTo);
+    if (Number.isFinite(notAfter) && notAfter <= Date.now()) {
+      this.r.error('file', certAt, `identity ${JSON.stringify(name)}: the certificate in ${JSON.stringify(cert.abs)} expired at ${new Date(notAfter).toISOString()}; write a renewed certificate and its key (then rename both into place)`);
+      return false;
+    }
+    return true;
   }
 
   private bundle(b: Raw): TrustBundle | undefined {
@@ -271,8 +322,8 @@ class Converter {
     const pems: string[] = [];
     (b.caFiles as string[]).forEach((f, n) => {
       const at = this.sub(b, `caFiles[${n}]`);
-      const text = this.pem(f, at, 'certificate', /-----BEGIN CERTIFICATE-----/);
-      if (text !== undefined) pems.push(text);
+      const got = this.pem(f, at, 'certificate', /-----BEGIN CERTIFICATE-----/, 'caFiles must hold PEM CA certificates ("-----BEGIN CERTIFICATE-----" blocks)');
+      if (got !== undefined) pems.push(got.text);
     });
     return pems.length === b.caFiles.length ? { name: b.name, caPems: pems, source: this.source } : undefined;
   }

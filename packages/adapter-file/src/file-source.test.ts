@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Model, SourceSink, SourceStatus } from '@meshgate/model';
@@ -126,20 +127,66 @@ test('a missing config file at start is reported, and creating it syncs', async 
   await eventually('synced after create', () => sink.lastStatus?.synced === true);
 });
 
-test('rewriting a referenced certificate file reloads the identity', async (t) => {
-  const pem = (tag: string) => `-----BEGIN CERTIFICATE-----\n${tag}\n-----END CERTIFICATE-----\n`;
+/** openssl-made key pairs: `leaf(name)` writes <name>.crt and <name>.key into `sub` (default: dir). */
+function pki(dir: string) {
+  const ossl = (cwd: string, ...args: string[]) => execFileSync('openssl', args, { cwd, stdio: 'pipe' });
+  ossl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=ca', '-keyout', 'ca.key', '-out', 'ca.crt');
+  return (name: string, sub = dir): { cert: string; key: string } => {
+    mkdirSync(sub, { recursive: true });
+    ossl(sub, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+    ossl(sub, 'x509', '-req', '-in', `${name}.csr`, '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-days', '1', '-out', `${name}.crt`);
+    return { cert: readFileSync(join(sub, `${name}.crt`), 'utf8'), key: readFileSync(join(sub, `${name}.key`), 'utf8') };
+  };
+}
+
+async function withIdentity(t: { after(fn: () => unknown): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-watch-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'gw.crt'), pem('ONE'));
-  writeFileSync(join(dir, 'gw.key'), '-----BEGIN PRIVATE KEY-----\nK\n-----END PRIVATE KEY-----\n');
+  const leaf = pki(dir);
+  const first = leaf('gw');
   writeFileSync(join(dir, 'gw.yaml'), `${CONFIG(50051)}identities:\n  - { name: gw, certFile: gw.crt, keyFile: gw.key }\n`);
   const sink = new RecordingSink();
   const src = new FileSource({ path: join(dir, 'gw.yaml') });
   await src.start(sink);
   t.after(() => src.stop());
-  assert.match(sink.models.at(-1)!.identities[0].certChainPem, /ONE/);
-  writeFileSync(join(dir, 'gw.crt'), pem('TWO-LONGER'));
-  await eventually('rotated cert reaches the sink', () => /TWO/.test(sink.models.at(-1)!.identities[0].certChainPem));
+  return { dir, leaf, first, sink, src };
+}
+
+test('rewriting a referenced certificate and key reloads the identity', async (t) => {
+  const { dir, leaf, first, sink } = await withIdentity(t);
+  assert.equal(sink.models.at(-1)!.identities[0].certChainPem, first.cert);
+  const next = leaf('next', join(dir, 'staging'));
+  renameSync(join(dir, 'staging', 'next.key'), join(dir, 'gw.key'));
+  renameSync(join(dir, 'staging', 'next.crt'), join(dir, 'gw.crt'));
+  await eventually('rotated cert reaches the sink', () => sink.models.at(-1)!.identities[0].certChainPem === next.cert, 5000);
+  assert.equal(sink.models.at(-1)!.identities[0].privateKeyPem, next.key);
+  assert.equal(sink.lastStatus?.stale, false);
+});
+
+test('a half-replaced identity (new key, old certificate) keeps the last good config until both files match', async (t) => {
+  const { dir, leaf, first, sink } = await withIdentity(t);
+  const next = leaf('next', join(dir, 'staging'));
+  const updates = sink.models.length;
+  // The key first; the certificate follows later (a rotator that renames one file at a time).
+  renameSync(join(dir, 'staging', 'next.key'), join(dir, 'gw.key'));
+  await eventually('the source turns stale', () => sink.lastStatus?.stale === true, 5000);
+  const err = sink.lastStatus!.lastError!;
+  assert.match(err, /identity "gw": certificate and key do not match/);
+  assert.ok(err.includes(join(dir, 'gw.crt')) && err.includes(join(dir, 'gw.key')), `the error names both files: ${err}`);
+  assert.match(err, /replace both files \(write the key and certificate, then rename both into place\)/);
+  assert.ok(!err.includes(next.key.split('\n')[1]) && !err.includes(first.key.split('\n')[1]), 'the error quotes key material');
+  // An edit to the rest of the file waits too: the config is loaded as a whole.
+  writeFileSync(join(dir, 'gw.yaml'), `${CONFIG(50052)}identities:\n  - { name: gw, certFile: gw.crt, keyFile: gw.key }\n`);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(sink.models.length, updates, 'a mismatched identity reached the sink');
+  assert.equal(sink.models.at(-1)!.identities[0].privateKeyPem, first.key);
+  // The certificate arrives: the next poll loads both, and the rest of the edit with them.
+  renameSync(join(dir, 'staging', 'next.crt'), join(dir, 'gw.crt'));
+  await eventually('the matching pair reaches the sink', () => sink.models.at(-1)!.identities[0].certChainPem === next.cert, 5000);
+  assert.equal(sink.models.at(-1)!.identities[0].privateKeyPem, next.key);
+  assert.equal(sink.lastPort, 50052);
+  assert.equal(sink.lastStatus?.stale, false);
+  assert.equal(sink.lastStatus?.lastError, undefined);
 });
 
 test('an edit that does not change the model emits no update', async (t) => {
