@@ -1,6 +1,8 @@
 // Security of the xDS port itself (`xds.tls`): the port hands out mesh identities, so only clients
 // with a certificate from the configured CA get a stream, and a Secret limited with
-// `identities[].allowedNodes` reaches only the nodes it names (node id or node cluster).
+// `identities[].allowedNodes` reaches only the nodes it names: by the SPIFFE ID of the verified
+// client certificate, and/or by the node id or node cluster the client declares (both must match
+// when both are listed).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -42,7 +44,7 @@ services:
   - name: web
     endpoints: [{ address: 127.0.0.1, port: 8081 }]
 identities:
-  - { name: mesh/gw-only, certFile: gw/cert.pem, keyFile: gw/key.pem, allowedNodes: [gw-allowed] }
+  - { name: mesh/gw-only, certFile: gw/cert.pem, keyFile: gw/key.pem, allowedNodes: [gw-allowed, ${GW_ID}] }
   - { name: mesh/gateways, certFile: gw/cert.pem, keyFile: gw/key.pem, allowedNodes: [gateway-cluster] }
   - { name: mesh/public, certFile: other/cert.pem, keyFile: other/key.pem }
   - { name: mesh/gw-by-spiffe, certFile: gw/cert.pem, keyFile: gw/key.pem, allowedNodes: [${GW_ID}] }
@@ -145,21 +147,25 @@ test('allowedNodes: a restricted Secret reaches the node it names (by id or by c
   assert.deepEqual(await secretsFor('bystander', 'e2e', 'gw'), ['mesh/public', 'mesh/roots']);
 });
 
-test(
-  'allowedNodes binds to the client certificate, not only to the node id the client claims',
-  { todo: 'meshgate authorizeSecret (packages/meshgate/src/control-plane.ts) ignores the peer SANs: any holder of a CA-issued cert can claim node id gw-allowed' },
-  async () => {
-    // The "other" workload's certificate is valid, but it is not the gateway's; it claims the gateway's node id.
-    assert.deepEqual(await secretsFor('gw-allowed', 'e2e', 'other'), ['mesh/public', 'mesh/roots']);
-  },
-);
+test('allowedNodes binds to the client certificate, not only to the node id the client claims', async () => {
+  // The "other" workload's certificate is valid, but it is not the gateway's; it claims the gateway's node id.
+  assert.deepEqual(await secretsFor('gw-allowed', 'e2e', 'other'), ['mesh/public', 'mesh/roots']);
+  // Claiming the SPIFFE ID itself as node id or cluster does not help either.
+  assert.deepEqual(await secretsFor(GW_ID, GW_ID, 'other', ['mesh/gw-by-spiffe', 'mesh/roots']), ['mesh/roots']);
+});
 
-test(
-  'allowedNodes can name a SPIFFE ID, matched against the verified client certificate',
-  { todo: 'not expressible yet: allowedNodes entries are compared with node.id and node.cluster only (the fix proposed for the test above)' },
-  async () => {
-    const names = ['mesh/gw-by-spiffe', 'mesh/roots'];
-    assert.deepEqual(await secretsFor('any-node-id', 'e2e', 'gw', names), names.slice().sort());
-    assert.deepEqual(await secretsFor('any-node-id', 'e2e', 'other', names), ['mesh/roots']);
-  },
-);
+test('allowedNodes can name a SPIFFE ID, matched against the verified client certificate', async () => {
+  const names = ['mesh/gw-by-spiffe', 'mesh/roots'];
+  assert.deepEqual(await secretsFor('any-node-id', 'e2e', 'gw', names), names.slice().sort());
+  assert.deepEqual(await secretsFor('any-node-id', 'e2e', 'other', names), ['mesh/roots']);
+});
+
+test('plain allowedNodes entries under xds.tls are flagged at start-up as self-declared, naming no secret content', async () => {
+  const logs = mg.logs(200_000);
+  const warned = logs.split('\n').filter((l) => /are node ids or clusters the client declares itself/.test(l));
+  // mesh/gateways lists only a cluster; mesh/gw-only is bound to a SPIFFE ID as well.
+  assert.equal(warned.length, 1, warned.join('\n') || logs.slice(-2000));
+  assert.match(warned[0], /identity \\?"mesh\/gateways\\?"/);
+  assert.match(warned[0], /spiffe:\/\//);
+  assert.doesNotMatch(logs, /PRIVATE KEY|BEGIN CERTIFICATE/);
+});

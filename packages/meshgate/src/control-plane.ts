@@ -6,7 +6,7 @@ import { FileSource } from '@meshgate/adapter-file';
 import type { FileSourceOptions } from '@meshgate/adapter-file';
 import { ConsulSource, parseConsulConfig } from '@meshgate/adapter-consul';
 import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
-import type { XdsNode } from '@meshgate/xds-core';
+import type { PeerIdentity, XdsNode } from '@meshgate/xds-core';
 import { AdminServer } from './admin.ts';
 import { loadSettings, MESHGATE_KEYS, ConfigError } from './config.ts';
 import type { MeshgateSettings, Overrides } from './config.ts';
@@ -18,6 +18,7 @@ import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { CertsSource, parseCertsSection } from './certs-source.ts';
 import { ConvergenceTracker } from './convergence.ts';
+import { allowedNodesAdvice, nodeMayHave } from './node-authz.ts';
 
 export interface ControlPlaneOptions extends Overrides {
   /** The YAML config file (adapter-file format plus meshgate's own sections). */
@@ -102,11 +103,11 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
   const server = new XdsServer({
     cache,
     logger: log,
-    authorizeSecret: (node: XdsNode, secretName: string) => {
-      // Identities may be limited to node ids or node clusters; trust bundles are public.
+    authorizeSecret: (node: XdsNode, secretName: string, peer: PeerIdentity | undefined) => {
+      // Identities may be limited by the client certificate's SANs and/or the node id or cluster
+      // (see node-authz.ts); trust bundles are public.
       const id = pipeline?.model?.identities.find((i) => i.name === secretName);
-      if (!id || !id.allowedNodes?.length) return true;
-      return id.allowedNodes.includes(node.id) || (node.cluster !== undefined && id.allowedNodes.includes(node.cluster));
+      return !id || nodeMayHave(id.allowedNodes, node, peer);
     },
   });
   const metrics = createMetrics(() => server.stats().streams);
@@ -138,6 +139,18 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
   server.on('ack', (e) => convergence.answer(e));
   server.on('nack', (e) => convergence.answer(e));
   p.on('published', (e) => convergence.published(e.at, e.groups));
+  // Checked on every publish (start-up and each reload), logged once per identity and list.
+  const advised = new Set<string>();
+  p.on('published', () => {
+    for (const id of p.model?.identities ?? []) {
+      const advice = allowedNodesAdvice(id.name, id.allowedNodes, settings.xds.tls !== undefined);
+      const key = `${id.name}\0${JSON.stringify(id.allowedNodes)}`;
+      if (advice && !advised.has(key)) {
+        advised.add(key);
+        log.warn({ identity: id.name, allowedNodes: id.allowedNodes }, advice);
+      }
+    }
+  });
 
   const admin = new AdminServer(
     {
