@@ -46,3 +46,20 @@ test('validate: without other sources the same route is an error; with them, rea
   assert.match(b.stderr, /listeners\[0\]\.routes\[0\]: route "nope" does not exist/);
   assert.doesNotMatch(b.stdout, /^ok:/m);
 });
+
+test('translate: with a consul section, backends left to Consul become empty stand-ins, with a note on stderr', async () => {
+  const f = write('split-translate.yaml', FILE);
+  const r = await runCliProcess(['translate', '--config', f, '--profile', 'envoy', '--output', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources \\(consul\\), shown here as an empty stand-in`, 'm'));
+  const out = JSON.parse(r.stdout) as Record<string, Record<string, any>>;
+  const clusters = out['type.googleapis.com/envoy.config.cluster.v3.Cluster'];
+  assert.deepEqual(Object.keys(clusters).sort(), ['consul/dc1/shop', 'shop-v1']);
+  const cla = out['type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment']?.['consul/dc1/shop'];
+  assert.equal((cla?.endpoints ?? []).flatMap((e: any) => e.lb_endpoints ?? []).length, 0, 'the stand-in has no endpoints');
+  // Without other sources the file alone must resolve its backends.
+  const alone = write('alone-translate.yaml', FILE.replace(/^consul:\n.*\n/, ''));
+  const a = await runCliProcess(['translate', '--config', alone]);
+  assert.equal(a.code, 1);
+  assert.match(a.stderr, /service "consul\/dc1\/shop" does not exist/);
+});

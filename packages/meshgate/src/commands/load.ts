@@ -27,3 +27,19 @@ export function loadForOffline(path: string): { model?: Model; errors: string[];
   const errors = [...(r.errors.length ? formatErrors(r.errors, 50).split('\n') : []), ...later];
   return errors.length ? { errors, external: [] } : { model: r.model!, errors: [], external: r.external };
 }
+
+/**
+ * The model with an empty stand-in service for each backend left to other sources, so the
+ * translator can check (and print) everything else; whether a source really defines them is only
+ * known once serve merges the sources.
+ */
+export function withStandIns(model: Model, external: readonly ExternalReference[]): Model {
+  const names = new Set(model.services.map((s) => s.name));
+  const stubs = [...new Set(external.map((x) => x.service))].filter((n) => !names.has(n)).map((name) => ({ name, endpoints: [] }));
+  return stubs.length ? { ...model, services: [...model.services, ...stubs] } : model;
+}
+
+/** One line per backend left to other sources: `note: file:line:col: route r: backend "b" ...`. */
+export function externalNotes(file: string, external: readonly ExternalReference[], what = 'checked when serve merges them'): string[] {
+  return external.map((x) => `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul), ${what}`);
+}

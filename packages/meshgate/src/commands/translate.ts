@@ -5,7 +5,7 @@ import type { Profile } from '@meshgate/translator';
 import { helpText, parseCommand, UsageError } from '../args.ts';
 import type { CommandSpec } from '../args.ts';
 import { redact, resolveType } from '../debug.ts';
-import { loadForOffline } from './load.ts';
+import { externalNotes, loadForOffline, withStandIns } from './load.ts';
 
 export const spec: CommandSpec = {
   name: 'translate',
@@ -39,12 +39,15 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const file = resolve(String(v.config));
-  const { model, errors } = loadForOffline(file);
+  const { model, errors, external } = loadForOffline(file);
   if (!model) {
     process.stderr.write(errors.join('\n') + '\n');
     return 1;
   }
-  const { resources, problems } = translate(model, profile);
+  // As in validate: backends left to Consul become empty stand-ins (a cluster with no endpoints),
+  // since only serve knows what Consul defines; stderr says so, stdout stays the resources alone.
+  const { resources, problems } = translate(withStandIns(model, external), profile);
+  for (const note of externalNotes(file, external, 'shown here as an empty stand-in (no endpoints)')) process.stderr.write(`${note}\n`);
   if (problems.length) {
     process.stderr.write(problems.map((p) => `${file}: ${p.path}: ${p.message}`).join('\n') + '\n');
     return 1;

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { translate, PROFILES } from '@meshgate/translator';
 import { helpText, parseCommand } from '../args.ts';
 import type { CommandSpec } from '../args.ts';
-import { loadForOffline } from './load.ts';
+import { externalNotes, loadForOffline, withStandIns } from './load.ts';
 
 export const spec: CommandSpec = {
   name: 'validate',
@@ -28,11 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`${file}: ${errors.length} problem(s); nothing was changed\n`);
     return 1;
   }
-  // Backends left to other sources get empty stand-ins so the translator checks everything else;
-  // whether a source defines them is only known once serve merges the sources.
-  const names = new Set(model.services.map((s) => s.name));
-  const stubs = [...new Set(external.map((x) => x.service))].filter((n) => !names.has(n)).map((name) => ({ name, endpoints: [] }));
-  const checked = stubs.length ? { ...model, services: [...model.services, ...stubs] } : model;
+  const checked = withStandIns(model, external);
   // The translator knows what data planes reject beyond the model's own rules.
   const problems = new Map<string, string>();
   for (const p of PROFILES) for (const pr of translate(checked, p).problems) problems.set(`${pr.path}: ${pr.message}`, `${file}: ${pr.path}: ${pr.message} (${p} profile)`);
@@ -40,9 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write([...problems.values()].join('\n') + '\n');
     return 1;
   }
-  for (const x of external) {
-    process.stdout.write(`note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul), checked when serve merges them\n`);
-  }
+  for (const note of externalNotes(file, external)) process.stdout.write(`${note}\n`);
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   process.stdout.write(`ok: ${n(model.services.length, 'service', 'services')}, ${n(model.routes.length, 'route', 'routes')}, ${n(model.listeners.length, 'listener', 'listeners')}\n`);
   return 0;
