@@ -1,0 +1,109 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes allows in a label value. */}}
+{{- define "meshgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: release-chart, or the release name alone when it already contains the chart name. */}}
+{{- define "meshgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "meshgate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels shared by every object of the release. */}}
+{{- define "meshgate.labels" -}}
+helm.sh/chart: {{ include "meshgate.chart" . }}
+app.kubernetes.io/name: {{ include "meshgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: meshgate
+{{- end }}
+
+{{/* Selector labels of the control plane; immutable once installed, so they never carry versions. */}}
+{{- define "meshgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "meshgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: control-plane
+{{- end }}
+
+{{/* Selector labels of the optional Envoy gateway. */}}
+{{- define "meshgate.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "meshgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{- define "meshgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "meshgate.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "meshgate.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* Where the config, the Consul token and the writable state live inside the pod. */}}
+{{- define "meshgate.configDir" -}}/etc/meshgate{{- end }}
+{{- define "meshgate.consulTokenDir" -}}/var/run/secrets/meshgate/consul{{- end }}
+
+{{/* True when the Consul agent address is only known at run time (the node's IP), so an init container renders the config. */}}
+{{- define "meshgate.renderAtStart" -}}
+{{- if .Values.consul.agentOnHost.enabled }}true{{- end }}
+{{- end }}
+
+{{/*
+The meshgate config file: values.config plus what the chart wires itself (the Consul token file
+and the node-local agent address). Conflicts fail the render with the fix, so a config that
+passes here is the one the pod gets.
+*/}}
+{{- define "meshgate.config" -}}
+{{- $cfg := deepCopy (.Values.config | default dict) }}
+{{- $admin := get $cfg "admin" | default dict }}
+{{- $addr := toString (get $admin "address" | default "127.0.0.1") }}
+{{- if has $addr (list "127.0.0.1" "localhost" "::1") }}
+{{- fail (printf "config.admin.address is %s: kubelet probes (/healthz, /readyz) connect from the node to the pod IP, so the admin server must listen on 0.0.0.0 (or the pod IP); see the comment on config.admin in values.yaml" $addr) }}
+{{- end }}
+{{- $tokenSecret := .Values.consul.tokenSecret }}
+{{- if or $tokenSecret.name .Values.consul.agentOnHost.enabled }}
+{{- if not (hasKey $cfg "consul") }}
+{{- fail "consul.tokenSecret.name and consul.agentOnHost.enabled wire the Consul source, but config.consul is not set; add config.consul (at least {}) to turn the Consul source on" }}
+{{- end }}
+{{- $consul := get $cfg "consul" | default dict }}
+{{- if $tokenSecret.name }}
+{{- if or (hasKey $consul "tokenFile") (hasKey $consul "tokenEnv") }}
+{{- fail "config.consul.tokenFile/tokenEnv and consul.tokenSecret are both set; keep consul.tokenSecret (the chart points tokenFile at the mounted Secret) and remove the other" }}
+{{- end }}
+{{- $_ := set $consul "tokenFile" (printf "%s/%s" (include "meshgate.consulTokenDir" .) $tokenSecret.key) }}
+{{- end }}
+{{- if .Values.consul.agentOnHost.enabled }}
+{{- if hasKey $consul "address" }}
+{{- fail "config.consul.address and consul.agentOnHost.enabled are both set; remove config.consul.address (the chart sets it to the node's IP) or turn agentOnHost off" }}
+{{- end }}
+{{- $_ := set $consul "address" (printf "%s://${HOST_IP}:%d" .Values.consul.agentOnHost.scheme (int .Values.consul.agentOnHost.port)) }}
+{{- end }}
+{{- $_ := set $cfg "consul" $consul }}
+{{- end }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{- define "meshgate.xdsPort" -}}
+{{- (get (.Values.config.xds | default dict) "port") | default 18000 | int }}
+{{- end }}
+{{- define "meshgate.adminPort" -}}
+{{- (get (.Values.config.admin | default dict) "port") | default 19000 | int }}
+{{- end }}
