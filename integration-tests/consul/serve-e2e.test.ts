@@ -26,8 +26,8 @@ describe('meshgate serve with a consul section', { timeout: 180_000 }, () => {
     checkA = await consul.registerService({ id: 'echo-a', name: 'echo', address: '127.0.0.1', port: backends.get('echo-a')!.port });
     await consul.registerService({ id: 'echo-b', name: 'echo', address: '127.0.0.1', port: backends.get('echo-b')!.port });
     // Routes the Consul way: the ingress-gateway entry named like the gateway. (A route in the
-    // YAML file naming consul/dc1/echo is refused by the file source today, which checks route
-    // backends against its own services only.)
+    // YAML file may name consul/dc1/echo too, since a `consul:` section turns on the file source's
+    // externalReferences; yaml-routes.test.ts covers that, see docs/config-reference.md.)
     await consul.putConfigEntry({ Kind: 'service-defaults', Name: 'echo', Protocol: 'grpc' });
     await consul.putConfigEntry({ Kind: 'ingress-gateway', Name: 'edge', Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo', Hosts: ['echo'] }] }] });
     writeAtomic(

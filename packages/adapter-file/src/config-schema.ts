@@ -137,7 +137,7 @@ const identity: Spec = {
     name: { spec: NAME, required: true, doc: 'SDS secret name' },
     certFile: { spec: { kind: 'string', nonEmpty: true }, required: true, doc: 'PEM certificate chain, leaf first' },
     keyFile: { spec: { kind: 'string', nonEmpty: true }, required: true, doc: 'PEM private key' },
-    allowedNodes: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } }, default: '[] (every node)', doc: 'node ids or clusters allowed to fetch it' },
+    allowedNodes: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } }, default: '[] (every node)', doc: 'who may fetch it: spiffe://... or dns:<name> (the verified client certificate), or a node id or cluster (self-declared)' },
   },
 };
 

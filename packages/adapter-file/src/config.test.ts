@@ -345,3 +345,17 @@ test('identity: a key file with no key, or an unusable one, is named with the fi
   ]);
   assert.ok(!broken.messages[0].includes(secret));
 });
+
+test('identity: allowedNodes entries that can never match are errors at their line', (t) => {
+  const dir = tempDir(t);
+  openssl(dir).leaf('gw');
+  const file = join(dir, 'gw.yaml');
+  writeFileSync(file, `${WITH_IDENTITY('gw.crt', 'gw.key')}    allowedNodes: [gw-1, "dns:", "spiffe://example.org/a b", spiffe://example.org/ns/gw/sa/gw, dns:gw.example.org]\n`);
+  const r = loadConfigFile(file);
+  assert.deepEqual(r.errors.map((e) => e.message), [
+    `${file}:18:26: identities[0].allowedNodes[1]: "dns:": write the DNS SAN after dns:, e.g. dns:gateway.example.org`,
+    `${file}:18:34: identities[0].allowedNodes[2]: "spiffe://example.org/a b" is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`,
+  ]);
+  writeFileSync(file, `${WITH_IDENTITY('gw.crt', 'gw.key')}    allowedNodes: [gw-1, spiffe://example.org/ns/gw/sa/gw, dns:gw.example.org]\n`);
+  assert.deepEqual(loadConfigFile(file).model?.identities[0].allowedNodes, ['gw-1', 'spiffe://example.org/ns/gw/sa/gw', 'dns:gw.example.org']);
+});

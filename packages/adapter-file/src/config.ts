@@ -273,7 +273,14 @@ class Converter {
     if (cert === undefined || key === undefined) return undefined;
     if (!this.pairOk(i.name, cert, key, certAt, keyAt)) return undefined;
     const out: Identity = { name: i.name, certChainPem: cert.text, privateKeyPem: key.text, source: this.source };
-    if (i.allowedNodes?.length) out.allowedNodes = [...i.allowedNodes];
+    if (i.allowedNodes?.length) {
+      (i.allowedNodes as string[]).forEach((e, n) => {
+        const at = this.sub(i, `allowedNodes[${n}]`);
+        if (e === 'dns:') this.r.error('range', at, `${JSON.stringify(e)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`);
+        else if (e.includes('://') && (!URL.canParse(e) || /\s/.test(e))) this.r.error('range', at, `${JSON.stringify(e)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`);
+      });
+      out.allowedNodes = [...i.allowedNodes];
+    }
     return out;
   }
 

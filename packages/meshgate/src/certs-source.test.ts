@@ -16,6 +16,11 @@ test('the certs section is checked with messages naming the key', () => {
   assert.match(r.errors.join('\n'), /certs\.bogus: unknown key/);
   assert.match(r.errors.join('\n'), /certs\.identities\[0\]: set exactly one of spiffe/);
   assert.match(r.errors.join('\n'), /certs\.identities\[1\]\.ttl must be a duration/);
+  const nodes = parseCertsSection({ dir: '/x', identities: [{ name: 'a', spiffe: 'spiffe://e/a', allowedNodes: ['spiffe://e/gw', 'dns:', 'gw-1'] }, { name: 'b', dns: 'b', allowedNodes: 'gw-1' }] });
+  assert.deepEqual(nodes.errors, [
+    'certs.identities[0].allowedNodes[1]: "dns:": write the DNS SAN after dns:, e.g. dns:gateway.example.org',
+    'certs.identities[1].allowedNodes: must be a list of non-empty strings (spiffe://..., dns:<name>, or a node id or cluster)',
+  ]);
 });
 
 test('built-in CA identities are served as Secrets under a stable name and renewed from their lifetime', { timeout: 30_000 }, async (t) => {

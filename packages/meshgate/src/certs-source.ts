@@ -8,6 +8,7 @@ import { emptyModel } from '@meshgate/model';
 import type { Identity, Source, SourceSink } from '@meshgate/model';
 import { parseDuration } from './args.ts';
 import type { Logger } from './logger.ts';
+import { allowedEntryProblem } from './node-authz.ts';
 
 export interface CertsIdentitySpec {
   /** SDS name, e.g. mesh/meshgate/gateway. */
@@ -47,6 +48,10 @@ export function parseCertsSection(raw: Record<string, unknown> & { dir: string }
         if (it.ttl !== undefined) ttlMs = parseDuration(String(it.ttl), `${p}.ttl`);
       } catch (err) {
         errors.push((err as Error).message);
+      }
+      if (it.allowedNodes !== undefined) {
+        if (!Array.isArray(it.allowedNodes) || it.allowedNodes.some((n) => typeof n !== 'string' || n === '')) errors.push(`${p}.allowedNodes: must be a list of non-empty strings (spiffe://..., dns:<name>, or a node id or cluster)`);
+        else for (const [n, e] of (it.allowedNodes as string[]).entries()) { const why = allowedEntryProblem(e); if (why) errors.push(`${p}.allowedNodes[${n}]: ${why}`); }
       }
       const keyType = (it.keyType ?? 'ec-p256') as KeyType;
       if (!(KEY_TYPES as readonly string[]).includes(keyType)) errors.push(`${p}.keyType: use one of ${KEY_TYPES.join(', ')}`);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allowedNodesAdvice, nodeMayHave, parseAllowedEntry } from './node-authz.ts';
+import { allowedEntryProblem, allowedNodesAdvice, nodeMayHave, parseAllowedEntry } from './node-authz.ts';
 
 const GW = 'spiffe://example.org/ns/gw/sa/gw';
 const OTHER = 'spiffe://example.org/ns/gw/sa/other';
@@ -47,4 +47,12 @@ test('advice: plain entries under xds.tls, certificate entries without it; never
   assert.equal(allowedNodesAdvice('mesh/gw', [], true), undefined);
   assert.match(allowedNodesAdvice('mesh/gw', [GW], false)!, /no node gets this Secret\. Configure xds\.tls$/);
   assert.equal(allowedNodesAdvice('mesh/gw', ['gw-1'], false), undefined);
+});
+
+test('entries that can never match are named with the fix', () => {
+  assert.equal(allowedEntryProblem(GW), undefined);
+  assert.equal(allowedEntryProblem('dns:gw.example.org'), undefined);
+  assert.equal(allowedEntryProblem('gw-1'), undefined);
+  assert.match(allowedEntryProblem('dns:')!, /write the DNS SAN after dns:/);
+  assert.match(allowedEntryProblem('spiffe://example.org/ns/a b')!, /is not a valid URI/);
 });

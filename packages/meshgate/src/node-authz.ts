@@ -15,6 +15,14 @@ export function parseAllowedEntry(entry: string): AllowedEntry {
   return { kind: 'node', value: entry };
 }
 
+/** Why an entry can never match as written, or undefined. */
+export function allowedEntryProblem(entry: string): string | undefined {
+  const e = parseAllowedEntry(entry);
+  if (e.kind === 'dns' && e.value === '') return `${JSON.stringify(entry)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`;
+  if (e.kind === 'uri' && (!URL.canParse(entry) || /\s/.test(entry))) return `${JSON.stringify(entry)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`;
+  return undefined;
+}
+
 /**
  * Whether a node may receive a Secret limited to `allowed`. Empty: every node. Entries of one
  * kind are alternatives. When the list has both certificate entries (URI, `dns:`) and node
