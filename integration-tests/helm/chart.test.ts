@@ -1,0 +1,272 @@
+// The Helm chart (charts/meshgate) checked with a real Helm v3 binary: `helm lint --strict`, golden
+// `helm template` output for the default values and each example, schema refusals, the hardening and
+// probes of the rendered Deployment, and the rendered meshgate config run through `meshgate validate`
+// so the chart and the binary never drift apart.
+//   MESHGATE_UPDATE_GOLDEN=1 npm run test:integration helm    rewrites integration-tests/helm/golden/*.yaml
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, parse } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHART = join(ROOT, 'charts/meshgate');
+const GOLDEN = join(ROOT, 'integration-tests/helm/golden');
+const CLI = join(ROOT, 'packages/meshgate/src/cli.ts');
+const UPDATE = process.env.MESHGATE_UPDATE_GOLDEN === '1';
+const RELEASE = 'meshgate';
+const NAMESPACE = 'meshgate';
+
+/** Each install mode: golden file name -> values file (none: the chart's defaults). */
+const CASES: Record<string, string | undefined> = {
+  default: undefined,
+  istio: join(CHART, 'examples/values-istio.yaml'),
+  consul: join(CHART, 'examples/values-consul.yaml'),
+  linkerd: join(CHART, 'examples/values-linkerd.yaml'),
+};
+
+interface Run { code: number; stdout: string; stderr: string }
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 120_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd: ROOT, env, timeout, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 ? String(err.message) : '') });
+    });
+  });
+}
+
+let helm = '';
+const tmp = mkdtempSync(join(tmpdir(), 'meshgate-helm-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+before(async () => {
+  // The first build of Helm from the Go module proxy takes minutes; later runs reuse the cache.
+  const r = await run('bash', [join(ROOT, 'integration-tests/tools/build-helm.sh')], process.env, 1_200_000);
+  assert.equal(r.code, 0, `integration-tests/tools/build-helm.sh failed (a Helm v3 on PATH is used if present):\n${r.stderr.slice(-3000)}`);
+  helm = r.stdout.trim().split('\n').at(-1)!;
+  // Keep Helm's own state out of $HOME so the suite leaves nothing behind.
+  for (const d of ['cache', 'config', 'data']) process.env[`HELM_${d.toUpperCase()}_HOME`] = join(tmp, `helm-${d}`);
+}, { timeout: 1_260_000 });
+
+const valuesArgs = (file: string | undefined) => (file ? ['-f', file] : []);
+const template = (extra: string[]) => run(helm, ['template', RELEASE, CHART, '--namespace', NAMESPACE, ...extra]);
+
+type K8sObject = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; [k: string]: any };
+function objects(out: string): K8sObject[] {
+  return parseAllDocuments(out).map((d) => d.toJS()).filter((o): o is K8sObject => !!o);
+}
+const find = (objs: K8sObject[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `no ${kind} ${name} in the rendered chart; kinds: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o;
+};
+
+describe('helm lint --strict', () => {
+  for (const [name, file] of Object.entries(CASES)) {
+    test(`${name} values`, async () => {
+      const r = await run(helm, ['lint', '--strict', CHART, ...valuesArgs(file)]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+  }
+});
+
+describe('helm template', () => {
+  for (const [name, file] of Object.entries(CASES)) {
+    test(`${name} matches golden/${name}.yaml`, async () => {
+      const r = await template(valuesArgs(file));
+      assert.equal(r.code, 0, r.stderr);
+      const golden = join(GOLDEN, `${name}.yaml`);
+      if (UPDATE || !existsSync(golden)) {
+        assert.ok(UPDATE, `golden file ${golden} is missing; run MESHGATE_UPDATE_GOLDEN=1 npm run test:integration helm`);
+        writeFileSync(golden, r.stdout);
+      }
+      assert.equal(r.stdout, readFileSync(golden, 'utf8'), `helm template for ${name} differs from ${golden}; if the change is intended, regenerate with MESHGATE_UPDATE_GOLDEN=1 npm run test:integration helm`);
+    });
+
+    test(`${name}: the Deployment is hardened and probes /healthz and /readyz on the admin port`, async () => {
+      const r = await template(valuesArgs(file));
+      assert.equal(r.code, 0, r.stderr);
+      const objs = objects(r.stdout);
+      const dep = find(objs, 'Deployment', RELEASE);
+      const config = parse(find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']);
+      const pod = dep.spec.template.spec;
+      assert.equal(pod.securityContext.runAsNonRoot, true);
+      assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+      assert.equal(pod.automountServiceAccountToken, false, 'meshgate reads no Kubernetes API, so the pod gets no token');
+      const deployments = objs.filter((o) => o.kind === 'Deployment');
+      for (const d of deployments) {
+        for (const c of [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers]) {
+          const sc = c.securityContext;
+          const who = `${d.metadata.name}/${c.name}`;
+          assert.ok(sc, `${who} has no securityContext`);
+          assert.equal(sc.runAsNonRoot, true, `${who} runAsNonRoot`);
+          assert.equal(sc.readOnlyRootFilesystem, true, `${who} readOnlyRootFilesystem`);
+          assert.equal(sc.allowPrivilegeEscalation, false, `${who} allowPrivilegeEscalation`);
+          assert.deepEqual(sc.capabilities.drop, ['ALL'], `${who} drops all capabilities`);
+          assert.equal(sc.capabilities.add, undefined, `${who} adds no capability`);
+          assert.equal(sc.seccompProfile.type, 'RuntimeDefault', `${who} seccomp`);
+          assert.ok(c.resources?.requests?.cpu && c.resources?.limits?.memory, `${who} has resource requests and a memory limit`);
+        }
+      }
+      const main = pod.containers.find((c: any) => c.name === 'meshgate');
+      assert.deepEqual([...main.command, ...main.args], ['meshgate', 'serve', '--config', '/etc/meshgate/meshgate.yaml']);
+      const adminPort = main.ports.find((p: any) => p.name === 'admin').containerPort;
+      assert.equal(adminPort, config.admin?.port ?? 19000, 'the admin containerPort is the port meshgate binds');
+      assert.equal(main.ports.find((p: any) => p.name === 'grpc-xds').containerPort, config.xds?.port ?? 18000);
+      assert.deepEqual(main.livenessProbe.httpGet, { path: '/healthz', port: 'admin' });
+      assert.deepEqual(main.readinessProbe.httpGet, { path: '/readyz', port: 'admin' });
+      assert.ok(!['127.0.0.1', 'localhost', '::1', undefined].includes(config.admin?.address), `kubelet probes need a non-loopback admin bind, got ${config.admin?.address}`);
+      assert.ok(main.volumeMounts.some((m: any) => m.mountPath === '/etc/meshgate'), 'the config directory is mounted');
+      assert.match(dep.spec.template.metadata.annotations['checksum/config'], /^[0-9a-f]{64}$/);
+      const svc = find(objs, 'Service', RELEASE);
+      const xds = svc.spec.ports.find((p: any) => p.name === 'grpc-xds');
+      assert.equal(xds.appProtocol, 'grpc');
+      assert.equal(xds.targetPort, 'grpc-xds');
+    });
+
+    test(`${name}: the rendered meshgate config passes meshgate validate`, async () => {
+      const r = await template(valuesArgs(file));
+      assert.equal(r.code, 0, r.stderr);
+      const objs = objects(r.stdout);
+      const text: string = find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml'];
+      const dir = mkdtempSync(join(tmp, `${name}-`));
+      let configFile = join(dir, 'meshgate.yaml');
+      writeFileSync(configFile, text);
+      // With a node-local Consul agent the pod runs the config through the render-config init
+      // container first; run that very script here so what is validated is what meshgate would read.
+      const init = find(objs, 'Deployment', RELEASE).spec.template.spec.initContainers?.find((c: any) => c.name === 'render-config');
+      if (init) {
+        const out = join(dir, 'rendered.yaml');
+        const env = { ...process.env, HOST_IP: '10.1.2.3', MESHGATE_CONFIG_TEMPLATE: configFile, MESHGATE_CONFIG_OUT: out };
+        const rr = await run(process.execPath, init.command.slice(1), env);
+        assert.equal(rr.code, 0, rr.stderr);
+        assert.equal(parse(readFileSync(out, 'utf8')).consul.address, 'http://10.1.2.3:8500');
+        configFile = out;
+      }
+      const v = await run(process.execPath, ['--conditions=source', CLI, 'validate', '--config', configFile]);
+      assert.equal(v.code, 0, `meshgate validate refused the config the chart renders for ${name}:\n${v.stderr}\n--- config ---\n${readFileSync(configFile, 'utf8')}`);
+      assert.match(v.stdout, /^ok: /m);
+    });
+  }
+
+  test('consul: the token comes from a mounted Secret, never from values or the ConfigMap', async () => {
+    const r = await template(valuesArgs(CASES.consul));
+    assert.equal(r.code, 0, r.stderr);
+    const objs = objects(r.stdout);
+    const config = parse(find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']);
+    assert.equal(config.consul.tokenFile, '/var/run/secrets/meshgate/consul/token');
+    assert.equal(config.consul.token, undefined);
+    const pod = find(objs, 'Deployment', RELEASE).spec.template.spec;
+    const vol = pod.volumes.find((v: any) => v.secret);
+    assert.equal(vol.secret.secretName, 'meshgate-consul-token');
+    const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === vol.name);
+    // A directory mount (not subPath), so a rotated Secret reaches the file meshgate re-reads on 403.
+    assert.equal(mount.mountPath, '/var/run/secrets/meshgate/consul');
+    assert.equal(mount.subPath, undefined);
+    assert.equal(objs.filter((o) => o.kind === 'Secret').length, 0, 'the chart creates no Secret');
+    const hostIp = pod.initContainers[0].env.find((e: any) => e.name === 'HOST_IP');
+    assert.equal(hostIp.valueFrom.fieldRef.fieldPath, 'status.hostIP');
+  });
+
+  test('consul: an IPv6 node address is bracketed in the agent URL', async () => {
+    const r = await template(valuesArgs(CASES.consul));
+    const objs = objects(r.stdout);
+    const init = find(objs, 'Deployment', RELEASE).spec.template.spec.initContainers[0];
+    const src = join(tmp, 'v6-in.yaml');
+    const out = join(tmp, 'v6-out.yaml');
+    writeFileSync(src, find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']);
+    const rr = await run(process.execPath, init.command.slice(1), { ...process.env, HOST_IP: 'fd00::7', MESHGATE_CONFIG_TEMPLATE: src, MESHGATE_CONFIG_OUT: out });
+    assert.equal(rr.code, 0, rr.stderr);
+    assert.equal(parse(readFileSync(out, 'utf8')).consul.address, 'http://[fd00::7]:8500');
+    const v = await run(process.execPath, ['--conditions=source', CLI, 'validate', '--config', out]);
+    assert.equal(v.code, 0, v.stderr);
+  });
+
+  test('the gateway init container passes flags meshgate bootstrap accepts, pointing at the release Service', async () => {
+    const r = await template(valuesArgs(CASES.linkerd));
+    assert.equal(r.code, 0, r.stderr);
+    const objs = objects(r.stdout);
+    const gw = find(objs, 'Deployment', `${RELEASE}-gateway`);
+    assert.equal(gw.spec.template.metadata.annotations['linkerd.io/inject'], 'ingress');
+    const init = gw.spec.template.spec.initContainers.find((c: any) => c.name === 'bootstrap');
+    // Kubernetes expands $(POD_NAME) in args; do the same here.
+    const args = init.args.map((a: string) => a.replace('$(POD_NAME)', 'meshgate-gateway-abc12'));
+    const b = await run(process.execPath, ['--conditions=source', CLI, ...args]);
+    assert.equal(b.code, 0, b.stderr);
+    const boot = parse(b.stdout);
+    assert.equal(boot.node.id, 'meshgate-gateway-abc12');
+    assert.equal(boot.node.cluster, 'meshgate-gateway');
+    const sock = JSON.stringify(boot.static_resources.clusters);
+    assert.match(sock, /"meshgate\.meshgate\.svc"/);
+    assert.match(sock, /18000/);
+    const svc = find(objs, 'Service', `${RELEASE}-gateway`);
+    assert.deepEqual(svc.spec.ports.map((p: any) => p.port), [8080], 'the gateway Service exposes config.listeners ports');
+  });
+});
+
+describe('values.schema.json refuses bad values', () => {
+  test('an unknown top-level key, naming it', async () => {
+    const r = await template(['--set', 'replicas=2']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /additional properties 'replicas' not allowed/);
+  });
+  test('an unknown key inside the meshgate config, naming it', async () => {
+    const r = await template(['--set', 'config.xds.prot=18001']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /at '\/config\/xds': additional properties 'prot' not allowed/);
+  });
+  test('an inline Consul token in values', async () => {
+    const r = await template(['--set', 'config.consul.token=s3cr3t-value']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /at '\/config\/consul': additional properties 'token' not allowed/);
+    assert.doesNotMatch(r.stderr, /s3cr3t-value/, 'the refused token is not echoed back');
+  });
+  test('a wrong type, naming the key', async () => {
+    const r = await template(['--set-string', 'replicaCount=two']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /at '\/replicaCount': got string, want integer/);
+  });
+  test('a wrong type deep in the config, naming the key', async () => {
+    const r = await template(['--set-string', 'config.admin.port=admin']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /at '\/config\/admin\/port': got string, want integer/);
+  });
+  test('a value outside its enum', async () => {
+    const r = await template(['--set', 'config.logging.level=verbose']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /at '\/config\/logging\/level'/);
+  });
+  test('an annotation that is not a string (sidecar.istio.io/inject: false)', async () => {
+    const r = await template(['--set', 'podAnnotations.sidecar\\.istio\\.io/inject=false']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /at '\/podAnnotations\/sidecar\.istio\.io~1inject': got boolean, want string/);
+  });
+});
+
+describe('chart-level checks', () => {
+  test('a loopback admin address is refused, with the reason', async () => {
+    const r = await template(['--set', 'config.admin.address=127.0.0.1']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /config\.admin\.address is 127\.0\.0\.1: kubelet probes/);
+  });
+  test('a token Secret without a consul section is refused', async () => {
+    const r = await template(['--set', 'consul.tokenSecret.name=tok']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /config\.consul is not set/);
+  });
+  test('tokenSecret and tokenFile together are refused', async () => {
+    const r = await template(['-f', CASES.consul!, '--set', 'config.consul.tokenFile=/x']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /tokenFile\/tokenEnv and consul\.tokenSecret are both set/);
+  });
+  test('metrics are exposed on the Service only when asked', async () => {
+    const off = objects((await template([])).stdout);
+    assert.deepEqual(find(off, 'Service', RELEASE).spec.ports.map((p: any) => p.name), ['grpc-xds']);
+    const on = objects((await template(['--set', 'service.metrics.enabled=true'])).stdout);
+    assert.deepEqual(find(on, 'Service', RELEASE).spec.ports.map((p: any) => [p.name, p.port]), [['grpc-xds', 18000], ['metrics', 19000]]);
+  });
+});
