@@ -103,6 +103,8 @@ abstract class SimStream {
   messages = 0;
   acks = 0;
   fullAt = -1;
+  /** Worst change -> ACK lag this stream saw, to tell one stuck stream from a slow fleet. */
+  maxLag = 0;
   error: string | undefined;
   ended = false;
   protected readonly seen = new Map<string, number>();
@@ -160,7 +162,10 @@ abstract class SimStream {
     this.acks++;
     if (!changes.length) return;
     const now = performance.now();
-    for (const c of changes) this.tracker.record(c, now);
+    for (const c of changes) {
+      this.tracker.record(c, now);
+      if (now - c.t0 > this.maxLag) this.maxLag = now - c.t0;
+    }
   }
 
   protected checkFull(): void {

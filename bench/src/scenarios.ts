@@ -227,6 +227,8 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
       { scenario, metric: 'lag change -> ACK p50', unit: 'ms', value: round(percentile(lags, 50)) },
       { scenario, metric: 'lag change -> ACK p99', unit: 'ms', value: round(percentile(lags, 99)) },
       { scenario, metric: 'ACKs missing at the end', unit: 'count', value: expected - lags.length },
+      { scenario, metric: 'worst stream: its largest lag', unit: 'ms', value: round(Math.max(0, ...lg.streams.map((s) => s.maxLag))) },
+      { scenario, metric: 'streams whose largest lag > 1 s', unit: 'count', value: lg.streams.filter((s) => s.maxLag > 1000).length },
       { scenario, metric: 'server CPU during churn', unit: 's', value: round((cpu1 - cpu0) / 1000, 2) },
       { scenario, metric: 'load generator CPU (context)', unit: 's', value: gen },
       { scenario, metric: `RSS at start of last ${window}s`, unit: 'MB', value: start === null ? null : round(start / 1024) },
