@@ -182,9 +182,9 @@ abstract class SimStream {
 class SotwStream extends SimStream {
   private readonly state = new Map<string, TypeState>();
   private eds: string[] = [];
-  private edsNames = Buffer.alloc(0);
+  private edsNames: Buffer = Buffer.alloc(0);
   private rds: string[] = [];
-  private rdsNames = Buffer.alloc(0);
+  private rdsNames: Buffer = Buffer.alloc(0);
   private readonly empty = Buffer.alloc(0);
 
   start(client: grpc.Client): void {
