@@ -20,6 +20,7 @@ try {
   const full = await lg.waitFull(120_000);
   console.log(`${kind} ${mode}: ${full.full}/${streams} streams converged`);
   const changes: Change[] = [];
+  const m0 = lg.totals().messages;
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
     const due = Math.floor(((performance.now() - t0) / 1000) * rate);
@@ -40,6 +41,7 @@ try {
   console.log(`lag p50/p99 ms by second issued: ${line.join(', ')}`);
   const worst = lg.streams.map((s) => s.maxLag);
   console.log(`per-stream worst lag ms: p50 ${percentile(worst, 50)?.toFixed(0)}, max ${Math.max(...worst).toFixed(0)}, streams > 1 s: ${worst.filter((w) => w > 1000).length}`);
+  console.log(`responses per stream during churn: ${((lg.totals().messages - m0) / streams).toFixed(0)} for ${changes.length} changes`);
   console.log(`ACKs missing: ${changes.reduce((n, c) => n + c.expected - c.acked, 0)}`);
   lg.close();
 } finally {

@@ -183,6 +183,7 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
     if (!done) throw new Error(`${kind} ${mode}: fleet never converged`);
     const cpu0 = (await server.stats()).cpuMs;
     const g0 = process.cpuUsage();
+    const m0 = lg.totals().messages;
     const rss: number[] = [];
     const total = rate * seconds;
     const changes: Change[] = [];
@@ -215,6 +216,7 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
     await sampling;
     const cpu1 = (await server.stats()).cpuMs;
     const gen = cpuSeconds(g0);
+    const perStream = (lg.totals().messages - m0) / streams;
     const lags = changes.flatMap((c) => c.lags);
     const expected = changes.length * streams;
     // RSS over the last `window` seconds of the run: first and last sample in it.
@@ -227,6 +229,7 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
       { scenario, metric: 'lag change -> ACK p50', unit: 'ms', value: round(percentile(lags, 50)) },
       { scenario, metric: 'lag change -> ACK p99', unit: 'ms', value: round(percentile(lags, 99)) },
       { scenario, metric: 'ACKs missing at the end', unit: 'count', value: expected - lags.length },
+      { scenario, metric: 'responses received per stream (changes coalesced when fewer)', unit: 'count', value: Math.round(perStream) },
       { scenario, metric: 'worst stream: its largest lag', unit: 'ms', value: round(Math.max(0, ...lg.streams.map((s) => s.maxLag))) },
       { scenario, metric: 'streams whose largest lag > 1 s', unit: 'count', value: lg.streams.filter((s) => s.maxLag > 1000).length },
       { scenario, metric: 'server CPU during churn', unit: 's', value: round((cpu1 - cpu0) / 1000, 2) },
