@@ -3,7 +3,7 @@
 // bench/results/latest.json: [{ scenario, metric, unit, ours, peer, ratio }], ratio = ours / peer
 // (lower is better for every time, byte and memory figure).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -68,8 +68,12 @@ else {
   else console.log(`peer: unavailable, ${b.reason}; its column is null`);
 }
 
-const profDir = values.profile ? join(BENCH_DIR, 'results', 'prof') : undefined;
-if (profDir) mkdirSync(profDir, { recursive: true });
+// Outside the repository so profiles never show up in git status.
+const profDir = values.profile ? join(tmpdir(), `meshgate-bench-prof-${Date.now()}`) : undefined;
+if (profDir) {
+  mkdirSync(profDir, { recursive: true });
+  console.log(`CPU profiles of our server child go to ${profDir} (summarise: node bench/src/prof-top.ts ${profDir})`);
+}
 const oursOpts: StartOptions = { cpuProfDir: profDir };
 const peerOpts: StartOptions = { peerBinary };
 
