@@ -90,12 +90,15 @@ export function buildPeer(): { binary?: string; reason?: string; seconds: number
   try {
     const out = execFileSync('bash', [join(BENCH_DIR, 'scripts', 'build-peer.sh')], {
       encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 15 * 60_000,
     });
     const lines = out.trim().split('\n');
     return { binary: lines[lines.length - 1], seconds: (Date.now() - t0) / 1000 };
   } catch (err) {
-    return { reason: `peer build failed: ${(err as Error).message.split('\n')[0]}`, seconds: (Date.now() - t0) / 1000 };
+    const e = err as Error & { stderr?: string; signal?: string };
+    const last = String(e.stderr ?? '').trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+    const why = e.signal === 'SIGTERM' ? 'the build did not finish within 15 minutes' : last || e.message.split('\n')[0];
+    return { reason: `peer build failed (bench/scripts/build-peer.sh): ${why}`, seconds: (Date.now() - t0) / 1000 };
   }
 }
