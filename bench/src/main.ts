@@ -61,6 +61,7 @@ let peerBinary: string | undefined;
 let peerReason: string | undefined;
 if (values['no-peer']) peerReason = '--no-peer';
 else {
+  console.log('peer: finding or building bench/peer (a first build takes 1-3 min on 2 cores)');
   const b = buildPeer();
   peerBinary = b.binary;
   peerReason = b.reason;
