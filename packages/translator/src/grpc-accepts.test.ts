@@ -5,7 +5,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { translate } from './translate.ts';
 import { TYPE } from './types.ts';
-import { loadModelYaml, ownEnvoyRoot } from './test-support.ts';
+import { envoyRoot } from '@meshgate/xds-core';
+import { loadModelYaml } from './test-support.ts';
 
 // Feeds the grpc profile's resources through grpc-js-xds 1.14's own decoders and validators
 // (the code a proxyless client runs on every xDS response), so a field it rejects or ignores
@@ -26,7 +27,7 @@ const decoders: Record<string, ReturnType<typeof rt>> = {
 const inDir = new URL('../testdata/in/', import.meta.url).pathname;
 
 test('grpc-js-xds accepts every grpc-profile resource of every golden case', () => {
-  const root = ownEnvoyRoot();
+  const root = envoyRoot();
   for (const f of readdirSync(inDir).filter((x) => x.endsWith('.yaml')).sort()) {
     const model = loadModelYaml(join(inDir, f));
     // The client's bootstrap defines one certificate provider per identity and trust bundle name.

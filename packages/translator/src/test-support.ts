@@ -1,8 +1,6 @@
 // Helpers for the translator's own tests (golden files, encoding, fuzz). Not exported.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { parse, stringify } from 'yaml';
 import { emptyModel, type Model } from '@meshgate/model';
 import { TYPE, type ResourceSet } from './types.ts';
@@ -29,48 +27,6 @@ export function resourcesToYaml(set: ResourceSet): string {
     out[short] = [...m.keys()].sort().map((k) => m.get(k)!);
   }
   return stringify(out, { lineWidth: 0, aliasDuplicateObjects: false });
-}
-
-let root: protobuf.Root | undefined;
-
-/** The Envoy API loaded from grpc-js-xds's vendored .proto files, keeping snake_case names. */
-export function ownEnvoyRoot(): protobuf.Root {
-  if (root) return root;
-  const require = createRequire(import.meta.url);
-  const deps = join(require.resolve('@grpc/grpc-js-xds/package.json'), '..', 'deps');
-  const includes = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d));
-  // google/protobuf/descriptor.proto (used by the validate annotations) ships with protobufjs.
-  includes.push(join(require.resolve('protobufjs/package.json'), '..'));
-  const r = new protobuf.Root();
-  r.resolvePath = (_origin, target) => {
-    for (const inc of includes) {
-      const p = join(inc, target);
-      try {
-        readFileSync(p);
-        return p;
-      } catch {
-        /* try the next include dir */
-      }
-    }
-    return target;
-  };
-  r.loadSync(
-    [
-      'envoy/config/listener/v3/listener.proto',
-      'envoy/config/route/v3/route.proto',
-      'envoy/config/cluster/v3/cluster.proto',
-      'envoy/config/endpoint/v3/endpoint.proto',
-      'envoy/extensions/transport_sockets/tls/v3/secret.proto',
-      'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-      'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-      'envoy/extensions/filters/http/router/v3/router.proto',
-      'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-    ],
-    { keepCase: true },
-  );
-  r.resolveAll();
-  root = r;
-  return r;
 }
 
 /**
