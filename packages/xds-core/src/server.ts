@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { XdsCache, CacheChangeEvent } from './cache.ts';
 import { messageType, TO_OBJECT } from './protos.ts';
-import { DecodeFailure, StreamBase, type DuplexCall, type NodeEntry, type StreamHost } from './stream-base.ts';
+import { ACK_WAIT_MS, DecodeFailure, StreamBase, type DuplexCall, type NodeEntry, type StreamHost } from './stream-base.ts';
 import { SotwStream } from './stream-sotw.ts';
 import { DeltaStream } from './stream-delta.ts';
 import { WatchIndex } from './watch-index.ts';
@@ -27,6 +27,9 @@ export interface XdsServerOptions {
   maxNamesPerStream?: number;
   /** Close streams that request an unknown type URL with INVALID_ARGUMENT (default: ignore them, log at debug). */
   rejectUnknownTypes?: boolean;
+  /** While a stream's latest response of a type awaits its ACK/NACK, further changes wait and merge (one response
+   *  per round trip, not one per change); after this many ms without an answer they are sent anyway (default 1000). */
+  ackWaitMs?: number;
   /** Extra grpc-js server options. */
   grpcOptions?: grpc.ServerOptions;
 }
@@ -93,12 +96,16 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     this.#log = opts.logger?.child?.({ component: 'xds-server' }) ?? opts.logger ?? silentLogger;
     const groupFor = opts.groupFor ?? defaultGroupFor;
     const authorize = opts.authorizeSecret ?? (() => true);
+    if (opts.ackWaitMs !== undefined && !(Number.isFinite(opts.ackWaitMs) && opts.ackWaitMs >= 0)) {
+      throw new TypeError(`XdsServer option ackWaitMs must be a number of milliseconds >= 0, got ${String(opts.ackWaitMs)}`);
+    }
     this.#host = {
       cache: this.cache,
       index: this.#index,
       log: this.#log,
       maxNamesPerStream: opts.maxNamesPerStream ?? 100_000,
       rejectUnknownTypes: opts.rejectUnknownTypes ?? false,
+      ackWaitMs: opts.ackWaitMs ?? ACK_WAIT_MS,
       groupFor,
       authorizeSecret: authorize,
       registerNode: (s) => this.#registerNode(s),

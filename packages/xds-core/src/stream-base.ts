@@ -39,6 +39,8 @@ export interface StreamHost {
   readonly log: Logger;
   readonly maxNamesPerStream: number;
   readonly rejectUnknownTypes: boolean;
+  /** How long changes wait for the answer to the previous response of their type before being sent regardless. */
+  readonly ackWaitMs: number;
   groupFor(node: XdsNode): string;
   authorizeSecret(node: XdsNode, name: string, peer: PeerIdentity | undefined): boolean;
   registerNode(stream: StreamBase): NodeEntry;
@@ -73,6 +75,9 @@ export function isGrpcClient(node: XdsNode | undefined): boolean {
 
 export type DuplexCall = grpc.ServerDuplexStream<unknown, Buffer>;
 
+/** Default of XdsServerOptions.ackWaitMs. */
+export const ACK_WAIT_MS = 1000;
+
 export abstract class StreamBase {
   readonly id = nextStreamId++;
   abstract readonly mode: 'sotw' | 'delta';
@@ -93,6 +98,7 @@ export abstract class StreamBase {
   #scheduled = false;
   #blocked = false;
   #loggedUnauthorized: Set<string> | undefined;
+  #ackTimer: NodeJS.Timeout | undefined;
 
   constructor(host: StreamHost, call: DuplexCall, method: string, fixedType?: string) {
     this.host = host;
@@ -246,6 +252,24 @@ export abstract class StreamBase {
 
   #flush(): void {
     if (this.closed || this.#blocked || !this.host.cache.ready || this.#dirty.size === 0) return;
+    // Coalesce by ACK: while a dirty type's latest response is unanswered, the whole batch waits (not just that
+    // type, so the make-before-break order across types holds) and merges further changes. A proxy under churn
+    // then gets one response per round trip instead of one per change, and a client that never answers still
+    // gets the latest state after ackWaitMs.
+    let wait = 0;
+    const now = Date.now();
+    for (const typeUrl of this.#dirty.keys()) {
+      const at = this.pendingPushAt(typeUrl);
+      if (at !== undefined) wait = Math.max(wait, at + this.host.ackWaitMs - now);
+    }
+    if (wait > 0) {
+      this.#ackTimer ??= setTimeout(() => {
+        this.#ackTimer = undefined;
+        this.schedule();
+      }, wait);
+      return;
+    }
+    this.#clearAckTimer();
     const dirty = this.#dirty;
     this.#dirty = new Map();
     let batch: Outgoing[];
@@ -295,6 +319,14 @@ export abstract class StreamBase {
     }
   }
 
+  #clearAckTimer(): void {
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+  }
+
+  /** When the latest response of this type was written, while it still awaits its ACK or NACK; else undefined. */
+  protected abstract pendingPushAt(typeUrl: string): number | undefined;
+
   /** Hook: the message was handed to grpc-js at `now` (push records take their time from here). */
   protected abstract onWritten(m: Outgoing, now: number): void;
 
@@ -313,6 +345,8 @@ export abstract class StreamBase {
   }
 
   protected recordAck(typeUrl: string, push: PushRecord): void {
+    // The answer may open the ACK gate for held changes.
+    if (this.#dirty.size) this.schedule();
     const now = Date.now();
     const ts = this.typeStatus(typeUrl);
     ts.lastAckedVersion = push.version;
@@ -322,6 +356,7 @@ export abstract class StreamBase {
   }
 
   protected recordNack(typeUrl: string, push: PushRecord, detail: RequestErrorDetail): void {
+    if (this.#dirty.size) this.schedule();
     const now = Date.now();
     const message = String(detail.message ?? '').slice(0, 4096);
     const rec: NackRecord = { version: push.version, message, at: new Date(now).toISOString(), names: push.names };
@@ -368,6 +403,7 @@ export abstract class StreamBase {
     if (this.closed) return;
     this.closed = true;
     this.#dirty.clear();
+    this.#clearAckTimer();
     try {
       this.unwatchAll();
     } finally {

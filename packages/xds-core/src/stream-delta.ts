@@ -16,6 +16,8 @@ interface DeltaTypeState {
   mustRespond: boolean;
   /** Responses not yet ACKed/NACKed, by nonce (delta pairs each ACK with its response). */
   outstanding: Map<string, PushRecord>;
+  /** Nonce of the newest response of this type; only its answer opens the ACK gate. */
+  latestNonce?: string;
 }
 
 interface DeltaRequest {
@@ -203,10 +205,16 @@ export class DeltaStream extends StreamBase {
     return { typeUrl, buf, version, nonce, resources: resources.length, removed: removed.length, names };
   }
 
+  protected pendingPushAt(typeUrl: string): number | undefined {
+    const st = this.#types.get(typeUrl);
+    return st?.latestNonce === undefined ? undefined : st.outstanding.get(st.latestNonce)?.at;
+  }
+
   protected onWritten(m: Outgoing, now: number): void {
     const st = this.#types.get(m.typeUrl);
     if (!st) return;
     st.outstanding.set(m.nonce, { nonce: m.nonce, version: m.version, at: now, names: m.names });
+    st.latestNonce = m.nonce;
     if (st.outstanding.size > MAX_OUTSTANDING) st.outstanding.delete(st.outstanding.keys().next().value!);
   }
 

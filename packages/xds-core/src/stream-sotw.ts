@@ -220,6 +220,11 @@ export class SotwStream extends StreamBase {
     return { typeUrl, buf, version, nonce, resources: resources.length, removed: 0, names };
   }
 
+  protected pendingPushAt(typeUrl: string): number | undefined {
+    const push = this.#types.get(typeUrl)?.push;
+    return push && !push.answered ? push.at : undefined;
+  }
+
   protected onWritten(m: Outgoing, now: number): void {
     const st = this.#types.get(m.typeUrl);
     if (!st) return;
