@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { XdsCache } from './cache.ts';
 import type { Logger, CachedResource } from './types.ts';
-import { TYPE, SHORT_NAME, SUPPORTED_TYPES } from './types.ts';
+import { TYPE, SHORT_NAME, SUPPORTED_TYPES, PUSH_ORDER, REMOVAL_ORDER } from './types.ts';
 import type { WatchIndex } from './watch-index.ts';
 import type { PeerIdentity } from './peer.ts';
 import { peerIdentity } from './peer.ts';
@@ -75,10 +75,16 @@ export function isGrpcClient(node: XdsNode | undefined): boolean {
 
 export type DuplexCall = grpc.ServerDuplexStream<unknown, Buffer>;
 
+/** What both stream kinds keep per type for the watch index. */
+export interface WatchState {
+  wildcard: boolean;
+  names: Set<string>;
+}
+
 /** Default of XdsServerOptions.ackWaitMs. */
 export const ACK_WAIT_MS = 1000;
 
-export abstract class StreamBase {
+export abstract class StreamBase<S extends WatchState = WatchState> {
   readonly id = nextStreamId++;
   abstract readonly mode: 'sotw' | 'delta';
   readonly call: DuplexCall;
@@ -94,6 +100,10 @@ export abstract class StreamBase {
   readonly openedAt = Date.now();
   protected log: Logger;
   protected nonceSeq = 0;
+  /** Per type: what the client subscribes to and what it holds (the subclass's state). */
+  protected readonly types = new Map<string, S>();
+  /** Names subscribed to over all types (checked against maxNamesPerStream). */
+  protected subscriptions = 0;
   #dirty = new Map<string, Set<string> | null>();
   #scheduled = false;
   #blocked = false;
@@ -126,12 +136,8 @@ export abstract class StreamBase {
   }
 
   protected abstract handleRequest(req: Record<string, unknown>): void;
-  /** Computes the next batch from the dirty names: additions in push order, then removals. */
-  protected abstract computeBatch(dirty: Map<string, Set<string> | null>): Outgoing[];
-  /** Drops all watches of this stream from the index. */
-  protected abstract unwatchAll(): void;
-  /** Number of names this stream subscribes to (all types). */
-  abstract subscriptionCount(): number;
+  /** Appends one type's responses for its dirty names (null: all) to `adds` and `removals`. */
+  protected abstract computeType(typeUrl: string, st: S, names: Set<string> | null, adds: Outgoing[], removals: Outgoing[]): void;
   /** Resources of one type the client currently holds from us. */
   abstract heldCount(typeUrl: string): number;
 
@@ -383,6 +389,36 @@ export abstract class StreamBase {
       out.push(n);
     }
     return out;
+  }
+
+  /** Number of names this stream subscribes to (all types). */
+  subscriptionCount(): number {
+    return this.subscriptions;
+  }
+
+  /** The next batch from the dirty names: additions in push order (CDS, EDS, LDS, RDS, SDS), then removals. */
+  protected computeBatch(dirty: Map<string, Set<string> | null>): Outgoing[] {
+    const adds: Outgoing[] = [];
+    const removals: Outgoing[] = [];
+    for (const typeUrl of PUSH_ORDER) {
+      if (!dirty.has(typeUrl)) continue;
+      const st = this.types.get(typeUrl);
+      if (!st) continue;
+      this.computeType(typeUrl, st, dirty.get(typeUrl) ?? null, adds, removals);
+    }
+    removals.sort((a, b) => REMOVAL_ORDER.indexOf(a.typeUrl) - REMOVAL_ORDER.indexOf(b.typeUrl));
+    return adds.concat(removals);
+  }
+
+  /** Drops all watches of this stream from the index. */
+  protected unwatchAll(): void {
+    const index = this.host.index;
+    for (const [typeUrl, st] of this.types) {
+      if (st.wildcard) index.unwatchAll(this.group, typeUrl, this);
+      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
+    }
+    this.types.clear();
+    this.subscriptions = 0;
   }
 
   /** Ends the stream with a status; the stream's state is freed. */

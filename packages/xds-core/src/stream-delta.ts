@@ -4,14 +4,12 @@
 // exist). It is seeded from initial_resource_versions on the first request, so a reconnecting client is not sent
 // what it already has, and anything it holds that is gone is removed. removed_resources only ever names what the
 // client holds or explicitly asked for, and removals go out after every addition of the batch.
-import { FULL_STATE_TYPES, PUSH_ORDER, REMOVAL_ORDER, type CachedResource } from './types.ts';
+import { FULL_STATE_TYPES, type CachedResource } from './types.ts';
 import { encodeDeltaResource, encodeDeltaResponse, setVersion } from './wire.ts';
-import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail } from './stream-base.ts';
+import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail, type WatchState } from './stream-base.ts';
 
-interface DeltaTypeState {
-  wildcard: boolean;
+interface DeltaTypeState extends WatchState {
   legacy: boolean;
-  names: Set<string>;
   known: Map<string, string>;
   mustRespond: boolean;
   /** Responses not yet ACKed/NACKed, by nonce (delta pairs each ACK with its response). */
@@ -41,25 +39,19 @@ function deltaEntry(r: CachedResource): Buffer {
   return e;
 }
 
-export class DeltaStream extends StreamBase {
+export class DeltaStream extends StreamBase<DeltaTypeState> {
   readonly mode = 'delta' as const;
-  readonly #types = new Map<string, DeltaTypeState>();
-  #subscriptions = 0;
-
-  subscriptionCount(): number {
-    return this.#subscriptions;
-  }
 
   protected handleRequest(raw: Record<string, unknown>): void {
     const req = raw as DeltaRequest;
     if (!this.initNode(req.node)) return;
     const typeUrl = this.resolveType(req.type_url);
     if (!typeUrl) return;
-    let st = this.#types.get(typeUrl);
+    let st = this.types.get(typeUrl);
     const first = !st;
     if (!st) {
       st = { wildcard: false, legacy: false, names: new Set(), known: new Map(), mustRespond: false, outstanding: new Map() };
-      this.#types.set(typeUrl, st);
+      this.types.set(typeUrl, st);
     }
     const nonce = req.response_nonce ?? '';
     if (nonce !== '') {
@@ -83,7 +75,7 @@ export class DeltaStream extends StreamBase {
     const initial = first ? Object.entries(req.initial_resource_versions ?? {}) : [];
     let newNames = 0;
     for (const n of sub) if (n !== '*' && !st.names.has(n)) newNames++;
-    if (!this.checkSubscriptionCap(this.#subscriptions + newNames + initial.length)) return;
+    if (!this.checkSubscriptionCap(this.subscriptions + newNames + initial.length)) return;
 
     const index = this.host.index;
     let all = first;
@@ -115,7 +107,7 @@ export class DeltaStream extends StreamBase {
       namedSubscribe = true;
       if (st.names.has(n)) continue;
       st.names.add(n);
-      this.#subscriptions++;
+      this.subscriptions++;
       index.watch(this.group, typeUrl, this, n);
       added.push(n);
     }
@@ -131,7 +123,7 @@ export class DeltaStream extends StreamBase {
         continue;
       }
       if (!st.names.delete(n)) continue;
-      this.#subscriptions--;
+      this.subscriptions--;
       index.unwatch(this.group, typeUrl, this, n);
       if (!st.wildcard) st.known.delete(n);
     }
@@ -148,46 +140,36 @@ export class DeltaStream extends StreamBase {
   }
 
   heldCount(typeUrl: string): number {
-    const st = this.#types.get(typeUrl);
+    const st = this.types.get(typeUrl);
     if (!st) return 0;
     let n = 0;
     for (const v of st.known.values()) if (v !== '') n++;
     return n;
   }
 
-  protected computeBatch(dirty: Map<string, Set<string> | null>): Outgoing[] {
-    const adds: Outgoing[] = [];
-    const removals: Outgoing[] = [];
-    for (const typeUrl of PUSH_ORDER) {
-      if (!dirty.has(typeUrl)) continue;
-      const st = this.#types.get(typeUrl);
-      if (!st) continue;
-      const names = dirty.get(typeUrl) ?? null;
-      let candidates: Iterable<string>;
-      if (names) candidates = names;
-      else candidates = new Set([...(st.wildcard ? this.allNames(typeUrl) : []), ...st.names, ...st.known.keys()]);
-      const resources: CachedResource[] = [];
-      const notFound: string[] = [];
-      const gone: string[] = [];
-      for (const n of candidates) {
-        const explicit = st.names.has(n);
-        if (!st.wildcard && !explicit) continue;
-        const r = this.resolve(typeUrl, n);
-        const k = st.known.get(n);
-        if (r) {
-          if (k !== r.version) resources.push(r);
-        } else if (k !== undefined && k !== '') {
-          gone.push(n);
-        } else if (explicit && k === undefined) {
-          notFound.push(n);
-        }
+  protected computeType(typeUrl: string, st: DeltaTypeState, names: Set<string> | null, adds: Outgoing[], removals: Outgoing[]): void {
+    let candidates: Iterable<string>;
+    if (names) candidates = names;
+    else candidates = new Set([...(st.wildcard ? this.allNames(typeUrl) : []), ...st.names, ...st.known.keys()]);
+    const resources: CachedResource[] = [];
+    const notFound: string[] = [];
+    const gone: string[] = [];
+    for (const n of candidates) {
+      const explicit = st.names.has(n);
+      if (!st.wildcard && !explicit) continue;
+      const r = this.resolve(typeUrl, n);
+      const k = st.known.get(n);
+      if (r) {
+        if (k !== r.version) resources.push(r);
+      } else if (k !== undefined && k !== '') {
+        gone.push(n);
+      } else if (explicit && k === undefined) {
+        notFound.push(n);
       }
-      if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
-      st.mustRespond = false;
-      if (gone.length) removals.push(this.#message(typeUrl, st, [], gone));
     }
-    removals.sort((a, b) => REMOVAL_ORDER.indexOf(a.typeUrl) - REMOVAL_ORDER.indexOf(b.typeUrl));
-    return adds.concat(removals);
+    if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
+    st.mustRespond = false;
+    if (gone.length) removals.push(this.#message(typeUrl, st, [], gone));
   }
 
   #message(typeUrl: string, st: DeltaTypeState, resources: CachedResource[], removed: string[]): Outgoing {
@@ -206,25 +188,15 @@ export class DeltaStream extends StreamBase {
   }
 
   protected pendingPushAt(typeUrl: string): number | undefined {
-    const st = this.#types.get(typeUrl);
+    const st = this.types.get(typeUrl);
     return st?.latestNonce === undefined ? undefined : st.outstanding.get(st.latestNonce)?.at;
   }
 
   protected onWritten(m: Outgoing, now: number): void {
-    const st = this.#types.get(m.typeUrl);
+    const st = this.types.get(m.typeUrl);
     if (!st) return;
     st.outstanding.set(m.nonce, { nonce: m.nonce, version: m.version, at: now, names: m.names });
     st.latestNonce = m.nonce;
     if (st.outstanding.size > MAX_OUTSTANDING) st.outstanding.delete(st.outstanding.keys().next().value!);
-  }
-
-  protected unwatchAll(): void {
-    const index = this.host.index;
-    for (const [typeUrl, st] of this.#types) {
-      if (st.wildcard) index.unwatchAll(this.group, typeUrl, this);
-      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
-    }
-    this.#types.clear();
-    this.#subscriptions = 0;
   }
 }

@@ -8,16 +8,14 @@
 //   resource in SotW; absence means nothing), so an endpoint change costs one ClusterLoadAssignment per watcher;
 // - for LDS/CDS, a batch that both adds and removes first sends old+new (make-before-break) and the smaller set
 //   after every other type's additions.
-import { FULL_STATE_TYPES, PUSH_ORDER, REMOVAL_ORDER, TYPE, type CachedResource } from './types.ts';
+import { FULL_STATE_TYPES, TYPE, type CachedResource } from './types.ts';
 import type { FullSet } from './cache.ts';
 import { encodeDiscoveryResponse, setVersion, withNonce } from './wire.ts';
-import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail } from './stream-base.ts';
+import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail, type WatchState } from './stream-base.ts';
 
-interface SotwTypeState {
-  wildcard: boolean;
+interface SotwTypeState extends WatchState {
   /** Wildcard implied by an empty list (legacy); it lasts while the client keeps sending empty lists. */
   legacy: boolean;
-  names: Set<string>;
   sent: Map<string, CachedResource>;
   /** version_info of the last full-state response (LDS/CDS), to skip unchanged sets without a scan. */
   sentVersion?: string;
@@ -36,17 +34,11 @@ interface SotwRequest {
   error_detail?: RequestErrorDetail;
 }
 
-export class SotwStream extends StreamBase {
+export class SotwStream extends StreamBase<SotwTypeState> {
   readonly mode = 'sotw' as const;
-  readonly #types = new Map<string, SotwTypeState>();
-  #subscriptions = 0;
-
-  subscriptionCount(): number {
-    return this.#subscriptions;
-  }
 
   heldCount(typeUrl: string): number {
-    return this.#types.get(typeUrl)?.sent.size ?? 0;
+    return this.types.get(typeUrl)?.sent.size ?? 0;
   }
 
   protected handleRequest(raw: Record<string, unknown>): void {
@@ -54,7 +46,7 @@ export class SotwStream extends StreamBase {
     if (!this.initNode(req.node)) return;
     const typeUrl = this.resolveType(req.type_url);
     if (!typeUrl) return;
-    let st = this.#types.get(typeUrl);
+    let st = this.types.get(typeUrl);
     const first = !st;
     const nonce = req.response_nonce ?? '';
     if (st?.push && nonce !== '' && nonce !== st.push.nonce) {
@@ -64,7 +56,7 @@ export class SotwStream extends StreamBase {
     }
     if (!st) {
       st = { wildcard: false, legacy: false, names: new Set(), sent: new Map(), mustRespond: false };
-      this.#types.set(typeUrl, st);
+      this.types.set(typeUrl, st);
     }
     if (st.push && nonce === st.push.nonce && !st.push.answered) {
       st.push.answered = true;
@@ -81,7 +73,7 @@ export class SotwStream extends StreamBase {
     const wildcard = explicitWildcard || legacy;
     const next = new Set<string>();
     for (const n of list) if (n !== '*') next.add(n);
-    if (!this.checkSubscriptionCap(this.#subscriptions - st.names.size + next.size)) return;
+    if (!this.checkSubscriptionCap(this.subscriptions - st.names.size + next.size)) return;
 
     const index = this.host.index;
     const added: string[] = [];
@@ -105,7 +97,7 @@ export class SotwStream extends StreamBase {
         for (const n of st.sent.keys()) if (!next.has(n)) st.sent.delete(n);
       }
     }
-    this.#subscriptions += next.size - st.names.size;
+    this.subscriptions += next.size - st.names.size;
     st.names = next;
     st.wildcard = wildcard;
     st.legacy = legacy;
@@ -119,18 +111,9 @@ export class SotwStream extends StreamBase {
     else if (added.length) this.markDirty(typeUrl, added);
   }
 
-  protected computeBatch(dirty: Map<string, Set<string> | null>): Outgoing[] {
-    const adds: Outgoing[] = [];
-    const removals: Outgoing[] = [];
-    for (const typeUrl of PUSH_ORDER) {
-      if (!dirty.has(typeUrl)) continue;
-      const st = this.#types.get(typeUrl);
-      if (!st) continue;
-      if (FULL_STATE_TYPES.has(typeUrl)) this.#computeFull(typeUrl, st, adds, removals);
-      else this.#computePartial(typeUrl, st, dirty.get(typeUrl) ?? null, adds);
-    }
-    removals.sort((a, b) => REMOVAL_ORDER.indexOf(a.typeUrl) - REMOVAL_ORDER.indexOf(b.typeUrl));
-    return adds.concat(removals);
+  protected computeType(typeUrl: string, st: SotwTypeState, names: Set<string> | null, adds: Outgoing[], removals: Outgoing[]): void {
+    if (FULL_STATE_TYPES.has(typeUrl)) this.#computeFull(typeUrl, st, adds, removals);
+    else this.#computePartial(typeUrl, st, names, adds);
   }
 
   #computeFull(typeUrl: string, st: SotwTypeState, adds: Outgoing[], removals: Outgoing[]): void {
@@ -221,23 +204,13 @@ export class SotwStream extends StreamBase {
   }
 
   protected pendingPushAt(typeUrl: string): number | undefined {
-    const push = this.#types.get(typeUrl)?.push;
+    const push = this.types.get(typeUrl)?.push;
     return push && !push.answered ? push.at : undefined;
   }
 
   protected onWritten(m: Outgoing, now: number): void {
-    const st = this.#types.get(m.typeUrl);
+    const st = this.types.get(m.typeUrl);
     if (!st) return;
     st.push = { nonce: m.nonce, version: m.version, at: now, names: m.names, answered: false };
-  }
-
-  protected unwatchAll(): void {
-    const index = this.host.index;
-    for (const [typeUrl, st] of this.#types) {
-      if (st.wildcard) index.unwatchAll(this.group, typeUrl, this);
-      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
-    }
-    this.#types.clear();
-    this.#subscriptions = 0;
   }
 }
