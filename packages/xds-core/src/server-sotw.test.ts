@@ -166,3 +166,27 @@ test('disconnect frees per-node state and the watch index', async (t) => {
   await eventually(() => h.server.nodes().length === 0, 5000, 'node removal');
   assert.deepEqual(h.server.stats(), { streams: 0, nodes: 0, index: { groups: 0, names: 0, watches: 0, wildcard: 0 } });
 });
+
+test('SotW repeated name lists: reordered, duplicated or shrunk lists are applied, not mistaken for the current one', async (t) => {
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(['a', 'b', 'c']));
+  const c = await h.client({});
+  c.subscribe(TYPE.endpoint, ['a', 'b']);
+  const r = await c.next(TYPE.endpoint);
+  await eventually(() => h.server.nodes()[0]?.types.find((x) => x.type === 'EDS')?.lastAckedVersion === r.versionInfo, 5000, 'ACK');
+  const eds = () => h.server.nodes()[0].types.find((x) => x.type === 'EDS')!;
+  const send = (list: string[]) => c.send({ type_url: TYPE.endpoint, version_info: r.versionInfo, resource_names: list, response_nonce: r.nonce });
+  // Same names in another order: still subscribed to both, nothing resent.
+  send(['b', 'a']);
+  assert.equal(await c.quiet(TYPE.endpoint, 300), true);
+  assert.equal(eds().subscribed, 2);
+  // As many entries as before, but b is gone (a duplicate takes its place): b is unsubscribed.
+  send(['a', 'a']);
+  await eventually(() => eds().subscribed === 1, 5000, 'b unsubscribed');
+  h.cache.patch('envoy', TYPE.endpoint, new Map([['b', cla('b', [9101])]]));
+  assert.equal(await c.quiet(TYPE.endpoint, 300), true);
+  // Back to both: b's new content is sent.
+  send(['a', 'b']);
+  const r2 = await c.next(TYPE.endpoint);
+  assert.deepEqual(names(r2), ['b']);
+});

@@ -71,8 +71,14 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     const explicitWildcard = list.includes('*');
     const legacy = list.length === 0 && fullState && !isGrpcClient(this.node) && (first || st.legacy);
     const wildcard = explicitWildcard || legacy;
+    // Every SotW ACK repeats the whole name list (1,000 names for a gateway's EDS). When it is the current one, in
+    // the same order, keep the current set instead of rebuilding it. `names` was built from the previous list in
+    // its order, so equal length plus equal elements in order also rules out duplicates in the new list.
+    if (!first && !wildcard && !st.wildcard && sameOrder(list, st.names)) return;
+    const cache = this.host.cache;
     const next = new Set<string>();
-    for (const n of list) if (n !== '*') next.add(n);
+    // Hold the cache's own name strings, not this request's copies: one string per name, not per stream.
+    for (const n of list) if (n !== '*') next.add(cache.get(this.group, typeUrl, n)?.name ?? n);
     if (!this.checkSubscriptionCap(this.subscriptions - st.names.size + next.size)) return;
 
     const index = this.host.index;
@@ -213,4 +219,12 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     if (!st) return;
     st.push = { nonce: m.nonce, version: m.version, at: now, names: m.names, answered: false };
   }
+}
+
+/** Whether `list` holds exactly the elements of `set`, in the set's insertion order. */
+function sameOrder(list: readonly string[], set: ReadonlySet<string>): boolean {
+  if (list.length !== set.size) return false;
+  let i = 0;
+  for (const n of set) if (list[i++] !== n) return false;
+  return true;
 }
