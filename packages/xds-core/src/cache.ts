@@ -122,6 +122,11 @@ export class XdsCache extends EventEmitter<XdsCacheEvents> {
     return m ? [...m.values()] : [];
   }
 
+  /** Number of resources of one type in a group. */
+  size(group: string, typeUrl: string): number {
+    return this.#groups.get(group)?.get(typeUrl)?.size ?? 0;
+  }
+
   /** Iterates the names of one type in a group without copying. */
   names(group: string, typeUrl: string): IterableIterator<string> {
     return (this.#groups.get(group)?.get(typeUrl) ?? new Map<string, CachedResource>()).keys();

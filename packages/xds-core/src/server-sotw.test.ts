@@ -190,3 +190,26 @@ test('SotW repeated name lists: reordered, duplicated or shrunk lists are applie
   const r2 = await c.next(TYPE.endpoint);
   assert.deepEqual(names(r2), ['b']);
 });
+
+test('SotW first EDS response holding every assignment (shared pre-encoded set), then only changes', async (t) => {
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(['a', 'b', 'c']));
+  const all = await h.client({ id: 'all' });
+  const some = await h.client({ id: 'some' });
+  all.subscribe(TYPE.endpoint, ['a', 'b', 'c']);
+  some.subscribe(TYPE.endpoint, ['a', 'b']);
+  const r = await all.next(TYPE.endpoint);
+  assert.deepEqual(names(r), ['a', 'b', 'c']);
+  assert.deepEqual((r.resources.find((x) => x.name === 'c')!.object as { cluster_name: string }).cluster_name, 'c');
+  assert.deepEqual(names(await some.next(TYPE.endpoint)), ['a', 'b']);
+  h.cache.patch('envoy', TYPE.endpoint, new Map([['c', cla('c', [9201])]]));
+  assert.deepEqual(names(await all.next(TYPE.endpoint)), ['c']);
+  assert.equal(await some.quiet(TYPE.endpoint, 300), true);
+  // A later subscriber to everything gets the new content of c.
+  const late = await h.client({ id: 'late' });
+  late.subscribe(TYPE.endpoint, ['c', 'b', 'a']);
+  const rl = await late.next(TYPE.endpoint);
+  assert.deepEqual(names(rl), ['a', 'b', 'c']);
+  assert.match(JSON.stringify(rl.resources.find((x) => x.name === 'c')!.object), /"port_value":9201/);
+  assert.equal(h.server.nodes().find((n) => n.id === 'late')!.types.find((x) => x.type === 'EDS')!.resources, 3);
+});
