@@ -213,3 +213,28 @@ test('SotW first EDS response holding every assignment (shared pre-encoded set),
   assert.match(JSON.stringify(rl.resources.find((x) => x.name === 'c')!.object), /"port_value":9201/);
   assert.equal(h.server.nodes().find((n) => n.id === 'late')!.types.find((x) => x.type === 'EDS')!.resources, 3);
 });
+
+test('SotW wildcard streams share the full set; one narrowing its subscription leaves the others intact', async (t) => {
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(['a', 'b']));
+  const ca = await h.client({ id: 'A' });
+  const cb = await h.client({ id: 'B' });
+  ca.subscribe(TYPE.cluster, ['*']);
+  cb.subscribe(TYPE.cluster, ['*']);
+  const ra = await ca.next(TYPE.cluster);
+  assert.deepEqual(names(await cb.next(TYPE.cluster)), ['a', 'b']);
+  await eventually(() => h.server.nodes().find((n) => n.id === 'A')?.types.find((x) => x.type === 'CDS')?.lastAckedVersion === ra.versionInfo, 5000, 'ACK');
+  const cds = (id: string) => h.server.nodes().find((n) => n.id === id)!.types.find((x) => x.type === 'CDS')!;
+  // A leaves the wildcard for the name a only: it forgets b, B still holds both.
+  ca.unsubscribe(TYPE.cluster, ['*']);
+  ca.subscribe(TYPE.cluster, ['a']);
+  await eventually(() => cds('A').resources === 1, 5000, 'A holds a only');
+  assert.equal(cds('B').resources, 2);
+  // A third wildcard stream still gets the whole set, and a change reaches B as a full set.
+  const cc = await h.client({ id: 'C' });
+  cc.subscribe(TYPE.cluster, ['*']);
+  assert.deepEqual(names(await cc.next(TYPE.cluster)), ['a', 'b']);
+  h.cache.publish('envoy', resourceSet(['a', 'b', 'c']));
+  assert.deepEqual(names(await cb.next(TYPE.cluster)), ['a', 'b', 'c']);
+  assert.equal(cds('B').resources, 3);
+});

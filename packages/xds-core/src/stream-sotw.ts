@@ -17,6 +17,8 @@ interface SotwTypeState extends WatchState {
   /** Wildcard implied by an empty list (legacy); it lasts while the client keeps sending empty lists. */
   legacy: boolean;
   sent: Map<string, CachedResource>;
+  /** `sent` is the cache's shared full-set map (copy-on-write, see ownSent): a wildcard proxy costs no per-name entries. */
+  sentShared?: boolean;
   /** version_info of the last full-state response (LDS/CDS), to skip unchanged sets without a scan. */
   sentVersion?: string;
   /** LDS/CDS: answer the next flush even when nothing changed (first request, new names). */
@@ -86,7 +88,7 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     for (const n of st.names) {
       if (next.has(n)) continue;
       index.unwatch(this.group, typeUrl, this, n);
-      if (!wildcard) st.sent.delete(n);
+      if (!wildcard) ownSent(st).delete(n);
     }
     for (const n of next) {
       if (st.names.has(n)) continue;
@@ -100,7 +102,7 @@ export class SotwStream extends StreamBase<SotwTypeState> {
         all = true;
       } else {
         index.unwatchAll(this.group, typeUrl, this);
-        for (const n of st.sent.keys()) if (!next.has(n)) st.sent.delete(n);
+        for (const n of st.sent.keys()) if (!next.has(n)) ownSent(st).delete(n);
       }
     }
     this.subscriptions += next.size - st.names.size;
@@ -185,7 +187,7 @@ export class SotwStream extends StreamBase<SotwTypeState> {
         if (st.sent.get(n)?.version !== r.version) include.push(r);
       } else {
         // Deletion of RDS/EDS/SDS resources is implicit through their parents; forget it so a return is resent.
-        st.sent.delete(n);
+        ownSent(st).delete(n);
       }
     }
     if (!include.length) return;
@@ -215,8 +217,16 @@ export class SotwStream extends StreamBase<SotwTypeState> {
       buf = encodeDiscoveryResponse(version, resources.map((r) => r.bytes), typeUrl, nonce);
     }
     if (replace) st.sentVersion = version;
-    if (replace) st.sent = new Map(resources.map((r) => [r.name, r]));
-    else for (const r of resources) st.sent.set(r.name, r);
+    if (replace && shared && resources.length === shared.byName.size) {
+      st.sent = shared.byName as Map<string, CachedResource>;
+      st.sentShared = true;
+    } else if (replace) {
+      st.sent = new Map(resources.map((r) => [r.name, r]));
+      st.sentShared = false;
+    } else {
+      const sent = ownSent(st);
+      for (const r of resources) sent.set(r.name, r);
+    }
     const names = StreamBase.recordedNames(resources.map((r) => r.name));
     return { typeUrl, buf, version, nonce, resources: resources.length, removed: 0, names };
   }
@@ -239,4 +249,13 @@ function sameOrder(list: readonly string[], set: ReadonlySet<string>): boolean {
   let i = 0;
   for (const n of set) if (list[i++] !== n) return false;
   return true;
+}
+
+/** The stream's own `sent` map, copied from the shared one before its first change. */
+function ownSent(st: SotwTypeState): Map<string, CachedResource> {
+  if (st.sentShared) {
+    st.sent = new Map(st.sent);
+    st.sentShared = false;
+  }
+  return st.sent;
 }
