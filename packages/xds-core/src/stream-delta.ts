@@ -106,10 +106,12 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
       }
       namedSubscribe = true;
       if (st.names.has(n)) continue;
-      st.names.add(n);
+      // Hold the cache's own name string, not this request's copy: one string per name, not per stream.
+      const name = this.host.cache.get(this.group, typeUrl, n)?.name ?? n;
+      st.names.add(name);
       this.subscriptions++;
-      index.watch(this.group, typeUrl, this, n);
-      added.push(n);
+      index.watch(this.group, typeUrl, this, name);
+      added.push(name);
     }
     if (st.legacy && namedSubscribe && !sub.includes('*')) {
       // Legacy wildcard ends once the client names resources without "*".
