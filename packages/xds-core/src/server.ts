@@ -9,6 +9,7 @@ import { ACK_WAIT_MS, DecodeFailure, StreamBase, type DuplexCall, type NodeEntry
 import { SotwStream } from './stream-sotw.ts';
 import { DeltaStream } from './stream-delta.ts';
 import { WatchIndex } from './watch-index.ts';
+import { NameListCache } from './name-lists.ts';
 import type { PeerIdentity } from './peer.ts';
 import type { NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
 import { TYPE, silentLogger, type Logger } from './types.ts';
@@ -65,11 +66,17 @@ const METHODS: MethodSpec[] = [
   ]),
 ];
 
-function requestDeserializer(messageName: string): (buf: Buffer) => unknown {
+/** `nameLists`: SotW only; repeated resource_names lists are decoded once (see name-lists.ts). */
+export function requestDeserializer(messageName: string, nameLists?: NameListCache): (buf: Buffer) => unknown {
   const type = messageType(messageName);
+  const opts = { ...TO_OBJECT, json: false, arrays: true, objects: true };
   return (buf: Buffer) => {
     try {
-      return type.toObject(type.decode(buf), { ...TO_OBJECT, json: false, arrays: true, objects: true });
+      const split = nameLists?.split(buf);
+      if (!split) return type.toObject(type.decode(buf), opts);
+      const obj = type.toObject(type.decode(split.rest), opts);
+      obj.resource_names = split.names;
+      return obj;
     } catch (err) {
       return new DecodeFailure((err as Error).message);
     }
@@ -139,7 +146,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   #registerServices(): void {
     const byService = new Map<string, MethodSpec[]>();
     for (const m of METHODS) byService.set(m.service, [...(byService.get(m.service) ?? []), m]);
-    const sotwDecode = requestDeserializer('envoy.service.discovery.v3.DiscoveryRequest');
+    const sotwDecode = requestDeserializer('envoy.service.discovery.v3.DiscoveryRequest', new NameListCache());
     const deltaDecode = requestDeserializer('envoy.service.discovery.v3.DeltaDiscoveryRequest');
     for (const [service, methods] of byService) {
       const definition: Record<string, grpc.MethodDefinition<unknown, Buffer>> = {};
