@@ -25,16 +25,15 @@ function endpointKey(e: Endpoint): string {
  * The profile is accepted for symmetry; both profiles get the same assignment today.
  */
 export function translateEndpoints(service: Service, _profile: Profile): object {
-  const sorted = [...service.endpoints].sort(
-    (a, b) => cmp(endpointKey(a), endpointKey(b)) || cmp(localityKey(a.locality), localityKey(b.locality)) || (a.weight ?? 1) - (b.weight ?? 1),
-  );
+  // Keys are built once per endpoint, not twice per comparison (10,000 services x 10 endpoints in a full translate).
+  const sorted = service.endpoints
+    .map((e) => ({ e, k: endpointKey(e), lk: localityKey(e.locality) }))
+    .sort((a, b) => cmp(a.k, b.k) || cmp(a.lk, b.lk) || (a.e.weight ?? 1) - (b.e.weight ?? 1));
   const seen = new Set<string>();
   const groups = new Map<string, { locality: Locality | undefined; endpoints: Endpoint[] }>();
-  for (const e of sorted) {
-    const k = endpointKey(e);
+  for (const { e, k, lk } of sorted) {
     if (seen.has(k)) continue;
     seen.add(k);
-    const lk = localityKey(e.locality);
     let g = groups.get(lk);
     if (!g) groups.set(lk, (g = { locality: e.locality, endpoints: [] }));
     g.endpoints.push(e);
