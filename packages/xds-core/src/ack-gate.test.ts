@@ -74,6 +74,30 @@ test('held batch keeps make-before-break order across types: CDS, EDS, then the 
   assert.deepEqual(order, ['CDS:3', 'EDS:1', 'CDS:2']);
 });
 
+for (const mode of ['sotw', 'delta'] as const) {
+  test(`${mode}: a reply to newly asked-for names is not held by another type's unanswered push (Envoy holds CDS ACKs while clusters warm)`, async (t) => {
+    const h = await startServer(t, { ackWaitMs: 60_000 });
+    h.cache.publish('envoy', resourceSet(['a']));
+    const c = await h.client({ autoAck: false, mode });
+    c.subscribe(TYPE.cluster, ['*']);
+    c.ack(await c.next(TYPE.cluster));
+    c.subscribe(TYPE.endpoint, ['a']);
+    c.ack(await c.next(TYPE.endpoint));
+    // A new cluster b arrives; like Envoy, the client does not ACK it until b's assignment is there.
+    h.cache.publish('envoy', resourceSet(['a', 'b']));
+    const cds2 = await c.next(TYPE.cluster, 5000).catch((e) => { throw new Error(`cds2: ${e.message}`); });
+    assert.ok(names(cds2).includes('b'));
+    // Meanwhile another cluster change is waiting behind that unanswered CDS response.
+    h.cache.publish('envoy', resourceSet(['a', 'b', 'c']));
+    c.subscribe(TYPE.endpoint, mode === 'sotw' ? ['a', 'b'] : ['b']);
+    const eds = await c.next(TYPE.endpoint, 5000);
+    assert.ok(names(eds).includes('b'), 'the assignment of b comes without waiting for the CDS ACK');
+    assert.equal(await c.quiet(TYPE.cluster, 300), true, 'the held CDS change still waits');
+    c.ack(cds2);
+    assert.ok(names(await c.next(TYPE.cluster, 5000).catch((e) => { throw new Error(`cds3: ${e.message}`); })).includes('c'));
+  });
+}
+
 test('a NACKed version is not resent when the gate opens', async (t) => {
   const h = await startServer(t, { ackWaitMs: 200 });
   h.cache.publish('envoy', resourceSet(['a']));

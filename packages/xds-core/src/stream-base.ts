@@ -105,6 +105,8 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   /** Names subscribed to over all types (checked against maxNamesPerStream). */
   protected subscriptions = 0;
   #dirty = new Map<string, Set<string> | null>();
+  /** Names the client newly asked for, per type: replies, which the ACK gate does not hold (see #flush). */
+  #requested = new Map<string, Set<string>>();
   #scheduled = false;
   #blocked = false;
   #loggedUnauthorized: Set<string> | undefined;
@@ -234,8 +236,13 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     return this.host.cache.names(this.group, typeUrl);
   }
 
-  markDirty(typeUrl: string, names: Iterable<string> | null): void {
+  markDirty(typeUrl: string, names: Iterable<string> | null, requested = false): void {
     if (this.closed) return;
+    if (requested && names !== null) {
+      const r = this.#requested.get(typeUrl) ?? new Set<string>();
+      for (const n of names) r.add(n);
+      this.#requested.set(typeUrl, r);
+    }
     const cur = this.#dirty.get(typeUrl);
     if (names === null) this.#dirty.set(typeUrl, null);
     else if (cur !== null) {
@@ -273,11 +280,34 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
         this.#ackTimer = undefined;
         this.schedule();
       }, wait);
+      // Replies are not pushes: names the client just asked for are answered now, for every type whose own
+      // latest response is answered. Envoy holds its CDS ACK until new clusters have their assignments, so
+      // making the EDS reply wait for that ACK would stall every cluster addition by ackWaitMs. Such a reply
+      // carries only the asked-for names (or says they do not exist), never a removal of something the client
+      // holds, so the make-before-break order of the held changes is untouched.
+      const replies = new Map<string, Set<string> | null>();
+      for (const [typeUrl, names] of this.#requested) {
+        if (this.pendingPushAt(typeUrl) !== undefined) continue;
+        replies.set(typeUrl, names);
+        this.#requested.delete(typeUrl);
+        // The reply carries the latest state of those names, so they no longer wait with the held changes.
+        const held = this.#dirty.get(typeUrl);
+        if (held) {
+          for (const n of names) held.delete(n);
+          if (held.size === 0) this.#dirty.delete(typeUrl);
+        }
+      }
+      if (replies.size) this.#send(replies);
       return;
     }
     this.#clearAckTimer();
     const dirty = this.#dirty;
     this.#dirty = new Map();
+    this.#requested.clear();
+    this.#send(dirty);
+  }
+
+  #send(dirty: Map<string, Set<string> | null>): void {
     let batch: Outgoing[];
     try {
       batch = this.computeBatch(dirty);

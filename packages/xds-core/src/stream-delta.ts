@@ -138,7 +138,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     ts.subscribed = st.names.size;
 
     if (all) this.markDirty(typeUrl, null);
-    else if (added.length) this.markDirty(typeUrl, added);
+    else if (added.length) this.markDirty(typeUrl, added, true);
   }
 
   heldCount(typeUrl: string): number {

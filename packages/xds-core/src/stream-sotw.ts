@@ -116,7 +116,7 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     ts.subscribed = next.size;
 
     if (all) this.markDirty(typeUrl, null);
-    else if (added.length) this.markDirty(typeUrl, added);
+    else if (added.length) this.markDirty(typeUrl, added, true);
   }
 
   protected computeType(typeUrl: string, st: SotwTypeState, names: Set<string> | null, adds: Outgoing[], removals: Outgoing[]): void {
