@@ -1,5 +1,5 @@
 // Runs the test suites with Node's own test runner on the TypeScript sources.
-//   node scripts/test.ts unit                  every package's unit tests and the end-to-end suite
+//   node scripts/test.ts unit                  every package's and the benchmark tools' unit tests, and the end-to-end suite
 //   node scripts/test.ts e2e                   only the end-to-end suite
 //   node scripts/test.ts integration [NAME..]  the real-server suites (all, or only those named)
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ const root = new URL('..', import.meta.url).pathname;
 
 let patterns: string[];
 if (kind === 'unit') {
-  patterns = ['packages/*/src/**/*.test.ts', 'integration-tests/e2e/**/*.test.ts'];
+  patterns = ['packages/*/src/**/*.test.ts', 'bench/src/**/*.test.ts', 'integration-tests/e2e/**/*.test.ts'];
 } else if (kind === 'e2e') {
   patterns = ['integration-tests/e2e/**/*.test.ts'];
 } else if (kind === 'integration') {
