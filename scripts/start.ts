@@ -18,7 +18,7 @@ if (!existsSync(`${root}/${config}`)) {
 
 const children: ChildProcess[] = [];
 const run = (label: string, args: string[]) => {
-  const child = spawn(process.execPath, ['--conditions=source', ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--conditions=source', '--max-semi-space-size=16', ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`${label} exited (${code ?? signal}); stopping the demo`);

@@ -60,7 +60,7 @@ export async function s1(kind: Kind, n: number, peerBinary: string | undefined):
   const scenario = `S1 translate ${n}x10`;
   let out: { ms: number; cpuMs: number; warmMs: number; hwmKB: number; loadMs?: number };
   if (kind === 'ours') {
-    const { stdout } = await run(process.execPath, ['--conditions=source', join(BENCH_DIR, 'src', 's1-ours.ts'), String(n)], {
+    const { stdout } = await run(process.execPath, ['--conditions=source', '--max-semi-space-size=16', join(BENCH_DIR, 'src', 's1-ours.ts'), String(n)], {
       timeout: 300_000,
       maxBuffer: 1 << 20,
     });
