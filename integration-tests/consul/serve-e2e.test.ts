@@ -1,57 +1,38 @@
 // End to end: a proxyless gRPC client (grpc-js-xds, its own process) calls real gRPC backends
 // registered in Consul, through a real `meshgate serve` process whose config has a `consul:`
 // section. Consul is a real agent when available, else the contract server (printed).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startConsul, type ConsulDriver } from '../lib/consul-driver.ts';
-import { startBackends, tempDir, writeAtomic } from '../lib/fixture.ts';
-import { MeshgateProcess } from '../lib/meshgate-process.ts';
+import { consulServe } from '../lib/consul-serve.ts';
+import { writeAtomic } from '../lib/fixture.ts';
 import { getJson, waitFor } from '../lib/wait.ts';
-import { XdsClientProcess } from '../lib/xds-client.ts';
 
 describe('meshgate serve with a consul section', { timeout: 180_000 }, () => {
-  const tmp = tempDir('meshgate-consul-e2e-');
-  const config = join(tmp.dir, 'meshgate.yaml');
-  let consul: ConsulDriver;
-  let backends: Awaited<ReturnType<typeof startBackends>>;
-  let mg: MeshgateProcess;
-  let client: XdsClientProcess;
   let checkA: string;
-  const key = (n: string) => `${n}:${backends.get(n)!.port}`;
-
-  before(async () => {
-    consul = await startConsul({});
-    backends = await startBackends(['echo-a', 'echo-b']);
-    checkA = await consul.registerService({ id: 'echo-a', name: 'echo', address: '127.0.0.1', port: backends.get('echo-a')!.port });
-    await consul.registerService({ id: 'echo-b', name: 'echo', address: '127.0.0.1', port: backends.get('echo-b')!.port });
-    // Routes the Consul way: the ingress-gateway entry named like the gateway. (A route in the
-    // YAML file may name consul/dc1/echo too, since a `consul:` section turns on the file source's
-    // externalReferences; yaml-routes.test.ts covers that, see docs/config-reference.md.)
-    await consul.putConfigEntry({ Kind: 'service-defaults', Name: 'echo', Protocol: 'grpc' });
-    await consul.putConfigEntry({ Kind: 'ingress-gateway', Name: 'edge', Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo', Hosts: ['echo'] }] }] });
-    writeAtomic(
-      config,
-      `consul:
+  const h = consulServe({
+    tmpPrefix: 'meshgate-consul-e2e-',
+    backends: ['echo-a', 'echo-b'],
+    nodeId: 'consul-e2e',
+    async setup({ consul, backends, config }) {
+      checkA = await consul.registerService({ id: 'echo-a', name: 'echo', address: '127.0.0.1', port: backends.get('echo-a')!.port });
+      await consul.registerService({ id: 'echo-b', name: 'echo', address: '127.0.0.1', port: backends.get('echo-b')!.port });
+      // Routes the Consul way: the ingress-gateway entry named like the gateway. (A route in the
+      // YAML file may name consul/dc1/echo too, since a `consul:` section turns on the file source's
+      // externalReferences; yaml-routes.test.ts covers that, see docs/config-reference.md.)
+      await consul.putConfigEntry({ Kind: 'service-defaults', Name: 'echo', Protocol: 'grpc' });
+      await consul.putConfigEntry({ Kind: 'ingress-gateway', Name: 'edge', Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo', Hosts: ['echo'] }] }] });
+      writeAtomic(
+        config,
+        `consul:
   address: ${consul.address}
   gateway: { name: edge, port: 8080 }
 `,
-    );
-    mg = new MeshgateProcess(config);
-    await mg.start();
-    await mg.waitReady();
-    client = new XdsClientProcess(mg.xdsPort, 'consul-e2e');
-  });
-
-  after(async () => {
-    await client?.close();
-    await mg?.stop();
-    await backends?.closeAll();
-    await consul?.close();
-    tmp.cleanup();
+      );
+    },
   });
 
   test('calls reach both Consul instances; a critical check takes one out of rotation; recovery brings it back', async () => {
+    const { consul, mg, client, key } = h;
     const s = await client.burst('xds:///echo', 100);
     assert.equal(s.failures, 0, s.errors.join('; '));
     assert.ok(s.counts[key('echo-a')] > 0 && s.counts[key('echo-b')] > 0, JSON.stringify(s.counts));

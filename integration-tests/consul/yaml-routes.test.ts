@@ -3,29 +3,19 @@
 // grpc-js-xds client in its own process, real gRPC backends; Consul is a real agent when
 // available, else the contract server (printed). The Consul service is not listed in
 // `consul.services`: meshgate asks the Consul source to watch what routes name.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { startConsul, type ConsulDriver } from '../lib/consul-driver.ts';
-import { startBackends, tempDir, writeAtomic } from '../lib/fixture.ts';
-import { MeshgateProcess } from '../lib/meshgate-process.ts';
+import { consulServe } from '../lib/consul-serve.ts';
+import { writeAtomic } from '../lib/fixture.ts';
 import { getJson, metricValue, getText, waitFor } from '../lib/wait.ts';
-import { XdsClientProcess } from '../lib/xds-client.ts';
 
 describe('YAML routes to Consul services', { timeout: 180_000 }, () => {
-  const tmp = tempDir('meshgate-yaml-consul-');
-  const config = join(tmp.dir, 'meshgate.yaml');
-  let consul: ConsulDriver;
-  let backends: Awaited<ReturnType<typeof startBackends>>;
-  let mg: MeshgateProcess;
-  let client: XdsClientProcess;
-  const key = (n: string) => `${n}:${backends.get(n)!.port}`;
   const yaml = (consulBackend: string) => `consul:
-  address: ${consul.address}
+  address: ${h.consul.address}
 services:
   - name: shop-v1
     protocol: grpc
-    endpoints: [{ address: 127.0.0.1, port: ${backends.get('shop-file')!.port} }]
+    endpoints: [{ address: 127.0.0.1, port: ${h.backends.get('shop-file')!.port} }]
 routes:
   - name: shop
     hosts: [shop]
@@ -33,27 +23,19 @@ routes:
       - { service: shop-v1, weight: 1 }
       - { service: ${consulBackend}, weight: 1 }
 `;
-
-  before(async () => {
-    consul = await startConsul({});
-    backends = await startBackends(['shop-file', 'shop-consul-a', 'shop-consul-b']);
-    await consul.registerService({ id: 'shop-a', name: 'shop', address: '127.0.0.1', port: backends.get('shop-consul-a')!.port });
-    writeAtomic(config, yaml(`consul/${consul.datacenter}/shop`));
-    mg = new MeshgateProcess(config);
-    await mg.start();
-    await mg.waitReady(30_000);
-    client = new XdsClientProcess(mg.xdsPort, 'yaml-consul');
-  });
-
-  after(async () => {
-    await client?.close();
-    await mg?.stop();
-    await backends?.closeAll();
-    await consul?.close();
-    tmp.cleanup();
+  const h = consulServe({
+    tmpPrefix: 'meshgate-yaml-consul-',
+    backends: ['shop-file', 'shop-consul-a', 'shop-consul-b'],
+    nodeId: 'yaml-consul',
+    readyTimeoutMs: 30_000,
+    async setup({ consul, backends, config }) {
+      await consul.registerService({ id: 'shop-a', name: 'shop', address: '127.0.0.1', port: backends.get('shop-consul-a')!.port });
+      writeAtomic(config, yaml(`consul/${consul.datacenter}/shop`));
+    },
   });
 
   test('host shop sends traffic to the file service and the Consul service; a second Consul instance joins', async () => {
+    const { consul, backends, mg, client, config, key } = h;
     const s = await client.burst('xds:///shop', 100);
     assert.equal(s.failures, 0, s.errors.join('; '));
     assert.ok(s.counts[key('shop-file')] > 0 && s.counts[key('shop-consul-a')] > 0, JSON.stringify(s.counts));
@@ -73,6 +55,7 @@ routes:
   });
 
   test('a backend no source defines is reported with the route and its source; the last good routing stays', async () => {
+    const { consul, backends, mg, client, config, key } = h;
     const dangling = `consul/${consul.datacenter}-elsewhere/shop`;
     writeAtomic(config, yaml(dangling));
     const body = await waitFor(
