@@ -70,6 +70,22 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Parse
   return { values, positionals: parsed.positionals, help: false };
 }
 
+/**
+ * The preamble of commands that read a config file: parse argv, print help (exit 0), and call
+ * `missingConfig` when --config is absent. Returns the parsed values, or the exit code when the
+ * command is already done. `missingConfig` reports in the command's own words and returns its
+ * exit code (or throws a UsageError).
+ */
+export function parseConfigCommand(spec: CommandSpec, argv: string[], missingConfig: () => number): ParsedValues | number {
+  const { values, help } = parseCommand(spec, argv);
+  if (help) {
+    process.stdout.write(helpText(spec));
+    return 0;
+  }
+  if (!values.config) return missingConfig();
+  return values;
+}
+
 export function helpText(spec: CommandSpec): string {
   const lines = [`meshgate ${spec.name}: ${spec.summary}`, '', `usage: ${spec.usage ?? `meshgate ${spec.name} [flags]`}`, '', 'flags:'];
   const rows = Object.entries(spec.options).map(([n, o]) => {

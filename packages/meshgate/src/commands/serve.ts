@@ -1,4 +1,4 @@
-import { helpText, parsePort, parseCommand } from '../args.ts';
+import { parseConfigCommand, parsePort } from '../args.ts';
 import type { CommandSpec } from '../args.ts';
 import { createControlPlane } from '../control-plane.ts';
 import { createLogger, LOG_LEVELS } from '../logger.ts';
@@ -19,15 +19,11 @@ export const spec: CommandSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, help } = parseCommand(spec, argv);
-  if (help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
-  if (!v.config) {
+  const v = parseConfigCommand(spec, argv, () => {
     process.stderr.write('error: --config FILE is required (try examples/quickstart.yaml)\nrun `meshgate serve --help` for usage\n');
     return 2;
-  }
+  });
+  if (typeof v === 'number') return v;
   const flags = {
     ...(v['xds-port'] !== undefined ? { xdsPort: parsePort(v['xds-port'], '--xds-port') } : {}),
     ...(v['xds-address'] !== undefined ? { xdsAddress: String(v['xds-address']) } : {}),

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { translate, PROFILES } from '@meshgate/translator';
 import type { Profile } from '@meshgate/translator';
-import { helpText, parseCommand, UsageError } from '../args.ts';
+import { parseConfigCommand, UsageError } from '../args.ts';
 import type { CommandSpec } from '../args.ts';
 import { redact, resolveType } from '../debug.ts';
 import { externalNotes, loadForOffline, withStandIns } from './load.ts';
@@ -20,12 +20,10 @@ export const spec: CommandSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, help } = parseCommand(spec, argv);
-  if (help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
-  if (!v.config) throw new UsageError(spec.name, '--config FILE is required');
+  const v = parseConfigCommand(spec, argv, () => {
+    throw new UsageError(spec.name, '--config FILE is required');
+  });
+  if (typeof v === 'number') return v;
   const profile = String(v.profile) as Profile;
   if (!PROFILES.includes(profile)) throw new UsageError(spec.name, `--profile must be one of ${PROFILES.join(', ')}, got ${JSON.stringify(profile)}`);
   const output = String(v.output);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { translate, PROFILES } from '@meshgate/translator';
-import { helpText, parseCommand } from '../args.ts';
+import { parseConfigCommand } from '../args.ts';
 import type { CommandSpec } from '../args.ts';
 import { externalNotes, loadForOffline, withStandIns } from './load.ts';
 
@@ -12,15 +12,11 @@ export const spec: CommandSpec = {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const { values: v, help } = parseCommand(spec, argv);
-  if (help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
-  if (!v.config) {
+  const v = parseConfigCommand(spec, argv, () => {
     process.stderr.write('error: --config FILE is required\n');
     return 2;
-  }
+  });
+  if (typeof v === 'number') return v;
   const file = resolve(String(v.config));
   const { model, errors, external } = loadForOffline(file);
   if (!model) {
