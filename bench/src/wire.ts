@@ -65,9 +65,21 @@ export function messageName(buf: Uint8Array, start: number, end: number): string
 }
 
 export function decodeSotwResponse(buf: Uint8Array): DecodedResponse {
+  return decodeResponse(buf, false);
+}
+
+export function decodeDeltaResponse(buf: Uint8Array): DecodedResponse {
+  return decodeResponse(buf, true);
+}
+
+/**
+ * DiscoveryResponse and DeltaDiscoveryResponse number their common fields alike (1 version,
+ * 4 type_url, 5 nonce); they differ in what field 2 holds (an Any, or a Resource wrapping one)
+ * and field 6 (SotW control_plane, which is skipped; delta removed_resources).
+ */
+function decodeResponse(buf: Uint8Array, delta: boolean): DecodedResponse {
   const r = Reader.create(buf);
   const out: DecodedResponse = { typeUrl: '', version: '', nonce: '', resources: [], removed: [] };
-  const spans: [number, number][] = [];
   while (r.pos < r.len) {
     const tag = r.uint32();
     switch (tag) {
@@ -77,7 +89,7 @@ export function decodeSotwResponse(buf: Uint8Array): DecodedResponse {
       case (2 << 3) | LEN: {
         const len = r.uint32();
         const end = r.pos + len;
-        spans.push(anyValue(r, end));
+        out.resources.push(delta ? deltaResource(r, end) : sotwResource(buf, r, end));
         r.pos = end;
         break;
       }
@@ -87,57 +99,39 @@ export function decodeSotwResponse(buf: Uint8Array): DecodedResponse {
       case (5 << 3) | LEN:
         out.nonce = r.string();
         break;
+      case (6 << 3) | LEN:
+        if (delta) out.removed.push(intern(r.string()));
+        else r.skipType(LEN);
+        break;
       default:
         r.skipType(tag & 7);
     }
   }
-  for (const [start, end] of spans) out.resources.push({ name: messageName(buf, start, end), start, end });
   return out;
 }
 
-export function decodeDeltaResponse(buf: Uint8Array): DecodedResponse {
-  const r = Reader.create(buf);
-  const out: DecodedResponse = { typeUrl: '', version: '', nonce: '', resources: [], removed: [] };
-  while (r.pos < r.len) {
-    const tag = r.uint32();
-    switch (tag) {
-      case (1 << 3) | LEN:
-        out.version = r.string();
-        break;
-      case (2 << 3) | LEN: {
-        // Resource { version = 1; resource = 2 (Any); name = 3; }
-        const len = r.uint32();
-        const end = r.pos + len;
-        let name = '';
-        let start = 0;
-        let stop = 0;
-        while (r.pos < end) {
-          const t = r.uint32();
-          if (t === ((3 << 3) | LEN)) name = intern(r.string());
-          else if (t === ((2 << 3) | LEN)) {
-            const l = r.uint32();
-            const e = r.pos + l;
-            [start, stop] = anyValue(r, e);
-            r.pos = e;
-          } else r.skipType(t & 7);
-        }
-        out.resources.push({ name, start, end: stop });
-        break;
-      }
-      case (4 << 3) | LEN:
-        out.typeUrl = intern(r.string());
-        break;
-      case (5 << 3) | LEN:
-        out.nonce = r.string();
-        break;
-      case (6 << 3) | LEN:
-        out.removed.push(intern(r.string()));
-        break;
-      default:
-        r.skipType(tag & 7);
-    }
+/** An Any at r.pos..end; the name is field 1 of the message inside. */
+function sotwResource(buf: Uint8Array, r: Reader, end: number): ResourceRef {
+  const [start, stop] = anyValue(r, end);
+  return { name: messageName(buf, start, stop), start, end: stop };
+}
+
+/** Resource { version = 1; resource = 2 (Any); name = 3; } at r.pos..end. */
+function deltaResource(r: Reader, end: number): ResourceRef {
+  let name = '';
+  let start = 0;
+  let stop = 0;
+  while (r.pos < end) {
+    const t = r.uint32();
+    if (t === ((3 << 3) | LEN)) name = intern(r.string());
+    else if (t === ((2 << 3) | LEN)) {
+      const l = r.uint32();
+      const e = r.pos + l;
+      [start, stop] = anyValue(r, e);
+      r.pos = e;
+    } else r.skipType(t & 7);
   }
-  return out;
+  return { name, start, end: stop };
 }
 
 /** Cluster: the EDS name it asks for (eds_cluster_config(3).service_name(2)), else its own name (1). */
