@@ -24,16 +24,19 @@ export async function startEchoServer(name: string, port = 0, host = '127.0.0.1'
   return {
     name,
     port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Force after a short grace period so a test's teardown never hangs on a stuck call.
-        const t = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
+    close: () => shutdownGracefully(server),
   };
+}
+
+/** Graceful shutdown, forced after a short grace period so a test's teardown never hangs on a stuck call. */
+export function shutdownGracefully(server: grpc.Server, graceMs = 1000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => server.forceShutdown(), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }
 
 if (import.meta.main) {

@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import { loadEcho } from '../../examples/backends/echo-proto.ts';
+import { shutdownGracefully } from '../../examples/backends/echo-server.ts';
 
 export interface SeenCall {
   t: number;
@@ -78,13 +79,6 @@ export async function startMtlsBackend(o: MtlsBackendOptions): Promise<MtlsBacke
     port: bound,
     calls,
     serials: () => [...new Set(calls.filter((c) => c.allowed && c.serial).map((c) => c.serial as string))],
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
+    close: () => shutdownGracefully(server),
   };
 }
