@@ -4,6 +4,7 @@ export { envoyRoot, lookupMessage, protoDepsDir } from './protos.ts';
 export { encodeResource, decodeAny, ResourceEncodeError } from './codec.ts';
 export { XdsCache, type CacheChangeEvent, type CacheStats } from './cache.ts';
 export { XdsServer, defaultGroupFor, type XdsServerOptions } from './server.ts';
+export { DEFAULT_RECEIVE_WINDOWS, type ReceiveWindows } from './flow-control.ts';
 export { Debouncer, type DebouncerOptions } from './debouncer.ts';
 export { parseSubjectAltName, type PeerIdentity } from './peer.ts';
 export { contentHash, setVersion } from './wire.ts';

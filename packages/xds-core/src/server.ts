@@ -11,6 +11,7 @@ import { DeltaStream } from './stream-delta.ts';
 import { WatchIndex } from './watch-index.ts';
 import { NameListCache } from './name-lists.ts';
 import type { PeerIdentity } from './peer.ts';
+import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, type ReceiveWindows } from './flow-control.ts';
 import type { NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
 import { TYPE, silentLogger, type Logger } from './types.ts';
 
@@ -31,6 +32,9 @@ export interface XdsServerOptions {
   /** While a stream's latest response of a type awaits its ACK/NACK, further changes wait and merge (one response
    *  per round trip, not one per change); after this many ms without an answer they are sent anyway (default 1000). */
   ackWaitMs?: number;
+  /** HTTP/2 receive windows of each client connection (default 8 MiB per connection, 1 MiB per stream; 0 keeps
+   *  the protocol's 65,535 bytes). Large SotW ACKs from many proxies on one connection need more than 64 KB. */
+  receiveWindows?: Partial<ReceiveWindows>;
   /** Extra grpc-js server options. */
   grpcOptions?: grpc.ServerOptions;
 }
@@ -95,7 +99,9 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly #host: StreamHost;
   readonly #onChange: (e: CacheChangeEvent) => void;
   readonly #onReady: () => void;
+  readonly #windows: WindowTuner;
   #closed = false;
+  #warnedWindows = false;
 
   constructor(opts: XdsServerOptions) {
     super();
@@ -106,6 +112,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     if (opts.ackWaitMs !== undefined && !(Number.isFinite(opts.ackWaitMs) && opts.ackWaitMs >= 0)) {
       throw new TypeError(`XdsServer option ackWaitMs must be a number of milliseconds >= 0, got ${String(opts.ackWaitMs)}`);
     }
+    this.#windows = new WindowTuner({ ...DEFAULT_RECEIVE_WINDOWS, ...opts.receiveWindows });
     this.#host = {
       cache: this.cache,
       index: this.#index,
@@ -173,6 +180,10 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     if (this.#closed) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'xDS server is shutting down' });
       return;
+    }
+    if (!this.#windows.tune(call) && this.#windows.unavailable && !this.#warnedWindows) {
+      this.#warnedWindows = true;
+      this.#log.warn({}, 'could not raise HTTP/2 receive windows (this @grpc/grpc-js version hides the session); large SotW ACKs may be delayed');
     }
     try {
       const stream = m.delta ? new DeltaStream(this.#host, call, path, m.fixedType) : new SotwStream(this.#host, call, path, m.fixedType);

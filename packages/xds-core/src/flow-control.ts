@@ -1,0 +1,76 @@
+// HTTP/2 receive windows for the xDS port. grpc-js's server never raises them, so every connection keeps the
+// protocol's initial 65,535 bytes for the connection and for each stream. A SotW ACK repeats every name the proxy
+// subscribes to (about 15 KB for a gateway following 1,000 clusters), so with 64 KB a connection carries about four
+// ACKs per WINDOW_UPDATE round trip; when many proxies share a connection (a load balancer in front, or a busy
+// server whose event loop answers WINDOW_UPDATEs late) ACKs queue in the client for up to a second, and the ACK
+// gate (stream-base.ts) holds the next change for them. Measured in BENCHMARKS.md (S3 SotW p99 1.0 s -> 0.19 s).
+//
+// grpc-js exposes neither the HTTP/2 session nor an option for this, so the session is reached through the call's
+// internal fields. That path is checked by flow-control.test.ts, and when a grpc-js update moves it the server
+// keeps working with the default windows and says so once in the log.
+import type { Http2Session } from 'node:http2';
+
+export interface ReceiveWindows {
+  /** Connection-level window (bytes); 0 leaves grpc-js's 65,535. */
+  connection: number;
+  /** Initial window of every stream (bytes), announced in a SETTINGS frame. */
+  stream: number;
+}
+
+export const DEFAULT_RECEIVE_WINDOWS: ReceiveWindows = { connection: 8 * 1024 * 1024, stream: 1024 * 1024 };
+
+/** HTTP/2 limits a window to 2^31-1 bytes (RFC 9113 6.9.1). */
+const MAX_WINDOW = 2 ** 31 - 1;
+const PROTOCOL_DEFAULT = 65_535;
+
+export function checkReceiveWindows(w: ReceiveWindows): void {
+  for (const [k, v] of Object.entries(w)) {
+    if (!Number.isInteger(v) || (v !== 0 && (v < PROTOCOL_DEFAULT || v > MAX_WINDOW))) {
+      throw new TypeError(`XdsServer option receiveWindows.${k} must be 0 (keep the default) or an integer between ${PROTOCOL_DEFAULT} and ${MAX_WINDOW} bytes, got ${String(v)}`);
+    }
+  }
+}
+
+/** The HTTP/2 session under a grpc-js server call, or undefined when grpc-js's internals no longer lead there. */
+export function sessionOf(call: unknown): Http2Session | undefined {
+  // ServerDuplexStreamImpl.call -> (interceptors' nextCall ...) -> BaseServerInterceptingCall.stream.session
+  let c = (call as { call?: unknown } | undefined)?.call;
+  for (let depth = 0; c && depth < 8; depth++) {
+    const session = (c as { stream?: { session?: unknown } }).stream?.session;
+    if (session && typeof (session as Http2Session).setLocalWindowSize === 'function') return session as Http2Session;
+    c = (c as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
+export class WindowTuner {
+  readonly #windows: ReceiveWindows;
+  readonly #done = new WeakSet<Http2Session>();
+  /** Set once the session could not be found on a call: grpc-js changed, nothing more is tried. */
+  unavailable = false;
+
+  constructor(windows: ReceiveWindows) {
+    checkReceiveWindows(windows);
+    this.#windows = windows;
+  }
+
+  /** Raises the windows of the call's connection, once per connection. False when the session was not reachable. */
+  tune(call: unknown): boolean {
+    const { connection, stream } = this.#windows;
+    if (this.unavailable || (!connection && !stream)) return true;
+    const session = sessionOf(call);
+    if (!session) {
+      this.unavailable = true;
+      return false;
+    }
+    if (this.#done.has(session) || session.destroyed || session.closed) return true;
+    this.#done.add(session);
+    try {
+      if (connection) session.setLocalWindowSize(connection);
+      if (stream) session.settings({ initialWindowSize: stream });
+    } catch {
+      // The connection is going away; nothing to tune.
+    }
+    return true;
+  }
+}
