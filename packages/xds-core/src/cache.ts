@@ -35,6 +35,7 @@ export interface CacheStats {
 export class XdsCache extends EventEmitter<XdsCacheEvents> {
   readonly #groups = new Map<string, Map<string, TypeMap>>();
   readonly #fullSets = new Map<string, FullSet>();
+  readonly #snapshots = new Map<string, ReadonlyMap<string, CachedResource>>();
   #ready = false;
 
   constructor(_opts: Record<string, never> = {}) {
@@ -148,12 +149,21 @@ export class XdsCache extends EventEmitter<XdsCacheEvents> {
     return { groups: this.#groups.size, resources, bytes };
   }
 
+  /** An immutable copy of one type's resources in a group, shared until the next change of that type (streams
+   *  holding all of it keep a reference instead of a map of their own; see held.ts). */
+  snapshot(group: string, typeUrl: string): ReadonlyMap<string, CachedResource> {
+    const key = `${group}\0${typeUrl}`;
+    let snap = this.#snapshots.get(key);
+    if (!snap) this.#snapshots.set(key, (snap = new Map(this.#groups.get(group)?.get(typeUrl) ?? [])));
+    return snap;
+  }
+
   /** The complete set of one type in a group, encoded once and shared until the next change of that type. */
   fullSet(group: string, typeUrl: string): FullSet {
     const key = `${group}\0${typeUrl}`;
     let fs = this.#fullSets.get(key);
     if (!fs) {
-      const byName = new Map(this.#groups.get(group)?.get(typeUrl) ?? []);
+      const byName = this.snapshot(group, typeUrl);
       const resources = [...byName.values()];
       const version = setVersion(resources.map((r) => [r.name, r.version] as const));
       fs = { version, byName, body: encodeDiscoveryBody(version, resources.map((r) => r.bytes), typeUrl) };
@@ -163,7 +173,10 @@ export class XdsCache extends EventEmitter<XdsCacheEvents> {
   }
 
   #announce(group: string, changes: TypeChange[]): PublishResult {
-    for (const c of changes) this.#fullSets.delete(`${group}\0${c.typeUrl}`);
+    for (const c of changes) {
+      this.#fullSets.delete(`${group}\0${c.typeUrl}`);
+      this.#snapshots.delete(`${group}\0${c.typeUrl}`);
+    }
     changes.sort((a, b) => PUSH_ORDER.indexOf(a.typeUrl) - PUSH_ORDER.indexOf(b.typeUrl));
     for (const c of changes) this.emit('change', { group, ...c });
     return { changes };

@@ -238,3 +238,43 @@ test('SotW wildcard streams share the full set; one narrowing its subscription l
   assert.deepEqual(names(await cb.next(TYPE.cluster)), ['a', 'b', 'c']);
   assert.equal(cds('B').resources, 3);
 });
+
+test('SotW: a proxy naming every assignment is indexed once per type, still gets each change once, and a subset proxy only its own', async (t) => {
+  const all = Array.from({ length: 100 }, (_, i) => `s${i}`);
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(all));
+  const gw = await h.client({ id: 'gateway' });
+  gw.subscribe(TYPE.endpoint, all);
+  const first = await gw.next(TYPE.endpoint);
+  assert.equal(first.resources.length, 100);
+  const side = await h.client({ id: 'sidecar' });
+  side.subscribe(TYPE.endpoint, ['s1', 's2']);
+  assert.deepEqual(names(await side.next(TYPE.endpoint)), ['s1', 's2']);
+  await eventually(() => h.server.stats().index.watches === 2, 2000, 'index settled');
+  // The gateway is one whole-type entry; only the sidecar's two names are indexed by name.
+  assert.deepEqual(h.server.stats().index, { groups: 1, names: 2, watches: 2, wildcard: 1 });
+
+  // Endpoint churn on every name, more than the held-set re-base threshold: each change arrives once, unchanged
+  // assignments are never resent.
+  for (let round = 0; round < 2; round++) {
+    for (const n of all) {
+      h.cache.patch('envoy', TYPE.endpoint, new Map([[n, cla(n, [10_000 + round])]]));
+      const r = await gw.next(TYPE.endpoint);
+      assert.deepEqual(names(r), [n]);
+    }
+  }
+  assert.equal(await gw.quiet(TYPE.endpoint, 200), true);
+  // The sidecar saw its two names change twice each, nothing else.
+  const sideNames: string[] = [];
+  while (side.pending(TYPE.endpoint)) sideNames.push(...names(await side.next(TYPE.endpoint)));
+  assert.deepEqual(sideNames.sort(), ['s1', 's1', 's2', 's2']);
+
+  // Dropping to a subset moves the gateway back to per-name entries, and nothing leaks when both leave.
+  gw.unsubscribe(TYPE.endpoint, all.filter((n) => n !== 's5'));
+  await eventually(() => h.server.stats().index.wildcard === 0, 2000, 'gateway re-indexed by name');
+  assert.equal(h.server.stats().index.watches, 3);
+  gw.close();
+  side.close();
+  await eventually(() => h.server.stats().streams === 0, 2000, 'streams closed');
+  assert.deepEqual(h.server.stats().index, { groups: 0, names: 0, watches: 0, wildcard: 0 });
+});

@@ -100,6 +100,8 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly #onChange: (e: CacheChangeEvent) => void;
   readonly #onReady: () => void;
   readonly #windows: WindowTuner;
+  /** Shared name sets per decoded request list (see #nameSet); entries go with the list. */
+  readonly #nameSets = new WeakMap<readonly string[], Map<string, Set<string>>>();
   #closed = false;
   #warnedWindows = false;
 
@@ -121,6 +123,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
       rejectUnknownTypes: opts.rejectUnknownTypes ?? false,
       ackWaitMs: opts.ackWaitMs ?? ACK_WAIT_MS,
       groupFor,
+      nameSet: (group, typeUrl, list) => this.#nameSet(group, typeUrl, list),
       authorizeSecret: authorize,
       registerNode: (s) => this.#registerNode(s),
       releaseNode: (s) => this.#releaseNode(s),
@@ -199,6 +202,24 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
       this.#log.error({ err: (err as Error).stack }, 'could not start an xds stream');
       call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error starting the stream' });
     }
+  }
+
+  #nameSet(group: string, typeUrl: string, list: readonly string[]): Set<string> {
+    const build = (): Set<string> => {
+      const set = new Set<string>();
+      // Hold the cache's own name strings, not this request's copies: one string per name, not per stream.
+      for (const n of list) if (n !== '*') set.add(this.cache.get(group, typeUrl, n)?.name ?? n);
+      return set;
+    };
+    // Lists decoded by the name-list cache are frozen and shared by every request that carried the same bytes, so
+    // a thousand gateways naming the same thousand assignments share one Set.
+    if (!Object.isFrozen(list) || list.length === 0) return build();
+    const key = `${group}\0${typeUrl}`;
+    let byKey = this.#nameSets.get(list);
+    if (!byKey) this.#nameSets.set(list, (byKey = new Map()));
+    let set = byKey.get(key);
+    if (!set) byKey.set(key, (set = build()));
+    return set;
   }
 
   #registerNode(s: StreamBase): NodeEntry {

@@ -42,6 +42,9 @@ export interface StreamHost {
   /** How long changes wait for the answer to the previous response of their type before being sent regardless. */
   readonly ackWaitMs: number;
   groupFor(node: XdsNode): string;
+  /** The set of names in a SotW request list (cache-owned strings, '*' left out), shared by every stream that sent
+   *  the same decoded list; callers must not mutate it. */
+  nameSet(group: string, typeUrl: string, list: readonly string[]): Set<string>;
   authorizeSecret(node: XdsNode, name: string, peer: PeerIdentity | undefined): boolean;
   registerNode(stream: StreamBase): NodeEntry;
   releaseNode(stream: StreamBase): void;
@@ -78,7 +81,10 @@ export type DuplexCall = grpc.ServerDuplexStream<unknown, Buffer>;
 /** What both stream kinds keep per type for the watch index. */
 export interface WatchState {
   wildcard: boolean;
+  /** Never mutated in place by SotW streams: the set may be shared with other streams (StreamHost.nameSet). */
   names: Set<string>;
+  /** Registered in the index for the whole type although not a wildcard subscriber (see stream-sotw.ts). */
+  indexAll?: boolean;
 }
 
 /** Default of XdsServerOptions.ackWaitMs. */
@@ -444,8 +450,8 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   protected unwatchAll(): void {
     const index = this.host.index;
     for (const [typeUrl, st] of this.types) {
-      if (st.wildcard) index.unwatchAll(this.group, typeUrl, this);
-      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
+      if (st.wildcard || st.indexAll) index.unwatchAll(this.group, typeUrl, this);
+      if (!st.indexAll) for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
     }
     this.types.clear();
     this.subscriptions = 0;

@@ -11,14 +11,15 @@
 import { FULL_STATE_TYPES, TYPE, type CachedResource } from './types.ts';
 import type { FullSet } from './cache.ts';
 import { encodeDiscoveryResponse, setVersion, withNonce } from './wire.ts';
+import { Held } from './held.ts';
 import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail, type WatchState } from './stream-base.ts';
 
 interface SotwTypeState extends WatchState {
   /** Wildcard implied by an empty list (legacy); it lasts while the client keeps sending empty lists. */
   legacy: boolean;
-  sent: Map<string, CachedResource>;
-  /** `sent` is the cache's shared full-set map (copy-on-write, see ownSent): a wildcard proxy costs no per-name entries. */
-  sentShared?: boolean;
+  sent: Held;
+  /** The request's name list the current `names` was built from (decoded lists are shared, see name-lists.ts). */
+  list?: readonly string[];
   /** version_info of the last full-state response (LDS/CDS), to skip unchanged sets without a scan. */
   sentVersion?: string;
   /** LDS/CDS: answer the next flush even when nothing changed (first request, new names). */
@@ -57,7 +58,7 @@ export class SotwStream extends StreamBase<SotwTypeState> {
       return;
     }
     if (!st) {
-      st = { wildcard: false, legacy: false, names: new Set(), sent: new Map(), mustRespond: false };
+      st = { wildcard: false, legacy: false, names: new Set(), sent: new Held(), mustRespond: false };
       this.types.set(typeUrl, st);
     }
     if (st.push && nonce === st.push.nonce && !st.push.answered) {
@@ -68,45 +69,51 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     this.#updateSubscription(typeUrl, st, req.resource_names ?? [], first);
   }
 
-  #updateSubscription(typeUrl: string, st: SotwTypeState, list: string[], first: boolean): void {
+  #updateSubscription(typeUrl: string, st: SotwTypeState, list: readonly string[], first: boolean): void {
     const fullState = FULL_STATE_TYPES.has(typeUrl);
     const explicitWildcard = list.includes('*');
     const legacy = list.length === 0 && fullState && !isGrpcClient(this.node) && (first || st.legacy);
     const wildcard = explicitWildcard || legacy;
     // Every SotW ACK repeats the whole name list (1,000 names for a gateway's EDS). When it is the current one, in
-    // the same order, keep the current set instead of rebuilding it. `names` was built from the previous list in
-    // its order, so equal length plus equal elements in order also rules out duplicates in the new list.
-    if (!first && !wildcard && !st.wildcard && sameOrder(list, st.names)) return;
+    // the same order, keep the current set instead of rebuilding it. Decoded lists are shared between requests
+    // (name-lists.ts), so identity settles it without a scan; `names` was built from the previous list in its
+    // order, so equal length plus equal elements in order also rules out duplicates in the new list.
+    if (!first && !wildcard && !st.wildcard && (list === st.list || sameOrder(list, st.names))) {
+      st.list = list;
+      return;
+    }
     const cache = this.host.cache;
-    const next = new Set<string>();
-    // Hold the cache's own name strings, not this request's copies: one string per name, not per stream.
-    for (const n of list) if (n !== '*') next.add(cache.get(this.group, typeUrl, n)?.name ?? n);
+    const next = this.host.nameSet(this.group, typeUrl, list);
     if (!this.checkSubscriptionCap(this.subscriptions - st.names.size + next.size)) return;
 
-    const index = this.host.index;
     const added: string[] = [];
-    for (const n of st.names) {
-      if (next.has(n)) continue;
-      index.unwatch(this.group, typeUrl, this, n);
-      if (!wildcard) ownSent(st).delete(n);
-    }
-    for (const n of next) {
-      if (st.names.has(n)) continue;
-      index.watch(this.group, typeUrl, this, n);
-      added.push(n);
+    for (const n of next) if (!st.names.has(n)) added.push(n);
+    if (!wildcard) for (const n of st.names) if (!next.has(n)) st.sent.delete(n);
+
+    // A stream that follows most of a type (a gateway naming every cluster's assignment) is registered once for the
+    // whole type instead of once per name: it is then woken for every change of the type, and computeType skips
+    // names it does not follow. Per-name entries would cost ~1,000 index entries per proxy for nothing.
+    const index = this.host.index;
+    const byType = !wildcard && next.size >= WATCH_TYPE_MIN && next.size * 2 >= cache.size(this.group, typeUrl);
+    const hadAll = st.wildcard || st.indexAll === true;
+    const wantAll = wildcard || byType;
+    if (hadAll && !wantAll) {
+      index.unwatchAll(this.group, typeUrl, this);
+      for (const n of next) index.watch(this.group, typeUrl, this, n);
+    } else if (!hadAll && wantAll) {
+      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
+      index.watchAll(this.group, typeUrl, this);
+    } else if (!hadAll) {
+      for (const n of st.names) if (!next.has(n)) index.unwatch(this.group, typeUrl, this, n);
+      for (const n of added) index.watch(this.group, typeUrl, this, n);
     }
     let all = first;
-    if (wildcard !== st.wildcard) {
-      if (wildcard) {
-        index.watchAll(this.group, typeUrl, this);
-        all = true;
-      } else {
-        index.unwatchAll(this.group, typeUrl, this);
-        for (const n of st.sent.keys()) if (!next.has(n)) ownSent(st).delete(n);
-      }
-    }
+    if (wildcard && !st.wildcard) all = true;
+    if (!wildcard && st.wildcard) for (const n of [...st.sent.keys()]) if (!next.has(n)) st.sent.delete(n);
     this.subscriptions += next.size - st.names.size;
     st.names = next;
+    st.list = list;
+    st.indexAll = byType;
     st.wildcard = wildcard;
     st.legacy = legacy;
     if (fullState && (first || added.length > 0 || all)) st.mustRespond = true;
@@ -187,7 +194,7 @@ export class SotwStream extends StreamBase<SotwTypeState> {
         if (st.sent.get(n)?.version !== r.version) include.push(r);
       } else {
         // Deletion of RDS/EDS/SDS resources is implicit through their parents; forget it so a return is resent.
-        ownSent(st).delete(n);
+        st.sent.delete(n);
       }
     }
     if (!include.length) return;
@@ -203,6 +210,7 @@ export class SotwStream extends StreamBase<SotwTypeState> {
       }
     }
     adds.push(this.#message(typeUrl, st, include, false));
+    st.sent.maybeRebase(() => cache.snapshot(this.group, typeUrl));
   }
 
   #message(typeUrl: string, st: SotwTypeState, resources: CachedResource[], replace: boolean, shared?: FullSet): Outgoing {
@@ -217,15 +225,12 @@ export class SotwStream extends StreamBase<SotwTypeState> {
       buf = encodeDiscoveryResponse(version, resources.map((r) => r.bytes), typeUrl, nonce);
     }
     if (replace) st.sentVersion = version;
-    if (replace && shared && resources.length === shared.byName.size) {
-      st.sent = shared.byName as Map<string, CachedResource>;
-      st.sentShared = true;
-    } else if (replace) {
-      st.sent = new Map(resources.map((r) => [r.name, r]));
-      st.sentShared = false;
+    if (shared && resources.length === shared.byName.size && (replace || st.sent.size === 0)) {
+      // The client now holds the shared set itself: no per-name state for this stream.
+      st.sent.reset(shared.byName);
     } else {
-      const sent = ownSent(st);
-      for (const r of resources) sent.set(r.name, r);
+      if (replace) st.sent.reset();
+      for (const r of resources) st.sent.set(r.name, r);
     }
     const names = StreamBase.recordedNames(resources.map((r) => r.name));
     return { typeUrl, buf, version, nonce, resources: resources.length, removed: 0, names };
@@ -243,19 +248,13 @@ export class SotwStream extends StreamBase<SotwTypeState> {
   }
 }
 
+/** Names at or above which a stream that follows at least half of a type is indexed once for the whole type. */
+const WATCH_TYPE_MIN = 64;
+
 /** Whether `list` holds exactly the elements of `set`, in the set's insertion order. */
 function sameOrder(list: readonly string[], set: ReadonlySet<string>): boolean {
   if (list.length !== set.size) return false;
   let i = 0;
   for (const n of set) if (list[i++] !== n) return false;
   return true;
-}
-
-/** The stream's own `sent` map, copied from the shared one before its first change. */
-function ownSent(st: SotwTypeState): Map<string, CachedResource> {
-  if (st.sentShared) {
-    st.sent = new Map(st.sent);
-    st.sentShared = false;
-  }
-  return st.sent;
 }
