@@ -45,8 +45,9 @@ export class Held {
 
   set(name: string, r: CachedResource): void {
     const had = this.has(name);
+    // Equal versions are the same content for every comparison streams make, so they are no difference.
     const b = this.#base?.get(name);
-    if (b === r) this.#over?.delete(name);
+    if (b !== undefined && b.version === r.version) this.#over?.delete(name);
     else (this.#over ??= new Map()).set(name, r);
     if (!had) this.#size++;
   }
@@ -72,14 +73,15 @@ export class Held {
     this.#rebaseAt = FIRST_REBASE_AT;
   }
 
-  /** After changes were recorded: when enough differences piled up and this holds exactly `snapshot()`, share it. */
+  /** After changes were recorded: when enough differences piled up and this holds exactly `snapshot()` (same names,
+   *  same versions), share it. */
   maybeRebase(snapshot: () => Snapshot): void {
     if (this.differences < this.#rebaseAt) return;
     const s = snapshot();
     let same = s.size === this.#size;
     if (same) {
       for (const [n, r] of s) {
-        if (this.get(n) !== r) {
+        if (this.get(n)?.version !== r.version) {
           same = false;
           break;
         }

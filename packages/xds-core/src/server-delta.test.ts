@@ -125,3 +125,44 @@ test('per-type delta service (DeltaEndpoints) with the type implied by the metho
   assert.deepEqual(names(r), ['b']);
   assert.equal(h.server.nodes()[0].types[0].type, 'EDS');
 });
+
+test('delta: gateways subscribing to every assignment are indexed once per type, get each change once, removals still reach them', async (t) => {
+  const all = Array.from({ length: 100 }, (_, i) => `s${i}`);
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(all));
+  const gws = [await h.client({ id: 'gw-1', mode: 'delta' }), await h.client({ id: 'gw-2', mode: 'delta' })];
+  for (const gw of gws) {
+    gw.subscribe(TYPE.endpoint, all);
+    assert.equal((await gw.next(TYPE.endpoint)).resources.length, 100);
+  }
+  const side = await h.client({ id: 'sidecar', mode: 'delta' });
+  side.subscribe(TYPE.endpoint, ['s1']);
+  assert.deepEqual(names(await side.next(TYPE.endpoint)), ['s1']);
+  await eventually(() => h.server.stats().index.watches === 1, 2000, 'index settled');
+  assert.deepEqual(h.server.stats().index, { groups: 1, names: 1, watches: 1, wildcard: 2 });
+
+  for (let round = 0; round < 2; round++) {
+    for (const n of all) {
+      h.cache.patch('envoy', TYPE.endpoint, new Map([[n, cla(n, [10_000 + round])]]));
+      for (const gw of gws) assert.deepEqual(names(await gw.next(TYPE.endpoint)), [n]);
+    }
+  }
+  for (const gw of gws) assert.equal(await gw.quiet(TYPE.endpoint, 200), true, 'unchanged assignments are not resent');
+
+  // A removed assignment is removed from the gateways; the sidecar, which does not follow it, hears nothing.
+  h.cache.patch('envoy', TYPE.endpoint, new Map(), ['s7']);
+  for (const gw of gws) {
+    const r = await gw.next(TYPE.endpoint);
+    assert.deepEqual(r.removed, ['s7']);
+    assert.equal(gw.held(TYPE.endpoint).size, 99);
+  }
+  // Unsubscribing most names moves a gateway back to per-name entries; nothing leaks when all leave.
+  gws[0].unsubscribe(TYPE.endpoint, all.filter((n) => n !== 's3'));
+  await eventually(() => h.server.stats().index.wildcard === 1, 2000, 'gw-1 re-indexed by name');
+  h.cache.patch('envoy', TYPE.endpoint, new Map([['s3', cla('s3', [10_500])], ['s4', cla('s4', [10_500])]]));
+  assert.deepEqual(names(await gws[0].next(TYPE.endpoint)), ['s3']);
+  assert.deepEqual(names(await gws[1].next(TYPE.endpoint)), ['s3', 's4']);
+  for (const c of [...gws, side]) c.close();
+  await eventually(() => h.server.stats().streams === 0, 2000, 'streams closed');
+  assert.deepEqual(h.server.stats().index, { groups: 0, names: 0, watches: 0, wildcard: 0 });
+});

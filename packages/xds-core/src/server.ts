@@ -102,6 +102,8 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly #windows: WindowTuner;
   /** Shared name sets per decoded request list (see #nameSet); entries go with the list. */
   readonly #nameSets = new WeakMap<readonly string[], Map<string, Set<string>>>();
+  /** The canonical shared name set per group and type for delta streams (see #shareNames); held weakly. */
+  readonly #sharedNames = new Map<string, WeakRef<Set<string>>>();
   #closed = false;
   #warnedWindows = false;
 
@@ -124,6 +126,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
       ackWaitMs: opts.ackWaitMs ?? ACK_WAIT_MS,
       groupFor,
       nameSet: (group, typeUrl, list) => this.#nameSet(group, typeUrl, list),
+      shareNames: (group, typeUrl, names) => this.#shareNames(group, typeUrl, names),
       authorizeSecret: authorize,
       registerNode: (s) => this.#registerNode(s),
       releaseNode: (s) => this.#releaseNode(s),
@@ -220,6 +223,25 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     let set = byKey.get(key);
     if (!set) byKey.set(key, (set = build()));
     return set;
+  }
+
+  #shareNames(group: string, typeUrl: string, names: Set<string>): Set<string> {
+    // One canonical set per group and type (typically "every assignment" for gateways on delta); the first stream's
+    // own set becomes it. Comparing costs one pass over the names, once per subscription change.
+    const key = `${group}\0${typeUrl}`;
+    const cur = this.#sharedNames.get(key)?.deref();
+    if (cur && cur !== names && cur.size === names.size) {
+      let same = true;
+      for (const n of names) {
+        if (!cur.has(n)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cur;
+    }
+    if (cur !== names) this.#sharedNames.set(key, new WeakRef(names));
+    return names;
   }
 
   #registerNode(s: StreamBase): NodeEntry {

@@ -45,6 +45,8 @@ export interface StreamHost {
   /** The set of names in a SotW request list (cache-owned strings, '*' left out), shared by every stream that sent
    *  the same decoded list; callers must not mutate it. */
   nameSet(group: string, typeUrl: string, list: readonly string[]): Set<string>;
+  /** `names`, or an equal set another stream already shares; callers must copy it before changing it. */
+  shareNames(group: string, typeUrl: string, names: Set<string>): Set<string>;
   authorizeSecret(node: XdsNode, name: string, peer: PeerIdentity | undefined): boolean;
   registerNode(stream: StreamBase): NodeEntry;
   releaseNode(stream: StreamBase): void;

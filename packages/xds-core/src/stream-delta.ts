@@ -5,12 +5,17 @@
 // what it already has, and anything it holds that is gone is removed. removed_resources only ever names what the
 // client holds or explicitly asked for, and removals go out after every addition of the batch.
 import { FULL_STATE_TYPES, type CachedResource } from './types.ts';
+import { Held } from './held.ts';
 import { encodeDeltaResource, encodeDeltaResponse, setVersion } from './wire.ts';
 import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail, type WatchState } from './stream-base.ts';
 
 interface DeltaTypeState extends WatchState {
   legacy: boolean;
-  known: Map<string, string>;
+  /** name -> what the client holds: a cached resource, a version it declared (initial_resource_versions), or
+   *  NOT_FOUND's version '' when we told it the name does not exist. Shares the cache's snapshot (held.ts). */
+  known: Held;
+  /** `names` may be shared with other streams (StreamHost.shareNames): copy before changing it. */
+  namesShared?: boolean;
   mustRespond: boolean;
   /** Responses not yet ACKed/NACKed, by nonce (delta pairs each ACK with its response). */
   outstanding: Map<string, PushRecord>;
@@ -31,6 +36,14 @@ interface DeltaRequest {
 /** Cap on un-ACKed responses remembered per type; older ones are forgotten (their ACKs are then just ignored). */
 const MAX_OUTSTANDING = 64;
 
+/** Stands for a version the client declared or for "told it does not exist" (version ''). */
+function placeholder(name: string, version: string): CachedResource {
+  return { name, version } as CachedResource;
+}
+
+/** Names at or above which a stream that follows at least half of a type is indexed once for the whole type. */
+const WATCH_TYPE_MIN = 64;
+
 /** Delta Resource entries depend only on the cached resource, so they are built once and shared. */
 const entryCache = new WeakMap<Uint8Array, Buffer>();
 function deltaEntry(r: CachedResource): Buffer {
@@ -50,7 +63,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     let st = this.types.get(typeUrl);
     const first = !st;
     if (!st) {
-      st = { wildcard: false, legacy: false, names: new Set(), known: new Map(), mustRespond: false, outstanding: new Map() };
+      st = { wildcard: false, legacy: false, names: new Set(), known: new Held(), mustRespond: false, outstanding: new Map() };
       this.types.set(typeUrl, st);
     }
     const nonce = req.response_nonce ?? '';
@@ -87,12 +100,12 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
         index.watchAll(this.group, typeUrl, this);
         all = true;
       } else {
-        index.unwatchAll(this.group, typeUrl, this);
+        if (!st.indexAll) index.unwatchAll(this.group, typeUrl, this);
         // The client stops caring about what it only had through the wildcard.
-        for (const n of st.known.keys()) if (!st.names.has(n)) st.known.delete(n);
+        for (const n of [...st.known.keys()]) if (!st.names.has(n)) st.known.delete(n);
       }
     };
-    for (const [n, v] of initial) if (typeof v === 'string' && v !== '') st.known.set(n, v);
+    for (const [n, v] of initial) if (typeof v === 'string' && v !== '') st.known.set(n, placeholder(n, v));
     if (first && sub.length === 0 && FULL_STATE_TYPES.has(typeUrl) && !isGrpcClient(this.node)) {
       st.legacy = true;
       setWildcard(true);
@@ -108,9 +121,9 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
       if (st.names.has(n)) continue;
       // Hold the cache's own name string, not this request's copy: one string per name, not per stream.
       const name = this.host.cache.get(this.group, typeUrl, n)?.name ?? n;
-      st.names.add(name);
+      this.#ownNames(st).add(name);
       this.subscriptions++;
-      index.watch(this.group, typeUrl, this, name);
+      if (!st.indexAll) index.watch(this.group, typeUrl, this, name);
       added.push(name);
     }
     if (st.legacy && namedSubscribe && !sub.includes('*')) {
@@ -124,14 +137,16 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
         setWildcard(false);
         continue;
       }
-      if (!st.names.delete(n)) continue;
+      if (!st.names.has(n)) continue;
+      this.#ownNames(st).delete(n);
       this.subscriptions--;
-      index.unwatch(this.group, typeUrl, this, n);
+      if (!st.indexAll) index.unwatch(this.group, typeUrl, this, n);
       if (!st.wildcard) st.known.delete(n);
     }
     if (first && st.wildcard) st.mustRespond = true;
     // Names the client declared having but no longer subscribes to are none of our business.
     if (initial.length && !st.wildcard) for (const [n] of initial) if (!st.names.has(n)) st.known.delete(n);
+    if (added.length || unsub.length) this.#reindex(typeUrl, st);
 
     const ts = this.typeStatus(typeUrl);
     ts.wildcard = st.wildcard;
@@ -141,11 +156,40 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     else if (added.length) this.markDirty(typeUrl, added, true);
   }
 
+  /** A stream following most of a type (a gateway subscribing to every cluster's assignment) is indexed once for
+   *  the whole type and shares its name set with streams naming the same set: no per-name cost per proxy. */
+  #reindex(typeUrl: string, st: DeltaTypeState): void {
+    const index = this.host.index;
+    const byType = !st.wildcard && st.names.size >= WATCH_TYPE_MIN && st.names.size * 2 >= this.host.cache.size(this.group, typeUrl);
+    if (byType !== (st.indexAll === true)) {
+      if (byType) {
+        for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
+        index.watchAll(this.group, typeUrl, this);
+      } else {
+        if (!st.wildcard) index.unwatchAll(this.group, typeUrl, this);
+        for (const n of st.names) index.watch(this.group, typeUrl, this, n);
+      }
+      st.indexAll = byType;
+    }
+    if (st.names.size >= WATCH_TYPE_MIN) {
+      st.names = this.host.shareNames(this.group, typeUrl, st.names);
+      st.namesShared = true;
+    }
+  }
+
+  #ownNames(st: DeltaTypeState): Set<string> {
+    if (st.namesShared) {
+      st.names = new Set(st.names);
+      st.namesShared = false;
+    }
+    return st.names;
+  }
+
   heldCount(typeUrl: string): number {
     const st = this.types.get(typeUrl);
     if (!st) return 0;
     let n = 0;
-    for (const v of st.known.values()) if (v !== '') n++;
+    for (const name of st.known.keys()) if (st.known.get(name)!.version !== '') n++;
     return n;
   }
 
@@ -160,7 +204,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
       const explicit = st.names.has(n);
       if (!st.wildcard && !explicit) continue;
       const r = this.resolve(typeUrl, n);
-      const k = st.known.get(n);
+      const k = st.known.get(n)?.version;
       if (r) {
         if (k !== r.version) resources.push(r);
       } else if (k !== undefined && k !== '') {
@@ -172,6 +216,7 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
     st.mustRespond = false;
     if (gone.length) removals.push(this.#message(typeUrl, st, [], gone));
+    st.known.maybeRebase(() => this.host.cache.snapshot(this.group, typeUrl));
   }
 
   #message(typeUrl: string, st: DeltaTypeState, resources: CachedResource[], removed: string[]): Outgoing {
@@ -180,9 +225,9 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     const version = setVersion(pairs);
     const nonce = this.nextNonce();
     const buf = encodeDeltaResponse(version, resources.map(deltaEntry), typeUrl, removed, nonce);
-    for (const r of resources) st.known.set(r.name, r.version);
+    for (const r of resources) st.known.set(r.name, r);
     for (const n of removed) {
-      if (st.names.has(n)) st.known.set(n, '');
+      if (st.names.has(n)) st.known.set(n, placeholder(n, ''));
       else st.known.delete(n);
     }
     const names = StreamBase.recordedNames(resources.length ? resources.map((r) => r.name) : removed);
