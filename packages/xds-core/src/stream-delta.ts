@@ -6,7 +6,8 @@
 // client holds or explicitly asked for, and removals go out after every addition of the batch.
 import { FULL_STATE_TYPES, type CachedResource } from './types.ts';
 import { Held } from './held.ts';
-import { encodeDeltaResource, encodeDeltaResponse, setVersion } from './wire.ts';
+import { encodeDeltaResource, encodeDeltaResponse, encodeDiscoveryBody, setVersion, withNonce } from './wire.ts';
+import type { FullSet } from './cache.ts';
 import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail, type WatchState } from './stream-base.ts';
 
 interface DeltaTypeState extends WatchState {
@@ -35,6 +36,10 @@ interface DeltaRequest {
 
 /** Cap on un-ACKed responses remembered per type; older ones are forgotten (their ACKs are then just ignored). */
 const MAX_OUTSTANDING = 64;
+
+/** DeltaDiscoveryResponse bodies (no nonce) of the cache's full sets: its fields 1, 2, 4 and 5 are numbered like
+ *  DiscoveryResponse's, so the SotW body encoder builds it from delta Resource entries. */
+const deltaBodies = new WeakMap<FullSet, Buffer>();
 
 /** Stands for a version the client declared or for "told it does not exist" (version ''). */
 function placeholder(name: string, version: string): CachedResource {
@@ -213,10 +218,31 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
         notFound.push(n);
       }
     }
-    if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
+    const shared = !notFound.length && !gone.length ? this.#sharedFirst(typeUrl, st, resources) : undefined;
+    if (shared) adds.push(this.#sharedMessage(typeUrl, st, shared));
+    else if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
     st.mustRespond = false;
     if (gone.length) removals.push(this.#message(typeUrl, st, [], gone));
     st.known.maybeRebase(() => this.host.cache.snapshot(this.group, typeUrl));
+  }
+
+  /** A first response that carries every resource of the type (a gateway's initial EDS) is the same for every such
+   *  stream: the cache's full set, encoded once as a delta body, instead of ~1,000 entries hashed and joined per stream. */
+  #sharedFirst(typeUrl: string, st: DeltaTypeState, resources: CachedResource[]): FullSet | undefined {
+    const cache = this.host.cache;
+    if (st.known.size !== 0 || resources.length < 2 || resources.length !== cache.size(this.group, typeUrl)) return undefined;
+    const shared = cache.fullSet(this.group, typeUrl);
+    if (shared.byName.size !== resources.length || !resources.every((r) => shared.byName.get(r.name) === r)) return undefined;
+    return shared;
+  }
+
+  #sharedMessage(typeUrl: string, st: DeltaTypeState, shared: FullSet): Outgoing {
+    let body = deltaBodies.get(shared);
+    if (!body) deltaBodies.set(shared, (body = encodeDiscoveryBody(shared.version, [...shared.byName.values()].map(deltaEntry), typeUrl)));
+    const nonce = this.nextNonce();
+    st.known.reset(shared.byName);
+    const names = StreamBase.recordedNames(shared.byName.keys());
+    return { typeUrl, buf: withNonce(body, nonce), version: shared.version, nonce, resources: shared.byName.size, removed: 0, names };
   }
 
   #message(typeUrl: string, st: DeltaTypeState, resources: CachedResource[], removed: string[]): Outgoing {
