@@ -2,9 +2,9 @@
 // CDS and LDS by wildcard, then to EDS and RDS by the names those returned, ACKs every response,
 // and records per stream the bytes and messages it received, when it first held the full config,
 // and for every endpoint change the driver announces, the time from the change to its ACK.
-// Many streams share a few HTTP/2 connections (one grpc-js channel each, forced apart with a
-// local subchannel pool), as many proxies behind a few load balancer connections would.
-import * as grpc from '@grpc/grpc-js';
+// Many streams share a few HTTP/2 connections, as many proxies behind a few load balancer connections
+// would. The transport is h2grpc.ts (gRPC framing on node:http2), so the generator's own cost per message
+// stays small next to the servers'.
 import { performance } from 'node:perf_hooks';
 import {
   assignmentPorts,
@@ -13,11 +13,12 @@ import {
   decodeSotwResponse,
   encodeDeltaRequest,
   encodeNames,
-  encodeSotwRequest,
+  encodeSotwHead,
   listenerRouteNames,
   type DecodedResponse,
   type NodeInfo,
 } from './wire.ts';
+import { H2Connection, type H2Call } from './h2grpc.ts';
 
 export const TYPE = {
   listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
@@ -111,7 +112,7 @@ abstract class SimStream {
   protected readonly edsHave = new Set<string>();
   protected clusterCount = 0;
   protected ldsRequested = false;
-  protected call!: grpc.ClientDuplexStream<Buffer, Buffer>;
+  protected call!: H2Call;
   protected readonly node: NodeInfo;
   protected readonly expectedServices: number;
   protected readonly tracker: ChangeTracker;
@@ -122,26 +123,23 @@ abstract class SimStream {
     this.tracker = tracker;
   }
 
-  protected open(client: grpc.Client, path: string): void {
-    this.call = client.makeBidiStreamRequest<Buffer, Buffer>(
-      path,
-      (b) => b,
-      (b) => b,
-    );
-    this.call.on('data', (b: Buffer) => {
-      this.bytes += b.length;
-      this.messages++;
-      try {
-        this.onResponse(b);
-      } catch (err) {
-        this.error ??= `bad response: ${(err as Error).message}`;
-      }
-    });
-    this.call.on('error', (err: grpc.ServiceError) => {
-      if (err.code !== grpc.status.CANCELLED) this.error ??= `${err.code} ${err.details}`;
-    });
-    this.call.on('end', () => {
-      this.ended = true;
+  protected open(conn: H2Connection, path: string): void {
+    this.call = conn.call(path, {
+      message: (b) => {
+        this.bytes += b.length;
+        this.messages++;
+        try {
+          this.onResponse(b);
+        } catch (err) {
+          this.error ??= `bad response: ${(err as Error).message}`;
+        }
+      },
+      error: (text) => {
+        this.error ??= text;
+      },
+      end: () => {
+        this.ended = true;
+      },
     });
   }
 
@@ -187,8 +185,8 @@ class SotwStream extends SimStream {
   private rdsNames: Buffer = Buffer.alloc(0);
   private readonly empty = Buffer.alloc(0);
 
-  start(client: grpc.Client): void {
-    this.open(client, SOTW_PATH);
+  start(conn: H2Connection): void {
+    this.open(conn, SOTW_PATH);
     // An empty resource_names list on the first request is the legacy wildcard, as Envoy sends for CDS and LDS.
     this.send(TYPE.cluster, this.empty, true);
   }
@@ -201,9 +199,7 @@ class SotwStream extends SimStream {
 
   private send(typeUrl: string, names: Buffer, withNode = false): void {
     const s = this.st(typeUrl);
-    this.call.write(
-      encodeSotwRequest({ node: withNode ? this.node : undefined, typeUrl, version: s.version, nonce: s.nonce, names }),
-    );
+    this.call.write(encodeSotwHead({ node: withNode ? this.node : undefined, typeUrl, version: s.version, nonce: s.nonce }), names);
   }
 
   protected onResponse(b: Buffer): void {
@@ -267,8 +263,8 @@ class DeltaStream extends SimStream {
   private readonly listeners = new Map<string, string[]>();
   private readonly rdsSubs = new Set<string>();
 
-  start(client: grpc.Client): void {
-    this.open(client, DELTA_PATH);
+  start(conn: H2Connection): void {
+    this.open(conn, DELTA_PATH);
     // No names on the first request of a type: the legacy wildcard, as Envoy sends for CDS and LDS.
     this.call.write(encodeDeltaRequest({ node: this.node, typeUrl: TYPE.cluster }));
   }
@@ -349,7 +345,7 @@ export interface LoadgenOptions {
 export class Loadgen {
   readonly tracker = new ChangeTracker();
   readonly streams: SimStream[] = [];
-  private readonly clients: grpc.Client[] = [];
+  private readonly clients: H2Connection[] = [];
   startedAt = 0;
   readonly opts: LoadgenOptions;
 
@@ -363,16 +359,7 @@ export class Loadgen {
     const { streams, streamsPerChannel, target, mode, expectedServices, nodePrefix } = this.opts;
     const channels = Math.max(1, Math.ceil(streams / streamsPerChannel));
     for (let c = 0; c < channels; c++) {
-      this.clients.push(
-        new grpc.Client(target, grpc.credentials.createInsecure(), {
-          // A private subchannel pool per client forces one HTTP/2 connection per channel.
-          'grpc.use_local_subchannel_pool': 1,
-          'grpc.max_receive_message_length': -1,
-          'grpc.max_send_message_length': -1,
-          'grpc-node.max_session_memory': 1024,
-          'grpc.bench_channel': c,
-        }),
-      );
+      this.clients.push(new H2Connection(target));
     }
     this.startedAt = performance.now();
     for (let i = 0; i < streams; i++) {

@@ -262,20 +262,19 @@ export function encodeNames(field: number, names: readonly string[]): Buffer {
   return Buffer.from(w.finish());
 }
 
-export function encodeSotwRequest(o: {
-  node?: NodeInfo;
-  typeUrl: string;
-  version: string;
-  nonce: string;
-  names: Buffer;
-}): Buffer {
+export function encodeSotwRequest(o: { node?: NodeInfo; typeUrl: string; version: string; nonce: string; names: Buffer }): Buffer {
+  return Buffer.concat([encodeSotwHead(o), o.names]);
+}
+
+/** A DiscoveryRequest without its resource_names; the pre-encoded names (encodeNames) follow it on the wire. */
+export function encodeSotwHead(o: { node?: NodeInfo; typeUrl: string; version: string; nonce: string }): Buffer {
   const w = Writer.create();
   if (o.version) w.uint32((1 << 3) | LEN).string(o.version);
   if (o.node) writeNode(w, 2, o.node);
   w.uint32((4 << 3) | LEN).string(o.typeUrl);
   if (o.nonce) w.uint32((5 << 3) | LEN).string(o.nonce);
   const head = w.finish();
-  return o.names.length ? Buffer.concat([head, o.names]) : Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
 }
 
 export function encodeDeltaRequest(o: {
