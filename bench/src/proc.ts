@@ -11,7 +11,7 @@ export function procStatusKB(field: string): number {
   }
 }
 
-export function stats(): { rssKB: number; hwmKB: number; cpuMs: number; heapKB: number } {
+export function stats(): { rssKB: number; hwmKB: number; cpuMs: number; heapKB: number; heapCommittedKB: number } {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   return {
@@ -19,5 +19,7 @@ export function stats(): { rssKB: number; hwmKB: number; cpuMs: number; heapKB: 
     hwmKB: procStatusKB('VmHWM'),
     cpuMs: (cpu.user + cpu.system) / 1000,
     heapKB: Math.round((mem.heapUsed + mem.external) / 1024),
+    // What V8 holds from the OS for its heap, used or not (young generation at its grown size, free old pages).
+    heapCommittedKB: Math.round(mem.heapTotal / 1024),
   };
 }

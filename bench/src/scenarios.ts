@@ -131,6 +131,12 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
     figs.push(
       { scenario: s5, metric: 'RSS delta per connected proxy', unit: 'KB', value: round((after.rssKB - before.rssKB) / streams, 2) },
       { scenario: s5, metric: 'heap delta per connected proxy', unit: 'KB', value: round((after.heapKB - before.heapKB) / streams, 2) },
+      {
+        scenario: s5,
+        metric: 'V8 committed heap delta per proxy (ours; context for the RSS row)',
+        unit: 'KB',
+        value: after.heapCommittedKB === undefined || before.heapCommittedKB === undefined ? null : round((after.heapCommittedKB - before.heapCommittedKB) / streams, 2),
+      },
     );
 
     const s2 = `S2 fan-out ${streams} streams x ${services} svc, ${mode}`;
@@ -174,7 +180,7 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
     await sleep(500);
     const after2 = await server.gc();
     figs.splice(
-      figs.findIndex((f) => f.scenario === s5) + 2,
+      figs.findIndex((f) => f.scenario === s5) + 3,
       0,
       { scenario: s5, metric: `RSS per proxy, marginal (${extra} more on top)`, unit: 'KB', value: more.done ? round((after2.rssKB - before2.rssKB) / extra, 2) : null },
       { scenario: s5, metric: `heap per proxy, marginal (${extra} more on top)`, unit: 'KB', value: more.done ? round((after2.heapKB - before2.heapKB) / extra, 2) : null },

@@ -13,6 +13,8 @@ export interface ServerStats {
   hwmKB: number;
   cpuMs: number;
   heapKB: number;
+  /** Ours only: V8 heapTotal (committed heap, used or free); absent for the Go peer. */
+  heapCommittedKB?: number;
 }
 
 export interface ServerHandle {
