@@ -172,16 +172,15 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
     if (missing) console.error(`  ${kind} ${mode}: ${missing} stream ACKs never arrived in S2`);
 
     // S5, marginal: what half as many proxies again cost a server that already serves the fleet. One-time growth
-    // (V8's young generation sizing up, allocator arenas warmed by the first cold start) is paid by then, so this
-    // is the cost of one more proxy; the figure above from zero includes those one-time costs.
+    // (memory the allocator keeps after the first cold start's transient response buffers) is paid by then, so this
+    // is the cost of one more proxy; the figure above from zero includes it.
     const extra = Math.max(1, Math.floor(streams / 2));
     const before2 = await server.gc();
     const more = await connect(server, mode, extra, perChannel, services, `fan2-${mode}`);
     await sleep(500);
     const after2 = await server.gc();
-    figs.splice(
-      figs.findIndex((f) => f.scenario === s5) + 3,
-      0,
+    // Pushed after S2's rows: main.ts orders the table by scenario, keeping each scenario's rows in this order.
+    figs.push(
       { scenario: s5, metric: `RSS per proxy, marginal (${extra} more on top)`, unit: 'KB', value: more.done ? round((after2.rssKB - before2.rssKB) / extra, 2) : null },
       { scenario: s5, metric: `heap per proxy, marginal (${extra} more on top)`, unit: 'KB', value: more.done ? round((after2.heapKB - before2.heapKB) / extra, 2) : null },
     );

@@ -47,20 +47,21 @@ export class WindowTuner {
   readonly #windows: ReceiveWindows;
   readonly #done = new WeakSet<Http2Session>();
   /** Set once the session could not be found on a call: grpc-js changed, nothing more is tried. */
-  unavailable = false;
+  #unavailable = false;
 
   constructor(windows: ReceiveWindows) {
     checkReceiveWindows(windows);
     this.#windows = windows;
   }
 
-  /** Raises the windows of the call's connection, once per connection. False when the session was not reachable. */
+  /** Raises the windows of the call's connection, once per connection. False only on the first call that finds
+   *  the session unreachable (so the caller reports it once); later calls do nothing and answer true. */
   tune(call: unknown): boolean {
     const { connection, stream } = this.#windows;
-    if (this.unavailable || (!connection && !stream)) return true;
+    if (this.#unavailable || (!connection && !stream)) return true;
     const session = sessionOf(call);
     if (!session) {
-      this.unavailable = true;
+      this.#unavailable = true;
       return false;
     }
     if (this.#done.has(session) || session.destroyed || session.closed) return true;

@@ -105,7 +105,6 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   /** The canonical shared name set per group and type for delta streams (see #shareNames); held weakly. */
   readonly #sharedNames = new Map<string, WeakRef<Set<string>>>();
   #closed = false;
-  #warnedWindows = false;
 
   constructor(opts: XdsServerOptions) {
     super();
@@ -187,8 +186,8 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'xDS server is shutting down' });
       return;
     }
-    if (!this.#windows.tune(call) && this.#windows.unavailable && !this.#warnedWindows) {
-      this.#warnedWindows = true;
+    // tune() answers false once, on the first call that finds grpc-js's internals moved; it stops trying after that.
+    if (!this.#windows.tune(call)) {
       this.#log.warn({}, 'could not raise HTTP/2 receive windows (this @grpc/grpc-js version hides the session); large SotW ACKs may be delayed');
     }
     try {

@@ -3,7 +3,7 @@
 // can write: while grpc-js asks us to wait ('drain'), changes just accumulate as dirty names, so a slow client
 // costs memory proportional to its subscriptions, never a growing backlog, and never blocks other streams.
 import * as grpc from '@grpc/grpc-js';
-import type { XdsCache } from './cache.ts';
+import type { FullSet, XdsCache } from './cache.ts';
 import type { Logger, CachedResource } from './types.ts';
 import { TYPE, SHORT_NAME, SUPPORTED_TYPES, PUSH_ORDER, REMOVAL_ORDER } from './types.ts';
 import type { WatchIndex } from './watch-index.ts';
@@ -85,9 +85,12 @@ export interface WatchState {
   wildcard: boolean;
   /** Never mutated in place by SotW streams: the set may be shared with other streams (StreamHost.nameSet). */
   names: Set<string>;
-  /** Registered in the index for the whole type although not a wildcard subscriber (see stream-sotw.ts). */
+  /** Registered in the index for the whole type although not a wildcard subscriber (see reindex). */
   indexAll?: boolean;
 }
+
+/** Names at or above which a stream that follows at least half of a type is indexed once for the whole type. */
+const WATCH_TYPE_MIN = 64;
 
 /** Default of XdsServerOptions.ackWaitMs. */
 export const ACK_WAIT_MS = 1000;
@@ -448,12 +451,53 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     return adds.concat(removals);
   }
 
+  /**
+   * Moves this stream's index registration for a type to its new subscription (`next`, `wildcard`), given the names
+   * it adds and drops. A wildcard stream, or one that follows most of a type (a gateway naming every cluster's
+   * assignment), is one whole-type entry: it is woken for every change of the type and computeType skips names it
+   * does not follow; per-name entries would cost ~1,000 index entries per proxy for nothing. Any other stream is
+   * indexed by name. Call before `st.names` and `st.wildcard` take the new values (`next` may already be `st.names`).
+   */
+  protected reindex(typeUrl: string, st: S, next: ReadonlySet<string>, wildcard: boolean, added: readonly string[], removed: readonly string[]): void {
+    const index = this.host.index;
+    const byType = !wildcard && next.size >= WATCH_TYPE_MIN && next.size * 2 >= this.host.cache.size(this.group, typeUrl);
+    const hadAll = st.wildcard || st.indexAll === true;
+    const wantAll = wildcard || byType;
+    if (hadAll && !wantAll) {
+      index.unwatchAll(this.group, typeUrl, this);
+      for (const n of next) index.watch(this.group, typeUrl, this, n);
+    } else if (!hadAll && wantAll) {
+      // The old names are `next` without `added` plus `removed`; unwatching a name that was not watched is a no-op.
+      for (const n of next) index.unwatch(this.group, typeUrl, this, n);
+      for (const n of removed) index.unwatch(this.group, typeUrl, this, n);
+      index.watchAll(this.group, typeUrl, this);
+    } else if (!hadAll) {
+      // Added first: a delta request may subscribe and unsubscribe the same name.
+      for (const n of added) index.watch(this.group, typeUrl, this, n);
+      for (const n of removed) index.unwatch(this.group, typeUrl, this, n);
+    }
+    st.indexAll = byType;
+  }
+
+  /**
+   * The cache's full set of a type when `resources` are exactly it and the stream holds nothing of the type yet (a
+   * gateway's first EDS response): its pre-encoded body then serves every such stream, instead of ~1,000 resources
+   * hashed and joined per stream.
+   */
+  protected wholeTypeSet(typeUrl: string, resources: readonly CachedResource[], heldSize: number): FullSet | undefined {
+    const cache = this.host.cache;
+    if (heldSize !== 0 || resources.length < 2 || resources.length !== cache.size(this.group, typeUrl)) return undefined;
+    const shared = cache.fullSet(this.group, typeUrl);
+    if (shared.byName.size !== resources.length || !resources.every((r) => shared.byName.get(r.name) === r)) return undefined;
+    return shared;
+  }
+
   /** Drops all watches of this stream from the index. */
   protected unwatchAll(): void {
     const index = this.host.index;
     for (const [typeUrl, st] of this.types) {
       if (st.wildcard || st.indexAll) index.unwatchAll(this.group, typeUrl, this);
-      if (!st.indexAll) for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
+      else for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
     }
     this.types.clear();
     this.subscriptions = 0;

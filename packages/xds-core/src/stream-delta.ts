@@ -46,9 +46,6 @@ function placeholder(name: string, version: string): CachedResource {
   return { name, version } as CachedResource;
 }
 
-/** Names at or above which a stream that follows at least half of a type is indexed once for the whole type. */
-const WATCH_TYPE_MIN = 64;
-
 /** Delta Resource entries depend only on the cached resource, so they are built once and shared. */
 const entryCache = new WeakMap<Uint8Array, Buffer>();
 function deltaEntry(r: CachedResource): Buffer {
@@ -95,31 +92,19 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     for (const n of sub) if (n !== '*' && !st.names.has(n)) newNames++;
     if (!this.checkSubscriptionCap(this.subscriptions + newNames + initial.length)) return;
 
-    const index = this.host.index;
-    let all = first;
-    const added: string[] = [];
-    const setWildcard = (on: boolean): void => {
-      if (on === st.wildcard) return;
-      st.wildcard = on;
-      if (on) {
-        index.watchAll(this.group, typeUrl, this);
-        all = true;
-      } else {
-        if (!st.indexAll) index.unwatchAll(this.group, typeUrl, this);
-        // The client stops caring about what it only had through the wildcard.
-        for (const n of [...st.known.keys()]) if (!st.names.has(n)) st.known.delete(n);
-      }
-    };
     for (const [n, v] of initial) if (typeof v === 'string' && v !== '') st.known.set(n, placeholder(n, v));
-    if (first && sub.length === 0 && FULL_STATE_TYPES.has(typeUrl) && !isGrpcClient(this.node)) {
-      st.legacy = true;
-      setWildcard(true);
-    }
+    // The wildcard after this request: a first request naming nothing is the legacy wildcard, which lasts until the
+    // client names resources without "*"; subscribing "*" turns it on, unsubscribing "*" off.
+    let legacy = st.legacy;
+    let wildcard = st.wildcard;
+    if (first && sub.length === 0 && FULL_STATE_TYPES.has(typeUrl) && !isGrpcClient(this.node)) legacy = wildcard = true;
+    const added: string[] = [];
+    const removed: string[] = [];
     let namedSubscribe = false;
     for (const n of sub) {
       if (n === '*') {
-        st.legacy = false;
-        setWildcard(true);
+        legacy = false;
+        wildcard = true;
         continue;
       }
       namedSubscribe = true;
@@ -127,31 +112,35 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
       // Hold the cache's own name string, not this request's copy: one string per name, not per stream.
       const name = this.host.cache.get(this.group, typeUrl, n)?.name ?? n;
       this.#ownNames(st).add(name);
-      this.subscriptions++;
-      if (!st.indexAll) index.watch(this.group, typeUrl, this, name);
       added.push(name);
     }
-    if (st.legacy && namedSubscribe && !sub.includes('*')) {
-      // Legacy wildcard ends once the client names resources without "*".
-      st.legacy = false;
-      setWildcard(false);
-    }
+    if (legacy && namedSubscribe && !sub.includes('*')) legacy = wildcard = false;
     for (const n of unsub) {
       if (n === '*') {
-        st.legacy = false;
-        setWildcard(false);
+        legacy = false;
+        wildcard = false;
         continue;
       }
       if (!st.names.has(n)) continue;
       this.#ownNames(st).delete(n);
-      this.subscriptions--;
-      if (!st.indexAll) index.unwatch(this.group, typeUrl, this, n);
-      if (!st.wildcard) st.known.delete(n);
+      removed.push(n);
+      if (!wildcard) st.known.delete(n);
     }
-    if (first && st.wildcard) st.mustRespond = true;
+    const all = first || (wildcard && !st.wildcard);
+    if (added.length || removed.length || wildcard !== st.wildcard) this.reindex(typeUrl, st, st.names, wildcard, added, removed);
+    // The client stops caring about what it only had through the wildcard.
+    if (st.wildcard && !wildcard) for (const n of [...st.known.keys()]) if (!st.names.has(n)) st.known.delete(n);
+    this.subscriptions += added.length - removed.length;
+    st.wildcard = wildcard;
+    st.legacy = legacy;
+    if (first && wildcard) st.mustRespond = true;
     // Names the client declared having but no longer subscribes to are none of our business.
-    if (initial.length && !st.wildcard) for (const [n] of initial) if (!st.names.has(n)) st.known.delete(n);
-    if (added.length || unsub.length) this.#reindex(typeUrl, st);
+    if (initial.length && !wildcard) for (const [n] of initial) if (!st.names.has(n)) st.known.delete(n);
+    // A gateway following every assignment shares its name set with the streams naming the same set.
+    if (st.indexAll && (added.length || removed.length)) {
+      st.names = this.host.shareNames(this.group, typeUrl, st.names);
+      st.namesShared = true;
+    }
 
     const ts = this.typeStatus(typeUrl);
     ts.wildcard = st.wildcard;
@@ -159,27 +148,6 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
 
     if (all) this.markDirty(typeUrl, null);
     else if (added.length) this.markDirty(typeUrl, added, true);
-  }
-
-  /** A stream following most of a type (a gateway subscribing to every cluster's assignment) is indexed once for
-   *  the whole type and shares its name set with streams naming the same set: no per-name cost per proxy. */
-  #reindex(typeUrl: string, st: DeltaTypeState): void {
-    const index = this.host.index;
-    const byType = !st.wildcard && st.names.size >= WATCH_TYPE_MIN && st.names.size * 2 >= this.host.cache.size(this.group, typeUrl);
-    if (byType !== (st.indexAll === true)) {
-      if (byType) {
-        for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
-        index.watchAll(this.group, typeUrl, this);
-      } else {
-        if (!st.wildcard) index.unwatchAll(this.group, typeUrl, this);
-        for (const n of st.names) index.watch(this.group, typeUrl, this, n);
-      }
-      st.indexAll = byType;
-    }
-    if (st.names.size >= WATCH_TYPE_MIN) {
-      st.names = this.host.shareNames(this.group, typeUrl, st.names);
-      st.namesShared = true;
-    }
   }
 
   #ownNames(st: DeltaTypeState): Set<string> {
@@ -218,22 +186,12 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
         notFound.push(n);
       }
     }
-    const shared = !notFound.length && !gone.length ? this.#sharedFirst(typeUrl, st, resources) : undefined;
+    const shared = !notFound.length && !gone.length ? this.wholeTypeSet(typeUrl, resources, st.known.size) : undefined;
     if (shared) adds.push(this.#sharedMessage(typeUrl, st, shared));
     else if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
     st.mustRespond = false;
     if (gone.length) removals.push(this.#message(typeUrl, st, [], gone));
     st.known.maybeRebase(() => this.host.cache.snapshot(this.group, typeUrl));
-  }
-
-  /** A first response that carries every resource of the type (a gateway's initial EDS) is the same for every such
-   *  stream: the cache's full set, encoded once as a delta body, instead of ~1,000 entries hashed and joined per stream. */
-  #sharedFirst(typeUrl: string, st: DeltaTypeState, resources: CachedResource[]): FullSet | undefined {
-    const cache = this.host.cache;
-    if (st.known.size !== 0 || resources.length < 2 || resources.length !== cache.size(this.group, typeUrl)) return undefined;
-    const shared = cache.fullSet(this.group, typeUrl);
-    if (shared.byName.size !== resources.length || !resources.every((r) => shared.byName.get(r.name) === r)) return undefined;
-    return shared;
   }
 
   #sharedMessage(typeUrl: string, st: DeltaTypeState, shared: FullSet): Outgoing {

@@ -82,38 +82,21 @@ export class SotwStream extends StreamBase<SotwTypeState> {
       st.list = list;
       return;
     }
-    const cache = this.host.cache;
     const next = this.host.nameSet(this.group, typeUrl, list);
     if (!this.checkSubscriptionCap(this.subscriptions - st.names.size + next.size)) return;
 
     const added: string[] = [];
+    const removed: string[] = [];
     for (const n of next) if (!st.names.has(n)) added.push(n);
-    if (!wildcard) for (const n of st.names) if (!next.has(n)) st.sent.delete(n);
-
-    // A stream that follows most of a type (a gateway naming every cluster's assignment) is registered once for the
-    // whole type instead of once per name: it is then woken for every change of the type, and computeType skips
-    // names it does not follow. Per-name entries would cost ~1,000 index entries per proxy for nothing.
-    const index = this.host.index;
-    const byType = !wildcard && next.size >= WATCH_TYPE_MIN && next.size * 2 >= cache.size(this.group, typeUrl);
-    const hadAll = st.wildcard || st.indexAll === true;
-    const wantAll = wildcard || byType;
-    if (hadAll && !wantAll) {
-      index.unwatchAll(this.group, typeUrl, this);
-      for (const n of next) index.watch(this.group, typeUrl, this, n);
-    } else if (!hadAll && wantAll) {
-      for (const n of st.names) index.unwatch(this.group, typeUrl, this, n);
-      index.watchAll(this.group, typeUrl, this);
-    } else if (!hadAll) {
-      for (const n of st.names) if (!next.has(n)) index.unwatch(this.group, typeUrl, this, n);
-      for (const n of added) index.watch(this.group, typeUrl, this, n);
-    }
+    for (const n of st.names) if (!next.has(n)) removed.push(n);
+    if (!wildcard) for (const n of removed) st.sent.delete(n);
+    this.reindex(typeUrl, st, next, wildcard, added, removed);
     let all = first;
     if (wildcard && !st.wildcard) all = true;
     if (!wildcard && st.wildcard) for (const n of [...st.sent.keys()]) if (!next.has(n)) st.sent.delete(n);
     this.subscriptions += next.size - st.names.size;
     st.names = next;
     st.list = list;
-    st.indexAll = byType;
     st.wildcard = wildcard;
     st.legacy = legacy;
     if (fullState && (first || added.length > 0 || all)) st.mustRespond = true;
@@ -198,19 +181,13 @@ export class SotwStream extends StreamBase<SotwTypeState> {
       }
     }
     if (!include.length) return;
-    // A stream's first response that holds every resource of the type (a gateway subscribing to all its clusters'
-    // assignments) is the same for every such stream: reuse the cache's pre-encoded full set instead of hashing
-    // and concatenating ~1,000 resources per stream.
-    const cache = this.host.cache;
-    if (st.sent.size === 0 && include.length > 1 && include.length === cache.size(this.group, typeUrl)) {
-      const shared = cache.fullSet(this.group, typeUrl);
-      if (shared.byName.size === include.length && include.every((r) => shared.byName.get(r.name) === r)) {
-        adds.push(this.#message(typeUrl, st, include, false, shared));
-        return;
-      }
+    const shared = this.wholeTypeSet(typeUrl, include, st.sent.size);
+    if (shared) {
+      adds.push(this.#message(typeUrl, st, include, false, shared));
+      return;
     }
     adds.push(this.#message(typeUrl, st, include, false));
-    st.sent.maybeRebase(() => cache.snapshot(this.group, typeUrl));
+    st.sent.maybeRebase(() => this.host.cache.snapshot(this.group, typeUrl));
   }
 
   #message(typeUrl: string, st: SotwTypeState, resources: CachedResource[], replace: boolean, shared?: FullSet): Outgoing {
@@ -247,9 +224,6 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     st.push = { nonce: m.nonce, version: m.version, at: now, names: m.names, answered: false };
   }
 }
-
-/** Names at or above which a stream that follows at least half of a type is indexed once for the whole type. */
-const WATCH_TYPE_MIN = 64;
 
 /** Whether `list` holds exactly the elements of `set`, in the set's insertion order. */
 function sameOrder(list: readonly string[], set: ReadonlySet<string>): boolean {
