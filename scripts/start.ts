@@ -18,7 +18,10 @@ if (!existsSync(`${root}/${config}`)) {
 
 const children: ChildProcess[] = [];
 const run = (label: string, args: string[]) => {
-  const child = spawn(process.execPath, ['--conditions=source', '--max-semi-space-size=16', ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--conditions=source', '--max-semi-space-size=16', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`${label} exited (${code ?? signal}); stopping the demo`);
@@ -40,7 +43,16 @@ process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
 run('echo backends', ['examples/backends/echo-server.ts', ...BACKENDS]);
-run('meshgate', ['packages/meshgate/src/cli.ts', 'serve', '--config', config, '--xds-port', xdsPort, '--admin-port', adminPort]);
+run('meshgate', [
+  'packages/meshgate/src/cli.ts',
+  'serve',
+  '--config',
+  config,
+  '--xds-port',
+  xdsPort,
+  '--admin-port',
+  adminPort,
+]);
 
 // Wait for readiness, then say what to try.
 const deadline = Date.now() + 30_000;
@@ -51,7 +63,9 @@ for (;;) {
     /* not up yet */
   }
   if (Date.now() > deadline || stopping) {
-    console.error(`meshgate did not become ready on http://127.0.0.1:${adminPort}/readyz within 30 s; see the log above`);
+    console.error(
+      `meshgate did not become ready on http://127.0.0.1:${adminPort}/readyz within 30 s; see the log above`,
+    );
     stop(1);
     break;
   }

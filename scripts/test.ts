@@ -24,12 +24,21 @@ if (kind === 'unit') {
     console.error(`unknown suite(s) ${unknown.join(', ')}; available: ${suites.join(', ')}`);
     process.exit(2);
   }
-  patterns = (only.length ? only : suites).filter((s) => existsSync(join(suitesDir, s))).map((s) => `integration-tests/${s}/**/*.test.ts`);
+  patterns = (only.length ? only : suites)
+    .filter((s) => existsSync(join(suitesDir, s)))
+    .map((s) => `integration-tests/${s}/**/*.test.ts`);
 } else {
   console.error('usage: node scripts/test.ts unit|e2e|integration [suite...]');
   process.exit(2);
 }
 
-const args = ['--conditions=source', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.MESHGATE_TEST_CONCURRENCY ?? 2}`, '--test-timeout=300000', ...patterns];
+const args = [
+  '--conditions=source',
+  '--test',
+  '--test-reporter=spec',
+  `--test-concurrency=${process.env.MESHGATE_TEST_CONCURRENCY ?? 2}`,
+  '--test-timeout=300000',
+  ...patterns,
+];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env } });
 process.exit(r.status ?? 1);

@@ -15,7 +15,14 @@ const rate = 200;
 const server = await startServer(kind as Kind, { peerBinary: kind === 'peer' ? buildPeer().binary : undefined });
 try {
   await server.ctl(`/setup?n=${services}`);
-  const lg = new Loadgen({ target: `127.0.0.1:${server.xdsPort}`, mode: mode as Mode, streams, streamsPerChannel: 50, expectedServices: services, nodePrefix: 'timeline' });
+  const lg = new Loadgen({
+    target: `127.0.0.1:${server.xdsPort}`,
+    mode: mode as Mode,
+    streams,
+    streamsPerChannel: 50,
+    expectedServices: services,
+    nodePrefix: 'timeline',
+  });
   lg.start();
   const full = await lg.waitFull(120_000);
   console.log(`${kind} ${mode}: ${full.full}/${streams} streams converged`);
@@ -40,8 +47,12 @@ try {
   }
   console.log(`lag p50/p99 ms by second issued: ${line.join(', ')}`);
   const worst = lg.streams.map((s) => s.maxLag);
-  console.log(`per-stream worst lag ms: p50 ${percentile(worst, 50)?.toFixed(0)}, max ${Math.max(...worst).toFixed(0)}, streams > 1 s: ${worst.filter((w) => w > 1000).length}`);
-  console.log(`responses per stream during churn: ${((lg.totals().messages - m0) / streams).toFixed(0)} for ${changes.length} changes`);
+  console.log(
+    `per-stream worst lag ms: p50 ${percentile(worst, 50)?.toFixed(0)}, max ${Math.max(...worst).toFixed(0)}, streams > 1 s: ${worst.filter((w) => w > 1000).length}`,
+  );
+  console.log(
+    `responses per stream during churn: ${((lg.totals().messages - m0) / streams).toFixed(0)} for ${changes.length} changes`,
+  );
   console.log(`ACKs missing: ${changes.reduce((n, c) => n + c.expected - c.acked, 0)}`);
   lg.close();
 } finally {

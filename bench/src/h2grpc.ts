@@ -50,7 +50,12 @@ export class H2Call {
   #failed = false;
 
   constructor(session: http2.ClientHttp2Session, path: string, h: CallHandlers) {
-    this.#req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+    this.#req = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const fail = (text: string) => {
       if (this.#cancelled || this.#failed) return;
       this.#failed = true;

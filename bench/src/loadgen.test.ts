@@ -46,6 +46,9 @@ for (const mode of ['sotw', 'delta'] as Mode[]) {
     // LDS and RDS may still be on their way when the assignments are complete: wait for them, bounded.
     const deadline = Date.now() + 30_000;
     while (lg.totals().messages < 6 * 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(lg.totals().messages >= 6 * 5, `CDS, EDS, LDS, RDS and the change reached each stream (${lg.totals().messages} messages)`);
+    assert.ok(
+      lg.totals().messages >= 6 * 5,
+      `CDS, EDS, LDS, RDS and the change reached each stream (${lg.totals().messages} messages)`,
+    );
   });
 }

@@ -199,7 +199,10 @@ class SotwStream extends SimStream {
 
   private send(typeUrl: string, names: Buffer, withNode = false): void {
     const s = this.st(typeUrl);
-    this.call.write(encodeSotwHead({ node: withNode ? this.node : undefined, typeUrl, version: s.version, nonce: s.nonce }), names);
+    this.call.write(
+      encodeSotwHead({ node: withNode ? this.node : undefined, typeUrl, version: s.version, nonce: s.nonce }),
+      names,
+    );
   }
 
   protected onResponse(b: Buffer): void {
@@ -351,7 +354,8 @@ export class Loadgen {
 
   constructor(opts: LoadgenOptions) {
     this.opts = opts;
-    if (!/^127\.0\.0\.1:\d+$/.test(opts.target)) throw new Error(`loadgen target must be 127.0.0.1:<port>, got ${opts.target}`);
+    if (!/^127\.0\.0\.1:\d+$/.test(opts.target))
+      throw new Error(`loadgen target must be 127.0.0.1:<port>, got ${opts.target}`);
   }
 
   /** Opens every stream at once (one synchronous loop), as a fleet reconnecting after a restart would. */

@@ -65,7 +65,10 @@ else {
   const b = buildPeer();
   peerBinary = b.binary;
   peerReason = b.reason;
-  if (b.binary) console.log(`peer: ${b.binary} (ready in ${b.seconds.toFixed(1)} s; the first build on a clean machine takes minutes)`);
+  if (b.binary)
+    console.log(
+      `peer: ${b.binary} (ready in ${b.seconds.toFixed(1)} s; the first build on a clean machine takes minutes)`,
+    );
   else console.log(`peer: unavailable, ${b.reason}; its column is null`);
 }
 
@@ -83,7 +86,11 @@ function add(kind: Kind, figs: Figure[]): void {
   for (const f of figs) {
     const key = `${f.scenario}\u0000${f.metric}`;
     let row = rows.get(key);
-    if (!row) rows.set(key, (row = { scenario: f.scenario, metric: f.metric, unit: f.unit, ours: null, peer: null, ratio: null }));
+    if (!row)
+      rows.set(
+        key,
+        (row = { scenario: f.scenario, metric: f.metric, unit: f.unit, ours: null, peer: null, ratio: null }),
+      );
     row[kind] = f.value;
   }
 }
@@ -104,21 +111,37 @@ async function both(label: string, fn: (kind: Kind) => Promise<Figure[]>): Promi
 
 if (want('S1')) for (const n of cfg.s1Sizes) await both(`S1 N=${n}`, (k) => s1(k, n, peerBinary));
 if (want('S2') || want('S4') || want('S5')) {
-  for (const mode of cfg.modes) await both(`S2/S4/S5 ${mode}`, (k) => fanout(k, mode, cfg, k === 'ours' ? oursOpts : peerOpts));
+  for (const mode of cfg.modes)
+    await both(`S2/S4/S5 ${mode}`, (k) => fanout(k, mode, cfg, k === 'ours' ? oursOpts : peerOpts));
 }
-if (want('S3')) for (const mode of cfg.modes) await both(`S3 ${mode}`, (k) => churn(k, mode, cfg, k === 'ours' ? oursOpts : peerOpts));
+if (want('S3'))
+  for (const mode of cfg.modes)
+    await both(`S3 ${mode}`, (k) => churn(k, mode, cfg, k === 'ours' ? oursOpts : peerOpts));
 
-const result: Row[] = [...rows.values()].sort((a, b) => (a.scenario < b.scenario ? -1 : a.scenario > b.scenario ? 1 : 0));
+const result: Row[] = [...rows.values()].sort((a, b) =>
+  a.scenario < b.scenario ? -1 : a.scenario > b.scenario ? 1 : 0,
+);
 for (const r of result) {
   r.ratio = r.ours !== null && r.peer !== null && r.peer !== 0 ? Number((r.ours / r.peer).toFixed(2)) : null;
 }
 
 function table(rs: Row[]): string {
   const head = ['scenario', 'metric', 'unit', 'ours', 'peer', 'ours/peer'];
-  const cells = rs.map((r) => [r.scenario, r.metric, r.unit, fmt(r.ours), fmt(r.peer), r.ratio === null ? '-' : `${r.ratio}x`]);
+  const cells = rs.map((r) => [
+    r.scenario,
+    r.metric,
+    r.unit,
+    fmt(r.ours),
+    fmt(r.peer),
+    r.ratio === null ? '-' : `${r.ratio}x`,
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => `| ${c.map((x, i) => (i >= 3 ? x.padStart(w[i]) : x.padEnd(w[i]))).join(' | ')} |`;
-  return [line(head), `|${w.map((n, i) => (i >= 3 ? `${'-'.repeat(n + 1)}:` : '-'.repeat(n + 2))).join('|')}|`, ...cells.map(line)].join('\n');
+  return [
+    line(head),
+    `|${w.map((n, i) => (i >= 3 ? `${'-'.repeat(n + 1)}:` : '-'.repeat(n + 2))).join('|')}|`,
+    ...cells.map(line),
+  ].join('\n');
 }
 
 function fmt(v: number | null): string {

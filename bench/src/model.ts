@@ -25,7 +25,13 @@ export function benchModel(n: number): Model {
   for (let i = 0; i < n; i++) {
     const name = serviceName(i);
     services.push(benchService(i));
-    routes.push({ name, hosts: [`${name}.bench`], match: { prefix: '/' }, backends: [{ service: name, weight: 1 }], source: 'bench' });
+    routes.push({
+      name,
+      hosts: [`${name}.bench`],
+      match: { prefix: '/' },
+      backends: [{ service: name, weight: 1 }],
+      source: 'bench',
+    });
   }
   return {
     services,

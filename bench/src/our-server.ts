@@ -25,7 +25,8 @@ function setup(n: number): number {
   const t0 = performance.now();
   model = benchModel(n);
   const { resources, problems } = translate(model, 'envoy');
-  if (problems.length) throw new Error(`translate reported ${problems.length} problems, first: ${JSON.stringify(problems[0])}`);
+  if (problems.length)
+    throw new Error(`translate reported ${problems.length} problems, first: ${JSON.stringify(problems[0])}`);
   cache.publish(GROUP, resources);
   if (!cache.ready) cache.markReady();
   return performance.now() - t0;
@@ -102,4 +103,6 @@ await new Promise<void>((r) => ctl.listen(0, '127.0.0.1', r));
 process.stdin.on('end', () => void quit());
 process.stdin.on('error', () => void quit());
 process.stdin.resume();
-process.stdout.write(`READY ${JSON.stringify({ xdsPort, ctlPort: (ctl.address() as AddressInfo).port, pid: process.pid })}\n`);
+process.stdout.write(
+  `READY ${JSON.stringify({ xdsPort, ctlPort: (ctl.address() as AddressInfo).port, pid: process.pid })}\n`,
+);

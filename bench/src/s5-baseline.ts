@@ -13,11 +13,17 @@ const identity = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
 if (process.argv[2] === '--server') {
   const server = new grpc.Server({ 'grpc.max_concurrent_streams': 1 << 20 });
   const held: unknown[] = [];
-  server.register(METHOD, (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-    held.push(call);
-    call.on('data', () => {});
-    call.on('error', () => {});
-  }, identity.serialize, identity.deserialize, 'bidi');
+  server.register(
+    METHOD,
+    (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      held.push(call);
+      call.on('data', () => {});
+      call.on('error', () => {});
+    },
+    identity.serialize,
+    identity.deserialize,
+    'bidi',
+  );
   server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
     if (err) throw err;
     process.send!({ port });
@@ -27,7 +33,11 @@ if (process.argv[2] === '--server') {
     const gc = (globalThis as { gc?: () => void }).gc!;
     for (let i = 0; i < 3; i++) gc();
     const mem = process.memoryUsage();
-    process.send!({ rssKB: procStatusKB('VmRSS'), heapKB: Math.round((mem.heapUsed + mem.external) / 1024), streams: held.length });
+    process.send!({
+      rssKB: procStatusKB('VmRSS'),
+      heapKB: Math.round((mem.heapUsed + mem.external) / 1024),
+      streams: held.length,
+    });
   });
 } else {
   const streams = Number(process.argv[2] ?? 1000);
@@ -44,7 +54,12 @@ if (process.argv[2] === '--server') {
   const calls: grpc.ClientDuplexStream<Buffer, Buffer>[] = [];
   const clients: grpc.Client[] = [];
   for (let i = 0; i < streams; i++) {
-    if (i % perChannel === 0) clients.push(new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+    if (i % perChannel === 0)
+      clients.push(
+        new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+          'grpc.use_local_subchannel_pool': 1,
+        }),
+      );
     const call = clients[clients.length - 1].makeBidiStreamRequest(METHOD, identity.serialize, identity.deserialize);
     call.on('error', () => {});
     // One small request, as an xDS client's first DiscoveryRequest would be.

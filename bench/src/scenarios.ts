@@ -60,10 +60,14 @@ export async function s1(kind: Kind, n: number, peerBinary: string | undefined):
   const scenario = `S1 translate ${n}x10`;
   let out: { ms: number; cpuMs: number; warmMs: number; hwmKB: number; loadMs?: number };
   if (kind === 'ours') {
-    const { stdout } = await run(process.execPath, ['--conditions=source', '--max-semi-space-size=16', join(BENCH_DIR, 'src', 's1-ours.ts'), String(n)], {
-      timeout: 300_000,
-      maxBuffer: 1 << 20,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['--conditions=source', '--max-semi-space-size=16', join(BENCH_DIR, 'src', 's1-ours.ts'), String(n)],
+      {
+        timeout: 300_000,
+        maxBuffer: 1 << 20,
+      },
+    );
     out = JSON.parse(stdout.trim().split('\n').pop()!);
   } else {
     if (!peerBinary) throw new Error('peer not built');
@@ -75,7 +79,12 @@ export async function s1(kind: Kind, n: number, peerBinary: string | undefined):
     { scenario, metric: 'CPU time (first run, all threads)', unit: 'ms', value: round(out.cpuMs) },
     { scenario, metric: 'time (warm, best of 2 more)', unit: 'ms', value: round(out.warmMs) },
     { scenario, metric: 'peak RSS (VmHWM after first run)', unit: 'MB', value: round(out.hwmKB / 1024) },
-    { scenario, metric: 'proto registry load, once per process (not in time)', unit: 'ms', value: out.loadMs === undefined ? null : round(out.loadMs) },
+    {
+      scenario,
+      metric: 'proto registry load, once per process (not in time)',
+      unit: 'ms',
+      value: out.loadMs === undefined ? null : round(out.loadMs),
+    },
   ];
 }
 
@@ -101,7 +110,9 @@ async function connect(
   const { done, times, full } = await lg.waitFull(180_000);
   if (!done) {
     const errs = lg.errors();
-    console.error(`  ${server.kind} ${mode}: only ${full}/${streams} streams got the full config${errs.length ? `; first error: ${errs[0]}` : ''}`);
+    console.error(
+      `  ${server.kind} ${mode}: only ${full}/${streams} streams got the full config${errs.length ? `; first error: ${errs[0]}` : ''}`,
+    );
   }
   return { lg, times, done };
 }
@@ -120,22 +131,45 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
     const { lg, times, done } = await connect(server, mode, streams, perChannel, services, `fan-${mode}`);
     const s4 = `S4 cold start ${streams} streams x ${services} svc, ${mode}`;
     figs.push(
-      { scenario: s4, metric: 'time until all hold full config', unit: 'ms', value: done ? round(Math.max(...times)) : null },
+      {
+        scenario: s4,
+        metric: 'time until all hold full config',
+        unit: 'ms',
+        value: done ? round(Math.max(...times)) : null,
+      },
       { scenario: s4, metric: 'p50 per stream', unit: 'ms', value: round(percentile(times, 50)) },
-      { scenario: s4, metric: 'bytes received per stream', unit: 'KB', value: round(lg.totals().bytes / streams / 1024) },
+      {
+        scenario: s4,
+        metric: 'bytes received per stream',
+        unit: 'KB',
+        value: round(lg.totals().bytes / streams / 1024),
+      },
       { scenario: s4, metric: 'load generator CPU (context, not the server)', unit: 's', value: cpuSeconds(g0) },
     );
     await sleep(500);
     const after = await server.gc();
     const s5 = `S5 memory per proxy (${streams} streams), ${mode}`;
     figs.push(
-      { scenario: s5, metric: 'RSS delta per connected proxy', unit: 'KB', value: round((after.rssKB - before.rssKB) / streams, 2) },
-      { scenario: s5, metric: 'heap delta per connected proxy', unit: 'KB', value: round((after.heapKB - before.heapKB) / streams, 2) },
+      {
+        scenario: s5,
+        metric: 'RSS delta per connected proxy',
+        unit: 'KB',
+        value: round((after.rssKB - before.rssKB) / streams, 2),
+      },
+      {
+        scenario: s5,
+        metric: 'heap delta per connected proxy',
+        unit: 'KB',
+        value: round((after.heapKB - before.heapKB) / streams, 2),
+      },
       {
         scenario: s5,
         metric: 'V8 committed heap delta per proxy (ours; context for the RSS row)',
         unit: 'KB',
-        value: after.heapCommittedKB === undefined || before.heapCommittedKB === undefined ? null : round((after.heapCommittedKB - before.heapCommittedKB) / streams, 2),
+        value:
+          after.heapCommittedKB === undefined || before.heapCommittedKB === undefined
+            ? null
+            : round((after.heapCommittedKB - before.heapCommittedKB) / streams, 2),
       },
     );
 
@@ -158,9 +192,19 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
       }
     }
     figs.push(
-      { scenario: s2, metric: 'change -> ACK p50 (all streams, all rounds)', unit: 'ms', value: round(percentile(lags, 50)) },
+      {
+        scenario: s2,
+        metric: 'change -> ACK p50 (all streams, all rounds)',
+        unit: 'ms',
+        value: round(percentile(lags, 50)),
+      },
       { scenario: s2, metric: 'change -> ACK p99', unit: 'ms', value: round(percentile(lags, 99)) },
-      { scenario: s2, metric: 'until every stream ACKed (median of rounds)', unit: 'ms', value: round(percentile(allAcked, 50)) },
+      {
+        scenario: s2,
+        metric: 'until every stream ACKed (median of rounds)',
+        unit: 'ms',
+        value: round(percentile(allAcked, 50)),
+      },
       {
         scenario: s2,
         metric: 'bytes received per stream per change',
@@ -181,8 +225,18 @@ export async function fanout(kind: Kind, mode: Mode, cfg: Config, o: StartOption
     const after2 = await server.gc();
     // Pushed after S2's rows: main.ts orders the table by scenario, keeping each scenario's rows in this order.
     figs.push(
-      { scenario: s5, metric: `RSS per proxy, marginal (${extra} more on top)`, unit: 'KB', value: more.done ? round((after2.rssKB - before2.rssKB) / extra, 2) : null },
-      { scenario: s5, metric: `heap per proxy, marginal (${extra} more on top)`, unit: 'KB', value: more.done ? round((after2.heapKB - before2.heapKB) / extra, 2) : null },
+      {
+        scenario: s5,
+        metric: `RSS per proxy, marginal (${extra} more on top)`,
+        unit: 'KB',
+        value: more.done ? round((after2.rssKB - before2.rssKB) / extra, 2) : null,
+      },
+      {
+        scenario: s5,
+        metric: `heap per proxy, marginal (${extra} more on top)`,
+        unit: 'KB',
+        value: more.done ? round((after2.heapKB - before2.heapKB) / extra, 2) : null,
+      },
     );
     more.lg.close();
     lg.close();
@@ -250,12 +304,32 @@ export async function churn(kind: Kind, mode: Mode, cfg: Config, o: StartOptions
       { scenario, metric: 'lag change -> ACK p50', unit: 'ms', value: round(percentile(lags, 50)) },
       { scenario, metric: 'lag change -> ACK p99', unit: 'ms', value: round(percentile(lags, 99)) },
       { scenario, metric: 'ACKs missing at the end', unit: 'count', value: expected - lags.length },
-      { scenario, metric: 'responses received per stream (changes coalesced when fewer)', unit: 'count', value: Math.round(perStream) },
-      { scenario, metric: 'worst stream: its largest lag', unit: 'ms', value: round(Math.max(0, ...lg.streams.map((s) => s.maxLag))) },
-      { scenario, metric: 'streams whose largest lag > 1 s', unit: 'count', value: lg.streams.filter((s) => s.maxLag > 1000).length },
+      {
+        scenario,
+        metric: 'responses received per stream (changes coalesced when fewer)',
+        unit: 'count',
+        value: Math.round(perStream),
+      },
+      {
+        scenario,
+        metric: 'worst stream: its largest lag',
+        unit: 'ms',
+        value: round(Math.max(0, ...lg.streams.map((s) => s.maxLag))),
+      },
+      {
+        scenario,
+        metric: 'streams whose largest lag > 1 s',
+        unit: 'count',
+        value: lg.streams.filter((s) => s.maxLag > 1000).length,
+      },
       { scenario, metric: 'server CPU during churn', unit: 's', value: round((cpu1 - cpu0) / 1000, 2) },
       { scenario, metric: 'load generator CPU (context)', unit: 's', value: gen },
-      { scenario, metric: `RSS at start of last ${window}s`, unit: 'MB', value: start === null ? null : round(start / 1024) },
+      {
+        scenario,
+        metric: `RSS at start of last ${window}s`,
+        unit: 'MB',
+        value: start === null ? null : round(start / 1024),
+      },
       { scenario, metric: `RSS at end of last ${window}s`, unit: 'MB', value: end === null ? null : round(end / 1024) },
       {
         scenario,

@@ -63,7 +63,10 @@ export async function startServer(kind: Kind, o: StartOptions = {}): Promise<Ser
   });
   const base = `http://127.0.0.1:${ready.ctlPort}`;
   const ctl = async <T>(path: string): Promise<T> => {
-    const res = await fetch(base + path, { method: path.startsWith('/stats') ? 'GET' : 'POST', signal: AbortSignal.timeout(120_000) });
+    const res = await fetch(base + path, {
+      method: path.startsWith('/stats') ? 'GET' : 'POST',
+      signal: AbortSignal.timeout(120_000),
+    });
     const body = (await res.json()) as T & { error?: string };
     if (!res.ok) throw new Error(`${kind} ${path}: ${body.error ?? res.status}`);
     return body;
@@ -100,8 +103,14 @@ export function buildPeer(): { binary?: string; reason?: string; seconds: number
     return { binary: lines[lines.length - 1], seconds: (Date.now() - t0) / 1000 };
   } catch (err) {
     const e = err as Error & { stderr?: string; signal?: string };
-    const last = String(e.stderr ?? '').trim().split('\n').filter(Boolean).slice(-3).join(' / ');
-    const why = e.signal === 'SIGTERM' ? 'the build did not finish within 15 minutes' : last || e.message.split('\n')[0];
+    const last = String(e.stderr ?? '')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .slice(-3)
+      .join(' / ');
+    const why =
+      e.signal === 'SIGTERM' ? 'the build did not finish within 15 minutes' : last || e.message.split('\n')[0];
     return { reason: `peer build failed (bench/scripts/build-peer.sh): ${why}`, seconds: (Date.now() - t0) / 1000 };
   }
 }

@@ -86,7 +86,13 @@ test('requests decode as the DiscoveryRequest / DeltaDiscoveryRequest a server s
   const node = { id: 'n-1', cluster: 'bench-gateway', userAgentName: 'envoy' };
   const sotw = msg('envoy.service.discovery.v3.DiscoveryRequest').toObject(
     msg('envoy.service.discovery.v3.DiscoveryRequest').decode(
-      encodeSotwRequest({ node, typeUrl: TYPE.endpoint, version: 'v1', nonce: 'n9', names: encodeNames(3, ['a', 'b']) }),
+      encodeSotwRequest({
+        node,
+        typeUrl: TYPE.endpoint,
+        version: 'v1',
+        nonce: 'n9',
+        names: encodeNames(3, ['a', 'b']),
+      }),
     ),
   );
   assert.deepEqual(sotw.resource_names, ['a', 'b']);
@@ -95,7 +101,9 @@ test('requests decode as the DiscoveryRequest / DeltaDiscoveryRequest a server s
   assert.equal(sotw.node.id, 'n-1');
   assert.equal(sotw.node.user_agent_name, 'envoy');
   const DDQ = msg('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-  const delta = DDQ.toObject(DDQ.decode(encodeDeltaRequest({ typeUrl: TYPE.route, subscribe: ['x'], unsubscribe: ['y'], nonce: 'n3' })));
+  const delta = DDQ.toObject(
+    DDQ.decode(encodeDeltaRequest({ typeUrl: TYPE.route, subscribe: ['x'], unsubscribe: ['y'], nonce: 'n3' })),
+  );
   assert.deepEqual(delta.resource_names_subscribe, ['x']);
   assert.deepEqual(delta.resource_names_unsubscribe, ['y']);
   assert.equal(delta.response_nonce, 'n3');

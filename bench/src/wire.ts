@@ -262,7 +262,13 @@ export function encodeNames(field: number, names: readonly string[]): Buffer {
   return Buffer.from(w.finish());
 }
 
-export function encodeSotwRequest(o: { node?: NodeInfo; typeUrl: string; version: string; nonce: string; names: Buffer }): Buffer {
+export function encodeSotwRequest(o: {
+  node?: NodeInfo;
+  typeUrl: string;
+  version: string;
+  nonce: string;
+  names: Buffer;
+}): Buffer {
   return Buffer.concat([encodeSotwHead(o), o.names]);
 }
 

@@ -9,7 +9,11 @@ import { loadEcho } from './echo-proto.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { calls: { type: 'string', default: '100' }, xds: { type: 'string', default: '127.0.0.1:18000' }, 'deadline-ms': { type: 'string', default: '5000' } },
+  options: {
+    calls: { type: 'string', default: '100' },
+    xds: { type: 'string', default: '127.0.0.1:18000' },
+    'deadline-ms': { type: 'string', default: '5000' },
+  },
 });
 const target = positionals[0] ?? 'xds:///echo';
 const calls = Number(values.calls);
@@ -26,17 +30,27 @@ const counts = new Map<string, number>();
 let failures = 0;
 for (let i = 0; i < calls; i++) {
   await new Promise<void>((resolve) => {
-    client.Echo({ message: `call ${i}` }, new grpc.Metadata(), { deadline: Date.now() + Number(values['deadline-ms']) }, (err, reply) => {
-      if (err || !reply) {
-        failures++;
-        if (failures <= 3) console.error(`call ${i} failed: ${err?.message}`);
-      } else counts.set(`${reply.server} (port ${reply.port})`, (counts.get(`${reply.server} (port ${reply.port})`) ?? 0) + 1);
-      resolve();
-    });
+    client.Echo(
+      { message: `call ${i}` },
+      new grpc.Metadata(),
+      { deadline: Date.now() + Number(values['deadline-ms']) },
+      (err, reply) => {
+        if (err || !reply) {
+          failures++;
+          if (failures <= 3) console.error(`call ${i} failed: ${err?.message}`);
+        } else
+          counts.set(
+            `${reply.server} (port ${reply.port})`,
+            (counts.get(`${reply.server} (port ${reply.port})`) ?? 0) + 1,
+          );
+        resolve();
+      },
+    );
   });
 }
 console.log(`${calls} calls to ${target}:`);
-for (const [k, v] of [...counts].sort()) console.log(`  ${k.padEnd(28)} ${String(v).padStart(5)}  ${((100 * v) / calls).toFixed(1)}%`);
+for (const [k, v] of [...counts].sort())
+  console.log(`  ${k.padEnd(28)} ${String(v).padStart(5)}  ${((100 * v) / calls).toFixed(1)}%`);
 if (failures) console.log(`  failed${' '.repeat(22)} ${String(failures).padStart(5)}`);
 client.close();
 process.exit(failures === calls ? 1 : 0);

@@ -19,7 +19,9 @@ export async function startEchoServer(name: string, port = 0, host = '127.0.0.1'
     },
   });
   bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`echo backend ${name} cannot listen on ${host}:${port}: ${err.message}`)) : resolve(p))),
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(new Error(`echo backend ${name} cannot listen on ${host}:${port}: ${err.message}`)) : resolve(p),
+    ),
   );
   return {
     name,
@@ -45,10 +47,12 @@ if (import.meta.main) {
     console.error('usage: echo-server.ts NAME:PORT [NAME:PORT...]   e.g. echo-v1:50051 echo-v2:50052');
     process.exit(2);
   }
-  const servers = await Promise.all(specs.map((s) => {
-    const [name, port] = s.split(':');
-    return startEchoServer(name, Number(port));
-  }));
+  const servers = await Promise.all(
+    specs.map((s) => {
+      const [name, port] = s.split(':');
+      return startEchoServer(name, Number(port));
+    }),
+  );
   for (const s of servers) console.log(`echo backend ${s.name} listening on 127.0.0.1:${s.port}`);
   const stop = async () => {
     await Promise.all(servers.map((s) => s.close()));

@@ -26,8 +26,17 @@ describe('consul ACL token', () => {
     process.env.MG_TEST_CONSUL_TOKEN = TOKEN;
     await consul.registerService({ id: 'acl-1', name: 'secured', address: '127.0.0.91', port: 80 });
     const cap = captureLogger();
-    const { sink } = await startSource(t, { address: consul.address, tokenEnv: 'MG_TEST_CONSUL_TOKEN', services: ['secured'], gateway: { name: 'acl-gw' }, logger: cap.logger });
-    await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/secured')?.length === 1 && m.identities.length === 1, 'secured service and identity');
+    const { sink } = await startSource(t, {
+      address: consul.address,
+      tokenEnv: 'MG_TEST_CONSUL_TOKEN',
+      services: ['secured'],
+      gateway: { name: 'acl-gw' },
+      logger: cap.logger,
+    });
+    await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/secured')?.length === 1 && m.identities.length === 1,
+      'secured service and identity',
+    );
     if (consul.contract) assert.ok(consul.contract.stats.tokensSeen.has(TOKEN), 'the token reached the agent');
     assert.ok(cap.lines.length > 0, 'something was logged');
     assert.ok(!cap.lines.some((l) => l.includes(TOKEN)), 'token never in logs');
@@ -38,16 +47,28 @@ describe('consul ACL token', () => {
     const file = join(dir, 'token');
     writeFileSync(file, `${WRONG}\n`);
     const cap = captureLogger();
-    const { sink } = await startSource(t, { address: consul.address, tokenFile: file, services: ['secured'], logger: cap.logger });
+    const { sink } = await startSource(t, {
+      address: consul.address,
+      tokenFile: file,
+      services: ['secured'],
+      logger: cap.logger,
+    });
     const st = await sink.waitStatus((s) => s.stale && /ACL/.test(s.lastError ?? ''), 'ACL failure reported');
     assert.match(st.lastError!, /403/);
     assert.match(st.lastError!, /tokenFile\/tokenEnv/);
-    assert.ok(!cap.lines.some((l) => l.includes(WRONG)) && !JSON.stringify(sink.statuses).includes(WRONG), 'the wrong token is not echoed either');
+    assert.ok(
+      !cap.lines.some((l) => l.includes(WRONG)) && !JSON.stringify(sink.statuses).includes(WRONG),
+      'the wrong token is not echoed either',
+    );
     assert.equal(sink.models.length, 0, 'nothing is emitted before a first complete view');
 
     // Fixing the file is picked up on the next 403 without a restart.
     writeFileSync(file, `${TOKEN}\n`);
-    await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/secured')?.length === 1, 'recovered with the fixed token file', 40_000);
+    await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/secured')?.length === 1,
+      'recovered with the fixed token file',
+      40_000,
+    );
     assert.ok(!cap.lines.some((l) => l.includes(TOKEN)));
   });
 });

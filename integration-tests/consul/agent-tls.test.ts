@@ -27,7 +27,9 @@ before(async () => {
   file('ca.pem', root.certPem);
   file('client.pem', client.chainPem);
   file('client-key.pem', client.keyPem);
-  agent = await ConsulContractServer.start({ tls: { certPem: server.chainPem, keyPem: server.keyPem, caPem: root.certPem } });
+  agent = await ConsulContractServer.start({
+    tls: { certPem: server.chainPem, keyPem: server.keyPem, caPem: root.certPem },
+  });
 });
 after(async () => {
   await agent?.close();
@@ -40,12 +42,25 @@ describe('consul agent TLS and leaf validation [contract server]', () => {
     const { sink } = await startSource(t, {
       address: agent.address,
       services: ['tls-svc'],
-      tls: { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client-key.pem'), serverName: 'consul.test.local' },
+      tls: {
+        caFile: join(dir, 'ca.pem'),
+        certFile: join(dir, 'client.pem'),
+        keyFile: join(dir, 'client-key.pem'),
+        serverName: 'consul.test.local',
+      },
     });
-    await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/tls-svc')?.join() === '127.0.0.95:443', 'service over https');
+    await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/tls-svc')?.join() === '127.0.0.95:443',
+      'service over https',
+    );
 
     // Without the client certificate the agent refuses the handshake: reported, stale.
-    const bad = await startSource(t, { address: agent.address, name: 'consul-nocert', services: ['tls-svc'], tls: { caFile: join(dir, 'ca.pem'), serverName: 'consul.test.local' } });
+    const bad = await startSource(t, {
+      address: agent.address,
+      name: 'consul-nocert',
+      services: ['tls-svc'],
+      tls: { caFile: join(dir, 'ca.pem'), serverName: 'consul.test.local' },
+    });
     const st = await bad.sink.waitStatus((s) => s.stale, 'stale without a client cert');
     assert.match(st.lastError ?? '', /cannot reach the Consul agent/);
   });
@@ -64,9 +79,15 @@ describe('consul agent TLS and leaf validation [contract server]', () => {
     assert.ok(!cap.lines.some((l) => l.includes('PRIVATE KEY')), 'keys never reach the log');
     // The next good leaf (here: after a CA rotation) replaces it and clears the error.
     const root = await createRoot({ trustDomain: plain.trustDomain });
-    const res = await fetch(`${plain.address}/v1/connect/ca/configuration`, { method: 'PUT', body: JSON.stringify({ Provider: 'consul', Config: { PrivateKey: root.keyPem, RootCert: root.certPem } }) });
+    const res = await fetch(`${plain.address}/v1/connect/ca/configuration`, {
+      method: 'PUT',
+      body: JSON.stringify({ Provider: 'consul', Config: { PrivateKey: root.keyPem, RootCert: root.certPem } }),
+    });
     assert.equal(res.status, 200);
-    const m1 = await sink.waitModel((m) => m.identities[0].certChainPem !== m0.identities[0].certChainPem, 'a good new leaf');
+    const m1 = await sink.waitModel(
+      (m) => m.identities[0].certChainPem !== m0.identities[0].certChainPem,
+      'a good new leaf',
+    );
     assert.ok(new X509Certificate(m1.identities[0].certChainPem).verify(new X509Certificate(root.certPem).publicKey));
     await sink.waitStatus((s) => s.details?.leafError === undefined, 'leaf error cleared');
   });

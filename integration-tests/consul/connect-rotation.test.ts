@@ -22,12 +22,24 @@ describe('consul connect certificate lifecycle', () => {
     const m0 = await sink.waitModel((m) => m.identities.length === 1, 'first identity');
     const oldRoot = new X509Certificate(m0.trustBundles[0].caPems[0]);
     await consul.rotateCA();
-    const m1 = await sink.waitModel((m) => m.trustBundles[0].caPems.length === 2 && serial(m.identities[0].certChainPem) !== serial(m0.identities[0].certChainPem), 'new roots and a new leaf', 20_000);
+    const m1 = await sink.waitModel(
+      (m) =>
+        m.trustBundles[0].caPems.length === 2 &&
+        serial(m.identities[0].certChainPem) !== serial(m0.identities[0].certChainPem),
+      'new roots and a new leaf',
+      20_000,
+    );
     const roots = await consul.getJson('/v1/connect/ca/roots');
     const active = roots.Roots.find((r: { Active: boolean }) => r.Active);
     const leaf = new X509Certificate(m1.identities[0].certChainPem);
-    assert.ok(leaf.verify(new X509Certificate(active.RootCert).publicKey), 'the new leaf is signed by the new active root');
-    assert.ok(m1.trustBundles[0].caPems.some((p) => new X509Certificate(p).fingerprint256 === oldRoot.fingerprint256), 'the old root stays in the bundle');
+    assert.ok(
+      leaf.verify(new X509Certificate(active.RootCert).publicKey),
+      'the new leaf is signed by the new active root',
+    );
+    assert.ok(
+      m1.trustBundles[0].caPems.some((p) => new X509Certificate(p).fingerprint256 === oldRoot.fingerprint256),
+      'the old root stays in the bundle',
+    );
     assert.equal(m1.identities[0].name, m0.identities[0].name, 'same SDS name: a rotation changes only the secret');
   });
 

@@ -11,13 +11,21 @@ before(async () => {
 after(() => c?.close());
 
 const get = async (path: string, token = 'tok-123456') => {
-  const r = await fetch(c.address + path, { headers: { 'x-consul-token': token }, signal: AbortSignal.timeout(10_000) });
+  const r = await fetch(c.address + path, {
+    headers: { 'x-consul-token': token },
+    signal: AbortSignal.timeout(10_000),
+  });
   return { status: r.status, index: r.headers.get('x-consul-index'), text: await r.text() };
 };
 
 describe('consul contract server [stand-in for a real agent]', () => {
   test('every answer carries X-Consul-Index, errors included; a wrong token gets 403 "ACL not found"', async () => {
-    for (const p of ['/v1/catalog/services', '/v1/health/service/none', '/v1/config/ingress-gateway/none', '/v1/nope']) {
+    for (const p of [
+      '/v1/catalog/services',
+      '/v1/health/service/none',
+      '/v1/config/ingress-gateway/none',
+      '/v1/nope',
+    ]) {
       const r = await get(p);
       assert.match(r.index ?? '', /^\d+$/, p);
     }
@@ -38,7 +46,11 @@ describe('consul contract server [stand-in for a real agent]', () => {
     t0 = Date.now();
     const pending = get(`/v1/health/service/blk?index=${idx}&wait=30s`);
     await new Promise((r) => setTimeout(r, 100));
-    const reg = await fetch(`${c.address}/v1/agent/service/register`, { method: 'PUT', headers: { 'x-consul-token': 'tok-123456' }, body: JSON.stringify({ Name: 'blk', Port: 1, Check: { TTL: '1m', Status: 'passing' } }) });
+    const reg = await fetch(`${c.address}/v1/agent/service/register`, {
+      method: 'PUT',
+      headers: { 'x-consul-token': 'tok-123456' },
+      body: JSON.stringify({ Name: 'blk', Port: 1, Check: { TTL: '1m', Status: 'passing' } }),
+    });
     assert.equal(reg.status, 200);
     const woke = await pending;
     assert.ok(Number(woke.index) > idx);

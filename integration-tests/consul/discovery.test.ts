@@ -17,11 +17,32 @@ const label = () => (consul.kind === 'real' ? '[real consul]' : '[contract serve
 describe('consul discovery', () => {
   test('a registered service with a passing check appears with weight and locality; critical removes it within 2 s; deregistration removes it', async (t) => {
     t.diagnostic(`against ${label()}`);
-    const check1 = await consul.registerService({ id: 'web-1', name: 'web', address: '127.0.0.11', port: 8080, tags: ['meshgate-weight=5'] });
-    await consul.registerService({ id: 'web-2', name: 'web', address: '127.0.0.12', port: 8080, weights: { Passing: 3, Warning: 1 } });
-    await consul.registerService({ id: 'web-3', name: 'web', address: '127.0.0.13', port: 8080, checkStatus: 'critical' });
+    const check1 = await consul.registerService({
+      id: 'web-1',
+      name: 'web',
+      address: '127.0.0.11',
+      port: 8080,
+      tags: ['meshgate-weight=5'],
+    });
+    await consul.registerService({
+      id: 'web-2',
+      name: 'web',
+      address: '127.0.0.12',
+      port: 8080,
+      weights: { Passing: 3, Warning: 1 },
+    });
+    await consul.registerService({
+      id: 'web-3',
+      name: 'web',
+      address: '127.0.0.13',
+      port: 8080,
+      checkStatus: 'critical',
+    });
     const { sink } = await startSource(t, { address: consul.address, services: ['web'] });
-    const m = await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/web')?.length === 2, 'web with its two passing instances');
+    const m = await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/web')?.length === 2,
+      'web with its two passing instances',
+    );
     const web = m.services.find((s) => s.name === 'consul/dc1/web')!;
     assert.deepEqual(web.endpoints, [
       { address: '127.0.0.11', port: 8080, weight: 5, locality: { region: 'eu-west', zone: 'eu-west-1a' } },
@@ -32,17 +53,31 @@ describe('consul discovery', () => {
 
     const t0 = Date.now();
     await consul.setCheck(check1, 'critical');
-    await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/web')?.join() === '127.0.0.12:8080', 'web-1 to leave after its check went critical', 2000);
+    await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/web')?.join() === '127.0.0.12:8080',
+      'web-1 to leave after its check went critical',
+      2000,
+    );
     t.diagnostic(`critical -> endpoint removed in ${Date.now() - t0} ms`);
 
     await consul.setCheck(check1, 'passing');
     await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/web')?.length === 2, 'web-1 back after passing');
     await consul.deregister('web-2');
-    await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/web')?.join() === '127.0.0.11:8080', 'web-2 to leave after deregistration', 2000);
+    await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/web')?.join() === '127.0.0.11:8080',
+      'web-2 to leave after deregistration',
+      2000,
+    );
     await consul.deregister('web-1');
     await consul.deregister('web-3');
-    const empty = await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/web')?.length === 0, 'web to have no endpoints');
-    assert.ok(empty.services.some((s) => s.name === 'consul/dc1/web'), 'a watched service with no instances stays in the model (routes keep resolving)');
+    const empty = await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/web')?.length === 0,
+      'web to have no endpoints',
+    );
+    assert.ok(
+      empty.services.some((s) => s.name === 'consul/dc1/web'),
+      'a watched service with no instances stays in the model (routes keep resolving)',
+    );
   });
 
   test('warning instances are left out by default and taken with includeWarning', async (t) => {
@@ -50,9 +85,17 @@ describe('consul discovery', () => {
     await consul.setCheck(c, 'warning');
     await consul.registerService({ id: 'warn-2', name: 'warny', address: '127.0.0.22', port: 81 });
     const a = await startSource(t, { address: consul.address, services: ['warny'] });
-    const b = await startSource(t, { address: consul.address, services: ['warny'], includeWarning: true, name: 'consul-warn' });
+    const b = await startSource(t, {
+      address: consul.address,
+      services: ['warny'],
+      includeWarning: true,
+      name: 'consul-warn',
+    });
     await a.sink.waitModel((m) => endpointsOf(m, 'consul/dc1/warny')?.join() === '127.0.0.22:81', 'passing only');
-    await b.sink.waitModel((m) => endpointsOf(m, 'consul/dc1/warny')?.join() === '127.0.0.21:81,127.0.0.22:81', 'passing and warning');
+    await b.sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/warny')?.join() === '127.0.0.21:81,127.0.0.22:81',
+      'passing and warning',
+    );
   });
 
   test('tag filter and watchServices(): watch exactly what is asked, named consul/<dc>/<svc> with plain aliases', async (t) => {
@@ -60,12 +103,21 @@ describe('consul discovery', () => {
     await consul.registerService({ id: 'pub-2', name: 'pub-b', address: '127.0.0.32', port: 80, tags: ['public'] });
     await consul.registerService({ id: 'priv-1', name: 'private', address: '127.0.0.33', port: 80 });
     const { source, sink } = await startSource(t, { address: consul.address, tag: 'public' });
-    await sink.waitModel((m) => m.services.map((s) => s.name).join() === 'consul/dc1/pub-a,consul/dc1/pub-b', 'the two tagged services');
+    await sink.waitModel(
+      (m) => m.services.map((s) => s.name).join() === 'consul/dc1/pub-a,consul/dc1/pub-b',
+      'the two tagged services',
+    );
     source.watchServices(['private']);
-    await sink.waitModel((m) => endpointsOf(m, 'consul/dc1/private')?.join() === '127.0.0.33:80', 'the service a route needs');
+    await sink.waitModel(
+      (m) => endpointsOf(m, 'consul/dc1/private')?.join() === '127.0.0.33:80',
+      'the service a route needs',
+    );
     assert.equal(source.aliases().get('private'), 'consul/dc1/private');
     source.watchServices([]);
-    await sink.waitModel((m) => !m.services.some((s) => s.name === 'consul/dc1/private'), 'private to be dropped when no route needs it');
+    await sink.waitModel(
+      (m) => !m.services.some((s) => s.name === 'consul/dc1/private'),
+      'private to be dropped when no route needs it',
+    );
   });
 
   test('index going backwards (snapshot restore) resets the watch and it keeps following changes [contract server only: the reset is injected]', async (t) => {

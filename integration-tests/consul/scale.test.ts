@@ -11,7 +11,13 @@ before(async () => {
   consul = await startConsul({});
   const list = Array.from({ length: 5000 }, (_, i) => {
     const n = String(i).padStart(4, '0');
-    return { id: `svc-${n}`, name: `svc-${n}`, address: `10.${Math.floor(i / 250)}.${i % 250}.1`, port: 8080, tags: i % 50 === 0 ? ['edge'] : [] };
+    return {
+      id: `svc-${n}`,
+      name: `svc-${n}`,
+      address: `10.${Math.floor(i / 250)}.${i % 250}.1`,
+      port: 8080,
+      tags: i % 50 === 0 ? ['edge'] : [],
+    };
   });
   await consul.seedServices(list);
 });
@@ -25,7 +31,10 @@ describe('consul at 5,000 services [request counts from the contract server]', (
     consul.contract.resetStats();
     const { source, sink } = await startSource(t, { address: consul.address });
     source.watchServices(['svc-0042', 'svc-1234', 'consul/dc1/svc-4999']);
-    await sink.waitModel((m) => m.services.length === 3 && m.services.every((s) => s.endpoints.length === 1), 'the three services');
+    await sink.waitModel(
+      (m) => m.services.length === 3 && m.services.every((s) => s.endpoints.length === 1),
+      'the three services',
+    );
     await settle();
     const st = consul.contract.stats;
     t.diagnostic(`requests: ${st.requests} ${JSON.stringify(st.byRoute)}`);
@@ -43,7 +52,11 @@ describe('consul at 5,000 services [request counts from the contract server]', (
       if (consul.contract) consul.contract.plainLatencyMs = 0;
     });
     const { sink } = await startSource(t, { address: consul.address, tag: 'edge', concurrency: 8 });
-    await sink.waitModel((m) => m.services.length === 100 && m.services.every((s) => s.endpoints.length === 1), 'the 100 tagged services', 30_000);
+    await sink.waitModel(
+      (m) => m.services.length === 100 && m.services.every((s) => s.endpoints.length === 1),
+      'the 100 tagged services',
+      30_000,
+    );
     await settle();
     const st = consul.contract.stats;
     t.diagnostic(`requests: ${st.requests}, max plain in flight ${st.maxPlainInFlight}`);

@@ -14,13 +14,27 @@ describe('meshgate serve with a consul section', { timeout: 180_000 }, () => {
     backends: ['echo-a', 'echo-b'],
     nodeId: 'consul-e2e',
     async setup({ consul, backends, config }) {
-      checkA = await consul.registerService({ id: 'echo-a', name: 'echo', address: '127.0.0.1', port: backends.get('echo-a')!.port });
-      await consul.registerService({ id: 'echo-b', name: 'echo', address: '127.0.0.1', port: backends.get('echo-b')!.port });
+      checkA = await consul.registerService({
+        id: 'echo-a',
+        name: 'echo',
+        address: '127.0.0.1',
+        port: backends.get('echo-a')!.port,
+      });
+      await consul.registerService({
+        id: 'echo-b',
+        name: 'echo',
+        address: '127.0.0.1',
+        port: backends.get('echo-b')!.port,
+      });
       // Routes the Consul way: the ingress-gateway entry named like the gateway. (A route in the
       // YAML file may name consul/dc1/echo too, since a `consul:` section turns on the file source's
       // externalReferences; yaml-routes.test.ts covers that, see docs/config-reference.md.)
       await consul.putConfigEntry({ Kind: 'service-defaults', Name: 'echo', Protocol: 'grpc' });
-      await consul.putConfigEntry({ Kind: 'ingress-gateway', Name: 'edge', Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo', Hosts: ['echo'] }] }] });
+      await consul.putConfigEntry({
+        Kind: 'ingress-gateway',
+        Name: 'edge',
+        Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo', Hosts: ['echo'] }] }],
+      });
       writeAtomic(
         config,
         `consul:
@@ -40,12 +54,20 @@ describe('meshgate serve with a consul section', { timeout: 180_000 }, () => {
     assert.ok(JSON.stringify(readyz).includes('consul'), JSON.stringify(readyz));
 
     await consul.setCheck(checkA, 'critical');
-    await waitFor(async () => {
-      const b = await client.burst('xds:///echo', 20);
-      return b.failures === 0 && Object.keys(b.counts).join() === key('echo-b');
-    }, 'traffic only to echo-b', 15_000);
+    await waitFor(
+      async () => {
+        const b = await client.burst('xds:///echo', 20);
+        return b.failures === 0 && Object.keys(b.counts).join() === key('echo-b');
+      },
+      'traffic only to echo-b',
+      15_000,
+    );
 
     await consul.setCheck(checkA, 'passing');
-    await waitFor(async () => (await client.burst('xds:///echo', 40)).counts[key('echo-a')] > 0, 'echo-a back in rotation', 15_000);
+    await waitFor(
+      async () => (await client.burst('xds:///echo', 40)).counts[key('echo-a')] > 0,
+      'echo-a back in rotation',
+      15_000,
+    );
   });
 });

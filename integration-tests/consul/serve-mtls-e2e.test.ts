@@ -64,9 +64,19 @@ describe('meshgate serve: Connect mTLS to a sidecar, governed by intentions', { 
     consul = await startConsul({});
     backends = await startBackends(['pay']);
     sidecar = await ConnectSidecar.start({ agent: consul.address, service: 'pay', appPort: backends.get('pay')!.port });
-    await consul.registerService({ id: 'pay-1', name: 'pay', address: '127.0.0.1', port: backends.get('pay')!.port, sidecarPort: sidecar.port });
+    await consul.registerService({
+      id: 'pay-1',
+      name: 'pay',
+      address: '127.0.0.1',
+      port: backends.get('pay')!.port,
+      sidecarPort: sidecar.port,
+    });
     await consul.putConfigEntry({ Kind: 'service-defaults', Name: 'pay', Protocol: 'grpc' });
-    await consul.putConfigEntry({ Kind: 'ingress-gateway', Name: GW, Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'pay', Hosts: ['pay'] }] }] });
+    await consul.putConfigEntry({
+      Kind: 'ingress-gateway',
+      Name: GW,
+      Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'pay', Hosts: ['pay'] }] }],
+    });
     writeAtomic(config, `consul:\n  address: ${consul.address}\n  gateway: { name: ${GW}, port: 8080 }\n`);
     mg = new MeshgateProcess(config);
     await mg.start();
@@ -74,7 +84,7 @@ describe('meshgate serve: Connect mTLS to a sidecar, governed by intentions', { 
 
     const leaf = await consul.getJson(`/v1/agent/connect/ca/leaf/${GW}`);
     const roots = await consul.getJson('/v1/agent/connect/ca/roots');
-    const caPem = roots.Roots.map((r: { RootCert: string }) => r.RootCert.trim()).join('\n') + '\n';
+    const caPem = `${roots.Roots.map((r: { RootCert: string }) => r.RootCert.trim()).join('\n')}\n`;
     const idDir = join(tmp.dir, 'identity');
     const rootsDir = join(tmp.dir, 'roots');
     mkdirSync(idDir);
@@ -85,8 +95,18 @@ describe('meshgate serve: Connect mTLS to a sidecar, governed by intentions', { 
     bootstrap = {
       ...grpcBootstrapFor(mg.xdsPort, 'consul-mtls-e2e'),
       certificate_providers: {
-        [`mesh/consul/${GW}`]: { plugin_name: 'file_watcher', config: { certificate_file: join(idDir, 'cert.pem'), private_key_file: join(idDir, 'key.pem'), refresh_interval: '60s' } },
-        'mesh/consul/roots': { plugin_name: 'file_watcher', config: { ca_certificate_file: join(rootsDir, 'ca.pem'), refresh_interval: '60s' } },
+        [`mesh/consul/${GW}`]: {
+          plugin_name: 'file_watcher',
+          config: {
+            certificate_file: join(idDir, 'cert.pem'),
+            private_key_file: join(idDir, 'key.pem'),
+            refresh_interval: '60s',
+          },
+        },
+        'mesh/consul/roots': {
+          plugin_name: 'file_watcher',
+          config: { ca_certificate_file: join(rootsDir, 'ca.pem'), refresh_interval: '60s' },
+        },
       },
     };
   });
@@ -105,12 +125,17 @@ describe('meshgate serve: Connect mTLS to a sidecar, governed by intentions', { 
     assert.equal(s.failures, 0, `${s.errors.join('; ')}\n--- meshgate ---\n${mg.logs()}`);
     assert.deepEqual(Object.keys(s.counts), [`pay:${backends.get('pay')!.port}`]);
     const roots = await consul.getJson('/v1/connect/ca/roots');
-    assert.ok(sidecar.stats.authorized.includes(`spiffe://${roots.TrustDomain}/ns/default/dc/dc1/svc/${GW}`), JSON.stringify(sidecar.stats));
+    assert.ok(
+      sidecar.stats.authorized.includes(`spiffe://${roots.TrustDomain}/ns/default/dc/dc1/svc/${GW}`),
+      JSON.stringify(sidecar.stats),
+    );
   });
 
   test('denied by intention: calls fail at the sidecar and meshgate reports the deny', async () => {
     await consul.setIntention(GW, 'pay', 'deny');
-    const denied = async () => (JSON.parse((await getText(`${mg.adminUrl}/readyz`)).body).sources?.consul?.details?.deniedServices ?? []) as string[];
+    const denied = async () =>
+      (JSON.parse((await getText(`${mg.adminUrl}/readyz`)).body).sources?.consul?.details?.deniedServices ??
+        []) as string[];
     await waitFor(async () => (await denied()).includes('pay'), 'meshgate /readyz to list pay as denied', 15_000);
     const deniedBefore = sidecar.stats.denied.length;
     const s = await calls(3);

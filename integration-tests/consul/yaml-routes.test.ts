@@ -29,20 +29,34 @@ routes:
     nodeId: 'yaml-consul',
     readyTimeoutMs: 30_000,
     async setup({ consul, backends, config }) {
-      await consul.registerService({ id: 'shop-a', name: 'shop', address: '127.0.0.1', port: backends.get('shop-consul-a')!.port });
+      await consul.registerService({
+        id: 'shop-a',
+        name: 'shop',
+        address: '127.0.0.1',
+        port: backends.get('shop-consul-a')!.port,
+      });
       writeAtomic(config, yaml(`consul/${consul.datacenter}/shop`));
     },
   });
 
   test('host shop sends traffic to the file service and the Consul service; a second Consul instance joins', async () => {
-    const { consul, backends, mg, client, config, key } = h;
+    const { consul, mg, client, key } = h;
     const s = await client.burst('xds:///shop', 100);
     assert.equal(s.failures, 0, s.errors.join('; '));
     assert.ok(s.counts[key('shop-file')] > 0 && s.counts[key('shop-consul-a')] > 0, JSON.stringify(s.counts));
     const readyz = (await getJson(`${mg.adminUrl}/readyz`)).body;
-    assert.deepEqual(readyz.sources.file.details.externalReferences, [`consul/${consul.datacenter}/shop`], JSON.stringify(readyz.sources.file));
+    assert.deepEqual(
+      readyz.sources.file.details.externalReferences,
+      [`consul/${consul.datacenter}/shop`],
+      JSON.stringify(readyz.sources.file),
+    );
 
-    await consul.registerService({ id: 'shop-b', name: 'shop', address: '127.0.0.1', port: backends.get('shop-consul-b')!.port });
+    await consul.registerService({
+      id: 'shop-b',
+      name: 'shop',
+      address: '127.0.0.1',
+      port: backends.get('shop-consul-b')!.port,
+    });
     const seen = await waitFor(
       async () => {
         const b = await client.burst('xds:///shop', 60);
@@ -55,7 +69,7 @@ routes:
   });
 
   test('a backend no source defines is reported with the route and its source; the last good routing stays', async () => {
-    const { consul, backends, mg, client, config, key } = h;
+    const { consul, mg, config } = h;
     const dangling = `consul/${consul.datacenter}-elsewhere/shop`;
     writeAtomic(config, yaml(dangling));
     const body = await waitFor(
@@ -67,14 +81,21 @@ routes:
       15_000,
     );
     assert.deepEqual(body.translation.problems, [
-      { path: `routes[shop].backends[${dangling}]`, message: `service ${JSON.stringify(dangling)} does not exist; define it or fix the name`, source: 'file' },
+      {
+        path: `routes[shop].backends[${dangling}]`,
+        message: `service ${JSON.stringify(dangling)} does not exist; define it or fix the name`,
+        source: 'file',
+      },
     ]);
     assert.equal(body.sources.file.stale, false, 'the file itself is fine; the merged model is not');
     assert.ok(mg.logs(20_000).includes(`routes[shop].backends[${dangling}] (from source file)`), mg.logs());
     assert.equal(metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_translation_problems'), 1);
     const s = await client.burst('xds:///shop', 40);
     assert.equal(s.failures, 0, s.errors.join('; '));
-    assert.ok(s.counts[key('shop-consul-a')] > 0, `last good routing still reaches Consul: ${JSON.stringify(s.counts)}`);
+    assert.ok(
+      s.counts[key('shop-consul-a')] > 0,
+      `last good routing still reaches Consul: ${JSON.stringify(s.counts)}`,
+    );
 
     writeAtomic(config, yaml(`consul/${consul.datacenter}/shop`));
     await mg.waitReady(15_000);

@@ -19,7 +19,17 @@ test('validate accepts the quickstart and counts what it found', async () => {
 
 test('validate on a bad file exits 1 and names file:line:col', async () => {
   const bad = join(tmp.dir, 'bad.yaml');
-  writeAtomic(bad, ['services:', '  - name: web', '    endpoints:', '      - { address: 127.0.0.1, port: 70000 }', 'routes: []', ''].join('\n'));
+  writeAtomic(
+    bad,
+    [
+      'services:',
+      '  - name: web',
+      '    endpoints:',
+      '      - { address: 127.0.0.1, port: 70000 }',
+      'routes: []',
+      '',
+    ].join('\n'),
+  );
   const r = await runCli(['validate', '--config', bad]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:\\d+: .*port`), r.stderr);
@@ -31,15 +41,33 @@ test('bootstrap output decodes as an Envoy Bootstrap with no unknown fields', as
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.deepEqual(checkProtoJson(envoyRoot(), 'envoy.config.bootstrap.v3.Bootstrap', doc), []);
-  assert.equal(doc.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 18001);
+  assert.equal(
+    doc.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address
+      .port_value,
+    18001,
+  );
 });
 
 test('translate prints one type for one profile, offline', async () => {
-  const r = await runCli(['translate', '--config', quickstart, '--profile', 'grpc', '--type', 'listener', '--output', 'json']);
+  const r = await runCli([
+    'translate',
+    '--config',
+    quickstart,
+    '--profile',
+    'grpc',
+    '--type',
+    'listener',
+    '--output',
+    'json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(out), ['type.googleapis.com/envoy.config.listener.v3.Listener']);
-  assert.deepEqual(Object.keys(out['type.googleapis.com/envoy.config.listener.v3.Listener']).sort(), ['echo', 'echo-v1', 'echo-v2']);
+  assert.deepEqual(Object.keys(out['type.googleapis.com/envoy.config.listener.v3.Listener']).sort(), [
+    'echo',
+    'echo-v1',
+    'echo-v2',
+  ]);
 });
 
 test('an unknown flag is an error naming the flag and the valid ones', async () => {
@@ -52,14 +80,26 @@ test('an unknown flag is an error naming the flag and the valid ones', async () 
 test('--help lists the commands', async () => {
   const r = await runCli(['--help']);
   assert.equal(r.code, 0);
-  for (const c of ['serve', 'bootstrap', 'validate', 'translate', 'certs']) assert.match(r.stdout, new RegExp(`^  ${c} `, 'm'));
+  for (const c of ['serve', 'bootstrap', 'validate', 'translate', 'certs'])
+    assert.match(r.stdout, new RegExp(`^  ${c} `, 'm'));
 });
 
 test('certs init-ca, issue and inspect', async () => {
   const ca = join(tmp.dir, 'ca');
   const leaf = join(tmp.dir, 'leaf');
   assert.equal((await runCli(['certs', 'init-ca', '--out', ca])).code, 0);
-  const issued = await runCli(['certs', 'issue', '--spiffe', 'spiffe://example.org/gateway', '--ca', ca, '--ttl', '1h', '--out', leaf]);
+  const issued = await runCli([
+    'certs',
+    'issue',
+    '--spiffe',
+    'spiffe://example.org/gateway',
+    '--ca',
+    ca,
+    '--ttl',
+    '1h',
+    '--out',
+    leaf,
+  ]);
   assert.equal(issued.code, 0, issued.stderr);
   const shown = await runCli(['certs', 'inspect', join(leaf, 'cert.pem')]);
   assert.equal(shown.code, 0, shown.stderr);

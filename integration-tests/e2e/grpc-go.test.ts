@@ -28,11 +28,17 @@ describe('grpc-go proxyless client through meshgate serve', { timeout: 420_000 }
 
   before(async () => {
     // The first build compiles grpc-go (about 2 minutes on 2 cores); later runs use the cache.
-    const built = await run('bash', [join(REPO_ROOT, 'integration-tests/tools/build-grpc-go-client.sh')], { maxBuffer: 1 << 24, timeout: 360_000 });
+    const built = await run('bash', [join(REPO_ROOT, 'integration-tests/tools/build-grpc-go-client.sh')], {
+      maxBuffer: 1 << 24,
+      timeout: 360_000,
+    });
     clientBin = built.stdout.trim().split('\n').pop()!;
     backends = await startBackends(['echo-v1', 'echo-v2', 'echo-v2#b']);
     const port = (n: string) => backends.get(n)!.port;
-    writeAtomic(config, echoConfig({ v1: [{ port: port('echo-v1') }], v2: [{ port: port('echo-v2') }, { port: port('echo-v2#b') }] }));
+    writeAtomic(
+      config,
+      echoConfig({ v1: [{ port: port('echo-v1') }], v2: [{ port: port('echo-v2') }, { port: port('echo-v2#b') }] }),
+    );
     mg = new MeshgateProcess(config);
     await mg.start();
     await mg.waitReady();
@@ -48,18 +54,32 @@ describe('grpc-go proxyless client through meshgate serve', { timeout: 420_000 }
   });
 
   async function calls(target: string, n: number): Promise<Call[]> {
-    const { stdout } = await run(clientBin, ['-target', target, '-calls', String(n), '-method', '/meshgate.examples.echo.Echo/Echo'], {
-      env: { ...process.env, GRPC_XDS_BOOTSTRAP: '', GRPC_XDS_BOOTSTRAP_CONFIG: bootstrap },
-      timeout: 120_000,
-      maxBuffer: 1 << 24,
-    });
-    return stdout.trim().split('\n').map((l) => JSON.parse(l) as Call);
+    const { stdout } = await run(
+      clientBin,
+      ['-target', target, '-calls', String(n), '-method', '/meshgate.examples.echo.Echo/Echo'],
+      {
+        env: { ...process.env, GRPC_XDS_BOOTSTRAP: '', GRPC_XDS_BOOTSTRAP_CONFIG: bootstrap },
+        timeout: 120_000,
+        maxBuffer: 1 << 24,
+      },
+    );
+    return stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Call);
   }
 
   test('xds:///echo splits about 1:3 between echo-v1 and echo-v2', async () => {
     const results = await calls('xds:///echo', 400);
     const failed = results.filter((r) => !r.ok);
-    assert.equal(failed.length, 0, `failed calls: ${failed.slice(0, 5).map((r) => r.error).join('; ')}`);
+    assert.equal(
+      failed.length,
+      0,
+      `failed calls: ${failed
+        .slice(0, 5)
+        .map((r) => r.error)
+        .join('; ')}`,
+    );
     const v2 = results.filter((r) => r.fields?.['2'] === 'echo-v2').length / results.length;
     assert.ok(v2 >= 0.6 && v2 <= 0.9, `echo-v2 share ${v2} is not about 3/4`);
     const v2ports = new Set(results.filter((r) => r.fields?.['2'] === 'echo-v2').map((r) => r.fields?.['3']));

@@ -54,8 +54,21 @@ before(async () => {
   gw = new RotatingIdentity(ca, p('gw'), GW_ID, GW_TTL_MS);
   await gw.start();
   // Connections live 1.5 s, so the client handshakes again (with whatever cert it holds) several times per rotation.
-  backend = await startMtlsBackend({ name: 'backend', caPem: ca.bundlePem, certChainPem: backendCert.chainPem, keyPem: backendCert.keyPem, allowedCaller: GW_ID, maxConnectionAgeMs: 1500 });
-  strangersHome = await startMtlsBackend({ name: 'strangers-home', caPem: other.bundlePem, certChainPem: backendCert.chainPem, keyPem: backendCert.keyPem, allowedCaller: GW_ID });
+  backend = await startMtlsBackend({
+    name: 'backend',
+    caPem: ca.bundlePem,
+    certChainPem: backendCert.chainPem,
+    keyPem: backendCert.keyPem,
+    allowedCaller: GW_ID,
+    maxConnectionAgeMs: 1500,
+  });
+  strangersHome = await startMtlsBackend({
+    name: 'strangers-home',
+    caPem: other.bundlePem,
+    certChainPem: backendCert.chainPem,
+    keyPem: backendCert.keyPem,
+    allowedCaller: GW_ID,
+  });
   const ep = `    endpoints: [{ address: 127.0.0.1, port: ${backend.port} }]`;
   writeAtomic(
     p('meshgate.yaml'),
@@ -115,7 +128,10 @@ after(async () => {
 
 /** Per xDS type, the last push meshgate made to the gRPC client node (from /debug/nodes). */
 async function grpcNodePushes(): Promise<Record<string, string>> {
-  const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as Array<{ id: string; types: Array<{ type: string; lastSentVersion?: string; lastSentAt?: string }> }>;
+  const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as Array<{
+    id: string;
+    types: Array<{ type: string; lastSentVersion?: string; lastSentAt?: string }>;
+  }>;
   const n = nodes.find((x) => x.id === 'gw-grpc');
   assert.ok(n, `node gw-grpc is connected: ${JSON.stringify(nodes.map((x) => x.id))}`);
   const pushes = Object.fromEntries(n.types.map((t) => [t.type, `${t.lastSentVersion} at ${t.lastSentAt}`]));
@@ -130,7 +146,12 @@ function describeFailures(outcomes: MtlsOutcome[]): string {
 
 test('mTLS calls through meshgate keep succeeding across three client certificate rotations', async () => {
   // First success: xDS delivered, both certificate providers read, handshake and authorization passed.
-  await waitFor(async () => (await client.calls('xds:///backend', 1, 3000))[0].ok, 'a first successful mTLS call', 20_000, 250).catch((err) => {
+  await waitFor(
+    async () => (await client.calls('xds:///backend', 1, 3000))[0].ok,
+    'a first successful mTLS call',
+    20_000,
+    250,
+  ).catch((err) => {
     throw new Error(`${(err as Error).message}\n--- client ---\n${client.logs()}\n--- meshgate ---\n${mg.logs()}`);
   });
   const pushesBefore = await grpcNodePushes();
@@ -140,7 +161,13 @@ test('mTLS calls through meshgate keep succeeding across three client certificat
   let outcomes: MtlsOutcome[] = [];
   try {
     // Three renewals after the certificate in use when the loop started, each seen by the server.
-    await waitFor(() => new Set(backend.calls.slice(callsBefore).map((c) => c.serial)).size >= 4 && gw.rotations >= rotationsBefore + 3, 'four client certificates seen by the backend', 45_000, 200);
+    await waitFor(
+      () =>
+        new Set(backend.calls.slice(callsBefore).map((c) => c.serial)).size >= 4 && gw.rotations >= rotationsBefore + 3,
+      'four client certificates seen by the backend',
+      45_000,
+      200,
+    );
   } finally {
     outcomes = await client.stop('xds:///backend');
   }
@@ -158,7 +185,9 @@ test('mTLS calls through meshgate keep succeeding across three client certificat
   assert.deepEqual(gw.errors, [], 'no renewal failed');
   // The gRPC client reads its certificates from files: meshgate has nothing to push to it for a rotation.
   assert.deepEqual(await grpcNodePushes(), pushesBefore, 'meshgate pushed to the gRPC client during rotations');
-  console.log(`# ${outcomes.length} calls, 0 failed; ${serials.length} client certificates seen by the backend; ${gw.rotations - rotationsBefore} rotations during the run (${gw.rotations} in all)`);
+  console.log(
+    `# ${outcomes.length} calls, 0 failed; ${serials.length} client certificates seen by the backend; ${gw.rotations - rotationsBefore} rotations during the run (${gw.rotations} in all)`,
+  );
 });
 
 test('the client refuses a backend whose certificate does not carry the expected SPIFFE ID', async () => {
@@ -176,13 +205,18 @@ test('the backend refuses a client certificate from another CA', async () => {
   const outcomes = await client.calls('xds:///backend-stranger', 3, 3000);
   // The client's side of the handshake went through (no SAN or credential-loading error): the backend hung up.
   assert.ok(
-    outcomes.every((o) => !o.ok && o.code === UNAVAILABLE && !/subject alternative name|load credentials/i.test(o.error ?? '')),
+    outcomes.every(
+      (o) => !o.ok && o.code === UNAVAILABLE && !/subject alternative name|load credentials/i.test(o.error ?? ''),
+    ),
     `expected UNAVAILABLE from a refused handshake: ${JSON.stringify(outcomes)}`,
   );
   assert.equal(backend.calls.length, n, 'no call reached the backend');
   // Controls: the stranger certificate is accepted where its CA is trusted, and the mesh identity still works here.
   const home = await client.calls('xds:///strangers-home', 1, 3000);
-  assert.ok(home[0].ok && strangersHome.calls.at(-1)?.spiffe === GW_ID, `a backend trusting the other CA accepts the same client identity: ${JSON.stringify(home)}`);
+  assert.ok(
+    home[0].ok && strangersHome.calls.at(-1)?.spiffe === GW_ID,
+    `a backend trusting the other CA accepts the same client identity: ${JSON.stringify(home)}`,
+  );
   const ok = await client.calls('xds:///backend', 1, 3000);
   assert.ok(ok[0].ok, JSON.stringify(ok));
 });
@@ -193,11 +227,18 @@ function secretCert(r: AdsResponse, name: string): { serial: string; san: string
   const key = s?.tls_certificate?.private_key?.inline_string as string | undefined;
   if (!chain || !key) return undefined;
   const cert = new X509Certificate(chain);
-  return { serial: cert.serialNumber, san: cert.subjectAltName ?? '', keyMatches: cert.checkPrivateKey(createPrivateKey(key)) };
+  return {
+    serial: cert.serialNumber,
+    san: cert.subjectAltName ?? '',
+    keyMatches: cert.checkPrivateKey(createPrivateKey(key)),
+  };
 }
 
 test('Envoy profile: a rotation changes only the Secret, under the same name; /debug never shows keys', async () => {
-  const ads = await AdsClient.connect({ address: `127.0.0.1:${mg.xdsPort}`, node: { id: 'gw-envoy', cluster: 'gateway', user_agent_name: 'envoy' } });
+  const ads = await AdsClient.connect({
+    address: `127.0.0.1:${mg.xdsPort}`,
+    node: { id: 'gw-envoy', cluster: 'gateway', user_agent_name: 'envoy' },
+  });
   try {
     ads.subscribe(TYPE.cluster, ['*']);
     ads.subscribe(TYPE.listener, ['*']);
@@ -237,17 +278,26 @@ test('Envoy profile: a rotation changes only the Secret, under the same name; /d
     const now = await currentVersions();
     assert.equal(cds.versionInfo, now.cluster, 'the cluster version the client holds is still the one served');
     assert.equal(lds.versionInfo, now.listener, 'the listener version the client holds is still the one served');
-    console.log(`# Envoy profile: Secret mesh/gw serials ${serials.join(' -> ')}; ${clustersHeld} CDS and ${listenersHeld} LDS responses, none during rotations`);
+    console.log(
+      `# Envoy profile: Secret mesh/gw serials ${serials.join(' -> ')}; ${clustersHeld} CDS and ${listenersHeld} LDS responses, none during rotations`,
+    );
   } finally {
     ads.close();
   }
 
-  for (const q of ['profile=envoy&type=secret&name=mesh%2Fgw', 'profile=envoy&type=secret', 'profile=grpc&type=secret', 'profile=envoy&type=cluster&name=backend']) {
+  for (const q of [
+    'profile=envoy&type=secret&name=mesh%2Fgw',
+    'profile=envoy&type=secret',
+    'profile=grpc&type=secret',
+    'profile=envoy&type=cluster&name=backend',
+  ]) {
     const page = await getText(`${mg.adminUrl}/debug/resources?${q}`);
     assert.ok(page.status === 200 || page.status === 404, `/debug/resources?${q}: ${page.status}`);
     assert.doesNotMatch(page.body, /PRIVATE KEY/, `/debug/resources?${q} shows a private key`);
   }
-  const secret = JSON.parse((await getText(`${mg.adminUrl}/debug/resources?profile=envoy&type=secret&name=mesh%2Fgw`)).body);
+  const secret = JSON.parse(
+    (await getText(`${mg.adminUrl}/debug/resources?profile=envoy&type=secret&name=mesh%2Fgw`)).body,
+  );
   assert.equal(secret.resource.tls_certificate.private_key, '[redacted]');
   assert.match(secret.resource.tls_certificate.certificate_chain.inline_string, /BEGIN CERTIFICATE/);
   assert.doesNotMatch(mg.logs(200_000), /PRIVATE KEY/, 'meshgate logged a private key');
@@ -255,7 +305,10 @@ test('Envoy profile: a rotation changes only the Secret, under the same name; /d
 
 /** The versions meshgate serves now for the Envoy profile's cluster and listener sets (fresh SotW stream). */
 async function currentVersions(): Promise<{ cluster: string; listener: string }> {
-  const c = await AdsClient.connect({ address: `127.0.0.1:${mg.xdsPort}`, node: { id: 'gw-envoy-probe', user_agent_name: 'envoy' } });
+  const c = await AdsClient.connect({
+    address: `127.0.0.1:${mg.xdsPort}`,
+    node: { id: 'gw-envoy-probe', user_agent_name: 'envoy' },
+  });
   try {
     c.subscribe(TYPE.cluster, ['*']);
     c.subscribe(TYPE.listener, ['*']);
@@ -266,21 +319,25 @@ async function currentVersions(): Promise<{ cluster: string; listener: string }>
   }
 }
 
-test(
-  'a half-replaced identity (new key, old certificate) never reaches Envoy as a mismatched Secret',
-  async () => {
-    const versionOf = async () => JSON.parse((await getText(`${mg.adminUrl}/debug/resources?profile=envoy&type=secret&name=mesh%2Ftorn`)).body).version as string;
-    const before = await versionOf();
-    // A rotator that replaces the two files one after the other, seconds apart: the key is new, the cert is not yet.
-    writeAtomic(p('torn', 'key.pem'), tornNext.keyPem);
-    await waitFor(async () => (await versionOf()) !== before, 'meshgate to re-read mesh/torn', 3000, 100).catch(() => undefined);
-    const ads = await AdsClient.connect({ address: `127.0.0.1:${mg.xdsPort}`, node: { id: 'gw-envoy-torn', user_agent_name: 'envoy' } });
-    try {
-      ads.subscribe(TYPE.secret, ['mesh/torn']);
-      const got = secretCert(await ads.next(TYPE.secret, 10_000), 'mesh/torn');
-      assert.ok(got?.keyMatches, 'the Secret served pairs a certificate with a key that is not its own');
-    } finally {
-      ads.close();
-    }
-  },
-);
+test('a half-replaced identity (new key, old certificate) never reaches Envoy as a mismatched Secret', async () => {
+  const versionOf = async () =>
+    JSON.parse((await getText(`${mg.adminUrl}/debug/resources?profile=envoy&type=secret&name=mesh%2Ftorn`)).body)
+      .version as string;
+  const before = await versionOf();
+  // A rotator that replaces the two files one after the other, seconds apart: the key is new, the cert is not yet.
+  writeAtomic(p('torn', 'key.pem'), tornNext.keyPem);
+  await waitFor(async () => (await versionOf()) !== before, 'meshgate to re-read mesh/torn', 3000, 100).catch(
+    () => undefined,
+  );
+  const ads = await AdsClient.connect({
+    address: `127.0.0.1:${mg.xdsPort}`,
+    node: { id: 'gw-envoy-torn', user_agent_name: 'envoy' },
+  });
+  try {
+    ads.subscribe(TYPE.secret, ['mesh/torn']);
+    const got = secretCert(await ads.next(TYPE.secret, 10_000), 'mesh/torn');
+    assert.ok(got?.keyMatches, 'the Secret served pairs a certificate with a key that is not its own');
+  } finally {
+    ads.close();
+  }
+});

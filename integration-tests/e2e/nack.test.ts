@@ -50,8 +50,10 @@ after(async () => {
   tmp.cleanup();
 });
 
-const node = async () => ((await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[]).find((n) => n.id === 'e2e-nack');
-const clusterPushes = async () => metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_xds_pushes_total', { type: 'cluster' }) ?? 0;
+const node = async () =>
+  ((await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[]).find((n) => n.id === 'e2e-nack');
+const clusterPushes = async () =>
+  metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_xds_pushes_total', { type: 'cluster' }) ?? 0;
 
 test('a NACKed Cluster shows on /debug/nodes with its message and is not resent', { timeout: 90_000 }, async () => {
   // Dialing the secure target makes the client subscribe to its Cluster and reject it.
@@ -63,7 +65,8 @@ test('a NACKed Cluster shows on /debug/nodes with its message and is not resent'
   }, 'CDS NACKED on /debug/nodes');
   const cds = n.types.find((t: any) => t.type === 'CDS');
   assert.match(cds.lastNack.message, /certificate_provider_instance|instance_name/, JSON.stringify(cds.lastNack));
-  const nacks = metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_xds_nacks_total', { type: 'cluster' }) ?? 0;
+  const nacks =
+    metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_xds_nacks_total', { type: 'cluster' }) ?? 0;
   assert.ok(nacks >= 1);
 
   // No resend loop: the pushes counter for clusters stays put while nothing changes.
@@ -72,7 +75,11 @@ test('a NACKed Cluster shows on /debug/nodes with its message and is not resent'
   const p2 = await clusterPushes();
   assert.equal(p2, p1, `cluster pushes grew from ${p1} to ${p2} with no config change`);
   const again = await node();
-  assert.equal(again.types.find((t: any) => t.type === 'CDS').lastNack.at, cds.lastNack.at, 'a second NACK arrived: the rejected version was resent');
+  assert.equal(
+    again.types.find((t: any) => t.type === 'CDS').lastNack.at,
+    cds.lastNack.at,
+    'a second NACK arrived: the rejected version was resent',
+  );
 
   // The valid services keep working next to the rejected one.
   const ok = await client.burst('xds:///echo-v1', 20);

@@ -22,7 +22,13 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
   before(async () => {
     // echo-v1#b and echo-v2#c answer as echo-v1 / echo-v2 on their own ports (added and moved to later).
     backends = await startBackends(['echo-v1', 'echo-v1#b', 'echo-v2', 'echo-v2#b', 'echo-v2#c']);
-    writeAtomic(config, echoConfig({ v1: [{ port: port('echo-v1') }], v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#b') }] }));
+    writeAtomic(
+      config,
+      echoConfig({
+        v1: [{ port: port('echo-v1') }],
+        v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#b') }],
+      }),
+    );
     mg = new MeshgateProcess(config);
     await mg.start();
     await mg.waitReady();
@@ -53,7 +59,8 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
   test('admin: /metrics shows connected proxies and pushes, /debug/nodes shows the node', async () => {
     const m = (await getText(`${mg.adminUrl}/metrics`)).body;
     assert.ok((metricValue(m, 'meshgate_xds_connected_proxies') ?? 0) >= 1, m);
-    for (const type of ['listener', 'route', 'cluster', 'endpoint']) assert.ok((metricValue(m, 'meshgate_xds_pushes_total', { type }) ?? 0) > 0, `no ${type} pushes:\n${m}`);
+    for (const type of ['listener', 'route', 'cluster', 'endpoint'])
+      assert.ok((metricValue(m, 'meshgate_xds_pushes_total', { type }) ?? 0) > 0, `no ${type} pushes:\n${m}`);
     assert.ok((metricValue(m, 'meshgate_xds_push_bytes_total', { type: 'cluster' }) ?? 0) > 0);
     assert.ok((metricValue(m, 'meshgate_convergence_seconds_count', { stage: 'publish' }) ?? 0) >= 1);
     const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[];
@@ -64,7 +71,10 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
     assert.equal(me.status.LDS, 'SYNCED');
     // A resource page shows names with versions, and one resource decoded.
     const list = (await getJson(`${mg.adminUrl}/debug/resources?profile=grpc&type=listener`)).body;
-    assert.deepEqual(list.resources.map((r: any) => r.name), ['echo', 'echo-v1', 'echo-v2']);
+    assert.deepEqual(
+      list.resources.map((r: any) => r.name),
+      ['echo', 'echo-v1', 'echo-v2'],
+    );
     const one = (await getJson(`${mg.adminUrl}/debug/resources?profile=grpc&type=cluster&name=echo-v2`)).body;
     assert.equal(one.resource.name, 'echo-v2');
     assert.equal((await getText(`${mg.adminUrl}/debug/resources?profile=grpc&type=bogus`)).status, 400);
@@ -72,7 +82,9 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
 
   test('admin binds to 127.0.0.1 by default', async () => {
     assert.match(mg.logs(200_000), /"address":"127\.0\.0\.1","port":\d+,"msg":"admin server listening"/);
-    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
     if (external) {
       const refused = await new Promise<boolean>((resolve) => {
         const s = connect(mg.adminPort, external.address);
@@ -84,13 +96,28 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
   });
 
   test('an endpoint added in the file gets traffic; a removed one stops getting it', async () => {
-    const before = metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_cache_publishes_total', { kind: 'endpoints' }) ?? 0;
-    writeAtomic(config, echoConfig({ v1: [{ port: port('echo-v1') }, { port: port('echo-v1#b') }], v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#b') }] }));
+    const before =
+      metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_cache_publishes_total', {
+        kind: 'endpoints',
+      }) ?? 0;
+    writeAtomic(
+      config,
+      echoConfig({
+        v1: [{ port: port('echo-v1') }, { port: port('echo-v1#b') }],
+        v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#b') }],
+      }),
+    );
     await waitFor(async () => {
       const s = await client.burst('xds:///echo-v1', 40);
       return s.counts[key('echo-v1#b')] > 0 && s.counts[key('echo-v1')] > 0 && s.failures === 0;
     }, 'traffic on the added endpoint');
-    writeAtomic(config, echoConfig({ v1: [{ port: port('echo-v1#b') }], v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#b') }] }));
+    writeAtomic(
+      config,
+      echoConfig({
+        v1: [{ port: port('echo-v1#b') }],
+        v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#b') }],
+      }),
+    );
     await waitFor(async () => {
       const s = await client.burst('xds:///echo-v1', 40);
       return s.counts[key('echo-v1#b')] === 40;
@@ -98,7 +125,10 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
     const s = await client.burst('xds:///echo-v1', 100);
     assert.deepEqual(s.counts, { [key('echo-v1#b')]: 100 });
     // Both edits touched only endpoints: they took the EDS-only path.
-    const afterCount = metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_cache_publishes_total', { kind: 'endpoints' }) ?? 0;
+    const afterCount =
+      metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_cache_publishes_total', {
+        kind: 'endpoints',
+      }) ?? 0;
     assert.ok(afterCount >= before + 2, `endpoint-only publishes ${before} -> ${afterCount}`);
     // The connected client ACKed those pushes: the publish -> ACK stage of convergence was measured.
     const m = (await getText(`${mg.adminUrl}/metrics`)).body;
@@ -108,19 +138,30 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
   test("changing an endpoint's port moves its traffic within 2 s", async () => {
     await client.start('xds:///echo-v2', 5);
     const edited = Date.now();
-    writeAtomic(config, echoConfig({ v1: [{ port: port('echo-v1#b') }], v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#c') }] }));
+    writeAtomic(
+      config,
+      echoConfig({
+        v1: [{ port: port('echo-v1#b') }],
+        v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#c') }],
+      }),
+    );
     let movedAt = 0;
     try {
-      await waitFor(async () => {
-        const recent = (await client.peek('xds:///echo-v2', 200)).filter((o) => o.t > edited);
-        const hitNew = recent.find((o) => o.server === key('echo-v2#c'));
-        if (!hitNew) return false;
-        // After the first call on the new port, none may go to the old one.
-        const later = recent.filter((o) => o.t > hitNew.t + 50);
-        if (later.length < 10) return false;
-        movedAt = hitNew.t;
-        return later.every((o) => o.ok && o.server !== key('echo-v2#b'));
-      }, 'traffic moved to the new port', 5000, 25);
+      await waitFor(
+        async () => {
+          const recent = (await client.peek('xds:///echo-v2', 200)).filter((o) => o.t > edited);
+          const hitNew = recent.find((o) => o.server === key('echo-v2#c'));
+          if (!hitNew) return false;
+          // After the first call on the new port, none may go to the old one.
+          const later = recent.filter((o) => o.t > hitNew.t + 50);
+          if (later.length < 10) return false;
+          movedAt = hitNew.t;
+          return later.every((o) => o.ok && o.server !== key('echo-v2#b'));
+        },
+        'traffic moved to the new port',
+        5000,
+        25,
+      );
     } finally {
       const s = await client.stop('xds:///echo-v2');
       assert.equal(s.failures, 0, s.errors.join('; '));
@@ -129,9 +170,15 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
   });
 
   test('flipping route weights takes effect', async () => {
-    const eps = { v1: [{ port: port('echo-v1#b') }], v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#c') }] };
+    const eps = {
+      v1: [{ port: port('echo-v1#b') }],
+      v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#c') }],
+    };
     writeAtomic(config, echoConfig({ ...eps, weights: [3, 1] }));
-    await waitFor(async () => share(await client.burst('xds:///echo', 60), 'echo-v1:') > 0.5, 'echo-v1 taking the larger share');
+    await waitFor(
+      async () => share(await client.burst('xds:///echo', 60), 'echo-v1:') > 0.5,
+      'echo-v1 taking the larger share',
+    );
     const s = await client.burst('xds:///echo', 400);
     assert.equal(s.failures, 0);
     const v1 = share(s, 'echo-v1:');
@@ -139,11 +186,18 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
   });
 
   test('a syntax error keeps traffic flowing, shows on /readyz and in metrics; fixing it clears it', async () => {
-    const good = echoConfig({ v1: [{ port: port('echo-v1#b') }], v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#c') }], weights: [3, 1] });
+    const good = echoConfig({
+      v1: [{ port: port('echo-v1#b') }],
+      v2: [{ port: port('echo-v2'), weight: 2 }, { port: port('echo-v2#c') }],
+      weights: [3, 1],
+    });
     const lines = good.split('\n');
     const badLine = lines.findIndex((l) => l.startsWith('routes:')) + 1; // 1-based line of the broken key
     lines[badLine - 1] = 'routes: [';
-    const errorsBefore = metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_config_reload_errors_total', { source: 'file' }) ?? 0;
+    const errorsBefore =
+      metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_config_reload_errors_total', {
+        source: 'file',
+      }) ?? 0;
     writeAtomic(config, lines.join('\n'));
     const r = await waitFor(async () => {
       const res = await getJson(`${mg.adminUrl}/readyz`);
@@ -152,7 +206,11 @@ describe('traffic through meshgate serve', { timeout: 180_000 }, () => {
     const detail = JSON.stringify(r.body.sources.file);
     assert.ok(r.body.sources.file.stale, detail);
     assert.ok(r.body.sources.file.lastError.includes(config), detail);
-    assert.match(r.body.sources.file.lastError, new RegExp(`:(${badLine}|${badLine + 1}|${badLine + 2}):\\d+`), `error should point near line ${badLine}: ${detail}`);
+    assert.match(
+      r.body.sources.file.lastError,
+      new RegExp(`:(${badLine}|${badLine + 1}|${badLine + 2}):\\d+`),
+      `error should point near line ${badLine}: ${detail}`,
+    );
     const m = (await getText(`${mg.adminUrl}/metrics`)).body;
     assert.ok((metricValue(m, 'meshgate_config_reload_errors_total', { source: 'file' }) ?? 0) > errorsBefore, m);
     assert.equal(metricValue(m, 'meshgate_source_stale', { source: 'file' }), 1);

@@ -16,7 +16,6 @@ const tmp = tempDir();
 const p = (...parts: string[]) => join(tmp.dir, ...parts);
 let mg: MeshgateProcess;
 
-
 before(async () => {
   // In-process for speed; the same functions back `meshgate certs` (covered in cli.test.ts).
   await certsIssue({ dns: 'localhost', ca: p('ca'), out: p('server') });
@@ -42,14 +41,25 @@ after(async () => {
 });
 
 const creds = (dir?: string) =>
-  grpc.credentials.createSsl(readFileSync(p('ca', 'ca.pem')), dir ? readFileSync(p(dir, 'key.pem')) : null, dir ? readFileSync(p(dir, 'cert.pem')) : null);
+  grpc.credentials.createSsl(
+    readFileSync(p('ca', 'ca.pem')),
+    dir ? readFileSync(p(dir, 'key.pem')) : null,
+    dir ? readFileSync(p(dir, 'cert.pem')) : null,
+  );
 
 test('a client with a certificate from the CA gets config; its SANs show on /debug/nodes', async () => {
-  const c = await AdsClient.connect({ address: `localhost:${mg.xdsPort}`, node: { id: 'gw-mtls', user_agent_name: 'envoy' }, credentials: creds('gateway') });
+  const c = await AdsClient.connect({
+    address: `localhost:${mg.xdsPort}`,
+    node: { id: 'gw-mtls', user_agent_name: 'envoy' },
+    credentials: creds('gateway'),
+  });
   try {
     c.subscribe(TYPE.cluster, ['*']);
     const r = await c.next(TYPE.cluster, 10_000);
-    assert.deepEqual(r.resources.map((x) => x.name), ['web']);
+    assert.deepEqual(
+      r.resources.map((x) => x.name),
+      ['web'],
+    );
     const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[];
     const n = nodes.find((x) => x.id === 'gw-mtls');
     assert.deepEqual(n?.peer?.uriSans, ['spiffe://example.org/gateway'], JSON.stringify(nodes));
@@ -58,12 +68,20 @@ test('a client with a certificate from the CA gets config; its SANs show on /deb
   }
 });
 
-for (const [what, dir] of [['no client certificate', undefined], ['a certificate from another CA', 'stranger']] as const) {
+for (const [what, dir] of [
+  ['no client certificate', undefined],
+  ['a certificate from another CA', 'stranger'],
+] as const) {
   test(`a client with ${what} gets no stream`, async () => {
     let c: AdsClient | undefined;
     let received = false;
     try {
-      c = await AdsClient.connect({ address: `localhost:${mg.xdsPort}`, node: { id: 'intruder', user_agent_name: 'envoy' }, credentials: creds(dir), connectTimeoutMs: 3000 });
+      c = await AdsClient.connect({
+        address: `localhost:${mg.xdsPort}`,
+        node: { id: 'intruder', user_agent_name: 'envoy' },
+        credentials: creds(dir),
+        connectTimeoutMs: 3000,
+      });
       c.subscribe(TYPE.cluster, ['*']);
       await c.next(TYPE.cluster, 3000);
       received = true;
@@ -74,6 +92,9 @@ for (const [what, dir] of [['no client certificate', undefined], ['a certificate
     }
     assert.equal(received, false, 'the server answered a client it should have refused');
     const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[];
-    assert.equal(nodes.find((x) => x.id === 'intruder'), undefined);
+    assert.equal(
+      nodes.find((x) => x.id === 'intruder'),
+      undefined,
+    );
   });
 }

@@ -31,7 +31,11 @@ before(async () => {
   caPem = ca.bundlePem;
   const server = await ca.issue({ dns: 'localhost', ttlMs: 3_600_000 });
   const serverFiles: LeafFiles = writeLeaf(p('server'), server);
-  for (const [name, issuer, id] of [['gw', ca, GW_ID], ['other', ca, OTHER_ID], ['stranger', other, GW_ID]] as const) {
+  for (const [name, issuer, id] of [
+    ['gw', ca, GW_ID],
+    ['other', ca, OTHER_ID],
+    ['stranger', other, GW_ID],
+  ] as const) {
     const c = await issueTo(issuer, p(name), id);
     leaves[name] = { certPem: c.chainPem, keyPem: c.keyPem };
   }
@@ -65,11 +69,25 @@ after(async () => {
 /** TLS to meshgate (verifying its certificate against the CA), presenting `leaf` when given. */
 function creds(leaf?: string): grpc.ChannelCredentials {
   const l = leaf ? leaves[leaf] : undefined;
-  return grpc.credentials.createSsl(Buffer.from(caPem), l ? Buffer.from(l.keyPem) : null, l ? Buffer.from(l.certPem) : null);
+  return grpc.credentials.createSsl(
+    Buffer.from(caPem),
+    l ? Buffer.from(l.keyPem) : null,
+    l ? Buffer.from(l.certPem) : null,
+  );
 }
 
-function connect(nodeId: string, leaf: string | undefined, cluster = 'e2e', connectTimeoutMs = 5000): Promise<AdsClient> {
-  return AdsClient.connect({ address: `localhost:${mg.xdsPort}`, node: { id: nodeId, cluster, user_agent_name: 'envoy' }, credentials: creds(leaf), connectTimeoutMs });
+function connect(
+  nodeId: string,
+  leaf: string | undefined,
+  cluster = 'e2e',
+  connectTimeoutMs = 5000,
+): Promise<AdsClient> {
+  return AdsClient.connect({
+    address: `localhost:${mg.xdsPort}`,
+    node: { id: nodeId, cluster, user_agent_name: 'envoy' },
+    credentials: creds(leaf),
+    connectTimeoutMs,
+  });
 }
 
 async function nodeIds(): Promise<string[]> {
@@ -81,7 +99,10 @@ test('a client with a certificate from the CA gets resources; its SPIFFE ID is t
   try {
     c.subscribe(TYPE.cluster, ['*']);
     const r = await c.next(TYPE.cluster, 10_000);
-    assert.deepEqual(r.resources.map((x) => x.name), ['web']);
+    assert.deepEqual(
+      r.resources.map((x) => x.name),
+      ['web'],
+    );
     const n = ((await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[]).find((x) => x.id === 'gw-ok');
     assert.deepEqual(n?.peer?.uriSans, [GW_ID], JSON.stringify(n));
   } finally {
@@ -102,7 +123,10 @@ for (const [what, leaf] of [
       c.subscribe(TYPE.cluster, ['*']);
       c.subscribe(TYPE.secret, SECRETS);
       // The handshake may look complete to a TLS 1.3 client; then the server's refusal ends the stream.
-      const status = await Promise.race([c.status, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+      const status = await Promise.race([
+        c.status,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000)),
+      ]);
       received = c.received(TYPE.cluster) + c.received(TYPE.secret);
       assert.ok(status, 'the stream was neither answered nor ended within 5 s');
       assert.notEqual(status.code, grpc.status.OK);
@@ -143,7 +167,11 @@ async function secretsFor(nodeId: string, cluster: string, leaf: string, names =
 
 test('allowedNodes: a restricted Secret reaches the node it names (by id or by cluster) and no other', async () => {
   assert.deepEqual(await secretsFor('gw-allowed', 'e2e', 'gw'), ['mesh/gw-only', 'mesh/public', 'mesh/roots']);
-  assert.deepEqual(await secretsFor('gw-other', 'gateway-cluster', 'gw'), ['mesh/gateways', 'mesh/public', 'mesh/roots']);
+  assert.deepEqual(await secretsFor('gw-other', 'gateway-cluster', 'gw'), [
+    'mesh/gateways',
+    'mesh/public',
+    'mesh/roots',
+  ]);
   assert.deepEqual(await secretsFor('bystander', 'e2e', 'gw'), ['mesh/public', 'mesh/roots']);
 });
 

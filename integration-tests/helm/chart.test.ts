@@ -28,12 +28,24 @@ const CASES: Record<string, string | undefined> = {
   linkerd: join(CHART, 'examples/values-linkerd.yaml'),
 };
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeout = 120_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(cmd, args, { cwd: ROOT, env, timeout, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 ? String(err.message) : '') });
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
+      resolve({
+        code,
+        stdout: String(stdout),
+        stderr: String(stderr) || (err && code !== 0 ? String(err.message) : ''),
+      });
     });
   });
 }
@@ -42,25 +54,37 @@ let helm = '';
 const tmp = mkdtempSync(join(tmpdir(), 'meshgate-helm-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-before(async () => {
-  // The first build of Helm from the Go module proxy takes minutes; later runs reuse the cache.
-  const r = await run('bash', [join(ROOT, 'integration-tests/tools/build-helm.sh')], process.env, 1_200_000);
-  assert.equal(r.code, 0, `integration-tests/tools/build-helm.sh failed (a Helm v3 on PATH is used if present):\n${r.stderr.slice(-3000)}`);
-  helm = r.stdout.trim().split('\n').at(-1)!;
-  // Keep Helm's own state out of $HOME so the suite leaves nothing behind.
-  for (const d of ['cache', 'config', 'data']) process.env[`HELM_${d.toUpperCase()}_HOME`] = join(tmp, `helm-${d}`);
-}, { timeout: 1_260_000 });
+before(
+  async () => {
+    // The first build of Helm from the Go module proxy takes minutes; later runs reuse the cache.
+    const r = await run('bash', [join(ROOT, 'integration-tests/tools/build-helm.sh')], process.env, 1_200_000);
+    assert.equal(
+      r.code,
+      0,
+      `integration-tests/tools/build-helm.sh failed (a Helm v3 on PATH is used if present):\n${r.stderr.slice(-3000)}`,
+    );
+    helm = r.stdout.trim().split('\n').at(-1)!;
+    // Keep Helm's own state out of $HOME so the suite leaves nothing behind.
+    for (const d of ['cache', 'config', 'data']) process.env[`HELM_${d.toUpperCase()}_HOME`] = join(tmp, `helm-${d}`);
+  },
+  { timeout: 1_260_000 },
+);
 
 const valuesArgs = (file: string | undefined) => (file ? ['-f', file] : []);
 const template = (extra: string[]) => run(helm, ['template', RELEASE, CHART, '--namespace', NAMESPACE, ...extra]);
 
 type K8sObject = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; [k: string]: any };
 function objects(out: string): K8sObject[] {
-  return parseAllDocuments(out).map((d) => d.toJS()).filter((o): o is K8sObject => !!o);
+  return parseAllDocuments(out)
+    .map((d) => d.toJS())
+    .filter((o): o is K8sObject => !!o);
 }
 const find = (objs: K8sObject[], kind: string, name: string) => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
-  assert.ok(o, `no ${kind} ${name} in the rendered chart; kinds: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  assert.ok(
+    o,
+    `no ${kind} ${name} in the rendered chart; kinds: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`,
+  );
   return o;
 };
 
@@ -81,10 +105,17 @@ describe('helm template', () => {
       assert.equal(r.code, 0, r.stderr);
       const golden = join(GOLDEN, `${name}.yaml`);
       if (UPDATE || !existsSync(golden)) {
-        assert.ok(UPDATE, `golden file ${golden} is missing; run MESHGATE_UPDATE_GOLDEN=1 npm run test:integration helm`);
+        assert.ok(
+          UPDATE,
+          `golden file ${golden} is missing; run MESHGATE_UPDATE_GOLDEN=1 npm run test:integration helm`,
+        );
         writeFileSync(golden, r.stdout);
       }
-      assert.equal(r.stdout, readFileSync(golden, 'utf8'), `helm template for ${name} differs from ${golden}; if the change is intended, regenerate with MESHGATE_UPDATE_GOLDEN=1 npm run test:integration helm`);
+      assert.equal(
+        r.stdout,
+        readFileSync(golden, 'utf8'),
+        `helm template for ${name} differs from ${golden}; if the change is intended, regenerate with MESHGATE_UPDATE_GOLDEN=1 npm run test:integration helm`,
+      );
     });
 
     test(`${name}: the Deployment is hardened and probes /healthz and /readyz on the admin port`, async () => {
@@ -96,7 +127,11 @@ describe('helm template', () => {
       const pod = dep.spec.template.spec;
       assert.equal(pod.securityContext.runAsNonRoot, true);
       assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
-      assert.equal(pod.automountServiceAccountToken, false, 'meshgate reads no Kubernetes API, so the pod gets no token');
+      assert.equal(
+        pod.automountServiceAccountToken,
+        false,
+        'meshgate reads no Kubernetes API, so the pod gets no token',
+      );
       const deployments = objs.filter((o) => o.kind === 'Deployment');
       for (const d of deployments) {
         for (const c of [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers]) {
@@ -109,18 +144,30 @@ describe('helm template', () => {
           assert.deepEqual(sc.capabilities.drop, ['ALL'], `${who} drops all capabilities`);
           assert.equal(sc.capabilities.add, undefined, `${who} adds no capability`);
           assert.equal(sc.seccompProfile.type, 'RuntimeDefault', `${who} seccomp`);
-          assert.ok(c.resources?.requests?.cpu && c.resources?.limits?.memory, `${who} has resource requests and a memory limit`);
+          assert.ok(
+            c.resources?.requests?.cpu && c.resources?.limits?.memory,
+            `${who} has resource requests and a memory limit`,
+          );
         }
       }
       const main = pod.containers.find((c: any) => c.name === 'meshgate');
-      assert.deepEqual([...main.command, ...main.args], ['meshgate', 'serve', '--config', '/etc/meshgate/meshgate.yaml']);
+      assert.deepEqual(
+        [...main.command, ...main.args],
+        ['meshgate', 'serve', '--config', '/etc/meshgate/meshgate.yaml'],
+      );
       const adminPort = main.ports.find((p: any) => p.name === 'admin').containerPort;
       assert.equal(adminPort, config.admin?.port ?? 19000, 'the admin containerPort is the port meshgate binds');
       assert.equal(main.ports.find((p: any) => p.name === 'grpc-xds').containerPort, config.xds?.port ?? 18000);
       assert.deepEqual(main.livenessProbe.httpGet, { path: '/healthz', port: 'admin' });
       assert.deepEqual(main.readinessProbe.httpGet, { path: '/readyz', port: 'admin' });
-      assert.ok(!['127.0.0.1', 'localhost', '::1', undefined].includes(config.admin?.address), `kubelet probes need a non-loopback admin bind, got ${config.admin?.address}`);
-      assert.ok(main.volumeMounts.some((m: any) => m.mountPath === '/etc/meshgate'), 'the config directory is mounted');
+      assert.ok(
+        !['127.0.0.1', 'localhost', '::1', undefined].includes(config.admin?.address),
+        `kubelet probes need a non-loopback admin bind, got ${config.admin?.address}`,
+      );
+      assert.ok(
+        main.volumeMounts.some((m: any) => m.mountPath === '/etc/meshgate'),
+        'the config directory is mounted',
+      );
       assert.match(dep.spec.template.metadata.annotations['checksum/config'], /^[0-9a-f]{64}$/);
       const svc = find(objs, 'Service', RELEASE);
       const xds = svc.spec.ports.find((p: any) => p.name === 'grpc-xds');
@@ -138,17 +185,28 @@ describe('helm template', () => {
       writeFileSync(configFile, text);
       // With a node-local Consul agent the pod runs the config through the render-config init
       // container first; run that very script here so what is validated is what meshgate would read.
-      const init = find(objs, 'Deployment', RELEASE).spec.template.spec.initContainers?.find((c: any) => c.name === 'render-config');
+      const init = find(objs, 'Deployment', RELEASE).spec.template.spec.initContainers?.find(
+        (c: any) => c.name === 'render-config',
+      );
       if (init) {
         const out = join(dir, 'rendered.yaml');
-        const env = { ...process.env, HOST_IP: '10.1.2.3', MESHGATE_CONFIG_TEMPLATE: configFile, MESHGATE_CONFIG_OUT: out };
+        const env = {
+          ...process.env,
+          HOST_IP: '10.1.2.3',
+          MESHGATE_CONFIG_TEMPLATE: configFile,
+          MESHGATE_CONFIG_OUT: out,
+        };
         const rr = await run(process.execPath, init.command.slice(1), env);
         assert.equal(rr.code, 0, rr.stderr);
         assert.equal(parse(readFileSync(out, 'utf8')).consul.address, 'http://10.1.2.3:8500');
         configFile = out;
       }
       const v = await run(process.execPath, ['--conditions=source', CLI, 'validate', '--config', configFile]);
-      assert.equal(v.code, 0, `meshgate validate refused the config the chart renders for ${name}:\n${v.stderr}\n--- config ---\n${readFileSync(configFile, 'utf8')}`);
+      assert.equal(
+        v.code,
+        0,
+        `meshgate validate refused the config the chart renders for ${name}:\n${v.stderr}\n--- config ---\n${readFileSync(configFile, 'utf8')}`,
+      );
       assert.match(v.stdout, /^ok: /m);
     });
   }
@@ -179,7 +237,12 @@ describe('helm template', () => {
     const src = join(tmp, 'v6-in.yaml');
     const out = join(tmp, 'v6-out.yaml');
     writeFileSync(src, find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']);
-    const rr = await run(process.execPath, init.command.slice(1), { ...process.env, HOST_IP: 'fd00::7', MESHGATE_CONFIG_TEMPLATE: src, MESHGATE_CONFIG_OUT: out });
+    const rr = await run(process.execPath, init.command.slice(1), {
+      ...process.env,
+      HOST_IP: 'fd00::7',
+      MESHGATE_CONFIG_TEMPLATE: src,
+      MESHGATE_CONFIG_OUT: out,
+    });
     assert.equal(rr.code, 0, rr.stderr);
     assert.equal(parse(readFileSync(out, 'utf8')).consul.address, 'http://[fd00::7]:8500');
     const v = await run(process.execPath, ['--conditions=source', CLI, 'validate', '--config', out]);
@@ -204,7 +267,11 @@ describe('helm template', () => {
     assert.match(sock, /"meshgate\.meshgate\.svc"/);
     assert.match(sock, /18000/);
     const svc = find(objs, 'Service', `${RELEASE}-gateway`);
-    assert.deepEqual(svc.spec.ports.map((p: any) => p.port), [8080], 'the gateway Service exposes config.listeners ports');
+    assert.deepEqual(
+      svc.spec.ports.map((p: any) => p.port),
+      [8080],
+      'the gateway Service exposes config.listeners ports',
+    );
   });
 });
 
@@ -265,8 +332,17 @@ describe('chart-level checks', () => {
   });
   test('metrics are exposed on the Service only when asked', async () => {
     const off = objects((await template([])).stdout);
-    assert.deepEqual(find(off, 'Service', RELEASE).spec.ports.map((p: any) => p.name), ['grpc-xds']);
+    assert.deepEqual(
+      find(off, 'Service', RELEASE).spec.ports.map((p: any) => p.name),
+      ['grpc-xds'],
+    );
     const on = objects((await template(['--set', 'service.metrics.enabled=true'])).stdout);
-    assert.deepEqual(find(on, 'Service', RELEASE).spec.ports.map((p: any) => [p.name, p.port]), [['grpc-xds', 18000], ['metrics', 19000]]);
+    assert.deepEqual(
+      find(on, 'Service', RELEASE).spec.ports.map((p: any) => [p.name, p.port]),
+      [
+        ['grpc-xds', 18000],
+        ['metrics', 19000],
+      ],
+    );
   });
 });

@@ -15,16 +15,16 @@ export class ChildRpc {
   private readonly label: string;
 
   /** `label` names the client in errors ("xDS client exited ..."). */
-  constructor(
-    script: string,
-    bootstrap: object,
-    label: string,
-    extraEnv: Record<string, string> = {},
-  ) {
+  constructor(script: string, bootstrap: object, label: string, extraEnv: Record<string, string> = {}) {
     this.label = label;
     this.child = spawn(process.execPath, ['--conditions=source', script], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, GRPC_XDS_BOOTSTRAP: '', GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap), ...extraEnv },
+      env: {
+        ...process.env,
+        GRPC_XDS_BOOTSTRAP: '',
+        GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap),
+        ...extraEnv,
+      },
     });
     this.child.stderr!.on('data', (d) => (this.stderr = (this.stderr + d).slice(-20_000)));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
@@ -36,7 +36,8 @@ export class ChildRpc {
       else p.resolve(msg);
     });
     this.child.once('exit', (code) => {
-      for (const p of this.pending.values()) p.reject(new Error(`${this.label} exited (${code}); stderr:\n${this.stderr}`));
+      for (const p of this.pending.values())
+        p.reject(new Error(`${this.label} exited (${code}); stderr:\n${this.stderr}`));
       this.pending.clear();
     });
   }
@@ -57,7 +58,7 @@ export class ChildRpc {
         resolve: (v) => (clearTimeout(t), resolve(v)),
         reject: (e) => (clearTimeout(t), reject(e)),
       });
-      this.child.stdin!.write(JSON.stringify({ ...cmd, id }) + '\n');
+      this.child.stdin!.write(`${JSON.stringify({ ...cmd, id })}\n`);
     });
   }
 

@@ -130,7 +130,12 @@ function parseDur(s: string): number | undefined {
   return total;
 }
 
-const colonHex = (hex: string) => hex.toLowerCase().replace(/^0+(?=..)/, '').match(/.{1,2}/g)!.join(':');
+const colonHex = (hex: string) =>
+  hex
+    .toLowerCase()
+    .replace(/^0+(?=..)/, '')
+    .match(/.{1,2}/g)!
+    .join(':');
 
 export class ConsulContractServer {
   readonly datacenter: string;
@@ -139,7 +144,10 @@ export class ConsulContractServer {
   port = 0;
   private server?: http.Server;
   private readonly sockets = new Set<Socket>();
-  private readonly o: Required<Omit<ContractServerOptions, 'aclToken' | 'tls'>> & { aclToken?: string; tls?: ContractServerOptions['tls'] };
+  private readonly o: Required<Omit<ContractServerOptions, 'aclToken' | 'tls'>> & {
+    aclToken?: string;
+    tls?: ContractServerOptions['tls'];
+  };
 
   private index = 10;
   private readonly touched = new Map<string, number>();
@@ -198,7 +206,14 @@ export class ConsulContractServer {
   private listen(port: number): Promise<void> {
     const t = this.o.tls;
     const server: http.Server = t
-      ? https.createServer({ cert: t.certPem, key: t.keyPem, ...(t.caPem ? { ca: t.caPem, requestCert: true, rejectUnauthorized: true } : {}) }, (req, res) => this.handle(req, res))
+      ? https.createServer(
+          {
+            cert: t.certPem,
+            key: t.keyPem,
+            ...(t.caPem ? { ca: t.caPem, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          (req, res) => this.handle(req, res),
+        )
       : http.createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 65_000;
     server.on('connection', (s: Socket) => {
@@ -248,7 +263,10 @@ export class ConsulContractServer {
   /** Serves a leaf for `svc` whose private key does not match its certificate (until the next renewal). */
   async injectBadLeaf(svc: string): Promise<void> {
     const good = await this.ensureLeaf(svc);
-    const other = await this.active().ca.issue({ spiffe: `spiffe://${this.trustDomain}/ns/default/dc/${this.datacenter}/svc/${svc}`, ttlMs: this.leafTtlMs });
+    const other = await this.active().ca.issue({
+      spiffe: `spiffe://${this.trustDomain}/ns/default/dc/${this.datacenter}/svc/${svc}`,
+      ttlMs: this.leafTtlMs,
+    });
     const idx = this.bump([`leaf:${svc}`]);
     good.body = { ...good.body, PrivateKeyPEM: other.keyPem, ModifyIndex: idx };
     good.index = idx;
@@ -284,7 +302,18 @@ export class ConsulContractServer {
     const idx = ++this.index;
     const keys: string[] = ['catalog'];
     for (const s of services) {
-      this.services.set(s.id, { ID: s.id, Service: s.name, Kind: '', Tags: s.tags ?? [], Address: s.address, Port: s.port, Meta: {}, Weights: { Passing: 1, Warning: 1 }, CreateIndex: idx, ModifyIndex: idx });
+      this.services.set(s.id, {
+        ID: s.id,
+        Service: s.name,
+        Kind: '',
+        Tags: s.tags ?? [],
+        Address: s.address,
+        Port: s.port,
+        Meta: {},
+        Weights: { Passing: 1, Warning: 1 },
+        CreateIndex: idx,
+        ModifyIndex: idx,
+      });
       keys.push(`svc:${s.name}`, `connect:${s.name}`);
     }
     for (const k of keys) this.touched.set(k, idx);
@@ -355,7 +384,13 @@ export class ConsulContractServer {
   }
 
   /** Answers now, or blocks until the computed index passes `index` or the wait expires. */
-  private blocking(req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams, compute: () => { index: number; body: unknown; status?: number }, plainDone: () => void): void {
+  private blocking(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    q: URLSearchParams,
+    compute: () => { index: number; body: unknown; status?: number },
+    plainDone: () => void,
+  ): void {
     const minIndex = Number(q.get('index') ?? '0');
     const first = compute();
     if (!(minIndex > 0) || first.index > minIndex) {
@@ -409,7 +444,11 @@ export class ConsulContractServer {
     };
     res.on('close', done);
 
-    const token = (req.headers['x-consul-token'] as string | undefined) ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined) ?? q.get('token') ?? '';
+    const token =
+      (req.headers['x-consul-token'] as string | undefined) ??
+      (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined) ??
+      q.get('token') ??
+      '';
     if (token) this.stats.tokensSeen.add(token);
     if (this.o.aclToken !== undefined && token !== this.o.aclToken) return this.send(res, 403, 'ACL not found');
 
@@ -418,7 +457,14 @@ export class ConsulContractServer {
     else void go();
   }
 
-  private async route(method: string, path: string, q: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse, done: () => void): Promise<void> {
+  private async route(
+    method: string,
+    path: string,
+    q: URLSearchParams,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    done: () => void,
+  ): Promise<void> {
     const dc = q.get('dc');
     if (dc && dc !== this.datacenter) return this.send(res, 500, `No path to datacenter`);
     let m: RegExpExecArray | null;
@@ -432,34 +478,61 @@ export class ConsulContractServer {
 
     if (path === '/v1/agent/self') {
       if (!need('GET')) return;
-      return this.send(res, 200, { Config: { Datacenter: this.datacenter, NodeName: this.o.nodeName, NodeID: this.clusterId, Server: true, Version: '1.16.4-contract' }, Member: { Name: this.o.nodeName, Addr: this.o.nodeAddress }, Meta: this.o.nodeMeta });
+      return this.send(res, 200, {
+        Config: {
+          Datacenter: this.datacenter,
+          NodeName: this.o.nodeName,
+          NodeID: this.clusterId,
+          Server: true,
+          Version: '1.16.4-contract',
+        },
+        Member: { Name: this.o.nodeName, Addr: this.o.nodeAddress },
+        Meta: this.o.nodeMeta,
+      });
     }
     if (path === '/v1/status/leader') return this.send(res, 200, '127.0.0.1:8300');
 
     if (path === '/v1/catalog/services') {
       if (!need('GET')) return;
-      return this.blocking(req, res, q, () => {
-        const out: Record<string, string[]> = {};
-        for (const s of this.services.values()) out[s.Service] = [...new Set([...(out[s.Service] ?? []), ...s.Tags])];
-        return { index: this.idx('catalog'), body: out };
-      }, done);
+      return this.blocking(
+        req,
+        res,
+        q,
+        () => {
+          const out: Record<string, string[]> = {};
+          for (const s of this.services.values()) out[s.Service] = [...new Set([...(out[s.Service] ?? []), ...s.Tags])];
+          return { index: this.idx('catalog'), body: out };
+        },
+        done,
+      );
     }
     if ((m = /^\/v1\/health\/(service|connect)\/([^/]+)$/.exec(path))) {
       if (!need('GET')) return;
       const kind = m[1];
       const name = decodeURIComponent(m[2]);
       const passing = q.has('passing') && !['false', '0'].includes(q.get('passing')!);
-      return this.blocking(req, res, q, () => {
-        const key = `${kind === 'connect' ? 'connect' : 'svc'}:${name}`;
-        const index = this.idx(key);
-        const bad = this.malformed.get(name);
-        if (bad) return { index, body: this.badBody(bad) };
-        const entries = [...this.services.values()]
-          .filter((s) => (kind === 'service' ? s.Service === name && s.Kind === '' : (s.Kind === 'connect-proxy' && s.Proxy?.DestinationServiceName === name) || (s.Service === name && s.Connect?.Native)))
-          .map((s) => this.healthEntry(s))
-          .filter((e) => !passing || e.Checks.every((c) => c.Status === 'passing'));
-        return { index, body: entries };
-      }, done);
+      return this.blocking(
+        req,
+        res,
+        q,
+        () => {
+          const key = `${kind === 'connect' ? 'connect' : 'svc'}:${name}`;
+          const index = this.idx(key);
+          const bad = this.malformed.get(name);
+          if (bad) return { index, body: this.badBody(bad) };
+          const entries = [...this.services.values()]
+            .filter((s) =>
+              kind === 'service'
+                ? s.Service === name && s.Kind === ''
+                : (s.Kind === 'connect-proxy' && s.Proxy?.DestinationServiceName === name) ||
+                  (s.Service === name && s.Connect?.Native),
+            )
+            .map((s) => this.healthEntry(s))
+            .filter((e) => !passing || e.Checks.every((c) => c.Status === 'passing'));
+          return { index, body: entries };
+        },
+        done,
+      );
     }
 
     if (path === '/v1/agent/service/register') {
@@ -471,7 +544,12 @@ export class ConsulContractServer {
     if ((m = /^\/v1\/agent\/service\/deregister\/(.+)$/.exec(path))) {
       if (!need('PUT')) return;
       const id = decodeURIComponent(m[1]);
-      if (!this.services.has(id)) return this.send(res, 404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+      if (!this.services.has(id))
+        return this.send(
+          res,
+          404,
+          `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
+        );
       this.deregister(id);
       return this.send(res, 200, undefined);
     }
@@ -484,7 +562,8 @@ export class ConsulContractServer {
     if ((m = /^\/v1\/agent\/check\/update\/(.+)$/.exec(path))) {
       if (!need('PUT')) return;
       const b = ((await this.readBody(req)) ?? {}) as { Status?: string; Output?: string };
-      if (!['passing', 'warning', 'critical'].includes(b.Status ?? '')) return this.send(res, 400, 'Invalid check status');
+      if (!['passing', 'warning', 'critical'].includes(b.Status ?? ''))
+        return this.send(res, 400, 'Invalid check status');
       const err = this.setCheck(decodeURIComponent(m[1]), b.Status as CheckStatus, b.Output ?? '');
       return err ? this.send(res, 404, err) : this.send(res, 200, undefined);
     }
@@ -497,10 +576,16 @@ export class ConsulContractServer {
       if (!need('GET')) return;
       const svc = decodeURIComponent(m[1]);
       await this.ensureLeaf(svc);
-      return this.blocking(req, res, q, () => {
-        const l = this.leaves.get(svc)!;
-        return { index: l.index, body: l.body };
-      }, done);
+      return this.blocking(
+        req,
+        res,
+        q,
+        () => {
+          const l = this.leaves.get(svc)!;
+          return { index: l.index, body: l.body };
+        },
+        done,
+      );
     }
     if (path === '/v1/connect/ca/configuration') {
       if (method === 'GET') return this.send(res, 200, this.caConfig(), this.idx('caconfig', 'roots'));
@@ -512,10 +597,13 @@ export class ConsulContractServer {
     if (path === '/v1/agent/connect/authorize') {
       if (!need('POST')) return;
       const b = ((await this.readBody(req)) ?? {}) as { Target?: string; ClientCertURI?: string };
-      if (!b.Target || !b.ClientCertURI) return this.send(res, 400, 'Target service and ClientCertURI must be specified');
+      if (!b.Target || !b.ClientCertURI)
+        return this.send(res, 400, 'Target service and ClientCertURI must be specified');
       const sm = /^spiffe:\/\/([^/]+)\/ns\/[^/]+\/dc\/[^/]+\/svc\/([^/]+)$/.exec(b.ClientCertURI);
-      if (!sm) return this.send(res, 200, { Authorized: false, Reason: 'Client ID must be a valid SPIFFE service URI' });
-      if (sm[1].toLowerCase() !== this.trustDomain) return this.send(res, 200, { Authorized: false, Reason: 'Client ID from a different trust domain' });
+      if (!sm)
+        return this.send(res, 200, { Authorized: false, Reason: 'Client ID must be a valid SPIFFE service URI' });
+      if (sm[1].toLowerCase() !== this.trustDomain)
+        return this.send(res, 200, { Authorized: false, Reason: 'Client ID from a different trust domain' });
       const v = this.evaluate(sm[2], b.Target);
       return this.send(res, 200, { Authorized: v.allowed, Reason: v.reason });
     }
@@ -527,7 +615,9 @@ export class ConsulContractServer {
       const key = `${src}\u0000${dst}`;
       if (method === 'GET') {
         const i = this.intentions.get(key);
-        return i ? this.send(res, 200, this.intentionBody(i), this.idx('intentions')) : this.send(res, 404, 'Intention not found');
+        return i
+          ? this.send(res, 200, this.intentionBody(i), this.idx('intentions'))
+          : this.send(res, 404, 'Intention not found');
       }
       if (method === 'DELETE') {
         this.intentions.delete(key);
@@ -536,10 +626,20 @@ export class ConsulContractServer {
       }
       if (!need('PUT')) return;
       const b = ((await this.readBody(req)) ?? {}) as { Action?: string; Description?: string };
-      if (b.Action !== 'allow' && b.Action !== 'deny') return this.send(res, 400, 'Action must be set to \'allow\' or \'deny\'');
+      if (b.Action !== 'allow' && b.Action !== 'deny')
+        return this.send(res, 400, "Action must be set to 'allow' or 'deny'");
       const prev = this.intentions.get(key);
       const idx = this.index + 1;
-      this.intentions.set(key, { ID: prev?.ID ?? randomUUID(), SourceName: src, DestinationName: dst, Action: b.Action, Description: b.Description ?? '', Precedence: precedence(src, dst), CreateIndex: prev?.CreateIndex ?? idx, ModifyIndex: idx });
+      this.intentions.set(key, {
+        ID: prev?.ID ?? randomUUID(),
+        SourceName: src,
+        DestinationName: dst,
+        Action: b.Action,
+        Description: b.Description ?? '',
+        Precedence: precedence(src, dst),
+        CreateIndex: prev?.CreateIndex ?? idx,
+        ModifyIndex: idx,
+      });
       this.bump(['intentions']);
       return this.send(res, 200, true);
     }
@@ -547,12 +647,26 @@ export class ConsulContractServer {
       if (!need('GET')) return;
       const by = q.get('by');
       const names = q.getAll('name');
-      if ((by !== 'source' && by !== 'destination') || names.length === 0) return this.send(res, 400, 'required query parameter by (source|destination) and name');
-      return this.blocking(req, res, q, () => {
-        const out: Record<string, unknown[]> = {};
-        for (const n of names) out[n] = this.sorted().filter((i) => (by === 'source' ? i.SourceName : i.DestinationName) === n || (by === 'source' ? i.SourceName : i.DestinationName) === '*').map((i) => this.intentionBody(i));
-        return { index: this.idx('intentions'), body: out };
-      }, done);
+      if ((by !== 'source' && by !== 'destination') || names.length === 0)
+        return this.send(res, 400, 'required query parameter by (source|destination) and name');
+      return this.blocking(
+        req,
+        res,
+        q,
+        () => {
+          const out: Record<string, unknown[]> = {};
+          for (const n of names)
+            out[n] = this.sorted()
+              .filter(
+                (i) =>
+                  (by === 'source' ? i.SourceName : i.DestinationName) === n ||
+                  (by === 'source' ? i.SourceName : i.DestinationName) === '*',
+              )
+              .map((i) => this.intentionBody(i));
+          return { index: this.idx('intentions'), body: out };
+        },
+        done,
+      );
     }
     if (path === '/v1/connect/intentions/check') {
       if (!need('GET')) return;
@@ -579,13 +693,30 @@ export class ConsulContractServer {
       }
       if (!need('GET')) return;
       if (name) {
-        return this.blocking(req, res, q, () => {
-          const e = this.configEntries.get(`${kind}/${name}`);
-          const index = this.idx(`config:${kind}/${name}`, 'config');
-          return e ? { index, body: e } : { index, body: `Config entry not found for "${kind}" / "${name}"`, status: 404 };
-        }, done);
+        return this.blocking(
+          req,
+          res,
+          q,
+          () => {
+            const e = this.configEntries.get(`${kind}/${name}`);
+            const index = this.idx(`config:${kind}/${name}`, 'config');
+            return e
+              ? { index, body: e }
+              : { index, body: `Config entry not found for "${kind}" / "${name}"`, status: 404 };
+          },
+          done,
+        );
       }
-      return this.blocking(req, res, q, () => ({ index: this.idx(`config:${kind}`, 'config'), body: [...this.configEntries.entries()].filter(([k]) => k.startsWith(`${kind}/`)).map(([, v]) => v) }), done);
+      return this.blocking(
+        req,
+        res,
+        q,
+        () => ({
+          index: this.idx(`config:${kind}`, 'config'),
+          body: [...this.configEntries.entries()].filter(([k]) => k.startsWith(`${kind}/`)).map(([, v]) => v),
+        }),
+        done,
+      );
     }
     this.send(res, 404, `Invalid URL path: not a recognized HTTP API endpoint: ${path}`);
   }
@@ -594,27 +725,98 @@ export class ConsulContractServer {
 
   private badBody(kind: Malformation): unknown {
     if (kind === 'json') return Buffer.from('[{"Node": {"Node": "contract-node", "Address": ');
-    if (kind === 'types') return [{ Node: { Node: 7, Address: ['x'] }, Service: { ID: 1, Service: 'x', Port: 'eighty', Tags: 'nope' }, Checks: { Status: 'passing' } }];
+    if (kind === 'types')
+      return [
+        {
+          Node: { Node: 7, Address: ['x'] },
+          Service: { ID: 1, Service: 'x', Port: 'eighty', Tags: 'nope' },
+          Checks: { Status: 'passing' },
+        },
+      ];
     if (!this.hugeBody) this.hugeBody = Buffer.from(JSON.stringify([{ Padding: 'x'.repeat(this.o.hugeBytes) }]));
     return this.hugeBody;
   }
 
   private healthEntry(s: Svc) {
-    const node = { ID: this.clusterId, Node: this.o.nodeName, Address: this.o.nodeAddress, Datacenter: this.datacenter, TaggedAddresses: { lan: this.o.nodeAddress, wan: this.o.nodeAddress }, Meta: { ...this.o.nodeMeta }, CreateIndex: 5, ModifyIndex: 5 };
+    const node = {
+      ID: this.clusterId,
+      Node: this.o.nodeName,
+      Address: this.o.nodeAddress,
+      Datacenter: this.datacenter,
+      TaggedAddresses: { lan: this.o.nodeAddress, wan: this.o.nodeAddress },
+      Meta: { ...this.o.nodeMeta },
+      CreateIndex: 5,
+      ModifyIndex: 5,
+    };
     const checks: Record<string, unknown>[] = [
-      { Node: this.o.nodeName, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', CreateIndex: 5, ModifyIndex: 5 },
+      {
+        Node: this.o.nodeName,
+        CheckID: 'serfHealth',
+        Name: 'Serf Health Status',
+        Status: 'passing',
+        Notes: '',
+        Output: 'Agent alive and reachable',
+        ServiceID: '',
+        ServiceName: '',
+        ServiceTags: [],
+        Type: '',
+        CreateIndex: 5,
+        ModifyIndex: 5,
+      },
     ];
     for (const c of this.checks.values()) {
       if (c.ServiceID !== s.ID) continue;
-      checks.push({ Node: this.o.nodeName, CheckID: c.CheckID, Name: c.Name, Status: c.Status, Notes: '', Output: c.Output, ServiceID: s.ID, ServiceName: s.Service, ServiceTags: s.Tags, Type: c.TTLms ? 'ttl' : '', CreateIndex: c.ModifyIndex, ModifyIndex: c.ModifyIndex });
+      checks.push({
+        Node: this.o.nodeName,
+        CheckID: c.CheckID,
+        Name: c.Name,
+        Status: c.Status,
+        Notes: '',
+        Output: c.Output,
+        ServiceID: s.ID,
+        ServiceName: s.Service,
+        ServiceTags: s.Tags,
+        Type: c.TTLms ? 'ttl' : '',
+        CreateIndex: c.ModifyIndex,
+        ModifyIndex: c.ModifyIndex,
+      });
     }
     if (s.parentId) {
       // Sidecars registered with sidecar_service carry an alias check mirroring the parent's health.
       const parentChecks = [...this.checks.values()].filter((c) => c.ServiceID === s.parentId);
-      const worst = parentChecks.some((c) => c.Status === 'critical') || !this.services.has(s.parentId) ? 'critical' : parentChecks.some((c) => c.Status === 'warning') ? 'warning' : 'passing';
-      checks.push({ Node: this.o.nodeName, CheckID: `service:${s.ID}:2`, Name: `Connect Sidecar Aliasing ${s.parentId}`, Status: worst, Output: '', ServiceID: s.ID, ServiceName: s.Service, ServiceTags: s.Tags, Type: 'alias', CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex });
+      const worst =
+        parentChecks.some((c) => c.Status === 'critical') || !this.services.has(s.parentId)
+          ? 'critical'
+          : parentChecks.some((c) => c.Status === 'warning')
+            ? 'warning'
+            : 'passing';
+      checks.push({
+        Node: this.o.nodeName,
+        CheckID: `service:${s.ID}:2`,
+        Name: `Connect Sidecar Aliasing ${s.parentId}`,
+        Status: worst,
+        Output: '',
+        ServiceID: s.ID,
+        ServiceName: s.Service,
+        ServiceTags: s.Tags,
+        Type: 'alias',
+        CreateIndex: s.CreateIndex,
+        ModifyIndex: s.ModifyIndex,
+      });
     }
-    const service: Record<string, unknown> = { ID: s.ID, Service: s.Service, Tags: s.Tags, Address: s.Address, Meta: s.Meta, Port: s.Port, Weights: s.Weights, EnableTagOverride: false, Connect: s.Connect ?? {}, CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex };
+    const service: Record<string, unknown> = {
+      ID: s.ID,
+      Service: s.Service,
+      Tags: s.Tags,
+      Address: s.Address,
+      Meta: s.Meta,
+      Port: s.Port,
+      Weights: s.Weights,
+      EnableTagOverride: false,
+      Connect: s.Connect ?? {},
+      CreateIndex: s.CreateIndex,
+      ModifyIndex: s.ModifyIndex,
+    };
     if (s.Kind) service.Kind = s.Kind;
     if (s.Proxy) service.Proxy = { ...s.Proxy, Mode: '', MeshGateway: {}, Expose: {} };
     return { Node: node, Service: service, Checks: checks as { Status: string }[] };
@@ -631,11 +833,23 @@ export class ConsulContractServer {
     const name = b.Name;
     const id = typeof b.ID === 'string' && b.ID ? b.ID : name;
     const kind = typeof b.Kind === 'string' ? b.Kind : '';
-    if (!['', 'typical', 'connect-proxy', 'ingress-gateway', 'terminating-gateway', 'mesh-gateway', 'api-gateway'].includes(kind)) return `Invalid service kind: ${kind}`;
+    if (
+      ![
+        '',
+        'typical',
+        'connect-proxy',
+        'ingress-gateway',
+        'terminating-gateway',
+        'mesh-gateway',
+        'api-gateway',
+      ].includes(kind)
+    )
+      return `Invalid service kind: ${kind}`;
     const port = b.Port === undefined ? 0 : b.Port;
     if (typeof port !== 'number' || !Number.isInteger(port)) return 'Request decode failed: Port must be a number';
     const proxy = b.Proxy as Svc['Proxy'] | undefined;
-    if (kind === 'connect-proxy' && !proxy?.DestinationServiceName) return 'Proxy.DestinationServiceName must be set for connect-proxy';
+    if (kind === 'connect-proxy' && !proxy?.DestinationServiceName)
+      return 'Proxy.DestinationServiceName must be set for connect-proxy';
     const prev = this.services.get(id);
     const idx = this.index + 1;
     const weights = (b.Weights as Svc['Weights'] | undefined) ?? { Passing: 1, Warning: 1 };
@@ -654,23 +868,41 @@ export class ConsulContractServer {
       CreateIndex: prev?.CreateIndex ?? idx,
       ModifyIndex: idx,
     };
-    for (const [cid, c] of this.checks) if (c.ServiceID === id) {
-      clearTimeout(c.timer);
-      this.checks.delete(cid);
-    }
+    for (const [cid, c] of this.checks)
+      if (c.ServiceID === id) {
+        clearTimeout(c.timer);
+        this.checks.delete(cid);
+      }
     this.services.set(id, svc);
     const defs: Record<string, unknown>[] = [];
     if (b.Check && typeof b.Check === 'object') defs.push(b.Check as Record<string, unknown>);
     if (Array.isArray(b.Checks)) defs.push(...(b.Checks as Record<string, unknown>[]));
     defs.forEach((d, i) => {
-      const cid = typeof d.CheckID === 'string' && d.CheckID ? d.CheckID : defs.length === 1 ? `service:${id}` : `service:${id}:${i + 1}`;
+      const cid =
+        typeof d.CheckID === 'string' && d.CheckID
+          ? d.CheckID
+          : defs.length === 1
+            ? `service:${id}`
+            : `service:${id}:${i + 1}`;
       const ttl = typeof d.TTL === 'string' ? parseDur(d.TTL) : undefined;
-      const status = (['passing', 'warning', 'critical'].includes(d.Status as string) ? d.Status : 'critical') as CheckStatus;
-      const c: Check = { CheckID: cid, Name: (d.Name as string) ?? `Service '${name}' check`, Status: status, Output: '', ServiceID: id, ServiceName: name, TTLms: ttl, ModifyIndex: idx };
+      const status = (
+        ['passing', 'warning', 'critical'].includes(d.Status as string) ? d.Status : 'critical'
+      ) as CheckStatus;
+      const c: Check = {
+        CheckID: cid,
+        Name: (d.Name as string) ?? `Service '${name}' check`,
+        Status: status,
+        Output: '',
+        ServiceID: id,
+        ServiceName: name,
+        TTLms: ttl,
+        ModifyIndex: idx,
+      };
       this.checks.set(cid, c);
       this.armTtl(c);
     });
-    const sidecar = (b.Connect as { SidecarService?: { Port?: number; Tags?: string[]; Address?: string } } | undefined)?.SidecarService;
+    const sidecar = (b.Connect as { SidecarService?: { Port?: number; Tags?: string[]; Address?: string } } | undefined)
+      ?.SidecarService;
     const keys = this.keysFor(svc);
     if (sidecar) {
       const sid = `${id}-sidecar-proxy`;
@@ -705,10 +937,11 @@ export class ConsulContractServer {
       if (sid === id || x.parentId === id) {
         keys.push(...this.keysFor(x));
         this.services.delete(sid);
-        for (const [cid, c] of this.checks) if (c.ServiceID === sid) {
-          clearTimeout(c.timer);
-          this.checks.delete(cid);
-        }
+        for (const [cid, c] of this.checks)
+          if (c.ServiceID === sid) {
+            clearTimeout(c.timer);
+            this.checks.delete(cid);
+          }
       }
     }
     this.bump(keys);
@@ -748,7 +981,8 @@ export class ConsulContractServer {
   // ------------------------------------------------------------ Connect CA
 
   private async addRoot(given?: { certPem: string; keyPem: string }): Promise<void> {
-    const pems = given ?? (await createRoot({ trustDomain: this.trustDomain, commonName: `Consul CA ${this.roots.length + 7}` }));
+    const pems =
+      given ?? (await createRoot({ trustDomain: this.trustDomain, commonName: `Consul CA ${this.roots.length + 7}` }));
     const ca = await CertificateAuthority.load({ certPem: pems.certPem, keyPem: pems.keyPem });
     const x = new X509Certificate(pems.certPem);
     const idx = this.index + 1;
@@ -780,14 +1014,39 @@ export class ConsulContractServer {
       ActiveRootID: a.ID,
       TrustDomain: this.trustDomain,
       Roots: this.roots.map((r) => ({
-        ID: r.ID, Name: r.Name, SerialNumber: r.SerialNumber, SigningKeyID: r.SigningKeyID, ExternalTrustDomain: this.clusterId, NotBefore: r.NotBefore, NotAfter: r.NotAfter,
-        RootCert: r.RootCert, IntermediateCerts: null, Active: r.Active, PrivateKeyType: 'ec', PrivateKeyBits: 256, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+        ID: r.ID,
+        Name: r.Name,
+        SerialNumber: r.SerialNumber,
+        SigningKeyID: r.SigningKeyID,
+        ExternalTrustDomain: this.clusterId,
+        NotBefore: r.NotBefore,
+        NotAfter: r.NotAfter,
+        RootCert: r.RootCert,
+        IntermediateCerts: null,
+        Active: r.Active,
+        PrivateKeyType: 'ec',
+        PrivateKeyBits: 256,
+        CreateIndex: r.CreateIndex,
+        ModifyIndex: r.ModifyIndex,
       })),
     };
   }
 
   private caConfig() {
-    return { Provider: 'consul', Config: { LeafCertTTL: this.leafTtl, IntermediateCertTTL: '8760h', RootCertTTL: '87600h', PrivateKeyType: 'ec', PrivateKeyBits: 256 }, State: null, ForceWithoutCrossSigning: false, CreateIndex: 5, ModifyIndex: this.idx('caconfig', 'roots') };
+    return {
+      Provider: 'consul',
+      Config: {
+        LeafCertTTL: this.leafTtl,
+        IntermediateCertTTL: '8760h',
+        RootCertTTL: '87600h',
+        PrivateKeyType: 'ec',
+        PrivateKeyBits: 256,
+      },
+      State: null,
+      ForceWithoutCrossSigning: false,
+      CreateIndex: 5,
+      ModifyIndex: this.idx('caconfig', 'roots'),
+    };
   }
 
   private async putCaConfig(b: { Provider?: string; Config?: Record<string, unknown> }): Promise<string | undefined> {
@@ -861,21 +1120,43 @@ export class ConsulContractServer {
   // ------------------------------------------------------------ intentions and config entries
 
   private sorted(): Intention[] {
-    return [...this.intentions.values()].sort((a, b) => b.Precedence - a.Precedence || (a.SourceName < b.SourceName ? -1 : 1));
+    return [...this.intentions.values()].sort(
+      (a, b) => b.Precedence - a.Precedence || (a.SourceName < b.SourceName ? -1 : 1),
+    );
   }
 
   private intentionBody(i: Intention) {
-    return { ID: i.ID, SourceNS: 'default', SourceName: i.SourceName, DestinationNS: 'default', DestinationName: i.DestinationName, SourceType: 'consul', Action: i.Action, Description: i.Description, Precedence: i.Precedence, Meta: {}, CreateIndex: i.CreateIndex, ModifyIndex: i.ModifyIndex };
+    return {
+      ID: i.ID,
+      SourceNS: 'default',
+      SourceName: i.SourceName,
+      DestinationNS: 'default',
+      DestinationName: i.DestinationName,
+      SourceType: 'consul',
+      Action: i.Action,
+      Description: i.Description,
+      Precedence: i.Precedence,
+      Meta: {},
+      CreateIndex: i.CreateIndex,
+      ModifyIndex: i.ModifyIndex,
+    };
   }
 
   private evaluate(src: string, dst: string): { allowed: boolean; reason: string } {
-    const hit = this.sorted().find((i) => (i.SourceName === src || i.SourceName === '*') && (i.DestinationName === dst || i.DestinationName === '*'));
-    if (hit) return { allowed: hit.Action === 'allow', reason: `Matched L4 intention: ${hit.SourceName} => ${hit.DestinationName} (${hit.Action})` };
+    const hit = this.sorted().find(
+      (i) => (i.SourceName === src || i.SourceName === '*') && (i.DestinationName === dst || i.DestinationName === '*'),
+    );
+    if (hit)
+      return {
+        allowed: hit.Action === 'allow',
+        reason: `Matched L4 intention: ${hit.SourceName} => ${hit.DestinationName} (${hit.Action})`,
+      };
     return { allowed: this.o.defaultIntentionPolicy === 'allow', reason: 'Default behavior configured by ACLs' };
   }
 
   private putConfigEntry(b: Record<string, unknown>, cas: string | null): string | false | undefined {
-    if (!b || typeof b.Kind !== 'string' || typeof b.Name !== 'string' || !b.Name) return 'Request decode failed: Kind and Name are required';
+    if (!b || typeof b.Kind !== 'string' || typeof b.Name !== 'string' || !b.Name)
+      return 'Request decode failed: Kind and Name are required';
     const kind = b.Kind.toLowerCase();
     if (kind === 'ingress-gateway') {
       const ls = b.Listeners;
@@ -883,10 +1164,13 @@ export class ConsulContractServer {
       for (const l of (ls ?? []) as Record<string, unknown>[]) {
         if (typeof l.Port !== 'number' || l.Port < 1 || l.Port > 65535) return 'listener port must be in 1..65535';
         const proto = (l.Protocol as string | undefined) ?? 'tcp';
-        if (!['tcp', 'http', 'http2', 'grpc'].includes(proto)) return `protocol must be tcp, http, http2 or grpc, got "${proto}"`;
+        if (!['tcp', 'http', 'http2', 'grpc'].includes(proto))
+          return `protocol must be tcp, http, http2 or grpc, got "${proto}"`;
         const svcs = (l.Services ?? []) as Record<string, unknown>[];
-        if (proto === 'tcp' && svcs.length > 1) return `multiple services per listener are only supported for L7 protocols, port ${l.Port}`;
-        if (proto === 'tcp' && svcs.some((s) => Array.isArray(s.Hosts) && s.Hosts.length)) return 'associating hosts to a service is not supported for the tcp protocol';
+        if (proto === 'tcp' && svcs.length > 1)
+          return `multiple services per listener are only supported for L7 protocols, port ${l.Port}`;
+        if (proto === 'tcp' && svcs.some((s) => Array.isArray(s.Hosts) && s.Hosts.length))
+          return 'associating hosts to a service is not supported for the tcp protocol';
       }
     }
     const key = `${kind}/${b.Name}`;

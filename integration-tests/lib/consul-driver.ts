@@ -69,12 +69,16 @@ export function findRealConsul(): string | null {
     const r = spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 10_000 });
     return r.status === 0 && r.stdout.split('\n')[0].trim() === `Consul v${VERSION}`;
   };
-  if (process.env.MESHGATE_CONSUL_BIN && suitable(process.env.MESHGATE_CONSUL_BIN)) return (chosen = process.env.MESHGATE_CONSUL_BIN);
+  if (process.env.MESHGATE_CONSUL_BIN && suitable(process.env.MESHGATE_CONSUL_BIN))
+    return (chosen = process.env.MESHGATE_CONSUL_BIN);
   if (suitable('consul')) return (chosen = 'consul');
   const script = new URL('../tools/build-consul.sh', import.meta.url).pathname;
   const r = spawnSync('bash', [script], { encoding: 'utf8', timeout: 15 * 60_000 });
   if (r.status === 0 && r.stdout.trim()) return (chosen = r.stdout.trim().split('\n').pop()!);
-  const why = r.status === 3 ? 'the Go module proxy answers 403 for hashicorp/consul@v1.16.4' : `build-consul.sh exited ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop()}`;
+  const why =
+    r.status === 3
+      ? 'the Go module proxy answers 403 for hashicorp/consul@v1.16.4'
+      : `build-consul.sh exited ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop()}`;
   console.log(`# consul suite: no real Consul v${VERSION} (${why})`);
   return (chosen = null);
 }
@@ -102,7 +106,12 @@ abstract class HttpDriver {
     const headers: Record<string, string> = {};
     if (this.token) headers['x-consul-token'] = this.token;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.address + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(this.address + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
     return text ? JSON.parse(text) : undefined;
@@ -122,7 +131,9 @@ abstract class HttpDriver {
       Meta: s.meta ?? {},
       Weights: s.weights,
       Check: { CheckID: `check:${s.id}`, Name: `${s.id} ttl`, TTL: '10m', Status: s.checkStatus ?? 'passing' },
-      Connect: s.sidecarPort ? { SidecarService: { Port: s.sidecarPort, ...(s.sidecarAddress ? { Address: s.sidecarAddress } : {}) } } : undefined,
+      Connect: s.sidecarPort
+        ? { SidecarService: { Port: s.sidecarPort, ...(s.sidecarAddress ? { Address: s.sidecarAddress } : {}) } }
+        : undefined,
     });
     return `check:${s.id}`;
   }
@@ -139,20 +150,33 @@ abstract class HttpDriver {
   async rotateCA(): Promise<void> {
     const roots = await this.call('GET', '/v1/connect/ca/roots');
     const root = await createRoot({ trustDomain: roots.TrustDomain, commonName: `Consul CA rotated ${Date.now()}` });
-    await this.call('PUT', '/v1/connect/ca/configuration', { Provider: 'consul', Config: { PrivateKey: root.keyPem, RootCert: root.certPem } });
+    await this.call('PUT', '/v1/connect/ca/configuration', {
+      Provider: 'consul',
+      Config: { PrivateKey: root.keyPem, RootCert: root.certPem },
+    });
   }
 
   async setLeafTTL(ttl: string): Promise<void> {
     const cur = await this.call('GET', '/v1/connect/ca/configuration');
-    await this.call('PUT', '/v1/connect/ca/configuration', { Provider: cur.Provider, Config: { ...cur.Config, LeafCertTTL: ttl } });
+    await this.call('PUT', '/v1/connect/ca/configuration', {
+      Provider: cur.Provider,
+      Config: { ...cur.Config, LeafCertTTL: ttl },
+    });
   }
 
   async setIntention(source: string, destination: string, action: 'allow' | 'deny'): Promise<void> {
-    await this.call('PUT', `/v1/connect/intentions/exact?source=${encodeURIComponent(source)}&destination=${encodeURIComponent(destination)}`, { Action: action });
+    await this.call(
+      'PUT',
+      `/v1/connect/intentions/exact?source=${encodeURIComponent(source)}&destination=${encodeURIComponent(destination)}`,
+      { Action: action },
+    );
   }
 
   async deleteIntention(source: string, destination: string): Promise<void> {
-    await this.call('DELETE', `/v1/connect/intentions/exact?source=${encodeURIComponent(source)}&destination=${encodeURIComponent(destination)}`);
+    await this.call(
+      'DELETE',
+      `/v1/connect/intentions/exact?source=${encodeURIComponent(source)}&destination=${encodeURIComponent(destination)}`,
+    );
   }
 
   async putConfigEntry(entry: Record<string, unknown>): Promise<void> {
@@ -176,7 +200,11 @@ export class ContractDriver extends HttpDriver implements ConsulDriver {
   }
 
   static async start(o: DriverOptions): Promise<ContractDriver> {
-    const c = await ConsulContractServer.start({ aclToken: o.aclToken, nodeMeta: o.nodeMeta, defaultIntentionPolicy: o.defaultIntentionPolicy });
+    const c = await ConsulContractServer.start({
+      aclToken: o.aclToken,
+      nodeMeta: o.nodeMeta,
+      defaultIntentionPolicy: o.defaultIntentionPolicy,
+    });
     return new ContractDriver(c, o.aclToken);
   }
 
@@ -186,7 +214,9 @@ export class ContractDriver extends HttpDriver implements ConsulDriver {
   get datacenter(): string {
     return this.contract.datacenter;
   }
-  async seedServices(list: { id: string; name: string; address: string; port: number; tags?: string[] }[]): Promise<void> {
+  async seedServices(
+    list: { id: string; name: string; address: string; port: number; tags?: string[] }[],
+  ): Promise<void> {
     this.contract.seedServices(list);
   }
   stopAgent(): Promise<void> {
@@ -221,8 +251,16 @@ export class RealAgentDriver extends HttpDriver implements ConsulDriver {
 
   static async start(bin: string, o: DriverOptions): Promise<RealAgentDriver> {
     const dir = mkdtempSync(join(tmpdir(), 'meshgate-consul-'));
-    const [http, grpc, serfLan, serfWan, server] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const meta = Object.entries(o.nodeMeta ?? {}).map(([k, v]) => `  ${k} = ${JSON.stringify(v)}`).join('\n');
+    const [http, grpc, serfLan, serfWan, server] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const meta = Object.entries(o.nodeMeta ?? {})
+      .map(([k, v]) => `  ${k} = ${JSON.stringify(v)}`)
+      .join('\n');
     const acl = o.aclToken
       ? `acl {\n  enabled = true\n  default_policy = "deny"\n  tokens { initial_management = ${JSON.stringify(o.aclToken)} }\n}\n`
       : '';
@@ -241,17 +279,43 @@ export class RealAgentDriver extends HttpDriver implements ConsulDriver {
   async startAgent(): Promise<void> {
     if (this.proc) return;
     this.proc = spawn(this.bin, ['agent', '-dev', `-config-file=${join(this.dir, 'agent.hcl')}`], { stdio: 'ignore' });
-    await waitFor(async () => (await fetch(`${this.address}/v1/status/leader`).then((r) => r.text()).catch(() => '')).length > 4, 'consul agent leader', 60_000, 200);
-    await waitFor(() => this.call('GET', '/v1/connect/ca/roots').then((r) => r.Roots?.length > 0).catch(() => false), 'consul Connect CA', 60_000, 200);
+    await waitFor(
+      async () =>
+        (
+          await fetch(`${this.address}/v1/status/leader`)
+            .then((r) => r.text())
+            .catch(() => '')
+        ).length > 4,
+      'consul agent leader',
+      60_000,
+      200,
+    );
+    await waitFor(
+      () =>
+        this.call('GET', '/v1/connect/ca/roots')
+          .then((r) => r.Roots?.length > 0)
+          .catch(() => false),
+      'consul Connect CA',
+      60_000,
+      200,
+    );
     for (const s of this.replay) await super.registerService(s);
   }
 
-  async seedServices(list: { id: string; name: string; address: string; port: number; tags?: string[] }[]): Promise<void> {
+  async seedServices(
+    list: { id: string; name: string; address: string; port: number; tags?: string[] }[],
+  ): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < list.length) {
         const s = list[next++];
-        await this.call('PUT', '/v1/agent/service/register', { ID: s.id, Name: s.name, Address: s.address, Port: s.port, Tags: s.tags ?? [] });
+        await this.call('PUT', '/v1/agent/service/register', {
+          ID: s.id,
+          Name: s.name,
+          Address: s.address,
+          Port: s.port,
+          Tags: s.tags ?? [],
+        });
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));

@@ -37,7 +37,10 @@ export function captureLogger(): { logger: NonNullable<ConsulSourceOptions['logg
   return { logger: { debug: mk('debug'), info: mk('info'), warn: mk('warn'), error: mk('error') }, lines };
 }
 
-export async function startSource(t: { after(fn: () => unknown): void }, opts: ConsulSourceOptions): Promise<{ source: ConsulSource; sink: RecordingSink }> {
+export async function startSource(
+  t: { after(fn: () => unknown): void },
+  opts: ConsulSourceOptions,
+): Promise<{ source: ConsulSource; sink: RecordingSink }> {
   const source = new ConsulSource(opts);
   const sink = new RecordingSink();
   t.after(() => source.stop());
@@ -45,4 +48,8 @@ export async function startSource(t: { after(fn: () => unknown): void }, opts: C
   return { source, sink };
 }
 
-export const endpointsOf = (m: Model | undefined, name: string) => m?.services.find((s) => s.name === name)?.endpoints.map((e) => `${e.address}:${e.port}`).sort();
+export const endpointsOf = (m: Model | undefined, name: string) =>
+  m?.services
+    .find((s) => s.name === name)
+    ?.endpoints.map((e) => `${e.address}:${e.port}`)
+    .sort();

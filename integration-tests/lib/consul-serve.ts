@@ -28,7 +28,10 @@ export function consulServe(o: {
   setup(h: ConsulServe): Promise<void>;
 }): ConsulServe {
   const tmp = tempDir(o.tmpPrefix);
-  const h = { config: join(tmp.dir, 'meshgate.yaml'), key: (n: string) => `${n}:${h.backends.get(n)!.port}` } as ConsulServe;
+  const h = {
+    config: join(tmp.dir, 'meshgate.yaml'),
+    key: (n: string) => `${n}:${h.backends.get(n)!.port}`,
+  } as ConsulServe;
 
   before(async () => {
     h.consul = await startConsul({});

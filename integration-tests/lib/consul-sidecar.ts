@@ -22,37 +22,60 @@ export class ConnectSidecar {
   static async start(o: { agent: string; token?: string; service: string; appPort: number }): Promise<ConnectSidecar> {
     const s = new ConnectSidecar();
     const headers: Record<string, string> = o.token ? { 'x-consul-token': o.token } : {};
-    const leaf = (await (await fetch(`${o.agent}/v1/agent/connect/ca/leaf/${o.service}`, { headers })).json()) as { CertPEM: string; PrivateKeyPEM: string };
-    const roots = (await (await fetch(`${o.agent}/v1/agent/connect/ca/roots`, { headers })).json()) as { Roots: { RootCert: string }[] };
+    const leaf = (await (await fetch(`${o.agent}/v1/agent/connect/ca/leaf/${o.service}`, { headers })).json()) as {
+      CertPEM: string;
+      PrivateKeyPEM: string;
+    };
+    const roots = (await (await fetch(`${o.agent}/v1/agent/connect/ca/roots`, { headers })).json()) as {
+      Roots: { RootCert: string }[];
+    };
     const ca = roots.Roots.map((r: { RootCert: string }) => r.RootCert);
-    s.server = tls.createServer({ cert: leaf.CertPEM, key: leaf.PrivateKeyPEM, ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] }, (sock) => {
-      s.sockets.add(sock);
-      sock.on('close', () => s.sockets.delete(sock));
-      sock.on('error', () => {});
-      sock.pause();
-      const sni = (sock as tls.TLSSocket & { servername?: string }).servername;
-      if (sni) s.stats.sni.push(sni);
-      const peer = sock.getPeerCertificate();
-      const uri = (peer.subjectaltname ?? '').split(/,\s*/).find((x) => x.startsWith('URI:'))?.slice(4) ?? '';
-      const serial = (peer.serialNumber ?? '').match(/.{1,2}/g)?.join(':') ?? '';
-      fetch(`${o.agent}/v1/agent/connect/authorize`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ Target: o.service, ClientCertURI: uri, ClientCertSerial: serial }) })
-        .then((r) => r.json() as Promise<{ Authorized: boolean }>)
-        .then((v: { Authorized: boolean }) => {
-          if (!v.Authorized) {
-            s.stats.denied.push(uri);
-            sock.destroy();
-            return;
-          }
-          s.stats.authorized.push(uri);
-          const up = net.connect(o.appPort, '127.0.0.1');
-          up.on('error', () => sock.destroy());
-          sock.on('close', () => up.destroy());
-          up.on('close', () => sock.destroy());
-          sock.pipe(up).pipe(sock);
-          sock.resume();
+    s.server = tls.createServer(
+      {
+        cert: leaf.CertPEM,
+        key: leaf.PrivateKeyPEM,
+        ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: ['h2'],
+      },
+      (sock) => {
+        s.sockets.add(sock);
+        sock.on('close', () => s.sockets.delete(sock));
+        sock.on('error', () => {});
+        sock.pause();
+        const sni = (sock as tls.TLSSocket & { servername?: string }).servername;
+        if (sni) s.stats.sni.push(sni);
+        const peer = sock.getPeerCertificate();
+        const uri =
+          (peer.subjectaltname ?? '')
+            .split(/,\s*/)
+            .find((x) => x.startsWith('URI:'))
+            ?.slice(4) ?? '';
+        const serial = (peer.serialNumber ?? '').match(/.{1,2}/g)?.join(':') ?? '';
+        fetch(`${o.agent}/v1/agent/connect/authorize`, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({ Target: o.service, ClientCertURI: uri, ClientCertSerial: serial }),
         })
-        .catch(() => sock.destroy());
-    });
+          .then((r) => r.json() as Promise<{ Authorized: boolean }>)
+          .then((v: { Authorized: boolean }) => {
+            if (!v.Authorized) {
+              s.stats.denied.push(uri);
+              sock.destroy();
+              return;
+            }
+            s.stats.authorized.push(uri);
+            const up = net.connect(o.appPort, '127.0.0.1');
+            up.on('error', () => sock.destroy());
+            sock.on('close', () => up.destroy());
+            up.on('close', () => sock.destroy());
+            sock.pipe(up).pipe(sock);
+            sock.resume();
+          })
+          .catch(() => sock.destroy());
+      },
+    );
     s.server.on('tlsClientError', () => {});
     await new Promise<void>((r) => s.server!.listen(0, '127.0.0.1', () => r()));
     s.port = (s.server.address() as AddressInfo).port;

@@ -15,15 +15,20 @@ const errors: string[] = [];
 let failures = 0;
 for (let i = 0; i < Number(nArg); i++) {
   await new Promise<void>((resolve) => {
-    client.Echo({ message: 'hi' }, new grpc.Metadata(), { deadline: Date.now() + Number(deadlineArg) }, (err, reply) => {
-      if (err || !reply) {
-        failures++;
-        if (errors.length < 5) errors.push(`${err?.code} ${err?.details ?? err?.message}`);
-      } else counts[`${reply.server}:${reply.port}`] = (counts[`${reply.server}:${reply.port}`] ?? 0) + 1;
-      resolve();
-    });
+    client.Echo(
+      { message: 'hi' },
+      new grpc.Metadata(),
+      { deadline: Date.now() + Number(deadlineArg) },
+      (err, reply) => {
+        if (err || !reply) {
+          failures++;
+          if (errors.length < 5) errors.push(`${err?.code} ${err?.details ?? err?.message}`);
+        } else counts[`${reply.server}:${reply.port}`] = (counts[`${reply.server}:${reply.port}`] ?? 0) + 1;
+        resolve();
+      },
+    );
   });
 }
-process.stdout.write(JSON.stringify({ total: Number(nArg), counts, failures, errors }) + '\n');
+process.stdout.write(`${JSON.stringify({ total: Number(nArg), counts, failures, errors })}\n`);
 client.close();
 process.exit(0);

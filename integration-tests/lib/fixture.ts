@@ -33,8 +33,16 @@ export interface EndpointSpec {
 }
 
 /** The quickstart's shape (echo-v1 / echo-v2 behind host `echo`) with the given ports and weights. */
-export function echoConfig(o: { v1: EndpointSpec[]; v2: EndpointSpec[]; weights?: [number, number]; extra?: string }): string {
-  const eps = (list: EndpointSpec[]) => list.map((e) => `      - { address: 127.0.0.1, port: ${e.port}${e.weight ? `, weight: ${e.weight}` : ''} }`).join('\n');
+export function echoConfig(o: {
+  v1: EndpointSpec[];
+  v2: EndpointSpec[];
+  weights?: [number, number];
+  extra?: string;
+}): string {
+  const eps = (list: EndpointSpec[]) =>
+    list
+      .map((e) => `      - { address: 127.0.0.1, port: ${e.port}${e.weight ? `, weight: ${e.weight}` : ''} }`)
+      .join('\n');
   const [w1, w2] = o.weights ?? [1, 3];
   return `services:
   - name: echo-v1

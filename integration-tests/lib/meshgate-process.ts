@@ -7,8 +7,14 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../packages/meshgate/src/cli.ts', import.meta.url));
 
 /** Runs `meshgate ARGS` to completion (for validate, bootstrap, translate). */
-export async function runCli(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', CLI, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runCli(
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--conditions=source', CLI, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -48,8 +54,25 @@ export class MeshgateProcess {
   async start(): Promise<void> {
     if (!this.xdsPort) this.xdsPort = await freePort();
     if (!this.adminPort) this.adminPort = await freePort();
-    const args = ['--conditions=source', CLI, 'serve', '--config', this.configPath, '--xds-port', String(this.xdsPort), '--admin-port', String(this.adminPort), '--log-level', process.env.MESHGATE_E2E_LOG_LEVEL ?? 'info', ...this.extraArgs];
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHGATE_XDS_PORT: '', MESHGATE_ADMIN_PORT: '' } });
+    const args = [
+      '--conditions=source',
+      CLI,
+      'serve',
+      '--config',
+      this.configPath,
+      '--xds-port',
+      String(this.xdsPort),
+      '--admin-port',
+      String(this.adminPort),
+      '--log-level',
+      process.env.MESHGATE_E2E_LOG_LEVEL ?? 'info',
+      ...this.extraArgs,
+    ];
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MESHGATE_XDS_PORT: '', MESHGATE_ADMIN_PORT: '' },
+    });
     this.child = child;
     const keep = (d: Buffer) => {
       this.output = (this.output + d.toString()).slice(-200_000);
@@ -72,7 +95,11 @@ export class MeshgateProcess {
   }
 
   async waitReady(timeoutMs = 15_000): Promise<void> {
-    await waitFor(async () => (await getText(`${this.adminUrl}/readyz`)).status === 200, 'meshgate /readyz 200', timeoutMs).catch((err) => {
+    await waitFor(
+      async () => (await getText(`${this.adminUrl}/readyz`)).status === 200,
+      'meshgate /readyz 200',
+      timeoutMs,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}\n--- meshgate output ---\n${this.logs()}`);
     });
   }

@@ -65,15 +65,24 @@ export async function startMtlsBackend(o: MtlsBackendOptions): Promise<MtlsBacke
       const allowed = who.spiffe === o.allowedCaller;
       calls.push({ t: Date.now(), spiffe: who.spiffe, serial: who.serial, allowed });
       if (!allowed) {
-        cb({ code: grpc.status.PERMISSION_DENIED, details: `caller ${who.spiffe ?? '(no URI SAN)'} is not ${o.allowedCaller}` });
+        cb({
+          code: grpc.status.PERMISSION_DENIED,
+          details: `caller ${who.spiffe ?? '(no URI SAN)'} is not ${o.allowedCaller}`,
+        });
         return;
       }
       cb(null, { message: call.request.message, server: o.name, port: bound });
     },
   });
-  const creds = grpc.ServerCredentials.createSsl(Buffer.from(o.caPem), [{ cert_chain: Buffer.from(o.certChainPem), private_key: Buffer.from(o.keyPem) }], true);
+  const creds = grpc.ServerCredentials.createSsl(
+    Buffer.from(o.caPem),
+    [{ cert_chain: Buffer.from(o.certChainPem), private_key: Buffer.from(o.keyPem) }],
+    true,
+  );
   bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(new Error(`mTLS backend ${o.name} cannot listen: ${err.message}`)) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', creds, (err, p) =>
+      err ? reject(new Error(`mTLS backend ${o.name} cannot listen: ${err.message}`)) : resolve(p),
+    ),
   );
   return {
     port: bound,

@@ -39,10 +39,17 @@ function call(target: string, deadlineMs: number): Promise<MtlsOutcome> {
 }
 
 const loops = new Map<string, { stop: boolean; outcomes: MtlsOutcome[]; done: Promise<void> }>();
-const reply = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
+const reply = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
 
 createInterface({ input: process.stdin }).on('line', async (line) => {
-  const cmd = JSON.parse(line) as { id: number; op: string; target: string; n?: number; deadlineMs?: number; intervalMs?: number };
+  const cmd = JSON.parse(line) as {
+    id: number;
+    op: string;
+    target: string;
+    n?: number;
+    deadlineMs?: number;
+    intervalMs?: number;
+  };
   try {
     if (cmd.op === 'calls') {
       const outcomes: MtlsOutcome[] = [];

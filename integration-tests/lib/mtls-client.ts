@@ -9,7 +9,10 @@ export type { MtlsOutcome };
 const CHILD = fileURLToPath(new URL('./mtls-client-child.ts', import.meta.url));
 
 /** gRFC A29 `file_watcher` certificate-provider instances, keyed by the names meshgate's CDS refers to. */
-export type CertificateProviders = Record<string, { certificate_file?: string; private_key_file?: string; ca_certificate_file?: string }>;
+export type CertificateProviders = Record<
+  string,
+  { certificate_file?: string; private_key_file?: string; ca_certificate_file?: string }
+>;
 
 /** An identity instance (cert + key) read from a leaf directory. */
 export function identityProvider(f: LeafFiles): CertificateProviders[string] {
@@ -25,7 +28,10 @@ export function mtlsBootstrap(xdsPort: number, nodeId: string, providers: Certif
   return {
     ...grpcBootstrapFor(xdsPort, nodeId),
     certificate_providers: Object.fromEntries(
-      Object.entries(providers).map(([name, config]) => [name, { plugin_name: 'file_watcher', config: { ...config, refresh_interval: '1s' } }]),
+      Object.entries(providers).map(([name, config]) => [
+        name,
+        { plugin_name: 'file_watcher', config: { ...config, refresh_interval: '1s' } },
+      ]),
     ),
   };
 }

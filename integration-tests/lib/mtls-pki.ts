@@ -44,7 +44,12 @@ export async function newCa(commonName: string): Promise<CertificateAuthority> {
 }
 
 /** Issues a SPIFFE leaf from ca into dir (cert.pem, key.pem, ca.pem). */
-export async function issueTo(ca: CertificateAuthority, dir: string, spiffe: string, ttlMs = 3_600_000): Promise<IssuedCert & { files: LeafFiles }> {
+export async function issueTo(
+  ca: CertificateAuthority,
+  dir: string,
+  spiffe: string,
+  ttlMs = 3_600_000,
+): Promise<IssuedCert & { files: LeafFiles }> {
   const cert = await ca.issue({ spiffe, ttlMs });
   return { ...cert, files: writeLeaf(dir, cert) };
 }

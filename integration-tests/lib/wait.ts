@@ -17,7 +17,12 @@ export async function freePort(): Promise<number> {
  * Polls until check returns a truthy value (returned) or the deadline passes; the error carries
  * the last value or exception seen so a failure says what the state was.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000, intervalMs = 100): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 15_000,
+  intervalMs = 100,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

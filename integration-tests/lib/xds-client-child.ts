@@ -48,10 +48,19 @@ function summarize(outcomes: Outcome[]) {
 }
 
 const loops = new Map<string, { stop: boolean; outcomes: Outcome[]; done: Promise<void> }>();
-const reply = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
+const reply = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
 
 createInterface({ input: process.stdin }).on('line', async (line) => {
-  const cmd = JSON.parse(line) as { id: number; op: string; target: string; n?: number; concurrency?: number; deadlineMs?: number; intervalMs?: number; key?: string };
+  const cmd = JSON.parse(line) as {
+    id: number;
+    op: string;
+    target: string;
+    n?: number;
+    concurrency?: number;
+    deadlineMs?: number;
+    intervalMs?: number;
+    key?: string;
+  };
   try {
     if (cmd.op === 'burst') {
       const outcomes: Outcome[] = [];

@@ -61,6 +61,8 @@ export class XdsClientProcess {
 /** Share of successful calls whose backend name starts with prefix. */
 export function share(s: Summary, prefix: string): number {
   const ok = Object.values(s.counts).reduce((a, b) => a + b, 0);
-  const hit = Object.entries(s.counts).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
+  const hit = Object.entries(s.counts)
+    .filter(([k]) => k.startsWith(prefix))
+    .reduce((a, [, v]) => a + v, 0);
   return ok ? hit / ok : 0;
 }

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenBucket, backoffDelay, blockingTimeout, formatWait, jitteredWait, nextIndex, parseDuration, parseIndexHeader } from './blocking.ts';
+import {
+  TokenBucket,
+  backoffDelay,
+  blockingTimeout,
+  formatWait,
+  jitteredWait,
+  nextIndex,
+  parseDuration,
+  parseIndexHeader,
+} from './blocking.ts';
 
 test('nextIndex echoes a growing index', () => {
   assert.equal(nextIndex(0, 17), 17);
@@ -34,8 +43,14 @@ test('wait values: parse, format, cap at 10m, jitter within wait/16 below the wa
   assert.equal(formatWait(300_000), '300s');
   assert.equal(formatWait(1500), '1500ms');
   assert.equal(formatWait(3_600_000), '600s');
-  assert.equal(jitteredWait(160_000, () => 0), 160_000);
-  assert.equal(jitteredWait(160_000, () => 1), 150_000);
+  assert.equal(
+    jitteredWait(160_000, () => 0),
+    160_000,
+  );
+  assert.equal(
+    jitteredWait(160_000, () => 1),
+    150_000,
+  );
   assert.equal(blockingTimeout(160_000, 10_000), 180_000);
 });
 
@@ -63,7 +78,13 @@ test('token bucket: burst of 2, then one per second; slows only under sustained 
 
 test('backoff grows with attempts and stays within the cap', () => {
   assert.ok(backoffDelay(0, 250, 30_000, () => 1) <= 250);
-  assert.equal(backoffDelay(3, 250, 30_000, () => 1), 2000);
-  assert.equal(backoffDelay(30, 250, 30_000, () => 1), 30_000);
+  assert.equal(
+    backoffDelay(3, 250, 30_000, () => 1),
+    2000,
+  );
+  assert.equal(
+    backoffDelay(30, 250, 30_000, () => 1),
+    30_000,
+  );
   assert.ok(backoffDelay(30, 250, 30_000, () => 0) >= 15_000);
 });

@@ -133,7 +133,12 @@ export class TokenBucket {
 }
 
 /** Exponential backoff with full jitter: attempt 0 -> up to base, doubling to the cap. */
-export function backoffDelay(attempt: number, baseMs = 250, capMs = 30_000, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs = 250,
+  capMs = 30_000,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
   return Math.round(ceiling / 2 + (ceiling / 2) * random());
 }

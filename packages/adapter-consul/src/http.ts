@@ -55,7 +55,9 @@ export class ConsulHttp {
         try {
           return readFileSync(f);
         } catch (e) {
-          throw new Error(`consul.tls.${what}: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; fix the path or the file's permissions`);
+          throw new Error(
+            `consul.tls.${what}: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; fix the path or the file's permissions`,
+          );
         }
       };
       if (opts.tls.caFile) this.tlsExtra.ca = read(opts.tls.caFile, 'caFile');
@@ -64,7 +66,15 @@ export class ConsulHttp {
       if (opts.tls.serverName) this.tlsExtra.servername = opts.tls.serverName;
     }
     // Blocking queries hold a socket each; do not cap sockets, or watches would queue behind each other.
-    this.agent = isHttps ? new https.Agent({ keepAlive: true, ca: this.tlsExtra.ca, cert: this.tlsExtra.cert, key: this.tlsExtra.key, servername: this.tlsExtra.servername }) : new http.Agent({ keepAlive: true });
+    this.agent = isHttps
+      ? new https.Agent({
+          keepAlive: true,
+          ca: this.tlsExtra.ca,
+          cert: this.tlsExtra.cert,
+          key: this.tlsExtra.key,
+          servername: this.tlsExtra.servername,
+        })
+      : new http.Agent({ keepAlive: true });
   }
 
   close(): void {
@@ -80,7 +90,17 @@ export class ConsulHttp {
     return u;
   }
 
-  request(method: string, path: string, o: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; timeoutMs: number; signal?: AbortSignal; allow404?: boolean }): Promise<ConsulResponse> {
+  request(
+    method: string,
+    path: string,
+    o: {
+      query?: Record<string, string | number | boolean | undefined>;
+      body?: unknown;
+      timeoutMs: number;
+      signal?: AbortSignal;
+      allow404?: boolean;
+    },
+  ): Promise<ConsulResponse> {
     const u = this.url(path, o.query);
     const where = `${method} ${u.pathname}`;
     return new Promise<ConsulResponse>((resolve, reject) => {
@@ -109,7 +129,13 @@ export class ConsulHttp {
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > this.opts.maxBodyBytes) {
-            fail(new ConsulHttpError('too-large', `${where}: answer larger than ${this.opts.maxBodyBytes} bytes (maxBodyBytes); skipped`, status));
+            fail(
+              new ConsulHttpError(
+                'too-large',
+                `${where}: answer larger than ${this.opts.maxBodyBytes} bytes (maxBodyBytes); skipped`,
+                status,
+              ),
+            );
             return;
           }
           chunks.push(c);
@@ -122,9 +148,23 @@ export class ConsulHttp {
           o.signal?.removeEventListener('abort', onAbort);
           const text = Buffer.concat(chunks).toString('utf8');
           const index = parseIndexHeader(res.headers['x-consul-index']);
-          if (status === 403) return reject(new ConsulHttpError('acl', `${where}: Consul refused the ACL token (403 ${this.opts.redact(text.trim().slice(0, 120))}); check tokenFile/tokenEnv and the token's policy`, status));
+          if (status === 403)
+            return reject(
+              new ConsulHttpError(
+                'acl',
+                `${where}: Consul refused the ACL token (403 ${this.opts.redact(text.trim().slice(0, 120))}); check tokenFile/tokenEnv and the token's policy`,
+                status,
+              ),
+            );
           if (status === 404 && o.allow404) return resolve({ status, index, body: undefined });
-          if (status < 200 || status > 299) return reject(new ConsulHttpError('status', `${where}: HTTP ${status} ${this.opts.redact(text.trim().slice(0, 200))}`, status));
+          if (status < 200 || status > 299)
+            return reject(
+              new ConsulHttpError(
+                'status',
+                `${where}: HTTP ${status} ${this.opts.redact(text.trim().slice(0, 200))}`,
+                status,
+              ),
+            );
           if (text === '') return resolve({ status, index, body: undefined });
           try {
             resolve({ status, index, body: JSON.parse(text) });
@@ -133,11 +173,21 @@ export class ConsulHttp {
           }
         });
       });
-      const timer = setTimeout(() => fail(new ConsulHttpError('timeout', `${where}: no answer within ${o.timeoutMs} ms`)), o.timeoutMs);
+      const timer = setTimeout(
+        () => fail(new ConsulHttpError('timeout', `${where}: no answer within ${o.timeoutMs} ms`)),
+        o.timeoutMs,
+      );
       const onAbort = () => fail(new ConsulHttpError('aborted', `${where}: aborted`));
       if (o.signal?.aborted) return onAbort();
       o.signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (e: NodeJS.ErrnoException) => fail(new ConsulHttpError('unreachable', `${where}: cannot reach the Consul agent at ${this.base.origin} (${e.code ?? this.opts.redact(e.message)})`)));
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        fail(
+          new ConsulHttpError(
+            'unreachable',
+            `${where}: cannot reach the Consul agent at ${this.base.origin} (${e.code ?? this.opts.redact(e.message)})`,
+          ),
+        ),
+      );
       if (payload) req.end(payload);
       else req.end();
     });

@@ -14,7 +14,12 @@ async function ca() {
 test('a good leaf passes: key matches, valid, expected URI, chains to the roots', async () => {
   const { root, ca: a } = await ca();
   const leaf = await a.issue({ spiffe: URI, ttlMs: 3_600_000 });
-  const r = validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf.keyPem, rootPems: [root.certPem], expectedUri: URI });
+  const r = validateLeaf({
+    certPem: leaf.certPem,
+    privateKeyPem: leaf.keyPem,
+    rootPems: [root.certPem],
+    expectedUri: URI,
+  });
   assert.deepEqual({ ok: r.ok, reason: r.reason }, { ok: true, reason: undefined });
 });
 
@@ -23,17 +28,41 @@ test('bad leaves are refused with the reason', async () => {
   const other = await ca();
   const leaf = await a.issue({ spiffe: URI, ttlMs: 3_600_000 });
   const leaf2 = await a.issue({ spiffe: URI, ttlMs: 3_600_000 });
-  assert.match(validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf2.keyPem, rootPems: [root.certPem] }).reason!, /does not match/);
-  assert.match(validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf.keyPem, rootPems: [other.root.certPem] }).reason!, /does not chain/);
-  assert.match(validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf.keyPem, rootPems: [root.certPem], expectedUri: URI.replace('gateway', 'other') }).reason!, /URI SANs/);
-  assert.match(validateLeaf({ certPem: 'garbage', privateKeyPem: leaf.keyPem, rootPems: [root.certPem] }).reason!, /no PEM/);
+  assert.match(
+    validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf2.keyPem, rootPems: [root.certPem] }).reason!,
+    /does not match/,
+  );
+  assert.match(
+    validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf.keyPem, rootPems: [other.root.certPem] }).reason!,
+    /does not chain/,
+  );
+  assert.match(
+    validateLeaf({
+      certPem: leaf.certPem,
+      privateKeyPem: leaf.keyPem,
+      rootPems: [root.certPem],
+      expectedUri: URI.replace('gateway', 'other'),
+    }).reason!,
+    /URI SANs/,
+  );
+  assert.match(
+    validateLeaf({ certPem: 'garbage', privateKeyPem: leaf.keyPem, rootPems: [root.certPem] }).reason!,
+    /no PEM/,
+  );
   const expired = await a.issue({ spiffe: URI, ttlMs: 60_000, now: new Date(Date.now() - 3_600_000) });
-  assert.match(validateLeaf({ certPem: expired.certPem, privateKeyPem: expired.keyPem, rootPems: [root.certPem] }).reason!, /expired/);
+  assert.match(
+    validateLeaf({ certPem: expired.certPem, privateKeyPem: expired.keyPem, rootPems: [root.certPem] }).reason!,
+    /expired/,
+  );
 });
 
 test('after a CA rotation a leaf from the new CA chains when both roots are in the bundle', async () => {
   const old = await ca();
   const next = await ca();
   const leaf = await next.ca.issue({ spiffe: URI, ttlMs: 3_600_000 });
-  assert.equal(validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf.keyPem, rootPems: [old.root.certPem, next.root.certPem] }).ok, true);
+  assert.equal(
+    validateLeaf({ certPem: leaf.certPem, privateKeyPem: leaf.keyPem, rootPems: [old.root.certPem, next.root.certPem] })
+      .ok,
+    true,
+  );
 });

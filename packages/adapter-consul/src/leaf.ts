@@ -4,7 +4,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 
 export function splitPems(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => p + '\n') ?? [];
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => `${p}\n`) ?? [];
 }
 
 export interface LeafCheck {
@@ -18,7 +18,14 @@ export interface LeafCheck {
  * expected URI SAN (when given), and it chains (through any intermediates it brought along or the
  * roots' intermediates) to one of the roots.
  */
-export function validateLeaf(opts: { certPem: string; privateKeyPem: string; rootPems: string[]; intermediatePems?: string[]; expectedUri?: string; now?: Date }): LeafCheck {
+export function validateLeaf(opts: {
+  certPem: string;
+  privateKeyPem: string;
+  rootPems: string[];
+  intermediatePems?: string[];
+  expectedUri?: string;
+  now?: Date;
+}): LeafCheck {
   const now = opts.now ?? new Date();
   const chain = splitPems(opts.certPem);
   if (chain.length === 0) return { ok: false, reason: 'CertPEM holds no PEM certificate' };
@@ -39,12 +46,22 @@ export function validateLeaf(opts: { certPem: string; privateKeyPem: string; roo
     return { ok: false, reason: 'PrivateKeyPEM does not parse' };
   }
   const notAfter = new Date(leaf.validTo);
-  if (notAfter.getTime() <= now.getTime()) return { ok: false, reason: `certificate expired at ${notAfter.toISOString()}`, notAfter };
+  if (notAfter.getTime() <= now.getTime())
+    return { ok: false, reason: `certificate expired at ${notAfter.toISOString()}`, notAfter };
   // Allow a little clock skew between the agent and us for brand-new certificates.
-  if (new Date(leaf.validFrom).getTime() > now.getTime() + 60_000) return { ok: false, reason: `certificate not valid before ${new Date(leaf.validFrom).toISOString()}`, notAfter };
+  if (new Date(leaf.validFrom).getTime() > now.getTime() + 60_000)
+    return { ok: false, reason: `certificate not valid before ${new Date(leaf.validFrom).toISOString()}`, notAfter };
   if (opts.expectedUri) {
-    const uris = (leaf.subjectAltName ?? '').split(/,\s*/).filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
-    if (!uris.includes(opts.expectedUri)) return { ok: false, reason: `certificate URI SANs ${JSON.stringify(uris)} do not include ${opts.expectedUri}`, notAfter };
+    const uris = (leaf.subjectAltName ?? '')
+      .split(/,\s*/)
+      .filter((s) => s.startsWith('URI:'))
+      .map((s) => s.slice(4));
+    if (!uris.includes(opts.expectedUri))
+      return {
+        ok: false,
+        reason: `certificate URI SANs ${JSON.stringify(uris)} do not include ${opts.expectedUri}`,
+        notAfter,
+      };
   }
   let cur = leaf;
   for (let depth = 0; depth < 8; depth++) {

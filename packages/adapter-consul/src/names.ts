@@ -29,7 +29,13 @@ export function ingressRouteName(port: number, svc: string): string {
  * Upstream SNI Consul's own proxies use for a service (agent/connect/sni.go): in the default
  * partition `<svc>.<ns>.<dc>.internal.<td>`, otherwise `<svc>.<ns>.<ap>.<dc>.internal-v1.<td>`.
  */
-export function connectSni(svc: string, ns: string | undefined, dc: string, trustDomain: string, partition?: string): string {
+export function connectSni(
+  svc: string,
+  ns: string | undefined,
+  dc: string,
+  trustDomain: string,
+  partition?: string,
+): string {
   const n = ns || 'default';
   if (partition && partition !== 'default') return `${svc}.${n}.${partition}.${dc}.internal-v1.${trustDomain}`;
   return `${svc}.${n}.${dc}.internal.${trustDomain}`;
@@ -39,7 +45,13 @@ export function connectSni(svc: string, ns: string | undefined, dc: string, trus
  * SPIFFE ID of a Consul service (agent/connect/uri_service.go):
  * `spiffe://<td>/ns/<ns>/dc/<dc>/svc/<svc>`, with `/ap/<ap>` first for a non-default partition.
  */
-export function connectSpiffeId(svc: string, ns: string | undefined, dc: string, trustDomain: string, partition?: string): string {
+export function connectSpiffeId(
+  svc: string,
+  ns: string | undefined,
+  dc: string,
+  trustDomain: string,
+  partition?: string,
+): string {
   const n = ns || 'default';
   const ap = partition && partition !== 'default' ? `/ap/${partition}` : '';
   return `spiffe://${trustDomain}${ap}/ns/${n}/dc/${dc}/svc/${svc}`;

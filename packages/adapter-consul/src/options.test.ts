@@ -27,7 +27,18 @@ test('a full, valid consul section becomes options with durations in ms', () => 
 });
 
 test('errors name the path and the fix', () => {
-  const { options, errors } = parseConsulConfig({ address: 'consul:8500x', token: 'secret-value', wait: '20m', tls: { certFile: '/c' }, services: 'web', bogus: 1, gateway: { port: 0 } }, 'consul');
+  const { options, errors } = parseConsulConfig(
+    {
+      address: 'consul:8500x',
+      token: 'secret-value',
+      wait: '20m',
+      tls: { certFile: '/c' },
+      services: 'web',
+      bogus: 1,
+      gateway: { port: 0 },
+    },
+    'consul',
+  );
   assert.equal(options, undefined);
   const by = Object.fromEntries(errors.map((e) => [e.path, e.message]));
   assert.match(by['consul.token'], /tokenFile.*tokenEnv/);
@@ -36,7 +47,10 @@ test('errors name the path and the fix', () => {
   assert.match(by['consul.services'], /list of Consul service names/);
   assert.match(by['consul.bogus'], /unknown setting/);
   assert.match(by['consul.gateway.port'], /1\.\.65535/);
-  assert.ok(errors.every((e) => !e.message.includes('secret-value')), 'the token value never appears in errors');
+  assert.ok(
+    errors.every((e) => !e.message.includes('secret-value')),
+    'the token value never appears in errors',
+  );
 });
 
 test('an unset tokenEnv variable is reported', () => {

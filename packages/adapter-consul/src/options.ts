@@ -101,9 +101,28 @@ export interface ConfigError {
 }
 
 const KNOWN = new Set([
-  'name', 'address', 'datacenter', 'namespace', 'partition', 'tokenFile', 'tokenEnv', 'tls', 'services', 'tag', 'watchAll',
-  'includeWarning', 'connect', 'localityRegionKey', 'localityZoneKey', 'weightTagPrefix', 'gateway', 'wait', 'requestTimeout',
-  'concurrency', 'maxBodyBytes', 'rateLimit',
+  'name',
+  'address',
+  'datacenter',
+  'namespace',
+  'partition',
+  'tokenFile',
+  'tokenEnv',
+  'tls',
+  'services',
+  'tag',
+  'watchAll',
+  'includeWarning',
+  'connect',
+  'localityRegionKey',
+  'localityZoneKey',
+  'weightTagPrefix',
+  'gateway',
+  'wait',
+  'requestTimeout',
+  'concurrency',
+  'maxBodyBytes',
+  'rateLimit',
 ]);
 
 function parseDurationMs(v: unknown): number | undefined {
@@ -119,18 +138,34 @@ function parseDurationMs(v: unknown): number | undefined {
  * options, or errors that name the path (prefixed with `pathPrefix`, e.g. `consul`) and the fix.
  * Durations are strings like "5m" or "10s"; the token can only come from `tokenFile` or `tokenEnv`.
  */
-export function parseConsulConfig(obj: unknown, pathPrefix = 'consul'): { options?: ConsulSourceOptions; errors: ConfigError[] } {
+export function parseConsulConfig(
+  obj: unknown,
+  pathPrefix = 'consul',
+): { options?: ConsulSourceOptions; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
   const p = (k: string) => (pathPrefix ? `${pathPrefix}.${k}` : k);
   if (obj === null || obj === undefined) return { options: {}, errors };
   if (typeof obj !== 'object' || Array.isArray(obj)) {
-    return { errors: [{ path: pathPrefix || '(root)', message: 'must be a mapping of Consul settings, e.g. {address: "http://127.0.0.1:8500"}' }] };
+    return {
+      errors: [
+        {
+          path: pathPrefix || '(root)',
+          message: 'must be a mapping of Consul settings, e.g. {address: "http://127.0.0.1:8500"}',
+        },
+      ],
+    };
   }
   const o = obj as Record<string, unknown>;
   const out: ConsulSourceOptions = {};
   for (const k of Object.keys(o)) {
-    if (k === 'token') errors.push({ path: p(k), message: 'an inline ACL token is not accepted in config files; put it in a file (tokenFile) or an environment variable (tokenEnv)' });
-    else if (!KNOWN.has(k)) errors.push({ path: p(k), message: `unknown setting; known settings: ${[...KNOWN].join(', ')}` });
+    if (k === 'token')
+      errors.push({
+        path: p(k),
+        message:
+          'an inline ACL token is not accepted in config files; put it in a file (tokenFile) or an environment variable (tokenEnv)',
+      });
+    else if (!KNOWN.has(k))
+      errors.push({ path: p(k), message: `unknown setting; known settings: ${[...KNOWN].join(', ')}` });
   }
   const optStr = (k: string, check?: (s: string) => string | undefined): string | undefined => {
     const v = o[k];
@@ -166,58 +201,97 @@ export function parseConsulConfig(obj: unknown, pathPrefix = 'consul'): { option
   };
 
   set('name', optStr('name'));
-  set('address', optStr('address', (s) => {
-    try {
-      const u = new URL(s);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8500';
-      if (u.username || u.password) return 'must not carry credentials; use tokenFile or tokenEnv for the ACL token';
-    } catch {
-      return 'must be a URL such as http://127.0.0.1:8500 or https://consul.example:8501';
-    }
-    return undefined;
-  }));
-  set('datacenter', optStr('datacenter', (s) => (/^[A-Za-z0-9_-]+$/.test(s) ? undefined : 'must be a Consul datacenter name (letters, digits, - and _)')));
+  set(
+    'address',
+    optStr('address', (s) => {
+      try {
+        const u = new URL(s);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:')
+          return 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8500';
+        if (u.username || u.password) return 'must not carry credentials; use tokenFile or tokenEnv for the ACL token';
+      } catch {
+        return 'must be a URL such as http://127.0.0.1:8500 or https://consul.example:8501';
+      }
+      return undefined;
+    }),
+  );
+  set(
+    'datacenter',
+    optStr('datacenter', (s) =>
+      /^[A-Za-z0-9_-]+$/.test(s) ? undefined : 'must be a Consul datacenter name (letters, digits, - and _)',
+    ),
+  );
   set('namespace', optStr('namespace'));
   set('partition', optStr('partition'));
   set('tokenFile', optStr('tokenFile'));
-  set('tokenEnv', optStr('tokenEnv', (s) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? undefined : 'must be an environment variable name such as CONSUL_HTTP_TOKEN')));
-  if (out.tokenEnv && process.env[out.tokenEnv] === undefined) errors.push({ path: p('tokenEnv'), message: `environment variable ${out.tokenEnv} is not set; export it or use tokenFile` });
+  set(
+    'tokenEnv',
+    optStr('tokenEnv', (s) =>
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? undefined : 'must be an environment variable name such as CONSUL_HTTP_TOKEN',
+    ),
+  );
+  if (out.tokenEnv && process.env[out.tokenEnv] === undefined)
+    errors.push({
+      path: p('tokenEnv'),
+      message: `environment variable ${out.tokenEnv} is not set; export it or use tokenFile`,
+    });
   set('tag', optStr('tag'));
   set('watchAll', optBool('watchAll'));
   set('includeWarning', optBool('includeWarning'));
   set('localityRegionKey', optStr('localityRegionKey'));
   set('localityZoneKey', optStr('localityZoneKey'));
   set('weightTagPrefix', optStr('weightTagPrefix'));
-  set('connect', optStr('connect', (s) => (['auto', 'always', 'never'].includes(s) ? undefined : 'must be one of auto, always, never')) as ConsulSourceOptions['connect']);
+  set(
+    'connect',
+    optStr('connect', (s) =>
+      ['auto', 'always', 'never'].includes(s) ? undefined : 'must be one of auto, always, never',
+    ) as ConsulSourceOptions['connect'],
+  );
   set('concurrency', optInt('concurrency', 1, 1024));
   set('maxBodyBytes', optInt('maxBodyBytes', 1024, 1 << 30));
 
   if (o.services !== undefined && o.services !== null) {
-    if (!Array.isArray(o.services) || o.services.some((s) => typeof s !== 'string' || s === '')) errors.push({ path: p('services'), message: 'must be a list of Consul service names, e.g. [web, api]' });
+    if (!Array.isArray(o.services) || o.services.some((s) => typeof s !== 'string' || s === ''))
+      errors.push({ path: p('services'), message: 'must be a list of Consul service names, e.g. [web, api]' });
     else out.services = [...o.services] as string[];
   }
-  for (const [k, key, max] of [['wait', 'waitMs', 600_000], ['requestTimeout', 'requestTimeoutMs', 600_000]] as const) {
+  for (const [k, key, max] of [
+    ['wait', 'waitMs', 600_000],
+    ['requestTimeout', 'requestTimeoutMs', 600_000],
+  ] as const) {
     if (o[k] === undefined || o[k] === null) continue;
     const ms = parseDurationMs(o[k]);
-    if (ms === undefined || ms > max) errors.push({ path: p(k), message: `must be a duration such as "30s" or "5m"${k === 'wait' ? ' (at most 10m, Consul\'s cap)' : ''}` });
+    if (ms === undefined || ms > max)
+      errors.push({
+        path: p(k),
+        message: `must be a duration such as "30s" or "5m"${k === 'wait' ? " (at most 10m, Consul's cap)" : ''}`,
+      });
     else out[key] = ms;
   }
   if (o.tls !== undefined && o.tls !== null) {
-    if (typeof o.tls !== 'object' || Array.isArray(o.tls)) errors.push({ path: p('tls'), message: 'must be a mapping with caFile, certFile, keyFile, serverName' });
+    if (typeof o.tls !== 'object' || Array.isArray(o.tls))
+      errors.push({ path: p('tls'), message: 'must be a mapping with caFile, certFile, keyFile, serverName' });
     else {
       const t = o.tls as Record<string, unknown>;
       const tls: ConsulTlsOptions = {};
       for (const k of Object.keys(t)) {
-        if (!['caFile', 'certFile', 'keyFile', 'serverName'].includes(k)) errors.push({ path: p(`tls.${k}`), message: 'unknown setting; known: caFile, certFile, keyFile, serverName' });
-        else if (typeof t[k] !== 'string' || t[k] === '') errors.push({ path: p(`tls.${k}`), message: 'must be a non-empty string' });
+        if (!['caFile', 'certFile', 'keyFile', 'serverName'].includes(k))
+          errors.push({
+            path: p(`tls.${k}`),
+            message: 'unknown setting; known: caFile, certFile, keyFile, serverName',
+          });
+        else if (typeof t[k] !== 'string' || t[k] === '')
+          errors.push({ path: p(`tls.${k}`), message: 'must be a non-empty string' });
         else tls[k as keyof ConsulTlsOptions] = t[k] as string;
       }
-      if (!!tls.certFile !== !!tls.keyFile) errors.push({ path: p('tls'), message: 'certFile and keyFile go together: set both or neither' });
+      if (!!tls.certFile !== !!tls.keyFile)
+        errors.push({ path: p('tls'), message: 'certFile and keyFile go together: set both or neither' });
       out.tls = tls;
     }
   }
   if (o.rateLimit !== undefined && o.rateLimit !== null) {
-    if (typeof o.rateLimit !== 'object' || Array.isArray(o.rateLimit)) errors.push({ path: p('rateLimit'), message: 'must be a mapping with burst, minInterval, maxInterval' });
+    if (typeof o.rateLimit !== 'object' || Array.isArray(o.rateLimit))
+      errors.push({ path: p('rateLimit'), message: 'must be a mapping with burst, minInterval, maxInterval' });
     else {
       const r = o.rateLimit as Record<string, unknown>;
       const rl: NonNullable<ConsulSourceOptions['rateLimit']> = {};
@@ -227,13 +301,18 @@ export function parseConsulConfig(obj: unknown, pathPrefix = 'consul'): { option
           const ms = parseDurationMs(r[k]);
           if (ms === undefined) errors.push({ path: p(`rateLimit.${k}`), message: 'must be a duration such as "1s"' });
           else rl[k === 'minInterval' ? 'minIntervalMs' : 'maxIntervalMs'] = ms;
-        } else errors.push({ path: p(`rateLimit.${k}`), message: 'unknown setting; known: burst, minInterval, maxInterval' });
+        } else
+          errors.push({
+            path: p(`rateLimit.${k}`),
+            message: 'unknown setting; known: burst, minInterval, maxInterval',
+          });
       }
       out.rateLimit = rl;
     }
   }
   if (o.gateway !== undefined && o.gateway !== null) {
-    if (typeof o.gateway !== 'object' || Array.isArray(o.gateway)) errors.push({ path: p('gateway'), message: 'must be a mapping, e.g. {name: meshgate-gateway}' });
+    if (typeof o.gateway !== 'object' || Array.isArray(o.gateway))
+      errors.push({ path: p('gateway'), message: 'must be a mapping, e.g. {name: meshgate-gateway}' });
     else {
       const g = o.gateway as Record<string, unknown>;
       const gw: NonNullable<ConsulSourceOptions['gateway']> = {};
@@ -244,13 +323,18 @@ export function parseConsulConfig(obj: unknown, pathPrefix = 'consul'): { option
           if (typeof v !== 'string' || v === '') errors.push({ path: gp, message: 'must be a non-empty string' });
           else gw[k] = v;
         } else if (k === 'kind') {
-          if (v !== 'ingress-gateway' && v !== 'typical') errors.push({ path: gp, message: 'must be ingress-gateway or typical' });
+          if (v !== 'ingress-gateway' && v !== 'typical')
+            errors.push({ path: gp, message: 'must be ingress-gateway or typical' });
           else gw.kind = v;
         } else if (k === 'port') gw.port = optInt('port', 1, 65535, g, gp);
         else if (k === 'register' || k === 'ingressRoutes' || k === 'checkIntentions') {
           if (typeof v !== 'boolean') errors.push({ path: gp, message: 'must be true or false' });
           else gw[k] = v;
-        } else errors.push({ path: gp, message: 'unknown setting; known: name, register, kind, address, port, ingressRoutes, checkIntentions' });
+        } else
+          errors.push({
+            path: gp,
+            message: 'unknown setting; known: name, register, kind, address, port, ingressRoutes, checkIntentions',
+          });
       }
       out.gateway = gw;
     }

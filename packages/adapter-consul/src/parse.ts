@@ -28,7 +28,8 @@ function str(v: unknown, where: string, optional = false): string {
   return v;
 }
 function int(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConsulDataError(`${where}: expected an integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new ConsulDataError(`${where}: expected an integer, got ${describe(v)}`);
   return v;
 }
 function describe(v: unknown): string {
@@ -43,7 +44,10 @@ export function parseCatalogServices(body: unknown): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [name, tags] of Object.entries(o)) {
     const list = tags === null ? [] : arr(tags, `catalog/services[${name}]`);
-    out.set(name, list.map((t, i) => str(t, `catalog/services[${name}][${i}]`)));
+    out.set(
+      name,
+      list.map((t, i) => str(t, `catalog/services[${name}][${i}]`)),
+    );
   }
   return out;
 }
@@ -106,13 +110,19 @@ export function parseHealthEntries(body: unknown, what: string, o: HealthParseOp
     const port = int(svc.Port, `${w}.Service.Port`);
     const address = str(svc.Address, `${w}.Service.Address`, true) || str(node.Address, `${w}.Node.Address`);
     if (!address) throw new ConsulDataError(`${w}: neither Service.Address nor Node.Address is set`);
-    const tags = svc.Tags === null || svc.Tags === undefined ? [] : arr(svc.Tags, `${w}.Service.Tags`).map((t, j) => str(t, `${w}.Service.Tags[${j}]`));
+    const tags =
+      svc.Tags === null || svc.Tags === undefined
+        ? []
+        : arr(svc.Tags, `${w}.Service.Tags`).map((t, j) => str(t, `${w}.Service.Tags[${j}]`));
 
     let weight: number | undefined;
     const tag = tags.find((t) => t.startsWith(o.weightTagPrefix));
     if (tag !== undefined) {
       const n = Number(tag.slice(o.weightTagPrefix.length));
-      if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new ConsulDataError(`${w}.Service.Tags: ${JSON.stringify(tag)} is not a weight; use ${o.weightTagPrefix}N with N a positive integer`);
+      if (!Number.isInteger(n) || n < 1 || n > 0xffffffff)
+        throw new ConsulDataError(
+          `${w}.Service.Tags: ${JSON.stringify(tag)} is not a weight; use ${o.weightTagPrefix}N with N a positive integer`,
+        );
       weight = n;
     } else if (isObj(svc.Weights)) {
       const key = worst === 'warning' ? 'Warning' : 'Passing';
@@ -135,9 +145,17 @@ export function parseHealthEntries(body: unknown, what: string, o: HealthParseOp
     const endpoint: Endpoint = { address, port };
     if (weight !== undefined && weight !== 1) endpoint.weight = weight;
     if (locality.region || locality.zone) endpoint.locality = locality;
-    out.push({ endpoint, serviceId: str(svc.ID, `${w}.Service.ID`, true), node: str(node.Node, `${w}.Node.Node`, true), status: worst });
+    out.push({
+      endpoint,
+      serviceId: str(svc.ID, `${w}.Service.ID`, true),
+      node: str(node.Node, `${w}.Node.Node`, true),
+      status: worst,
+    });
   });
-  out.sort((a, b) => cmp(a.endpoint.address, b.endpoint.address) || a.endpoint.port - b.endpoint.port || cmp(a.serviceId, b.serviceId));
+  out.sort(
+    (a, b) =>
+      cmp(a.endpoint.address, b.endpoint.address) || a.endpoint.port - b.endpoint.port || cmp(a.serviceId, b.serviceId),
+  );
   return out;
 }
 
@@ -161,12 +179,17 @@ export function parseRoots(body: unknown): ParsedRoots {
   roots.forEach((r, i) => {
     const ro = obj(r, `connect/ca/roots.Roots[${i}]`);
     const pem = str(ro.RootCert, `connect/ca/roots.Roots[${i}].RootCert`);
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConsulDataError(`connect/ca/roots.Roots[${i}].RootCert: not a PEM certificate`);
-    rootPems.push(pem.trim() + '\n');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConsulDataError(`connect/ca/roots.Roots[${i}].RootCert: not a PEM certificate`);
+    rootPems.push(`${pem.trim()}\n`);
     const active = ro.Active === true || (activeRootId !== '' && ro.ID === activeRootId);
-    if (active && Array.isArray(ro.IntermediateCerts)) activeIntermediates = ro.IntermediateCerts.map((c, j) => str(c, `connect/ca/roots.Roots[${i}].IntermediateCerts[${j}]`).trim() + '\n');
+    if (active && Array.isArray(ro.IntermediateCerts))
+      activeIntermediates = ro.IntermediateCerts.map(
+        (c, j) => `${str(c, `connect/ca/roots.Roots[${i}].IntermediateCerts[${j}]`).trim()}\n`,
+      );
   });
-  if (rootPems.length === 0) throw new ConsulDataError('connect/ca/roots.Roots: empty; is Connect enabled on the agent?');
+  if (rootPems.length === 0)
+    throw new ConsulDataError('connect/ca/roots.Roots: empty; is Connect enabled on the agent?');
   const trustDomain = str(o.TrustDomain, 'connect/ca/roots.TrustDomain', true).toLowerCase();
   return { trustDomain, activeRootId, rootPems, activeIntermediates };
 }
@@ -194,7 +217,8 @@ export function parseLeaf(body: unknown): ParsedLeaf {
 /** `/v1/connect/intentions/check`: `{Allowed: bool}`. */
 export function parseIntentionCheck(body: unknown): boolean {
   const o = obj(body, 'connect/intentions/check');
-  if (typeof o.Allowed !== 'boolean') throw new ConsulDataError(`connect/intentions/check.Allowed: expected a boolean, got ${describe(o.Allowed)}`);
+  if (typeof o.Allowed !== 'boolean')
+    throw new ConsulDataError(`connect/intentions/check.Allowed: expected a boolean, got ${describe(o.Allowed)}`);
   return o.Allowed;
 }
 
@@ -219,9 +243,11 @@ function headerOps(v: unknown, where: string): { add: { name: string; value: str
   const o = obj(v, where);
   for (const key of ['Add', 'Set'] as const) {
     if (o[key] === undefined || o[key] === null) continue;
-    for (const [name, value] of Object.entries(obj(o[key], `${where}.${key}`))) add.push({ name, value: str(value, `${where}.${key}.${name}`) });
+    for (const [name, value] of Object.entries(obj(o[key], `${where}.${key}`)))
+      add.push({ name, value: str(value, `${where}.${key}.${name}`) });
   }
-  if (o.Remove !== undefined && o.Remove !== null) arr(o.Remove, `${where}.Remove`).forEach((h, i) => remove.push(str(h, `${where}.Remove[${i}]`)));
+  if (o.Remove !== undefined && o.Remove !== null)
+    arr(o.Remove, `${where}.Remove`).forEach((h, i) => remove.push(str(h, `${where}.Remove[${i}]`)));
   return { add, remove };
 }
 
@@ -229,15 +255,18 @@ function headerOps(v: unknown, where: string): { add: { name: string; value: str
 export function parseIngressGateway(body: unknown): IngressListener[] {
   const o = obj(body, 'config/ingress-gateway');
   const kind = str(o.Kind, 'config/ingress-gateway.Kind', true);
-  if (kind && kind !== 'ingress-gateway') throw new ConsulDataError(`config/ingress-gateway.Kind: expected "ingress-gateway", got ${JSON.stringify(kind)}`);
-  const listeners = o.Listeners === null || o.Listeners === undefined ? [] : arr(o.Listeners, 'config/ingress-gateway.Listeners');
+  if (kind && kind !== 'ingress-gateway')
+    throw new ConsulDataError(`config/ingress-gateway.Kind: expected "ingress-gateway", got ${JSON.stringify(kind)}`);
+  const listeners =
+    o.Listeners === null || o.Listeners === undefined ? [] : arr(o.Listeners, 'config/ingress-gateway.Listeners');
   return listeners.map((l, i) => {
     const w = `config/ingress-gateway.Listeners[${i}]`;
     const lo = obj(l, w);
     const port = int(lo.Port, `${w}.Port`);
     if (port < 1 || port > 65535) throw new ConsulDataError(`${w}.Port: ${port} is not a port`);
     const protocol = (str(lo.Protocol, `${w}.Protocol`, true) || 'tcp').toLowerCase();
-    if (!['tcp', 'http', 'http2', 'grpc'].includes(protocol)) throw new ConsulDataError(`${w}.Protocol: ${JSON.stringify(protocol)} is not one of tcp, http, http2, grpc`);
+    if (!['tcp', 'http', 'http2', 'grpc'].includes(protocol))
+      throw new ConsulDataError(`${w}.Protocol: ${JSON.stringify(protocol)} is not one of tcp, http, http2, grpc`);
     const services = lo.Services === null || lo.Services === undefined ? [] : arr(lo.Services, `${w}.Services`);
     return {
       port,
@@ -245,7 +274,10 @@ export function parseIngressGateway(body: unknown): IngressListener[] {
       services: services.map((s, j) => {
         const sw = `${w}.Services[${j}]`;
         const so = obj(s, sw);
-        const hosts = so.Hosts === null || so.Hosts === undefined ? [] : arr(so.Hosts, `${sw}.Hosts`).map((h, k) => str(h, `${sw}.Hosts[${k}]`));
+        const hosts =
+          so.Hosts === null || so.Hosts === undefined
+            ? []
+            : arr(so.Hosts, `${sw}.Hosts`).map((h, k) => str(h, `${sw}.Hosts[${k}]`));
         const req = headerOps(so.RequestHeaders, `${sw}.RequestHeaders`);
         const res = headerOps(so.ResponseHeaders, `${sw}.ResponseHeaders`);
         return {

@@ -8,17 +8,52 @@
 // `flush` builds the model and status, and emits them when they changed.
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import type { Endpoint, GatewayListener, Identity, Model, Route, Service, ServiceProtocol, Source, SourceSink, SourceStatus, TrustBundle } from '@meshgate/model';
-import { DEFAULT_WAIT_MS, TokenBucket, backoffDelay, blockingTimeout, formatWait, jitteredWait, nextIndex } from './blocking.ts';
+import type {
+  Endpoint,
+  GatewayListener,
+  Identity,
+  Model,
+  Route,
+  Service,
+  ServiceProtocol,
+  Source,
+  SourceSink,
+  SourceStatus,
+  TrustBundle,
+} from '@meshgate/model';
+import {
+  DEFAULT_WAIT_MS,
+  TokenBucket,
+  backoffDelay,
+  blockingTimeout,
+  formatWait,
+  jitteredWait,
+  nextIndex,
+} from './blocking.ts';
 import { ConsulHttp, ConsulHttpError, type ConsulResponse } from './http.ts';
 import { validateLeaf } from './leaf.ts';
 import {
-  CONSUL_NAME_RE, ROOTS_BUNDLE_NAME, connectSni, connectSpiffeId, identityName, ingressListenerName, ingressRouteName, serviceModelName, trustDomainOf,
+  CONSUL_NAME_RE,
+  ROOTS_BUNDLE_NAME,
+  connectSni,
+  connectSpiffeId,
+  identityName,
+  ingressListenerName,
+  ingressRouteName,
+  serviceModelName,
+  trustDomainOf,
 } from './names.ts';
 import type { ConsulLogger, ConsulSourceOptions } from './options.ts';
 import {
-  ConsulDataError, parseCatalogServices, parseHealthEntries, parseIngressGateway, parseIntentionCheck, parseLeaf, parseRoots,
-  type IngressListener, type ParsedRoots,
+  ConsulDataError,
+  parseCatalogServices,
+  parseHealthEntries,
+  parseIngressGateway,
+  parseIntentionCheck,
+  parseLeaf,
+  parseRoots,
+  type IngressListener,
+  type ParsedRoots,
 } from './parse.ts';
 import { Semaphore, sleep } from './util.ts';
 
@@ -38,7 +73,15 @@ interface Resolved {
   regionKey: string;
   zoneKey: string;
   weightTagPrefix: string;
-  gateway?: { name: string; register: boolean; kind: 'ingress-gateway' | 'typical'; address: string; port: number; ingressRoutes: boolean; checkIntentions: boolean };
+  gateway?: {
+    name: string;
+    register: boolean;
+    kind: 'ingress-gateway' | 'typical';
+    address: string;
+    port: number;
+    ingressRoutes: boolean;
+    checkIntentions: boolean;
+  };
   waitMs: number;
   requestTimeoutMs: number;
   concurrency: number;
@@ -98,7 +141,11 @@ function resolve(o: ConsulSourceOptions): Resolved {
     requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
     concurrency: o.concurrency ?? 32,
     maxBodyBytes: o.maxBodyBytes ?? 16 * 1024 * 1024,
-    rateLimit: { burst: o.rateLimit?.burst ?? 2, minIntervalMs: o.rateLimit?.minIntervalMs ?? 1000, maxIntervalMs: o.rateLimit?.maxIntervalMs ?? 15_000 },
+    rateLimit: {
+      burst: o.rateLimit?.burst ?? 2,
+      minIntervalMs: o.rateLimit?.minIntervalMs ?? 1000,
+      maxIntervalMs: o.rateLimit?.maxIntervalMs ?? 15_000,
+    },
     backoff: { baseMs: o.backoff?.baseMs ?? 250, capMs: o.backoff?.capMs ?? 30_000 },
   };
 }
@@ -150,7 +197,11 @@ export class ConsulSource implements Source {
     this.name = this.o.name;
     this.log = options.logger ?? silent;
     this.limiter = new Semaphore(this.o.concurrency);
-    for (const s of this.o.services) if (!CONSUL_NAME_RE.test(s)) throw new Error(`consul.services: ${JSON.stringify(s)} is not a Consul service name; use letters, digits, - . _`);
+    for (const s of this.o.services)
+      if (!CONSUL_NAME_RE.test(s))
+        throw new Error(
+          `consul.services: ${JSON.stringify(s)} is not a Consul service name; use letters, digits, - . _`,
+        );
     try {
       new URL(this.o.address);
     } catch {
@@ -205,7 +256,9 @@ export class ConsulSource implements Source {
     const g = this.o.gateway;
     if (g?.register && this.registered && this.http) {
       try {
-        await this.http.request('PUT', `/v1/agent/service/deregister/${encodeURIComponent(g.name)}`, { timeoutMs: 2000 });
+        await this.http.request('PUT', `/v1/agent/service/deregister/${encodeURIComponent(g.name)}`, {
+          timeoutMs: 2000,
+        });
       } catch (e) {
         this.log.warn({ err: this.redact(errText(e)) }, 'consul: could not deregister the gateway');
       }
@@ -219,14 +272,19 @@ export class ConsulSource implements Source {
     if (this.raw.token) return this.raw.token.trim();
     if (this.raw.tokenEnv) {
       const v = process.env[this.raw.tokenEnv];
-      if (v === undefined) throw new Error(`consul.tokenEnv: environment variable ${this.raw.tokenEnv} is not set; export it or use tokenFile`);
+      if (v === undefined)
+        throw new Error(
+          `consul.tokenEnv: environment variable ${this.raw.tokenEnv} is not set; export it or use tokenFile`,
+        );
       return v.trim();
     }
     if (this.raw.tokenFile) {
       try {
         return readFileSync(this.raw.tokenFile, 'utf8').trim();
       } catch (e) {
-        throw new Error(`consul.tokenFile: cannot read ${this.raw.tokenFile} (${(e as NodeJS.ErrnoException).code ?? 'error'}); fix the path or its permissions`);
+        throw new Error(
+          `consul.tokenFile: cannot read ${this.raw.tokenFile} (${(e as NodeJS.ErrnoException).code ?? 'error'}); fix the path or its permissions`,
+        );
       }
     }
     return '';
@@ -237,7 +295,9 @@ export class ConsulSource implements Source {
   }
 
   private spawn(p: Promise<void>): void {
-    const q = p.catch((e) => this.log.error({ err: this.redact(errText(e)) }, 'consul: internal error')).finally(() => this.running.delete(q));
+    const q = p
+      .catch((e) => this.log.error({ err: this.redact(errText(e)) }, 'consul: internal error'))
+      .finally(() => this.running.delete(q));
     this.running.add(q);
   }
 
@@ -250,9 +310,14 @@ export class ConsulSource implements Source {
         break;
       }
       try {
-        const res = await this.http!.request('GET', '/v1/agent/self', { timeoutMs: this.o.requestTimeoutMs, signal: this.root.signal, query: { dc: undefined } });
+        const res = await this.http!.request('GET', '/v1/agent/self', {
+          timeoutMs: this.o.requestTimeoutMs,
+          signal: this.root.signal,
+          query: { dc: undefined },
+        });
         const cfg = (res.body as { Config?: { Datacenter?: unknown } } | undefined)?.Config;
-        if (typeof cfg?.Datacenter !== 'string' || !cfg.Datacenter) throw new ConsulDataError('agent/self.Config.Datacenter: missing; set consul.datacenter');
+        if (typeof cfg?.Datacenter !== 'string' || !cfg.Datacenter)
+          throw new ConsulDataError('agent/self.Config.Datacenter: missing; set consul.datacenter');
         this.dc = cfg.Datacenter;
         this.setFailure('agent/self', undefined);
       } catch (e) {
@@ -265,7 +330,8 @@ export class ConsulSource implements Source {
     if (this.stopped) return;
     const g = this.o.gateway;
     if (g?.register) this.spawn(this.register());
-    if (this.o.watchAll || this.o.tag || this.o.connect === 'auto') this.startLoop('catalog', () => this.catalogLoopOnce.bind(this));
+    if (this.o.watchAll || this.o.tag || this.o.connect === 'auto')
+      this.startLoop('catalog', () => this.catalogLoopOnce.bind(this));
     if (g) {
       this.startLoop('roots', () => this.rootsOnce.bind(this));
       this.startLoop('leaf', () => this.leafOnce.bind(this));
@@ -287,7 +353,14 @@ export class ConsulSource implements Source {
             timeoutMs: this.o.requestTimeoutMs,
             signal: this.root.signal,
             query: { dc: undefined },
-            body: { ID: g.name, Name: g.name, Kind: g.kind === 'ingress-gateway' ? 'ingress-gateway' : undefined, Address: g.address, Port: g.port, Meta: { 'managed-by': 'meshgate' } },
+            body: {
+              ID: g.name,
+              Name: g.name,
+              Kind: g.kind === 'ingress-gateway' ? 'ingress-gateway' : undefined,
+              Address: g.address,
+              Port: g.port,
+              Meta: { 'managed-by': 'meshgate' },
+            },
           });
           this.registered = true;
           this.setFailure('register', undefined);
@@ -342,14 +415,18 @@ export class ConsulSource implements Source {
         } catch (e) {
           if (this.stopped || loop.abort.signal.aborted) break;
           const msg = this.redact(errText(e));
-          if (e instanceof ConsulDataError || (e instanceof ConsulHttpError && (e.kind === 'bad-json' || e.kind === 'too-large'))) {
+          if (
+            e instanceof ConsulDataError ||
+            (e instanceof ConsulHttpError && (e.kind === 'bad-json' || e.kind === 'too-large'))
+          ) {
             // Bad data: reported by the step's owner (per service); not a reason to call the agent down.
             loop.answered = true;
             this.noteError(msg);
             this.log.warn({ watch: key, err: msg }, 'consul: skipped a malformed answer');
           } else {
             if (e instanceof ConsulHttpError && e.kind === 'acl') this.token = this.safeReread();
-            if (loop.failure === undefined) this.log.warn({ watch: key, err: msg }, 'consul: watch failing; keeping the last known state');
+            if (loop.failure === undefined)
+              this.log.warn({ watch: key, err: msg }, 'consul: watch failing; keeping the last known state');
             loop.failure = msg;
             this.noteError(msg);
           }
@@ -380,7 +457,13 @@ export class ConsulSource implements Source {
   }
 
   /** One GET: blocking when index >= 1, otherwise a plain read through the fan-out limiter. */
-  private get(path: string, index: number, loop: Loop, query: Record<string, string | number | boolean | undefined> = {}, allow404 = false): Promise<ConsulResponse> {
+  private get(
+    path: string,
+    index: number,
+    loop: Loop,
+    query: Record<string, string | number | boolean | undefined> = {},
+    allow404 = false,
+  ): Promise<ConsulResponse> {
     if (index >= 1) {
       const wait = jitteredWait(this.o.waitMs);
       return this.http!.request('GET', path, {
@@ -390,7 +473,14 @@ export class ConsulSource implements Source {
         allow404,
       });
     }
-    return this.limiter.run(() => this.http!.request('GET', path, { query, timeoutMs: this.o.requestTimeoutMs, signal: loop.abort.signal, allow404 }));
+    return this.limiter.run(() =>
+      this.http!.request('GET', path, {
+        query,
+        timeoutMs: this.o.requestTimeoutMs,
+        signal: loop.abort.signal,
+        allow404,
+      }),
+    );
   }
 
   private async catalogLoopOnce(index: number, loop: Loop): Promise<number | undefined> {
@@ -401,7 +491,11 @@ export class ConsulSource implements Source {
   }
 
   private async rootsOnce(index: number, loop: Loop): Promise<number | undefined> {
-    const res = await this.get('/v1/agent/connect/ca/roots', index, loop, { dc: undefined, ns: undefined, partition: undefined });
+    const res = await this.get('/v1/agent/connect/ca/roots', index, loop, {
+      dc: undefined,
+      ns: undefined,
+      partition: undefined,
+    });
     const r = parseRoots(res.body);
     let td = r.trustDomain;
     if (!td) {
@@ -413,16 +507,20 @@ export class ConsulSource implements Source {
       }
     }
     if (!td) throw new ConsulDataError('connect/ca/roots: no TrustDomain and the root carries no spiffe:// URI');
-    const changed = !this.roots || this.roots.activeRootId !== r.activeRootId || this.roots.rootPems.join() !== r.rootPems.join();
+    const changed =
+      !this.roots || this.roots.activeRootId !== r.activeRootId || this.roots.rootPems.join() !== r.rootPems.join();
     this.roots = { ...r, trustDomainResolved: td };
-    if (changed) this.log.info({ activeRootId: r.activeRootId, roots: r.rootPems.length }, 'consul: Connect roots updated');
+    if (changed)
+      this.log.info({ activeRootId: r.activeRootId, roots: r.rootPems.length }, 'consul: Connect roots updated');
     if (this.pendingLeaf) this.applyLeaf();
     return res.index;
   }
 
   private async leafOnce(index: number, loop: Loop): Promise<number | undefined> {
     const g = this.o.gateway!;
-    const res = await this.get(`/v1/agent/connect/ca/leaf/${encodeURIComponent(g.name)}`, index, loop, { dc: undefined });
+    const res = await this.get(`/v1/agent/connect/ca/leaf/${encodeURIComponent(g.name)}`, index, loop, {
+      dc: undefined,
+    });
     const l = parseLeaf(res.body);
     this.pendingLeaf = { certPem: l.certPem, privateKeyPem: l.privateKeyPem, serviceUri: l.serviceUri };
     this.applyLeaf();
@@ -434,9 +532,18 @@ export class ConsulSource implements Source {
     const p = this.pendingLeaf;
     if (!p || !this.roots) return;
     const g = this.o.gateway!;
-    const expected = p.serviceUri || connectSpiffeId(g.name, this.o.namespace, this.dc, this.roots.trustDomainResolved, this.o.partition);
-    let check = validateLeaf({ certPem: p.certPem, privateKeyPem: p.privateKeyPem, rootPems: this.roots.rootPems, intermediatePems: this.roots.activeIntermediates, expectedUri: expected });
-    if (check.ok && !expected.endsWith(`/svc/${g.name}`)) check = { ok: false, reason: `ServiceURI ${expected} is not the gateway service ${g.name}` };
+    const expected =
+      p.serviceUri ||
+      connectSpiffeId(g.name, this.o.namespace, this.dc, this.roots.trustDomainResolved, this.o.partition);
+    let check = validateLeaf({
+      certPem: p.certPem,
+      privateKeyPem: p.privateKeyPem,
+      rootPems: this.roots.rootPems,
+      intermediatePems: this.roots.activeIntermediates,
+      expectedUri: expected,
+    });
+    if (check.ok && !expected.endsWith(`/svc/${g.name}`))
+      check = { ok: false, reason: `ServiceURI ${expected} is not the gateway service ${g.name}` };
     if (!check.ok) {
       // Keep the pending leaf: new roots may still make it valid.
       const msg = `consul: leaf certificate for ${g.name} rejected: ${check.reason}; keeping the previous one`;
@@ -448,7 +555,10 @@ export class ConsulSource implements Source {
     }
     this.pendingLeaf = undefined;
     this.leafError = undefined;
-    const chain = [p.certPem.trim() + '\n', ...this.roots.activeIntermediates.filter((i) => !p.certPem.includes(i.trim()))].join('');
+    const chain = [
+      `${p.certPem.trim()}\n`,
+      ...this.roots.activeIntermediates.filter((i) => !p.certPem.includes(i.trim())),
+    ].join('');
     const serial = (() => {
       try {
         return new X509Certificate(p.certPem).serialNumber;
@@ -456,7 +566,11 @@ export class ConsulSource implements Source {
         return '';
       }
     })();
-    if (this.leaf?.serial !== serial) this.log.info({ gateway: g.name, notAfter: check.notAfter?.toISOString() }, 'consul: gateway leaf certificate updated');
+    if (this.leaf?.serial !== serial)
+      this.log.info(
+        { gateway: g.name, notAfter: check.notAfter?.toISOString() },
+        'consul: gateway leaf certificate updated',
+      );
     this.leaf = { chainPem: chain, keyPem: p.privateKeyPem, notAfter: check.notAfter, serial };
     this.queueFlush();
   }
@@ -471,7 +585,10 @@ export class ConsulSource implements Source {
       // Keep the previous listeners; block until the entry changes instead of retrying the same bad one.
       this.ingressBad = errText(e);
       this.noteError(`consul: ingress-gateway entry ${g.name} rejected: ${this.ingressBad}`);
-      this.log.warn({ gateway: g.name, err: this.ingressBad }, 'consul: ingress-gateway entry rejected; keeping the previous routes');
+      this.log.warn(
+        { gateway: g.name, err: this.ingressBad },
+        'consul: ingress-gateway entry rejected; keeping the previous routes',
+      );
     }
     this.reconcile();
     return res.index;
@@ -483,7 +600,8 @@ export class ConsulSource implements Source {
     // verdict; the verdicts themselves come from /intentions/check, which applies Consul's own
     // precedence and default policy.
     const res = await this.get('/v1/connect/intentions/match', index, loop, { by: 'source', name: g.name });
-    if (typeof res.body !== 'object' || res.body === null) throw new ConsulDataError('connect/intentions/match: expected an object');
+    if (typeof res.body !== 'object' || res.body === null)
+      throw new ConsulDataError('connect/intentions/match: expected an object');
     await this.recheckIntentions([...this.services.values()].filter((s) => s.connect).map((s) => s.name));
     this.intentionsAnswered = true;
     return res.index;
@@ -498,14 +616,21 @@ export class ConsulSource implements Source {
         this.limiter.run(async () => {
           if (this.stopped) return;
           try {
-            const res = await this.http!.request('GET', '/v1/connect/intentions/check', { query: { source: g.name, destination: svc }, timeoutMs: this.o.requestTimeoutMs, signal: this.root.signal });
+            const res = await this.http!.request('GET', '/v1/connect/intentions/check', {
+              query: { source: g.name, destination: svc },
+              timeoutMs: this.o.requestTimeoutMs,
+              signal: this.root.signal,
+            });
             const ok = parseIntentionCheck(res.body);
             if (gen < this.intentionsGen && this.allowed.has(svc)) return; // a newer check round owns this verdict
             const before = this.allowed.get(svc);
             this.allowed.set(svc, ok);
             if (!ok && before !== false) {
               this.intentionDenials++;
-              this.log.warn({ gateway: g.name, service: svc }, `consul: intention denies ${g.name} -> ${svc}; requests to ${svc} through the mesh will be refused`);
+              this.log.warn(
+                { gateway: g.name, service: svc },
+                `consul: intention denies ${g.name} -> ${svc}; requests to ${svc} through the mesh will be refused`,
+              );
             } else if (ok && before === false) {
               this.log.info({ gateway: g.name, service: svc }, `consul: intention now allows ${g.name} -> ${svc}`);
             }
@@ -532,7 +657,12 @@ export class ConsulSource implements Source {
     }
     const out = new Map<string, boolean>();
     for (const name of want) {
-      const connect = this.o.connect === 'always' ? true : this.o.connect === 'never' ? false : !!this.catalog?.has(`${name}-sidecar-proxy`);
+      const connect =
+        this.o.connect === 'always'
+          ? true
+          : this.o.connect === 'never'
+            ? false
+            : !!this.catalog?.has(`${name}-sidecar-proxy`);
       out.set(name, connect);
     }
     return out;
@@ -623,7 +753,9 @@ export class ConsulSource implements Source {
   private isSynced(): boolean {
     if (!this.dc) return false;
     if (this.o.connect === 'auto' && !this.catalog) return false;
-    for (const l of this.loops.values()) if (!l.answered && (l.key.startsWith('svc:') || ['catalog', 'roots', 'ingress', 'intentions'].includes(l.key))) return false;
+    for (const l of this.loops.values())
+      if (!l.answered && (l.key.startsWith('svc:') || ['catalog', 'roots', 'ingress', 'intentions'].includes(l.key)))
+        return false;
     if (this.o.gateway) {
       if (!this.leaf) return false;
       if (this.o.gateway.register && !this.registered) return false;
@@ -642,19 +774,37 @@ export class ConsulSource implements Source {
     }
     const gw = this.o.gateway;
     const idName = gw ? identityName(gw.name) : undefined;
-    if (this.roots) model.trustBundles.push({ name: ROOTS_BUNDLE_NAME, caPems: [...this.roots.rootPems], source: this.name } satisfies TrustBundle);
-    if (gw && this.leaf) model.identities.push({ name: idName!, certChainPem: this.leaf.chainPem, privateKeyPem: this.leaf.keyPem, source: this.name } satisfies Identity);
+    if (this.roots)
+      model.trustBundles.push({
+        name: ROOTS_BUNDLE_NAME,
+        caPems: [...this.roots.rootPems],
+        source: this.name,
+      } satisfies TrustBundle);
+    if (gw && this.leaf)
+      model.identities.push({
+        name: idName!,
+        certChainPem: this.leaf.chainPem,
+        privateKeyPem: this.leaf.keyPem,
+        source: this.name,
+      } satisfies Identity);
     for (const st of [...this.services.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const svc: Service = { name: serviceModelName(dc, st.name), endpoints: st.endpoints ? st.endpoints.map((e) => ({ ...e })) : [], source: this.name };
+      const svc: Service = {
+        name: serviceModelName(dc, st.name),
+        endpoints: st.endpoints ? st.endpoints.map((e) => ({ ...e })) : [],
+        source: this.name,
+      };
       const proto = protocols.get(st.name);
       if (proto) svc.protocol = proto;
       if (st.connect) {
-        if (!this.roots) svc.endpoints = []; // never send plaintext to a mesh sidecar
+        if (!this.roots)
+          svc.endpoints = []; // never send plaintext to a mesh sidecar
         else {
           const td = this.roots.trustDomainResolved;
           svc.tls = {
             sni: connectSni(st.name, this.o.namespace, dc, td, this.o.partition),
-            expectedSans: [{ kind: 'uri', value: connectSpiffeId(st.name, this.o.namespace, dc, td, this.o.partition) }],
+            expectedSans: [
+              { kind: 'uri', value: connectSpiffeId(st.name, this.o.namespace, dc, td, this.o.partition) },
+            ],
             trustBundle: ROOTS_BUNDLE_NAME,
           };
           if (gw && this.leaf) svc.tls.clientIdentity = idName;
@@ -681,7 +831,12 @@ export class ConsulSource implements Source {
         model.routes.push(r);
         routes.push(r.name);
       }
-      model.listeners.push({ name: ingressListenerName(l.port), port: l.port, routes, source: this.name } satisfies GatewayListener);
+      model.listeners.push({
+        name: ingressListenerName(l.port),
+        port: l.port,
+        routes,
+        source: this.name,
+      } satisfies GatewayListener);
     }
     return model;
   }
@@ -691,17 +846,24 @@ export class ConsulSource implements Source {
     const failures = [...this.loops.values()].filter((l) => l.failure !== undefined);
     const bad: Record<string, string> = {};
     for (const st of this.services.values()) if (st.bad) bad[st.name] = st.bad;
-    const denied = [...this.allowed].filter(([, ok]) => !ok).map(([n]) => n).sort();
+    const denied = [...this.allowed]
+      .filter(([, ok]) => !ok)
+      .map(([n]) => n)
+      .sort();
     const unsupported: string[] = [];
     for (const l of this.ingress) {
       if (l.protocol === 'tcp') unsupported.push(`listener ${l.port}: tcp listeners are not routed by meshgate`);
-      if (l.services.some((s) => s.name === '*')) unsupported.push(`listener ${l.port}: wildcard service "*" is not supported; name the services`);
+      if (l.services.some((s) => s.name === '*'))
+        unsupported.push(`listener ${l.port}: wildcard service "*" is not supported; name the services`);
     }
     const details: Record<string, unknown> = {
       address: new URL(this.o.address).origin,
       datacenter: this.dc || undefined,
       watchedServices: this.services.size,
-      connectServices: [...this.services.values()].filter((s) => s.connect).map((s) => s.name).sort(),
+      connectServices: [...this.services.values()]
+        .filter((s) => s.connect)
+        .map((s) => s.name)
+        .sort(),
       deniedServices: denied,
       // The same list under the key meshgate's pipeline reads for its intention gauge.
       intentionDenied: denied,
@@ -715,9 +877,12 @@ export class ConsulSource implements Source {
     if (this.leafError) details.leafError = this.leafError;
     if (this.ingressBad) details.ingressError = this.ingressBad;
     if (unsupported.length) details.unsupported = unsupported;
-    if (this.services.size > 200) details.warning = `watching ${this.services.size} services holds as many blocking requests; Consul's http_max_conns_per_client defaults to 200`;
+    if (this.services.size > 200)
+      details.warning = `watching ${this.services.size} services holds as many blocking requests; Consul's http_max_conns_per_client defaults to 200`;
     const connectWithoutGateway = !this.o.gateway && [...this.services.values()].some((s) => s.connect);
-    if (connectWithoutGateway) details.warningConnect = 'Connect services are watched but consul.gateway is not set: no client certificate is presented, so sidecars will refuse the gateway';
+    if (connectWithoutGateway)
+      details.warningConnect =
+        'Connect services are watched but consul.gateway is not set: no client certificate is presented, so sidecars will refuse the gateway';
     const s: SourceStatus = { name: this.name, synced: this.synced, stale: failures.length > 0, details };
     const lastError = failures[0]?.failure ?? this.lastError;
     if (lastError) {

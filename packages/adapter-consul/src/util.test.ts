@@ -29,10 +29,16 @@ test('sleep ends early when its signal aborts', async () => {
 });
 
 test('ConsulSource refuses bad settings with the setting name and the fix', async () => {
-  assert.throws(() => new ConsulSource({ address: 'not a url' }), /consul\.address: .* use e\.g\. http:\/\/127\.0\.0\.1:8500/);
+  assert.throws(
+    () => new ConsulSource({ address: 'not a url' }),
+    /consul\.address: .* use e\.g\. http:\/\/127\.0\.0\.1:8500/,
+  );
   assert.throws(() => new ConsulSource({ services: ['bad name'] }), /consul\.services/);
   delete process.env.MG_UNSET_TOKEN_VAR;
   const s = new ConsulSource({ tokenEnv: 'MG_UNSET_TOKEN_VAR' });
-  await assert.rejects(s.start({ update() {}, status() {} }), /consul\.tokenEnv: environment variable MG_UNSET_TOKEN_VAR is not set/);
+  await assert.rejects(
+    s.start({ update() {}, status() {} }),
+    /consul\.tokenEnv: environment variable MG_UNSET_TOKEN_VAR is not set/,
+  );
   await s.stop();
 });

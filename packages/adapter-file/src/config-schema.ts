@@ -25,10 +25,18 @@ const locality: Spec = {
 const endpoint: Spec = {
   kind: 'object',
   fields: {
-    address: { spec: { kind: 'string', nonEmpty: true }, required: true, doc: 'IPv4 or IPv6 address (EDS does not resolve names)' },
+    address: {
+      spec: { kind: 'string', nonEmpty: true },
+      required: true,
+      doc: 'IPv4 or IPv6 address (EDS does not resolve names)',
+    },
     port: { spec: PORT, required: true, doc: 'port 1..65535' },
     weight: { spec: { kind: 'int', min: 1, max: UINT32 }, default: '1', doc: 'load-balancing weight' },
-    health: { spec: { kind: 'string', enum: ['healthy', 'unhealthy', 'draining', 'unknown'] }, default: 'healthy', doc: 'health status sent to the data plane' },
+    health: {
+      spec: { kind: 'string', enum: ['healthy', 'unhealthy', 'draining', 'unknown'] },
+      default: 'healthy',
+      doc: 'health status sent to the data plane',
+    },
     locality: { spec: locality, doc: 'where the endpoint runs' },
   },
 };
@@ -50,7 +58,11 @@ const tls: Spec = {
   fields: {
     sni: { spec: { kind: 'string', nonEmpty: true }, doc: 'server name sent in the TLS handshake' },
     alpn: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } }, doc: 'ALPN protocols offered, e.g. [h2]' },
-    expectedSans: { spec: { kind: 'list', of: san, nonEmpty: true }, required: true, doc: 'exact SANs the upstream must present' },
+    expectedSans: {
+      spec: { kind: 'list', of: san, nonEmpty: true },
+      required: true,
+      doc: 'exact SANs the upstream must present',
+    },
     trustBundle: { spec: NAME, required: true, doc: 'name of an entry in trustBundles' },
     clientIdentity: { spec: NAME, doc: 'name of an entry in identities (mTLS); omit for one-way TLS' },
   },
@@ -60,7 +72,11 @@ const service: Spec = {
   kind: 'object',
   fields: {
     name: { spec: NAME, required: true, doc: 'service name; the cluster name and the xds:///<name> target' },
-    protocol: { spec: { kind: 'string', enum: ['http', 'http2', 'grpc', 'tcp'] }, default: 'http', doc: 'upstream protocol; http2 and grpc enable HTTP/2 upstream' },
+    protocol: {
+      spec: { kind: 'string', enum: ['http', 'http2', 'grpc', 'tcp'] },
+      default: 'http',
+      doc: 'upstream protocol; http2 and grpc enable HTTP/2 upstream',
+    },
     connectTimeout: { spec: { kind: 'duration', minMs: 1 }, default: '5s', doc: 'upstream connect timeout' },
     endpoints: { spec: { kind: 'list', of: endpoint }, default: '[]', doc: 'addresses of the service instances' },
     tls: { spec: tls, doc: 'upstream TLS / mTLS' },
@@ -99,7 +115,11 @@ const backend: Spec = {
 const retries: Spec = {
   kind: 'object',
   fields: {
-    retryOn: { spec: { kind: 'string', nonEmpty: true }, default: '"5xx,reset,connect-failure"', doc: 'Envoy retry_on conditions; gRPC clients use status names such as unavailable' },
+    retryOn: {
+      spec: { kind: 'string', nonEmpty: true },
+      default: '"5xx,reset,connect-failure"',
+      doc: 'Envoy retry_on conditions; gRPC clients use status names such as unavailable',
+    },
     numRetries: { spec: { kind: 'int', min: 1, max: 10 }, default: '1', doc: 'retries after the first attempt' },
     perTryTimeout: { spec: { kind: 'duration', minMs: 1 }, doc: 'timeout of each attempt' },
   },
@@ -111,13 +131,23 @@ const route: Spec = {
     name: { spec: NAME, required: true, doc: 'route name' },
     hosts: { spec: { kind: 'list', of: HOST, nonEmpty: true }, required: true, doc: 'hosts (authorities) answered' },
     match: { spec: match, default: '{ prefix: / }', doc: 'which requests the route takes' },
-    backends: { spec: { kind: 'list', of: backend, nonEmpty: true }, required: true, doc: 'services that receive the traffic' },
+    backends: {
+      spec: { kind: 'list', of: backend, nonEmpty: true },
+      required: true,
+      doc: 'services that receive the traffic',
+    },
     timeout: { spec: { kind: 'duration', minMs: 0 }, doc: 'whole-request timeout; 0s disables' },
     retries: { spec: retries, doc: 'retry policy' },
     requestHeadersToAdd: { spec: { kind: 'headers' }, doc: 'headers set on the request' },
-    requestHeadersToRemove: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } }, doc: 'headers removed from the request' },
+    requestHeadersToRemove: {
+      spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } },
+      doc: 'headers removed from the request',
+    },
     responseHeadersToAdd: { spec: { kind: 'headers' }, doc: 'headers set on the response' },
-    responseHeadersToRemove: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } }, doc: 'headers removed from the response' },
+    responseHeadersToRemove: {
+      spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } },
+      doc: 'headers removed from the response',
+    },
   },
 };
 
@@ -137,7 +167,11 @@ const identity: Spec = {
     name: { spec: NAME, required: true, doc: 'SDS secret name' },
     certFile: { spec: { kind: 'string', nonEmpty: true }, required: true, doc: 'PEM certificate chain, leaf first' },
     keyFile: { spec: { kind: 'string', nonEmpty: true }, required: true, doc: 'PEM private key' },
-    allowedNodes: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } }, default: '[] (every node)', doc: 'who may fetch it: spiffe://... or dns:<name> (the verified client certificate), or a node id or cluster (self-declared)' },
+    allowedNodes: {
+      spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } },
+      default: '[] (every node)',
+      doc: 'who may fetch it: spiffe://... or dns:<name> (the verified client certificate), or a node id or cluster (self-declared)',
+    },
   },
 };
 
@@ -145,7 +179,11 @@ const trustBundle: Spec = {
   kind: 'object',
   fields: {
     name: { spec: NAME, required: true, doc: 'SDS secret name' },
-    caFiles: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true }, nonEmpty: true }, required: true, doc: 'PEM files with CA certificates' },
+    caFiles: {
+      spec: { kind: 'list', of: { kind: 'string', nonEmpty: true }, nonEmpty: true },
+      required: true,
+      doc: 'PEM files with CA certificates',
+    },
   },
 };
 
@@ -155,7 +193,11 @@ export const CONFIG_SCHEMA: Extract<Spec, { kind: 'object' }> = {
     services: { spec: { kind: 'list', of: service }, default: '[]', doc: 'upstream services' } satisfies Field,
     routes: { spec: { kind: 'list', of: route }, default: '[]', doc: 'HTTP routes' },
     listeners: { spec: { kind: 'list', of: listener }, default: '[]', doc: 'Envoy socket listeners' },
-    identities: { spec: { kind: 'list', of: identity }, default: '[]', doc: 'client certificates the gateway presents' },
+    identities: {
+      spec: { kind: 'list', of: identity },
+      default: '[]',
+      doc: 'client certificates the gateway presents',
+    },
     trustBundles: { spec: { kind: 'list', of: trustBundle }, default: '[]', doc: 'CA bundles that verify upstreams' },
   },
 };

@@ -15,7 +15,12 @@ function tempDir(t: { after(fn: () => void): void }): string {
 }
 
 /** Writes `text` as gw.yaml in a fresh temp dir and loads it; returns the file path and messages. */
-function load(t: { after(fn: () => void): void }, text: string, extra: Record<string, string> = {}, opts: ParseOptions = {}) {
+function load(
+  t: { after(fn: () => void): void },
+  text: string,
+  extra: Record<string, string> = {},
+  opts: ParseOptions = {},
+) {
   const dir = tempDir(t);
   const file = join(dir, 'gw.yaml');
   writeFileSync(file, text);
@@ -79,8 +84,37 @@ test('the mTLS example loads with real openssl-made certificates and reads them 
   const certs = join(dir, 'certs');
   mkdirSync(certs);
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
-  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=gateway', '-keyout', 'gateway.key', '-out', 'gateway.csr');
+  ossl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=ca',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
+  ossl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    '/CN=gateway',
+    '-keyout',
+    'gateway.key',
+    '-out',
+    'gateway.csr',
+  );
   ossl('x509', '-req', '-in', 'gateway.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '1', '-out', 'gateway.crt');
   const r = loadConfigFile(join(dir, 'mtls.yaml'));
   assert.deepEqual(r.errors, []);
@@ -115,18 +149,38 @@ test('type and range errors name file, path, line:column and the fix', (t) => {
     `${r.file}:4:37: services[0].endpoints[0].port: expected an integer 1..65535, got "fifty"`,
     `${r.file}:12:11: listeners[0].port: expected an integer 1..65535, got 70000`,
   ]);
-  assert.deepEqual(r.errors.map((e) => [e.code, e.path, e.line, e.col]), [
-    ['type', 'services[0].endpoints[0].port', 4, 37],
-    ['range', 'listeners[0].port', 12, 11],
-  ]);
+  assert.deepEqual(
+    r.errors.map((e) => [e.code, e.path, e.line, e.col]),
+    [
+      ['type', 'services[0].endpoints[0].port', 4, 37],
+      ['range', 'listeners[0].port', 12, 11],
+    ],
+  );
 });
 
 test('unknown keys are errors with a did-you-mean', (t) => {
-  const r = load(t, GOOD.replace('{ address: 127.0.0.1', '{ adress: 127.0.0.1').replace('    hosts: [echo]', '    hosts: [echo]\n    timout: 2s'));
+  const r = load(
+    t,
+    GOOD.replace('{ address: 127.0.0.1', '{ adress: 127.0.0.1').replace(
+      '    hosts: [echo]',
+      '    hosts: [echo]\n    timout: 2s',
+    ),
+  );
   assert.equal(r.messages.length, 3, r.messages.join('\n'));
-  assert.match(r.messages[0], new RegExp(`^${r.file}:4:9: services\\[0\\]\\.endpoints\\[0\\]: missing required key "address"`));
-  assert.match(r.messages[1], new RegExp(`^${r.file}:4:11: services\\[0\\]\\.endpoints\\[0\\]\\.adress: unknown key "adress"; did you mean "address"\\?`));
-  assert.match(r.messages[2], new RegExp(`^${r.file}:8:5: routes\\[0\\]\\.timout: unknown key "timout"; did you mean "timeout"\\?`));
+  assert.match(
+    r.messages[0],
+    new RegExp(`^${r.file}:4:9: services\\[0\\]\\.endpoints\\[0\\]: missing required key "address"`),
+  );
+  assert.match(
+    r.messages[1],
+    new RegExp(
+      `^${r.file}:4:11: services\\[0\\]\\.endpoints\\[0\\]\\.adress: unknown key "adress"; did you mean "address"\\?`,
+    ),
+  );
+  assert.match(
+    r.messages[2],
+    new RegExp(`^${r.file}:8:5: routes\\[0\\]\\.timout: unknown key "timout"; did you mean "timeout"\\?`),
+  );
 });
 
 test('missing keys, bad durations, hostnames and bad enums say what to write', (t) => {
@@ -152,19 +206,32 @@ test('missing keys, bad durations, hostnames and bad enums say what to write', (
 });
 
 test('dangling references are reported at the line of the offending item', (t) => {
-  const r = load(t, GOOD.replace('{ service: echo-v1 }', '{ service: echo-v9 }').replace('routes: [echo]', 'routes: [echo, nope]'));
+  const r = load(
+    t,
+    GOOD.replace('{ service: echo-v1 }', '{ service: echo-v9 }').replace('routes: [echo]', 'routes: [echo, nope]'),
+  );
   assert.deepEqual(r.messages, [
     `${r.file}:9:20: routes[0].backends[0].service: service "echo-v9" does not exist; define it or fix the name`,
     `${r.file}:13:20: listeners[0].routes[1]: route "nope" does not exist; define it or fix the name`,
   ]);
   assert.ok(r.errors.every((e) => e.code === 'reference'));
-  const tls = load(t, GOOD.replace('    endpoints:\n', '    tls: { expectedSans: [ "spiffe://td/x" ], trustBundle: roots }\n    endpoints:\n'));
-  assert.deepEqual(tls.messages, [`${tls.file}:3:10: services[0].tls: trust bundle "roots" does not exist; define it or fix the name`]);
+  const tls = load(
+    t,
+    GOOD.replace(
+      '    endpoints:\n',
+      '    tls: { expectedSans: [ "spiffe://td/x" ], trustBundle: roots }\n    endpoints:\n',
+    ),
+  );
+  assert.deepEqual(tls.messages, [
+    `${tls.file}:3:10: services[0].tls: trust bundle "roots" does not exist; define it or fix the name`,
+  ]);
 });
 
 test('duplicate names point at the second definition and the first', (t) => {
   const r = load(t, GOOD.replace('routes:\n', '  - name: echo-v1\n    endpoints: []\nroutes:\n'));
-  assert.deepEqual(r.messages, [`${r.file}:5:5: services[1].name: duplicate service name "echo-v1" (first defined at line 2); names must be unique`]);
+  assert.deepEqual(r.messages, [
+    `${r.file}:5:5: services[1].name: duplicate service name "echo-v1" (first defined at line 2); names must be unique`,
+  ]);
 });
 
 test('secret files: unreadable or wrong content is named by path, key material never appears', (t) => {
@@ -225,7 +292,12 @@ test('top-level sections owned by other components are accepted when declared, a
   const plain = loadConfigFile(file);
   assert.equal(plain.errors.length, 2);
   const r = loadConfigFile(file, { extraTopLevelKeys: ['xds', 'consul'] });
-  assert.deepEqual(r.errors.map((e) => e.message), [`${file}:15:1: consull: unknown key "consull"; did you mean "consul"? (allowed: services, routes, listeners, identities, trustBundles, xds, consul)`]);
+  assert.deepEqual(
+    r.errors.map((e) => e.message),
+    [
+      `${file}:15:1: consull: unknown key "consull"; did you mean "consul"? (allowed: services, routes, listeners, identities, trustBundles, xds, consul)`,
+    ],
+  );
 });
 
 const SPLIT = `services:
@@ -244,33 +316,87 @@ listeners:
 test('with externalReferences, a route backend defined by another source is accepted and listed', (t) => {
   // Without the option the file alone must resolve every backend (a standalone file).
   const alone = load(t, SPLIT);
-  assert.deepEqual(alone.messages, [`${alone.file}:9:20: routes[0].backends[1].service: service "consul/dc1/shop" does not exist; define it or fix the name`]);
+  assert.deepEqual(alone.messages, [
+    `${alone.file}:9:20: routes[0].backends[1].service: service "consul/dc1/shop" does not exist; define it or fix the name`,
+  ]);
   const r = load(t, SPLIT, {}, { externalReferences: true });
   assert.deepEqual(r.messages, []);
-  assert.deepEqual(r.model?.routes[0].backends.map((b) => b.service), ['shop-v1', 'consul/dc1/shop']);
+  assert.deepEqual(
+    r.model?.routes[0].backends.map((b) => b.service),
+    ['shop-v1', 'consul/dc1/shop'],
+  );
   assert.deepEqual(r.external, [{ route: 'shop', service: 'consul/dc1/shop', line: 9, col: 20 }]);
   // The model holds only what the file defines; the merged model resolves the rest.
-  assert.deepEqual(r.model?.services.map((s) => s.name), ['shop-v1']);
+  assert.deepEqual(
+    r.model?.services.map((s) => s.name),
+    ['shop-v1'],
+  );
 });
 
 test('with externalReferences, a backend name no source could define and other dangling references are still errors', (t) => {
   const bad = load(t, SPLIT.replace('consul/dc1/shop', '"consul dc1 shop"'), {}, { externalReferences: true });
   assert.equal(bad.model, undefined);
-  assert.deepEqual(bad.messages, [`${bad.file}:9:20: routes[0].backends[1].service: invalid value "consul dc1 shop": use letters, digits and . _ : / - (at most 253 characters, starting with a letter or digit)`]);
+  assert.deepEqual(bad.messages, [
+    `${bad.file}:9:20: routes[0].backends[1].service: invalid value "consul dc1 shop": use letters, digits and . _ : / - (at most 253 characters, starting with a letter or digit)`,
+  ]);
   const listener = load(t, SPLIT.replace('routes: [shop]', 'routes: [shop, nope]'), {}, { externalReferences: true });
   assert.equal(listener.model, undefined);
-  assert.deepEqual(listener.messages, [`${listener.file}:11:46: listeners[0].routes[1]: route "nope" does not exist; define it or fix the name`]);
+  assert.deepEqual(listener.messages, [
+    `${listener.file}:11:46: listeners[0].routes[1]: route "nope" does not exist; define it or fix the name`,
+  ]);
   assert.deepEqual(listener.external, []);
 });
 
 /** Real key pairs and certificates from openssl: `leaf(name, days)` writes <name>.crt and <name>.key (days < 0: already expired). */
 function openssl(dir: string) {
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=ca', '-keyout', 'ca.key', '-out', 'ca.crt');
+  ossl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=ca',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
   return {
     leaf(name: string, days = 1): void {
-      ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      ossl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', String(days), '-out', `${name}.crt`);
+      ossl(
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        `/CN=${name}`,
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+      );
+      ossl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-days',
+        String(days),
+        '-out',
+        `${name}.crt`,
+      );
     },
   };
 }
@@ -282,15 +408,27 @@ const WITH_IDENTITY = (cert: string, key: string) => `${GOOD}identities:
 `;
 
 /** Loads GOOD plus one identity whose files were made in the same directory by `make`. */
-function loadIdentity(t: { after(fn: () => void): void }, cert: string, key: string, make: (dir: string, pki: ReturnType<typeof openssl>) => void) {
+function loadIdentity(
+  t: { after(fn: () => void): void },
+  cert: string,
+  key: string,
+  make: (dir: string, pki: ReturnType<typeof openssl>) => void,
+) {
   const dir = tempDir(t);
   make(dir, openssl(dir));
   const file = join(dir, 'gw.yaml');
   writeFileSync(file, WITH_IDENTITY(cert, key));
   const r = loadConfigFile(file);
   // No line of any PEM body (keys above all) may appear in a message.
-  const bodies = readdirSync(dir).filter((f) => /\.(crt|key)$/.test(f)).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
-  for (const m of r.errors.map((e) => e.message)) for (const b of bodies) assert.ok(!m.includes(b), `a message quotes PEM content: ${m}`);
+  const bodies = readdirSync(dir)
+    .filter((f) => /\.(crt|key)$/.test(f))
+    .flatMap((f) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter((l) => l.length >= 16 && !l.startsWith('-----')),
+    );
+  for (const m of r.errors.map((e) => e.message))
+    for (const b of bodies) assert.ok(!m.includes(b), `a message quotes PEM content: ${m}`);
   return { dir, file, ...r, messages: r.errors.map((e) => e.message) };
 }
 
@@ -300,8 +438,11 @@ test('identity: a certificate and key that belong together load', (t) => {
   assert.equal(r.model?.identities[0].name, 'gw');
 });
 
-test('identity: a key that is not the certificate\'s own is refused, naming both files and the fix', (t) => {
-  const r = loadIdentity(t, 'gw.crt', 'other.key', (_d, pki) => { pki.leaf('gw'); pki.leaf('other'); });
+test("identity: a key that is not the certificate's own is refused, naming both files and the fix", (t) => {
+  const r = loadIdentity(t, 'gw.crt', 'other.key', (_d, pki) => {
+    pki.leaf('gw');
+    pki.leaf('other');
+  });
   assert.equal(r.model, undefined);
   assert.deepEqual(r.messages, [
     `${r.file}:17:14: identities[0].keyFile: identity "gw": certificate and key do not match (certFile "${join(r.dir, 'gw.crt')}", keyFile "${join(r.dir, 'other.key')}"); replace both files (write the key and certificate, then rename both into place)`,
@@ -313,7 +454,12 @@ test('identity: an expired leaf is refused, naming the file and when it expired'
   const r = loadIdentity(t, 'gw.crt', 'gw.key', (_d, pki) => pki.leaf('gw', -1));
   assert.equal(r.model, undefined);
   assert.equal(r.messages.length, 1);
-  assert.match(r.messages[0], new RegExp(`^${r.file}:16:15: identities\\[0\\]\\.certFile: identity "gw": the certificate in "${join(r.dir, 'gw.crt')}" expired at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; write a renewed certificate and its key`));
+  assert.match(
+    r.messages[0],
+    new RegExp(
+      `^${r.file}:16:15: identities\\[0\\]\\.certFile: identity "gw": the certificate in "${join(r.dir, 'gw.crt')}" expired at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; write a renewed certificate and its key`,
+    ),
+  );
 });
 
 test('identity: a certificate file with no certificate, or an unparsable one, is named with the fix', (t) => {
@@ -323,7 +469,10 @@ test('identity: a certificate file with no certificate, or an unparsable one, is
   ]);
   const broken = loadIdentity(t, 'bad.crt', 'gw.key', (d, pki) => {
     pki.leaf('gw');
-    writeFileSync(join(d, 'bad.crt'), '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
+    writeFileSync(
+      join(d, 'bad.crt'),
+      '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
+    );
   });
   assert.deepEqual(broken.messages, [
     `${broken.file}:16:15: identities[0].certFile: "${join(broken.dir, 'bad.crt')}" does not hold a valid PEM certificate (the first "-----BEGIN CERTIFICATE-----" block cannot be parsed); write the leaf certificate first, then any intermediates`,
@@ -350,12 +499,25 @@ test('identity: allowedNodes entries that can never match are errors at their li
   const dir = tempDir(t);
   openssl(dir).leaf('gw');
   const file = join(dir, 'gw.yaml');
-  writeFileSync(file, `${WITH_IDENTITY('gw.crt', 'gw.key')}    allowedNodes: [gw-1, "dns:", "spiffe://example.org/a b", spiffe://example.org/ns/gw/sa/gw, dns:gw.example.org]\n`);
+  writeFileSync(
+    file,
+    `${WITH_IDENTITY('gw.crt', 'gw.key')}    allowedNodes: [gw-1, "dns:", "spiffe://example.org/a b", spiffe://example.org/ns/gw/sa/gw, dns:gw.example.org]\n`,
+  );
   const r = loadConfigFile(file);
-  assert.deepEqual(r.errors.map((e) => e.message), [
-    `${file}:18:26: identities[0].allowedNodes[1]: "dns:": write the DNS SAN after dns:, e.g. dns:gateway.example.org`,
-    `${file}:18:34: identities[0].allowedNodes[2]: "spiffe://example.org/a b" is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`,
+  assert.deepEqual(
+    r.errors.map((e) => e.message),
+    [
+      `${file}:18:26: identities[0].allowedNodes[1]: "dns:": write the DNS SAN after dns:, e.g. dns:gateway.example.org`,
+      `${file}:18:34: identities[0].allowedNodes[2]: "spiffe://example.org/a b" is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`,
+    ],
+  );
+  writeFileSync(
+    file,
+    `${WITH_IDENTITY('gw.crt', 'gw.key')}    allowedNodes: [gw-1, spiffe://example.org/ns/gw/sa/gw, dns:gw.example.org]\n`,
+  );
+  assert.deepEqual(loadConfigFile(file).model?.identities[0].allowedNodes, [
+    'gw-1',
+    'spiffe://example.org/ns/gw/sa/gw',
+    'dns:gw.example.org',
   ]);
-  writeFileSync(file, `${WITH_IDENTITY('gw.crt', 'gw.key')}    allowedNodes: [gw-1, spiffe://example.org/ns/gw/sa/gw, dns:gw.example.org]\n`);
-  assert.deepEqual(loadConfigFile(file).model?.identities[0].allowedNodes, ['gw-1', 'spiffe://example.org/ns/gw/sa/gw', 'dns:gw.example.org']);
 });

@@ -4,7 +4,17 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { emptyModel, validateModel } from '@meshgate/model';
-import type { Endpoint, GatewayListener, HeaderValue, Identity, Model, Route, SanMatch, Service, TrustBundle } from '@meshgate/model';
+import type {
+  Endpoint,
+  GatewayListener,
+  HeaderValue,
+  Identity,
+  Model,
+  Route,
+  SanMatch,
+  Service,
+  TrustBundle,
+} from '@meshgate/model';
 import { ConfigError } from './errors.ts';
 import { Reader, type Loc } from './schema.ts';
 import { CONFIG_SCHEMA } from './config-schema.ts';
@@ -57,7 +67,13 @@ export function loadConfigFile(path: string, opts: ParseOptions = {}): LoadResul
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    return { errors: [new ConfigError('io', path, '', 1, 1, `cannot read the config file (${code}); check the path and permissions`)], files: [], external: [] };
+    return {
+      errors: [
+        new ConfigError('io', path, '', 1, 1, `cannot read the config file (${code}); check the path and permissions`),
+      ],
+      files: [],
+      external: [],
+    };
   }
   return parseConfig(text, path, { baseDir: dirname(resolve(path)), ...opts });
 }
@@ -65,7 +81,12 @@ export function loadConfigFile(path: string, opts: ParseOptions = {}): LoadResul
 /** Checks config text; `file` is only used in messages and for resolving relative paths. */
 export function parseConfig(text: string, file: string, opts: ParseOptions = {}): LoadResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { keepSourceTokens: true, lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    keepSourceTokens: true,
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+  });
   if (doc.errors.length > 0) {
     return {
       errors: doc.errors.map((e) => {
@@ -80,8 +101,10 @@ export function parseConfig(text: string, file: string, opts: ParseOptions = {})
   const r = new Reader(file, lines);
   const root = doc.contents;
   const schema = { ...CONFIG_SCHEMA, fields: { ...CONFIG_SCHEMA.fields } };
-  for (const k of opts.extraTopLevelKeys ?? []) if (!(k in schema.fields)) schema.fields[k] = { spec: { kind: 'any' }, doc: 'checked elsewhere' };
-  const top = root === null || (root as { value?: unknown }).value === null ? {} : r.read(root, schema, '', r.loc(root, ''));
+  for (const k of opts.extraTopLevelKeys ?? [])
+    if (!(k in schema.fields)) schema.fields[k] = { spec: { kind: 'any' }, doc: 'checked elsewhere' };
+  const top =
+    root === null || (root as { value?: unknown }).value === null ? {} : r.read(root, schema, '', r.loc(root, ''));
   if (r.errors.length > 0 || top === undefined) return { errors: sortErrors(r.errors), files: [], external: [] };
   const c = new Converter(r, opts.source ?? 'file', opts.baseDir ?? dirname(resolve(file)));
   const model = c.convert(top as Raw);
@@ -96,6 +119,7 @@ function sortErrors(errors: ConfigError[]): ConfigError[] {
 
 // Shapes were checked by the schema before conversion, so the converter reads them loosely.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML is untyped until this module has checked it
 type Raw = Record<string, any>;
 
 function headers(h: HeaderValue[] | undefined): HeaderValue[] | undefined {
@@ -137,7 +161,11 @@ class Converter {
         const prev = names.get(name);
         const at = this.at(o);
         if (prev) {
-          this.r.error('duplicate', { ...at, path: `${at.path}.name` }, `duplicate ${kind} name ${JSON.stringify(name)} (first defined at line ${prev.line}); names must be unique`);
+          this.r.error(
+            'duplicate',
+            { ...at, path: `${at.path}.name` },
+            `duplicate ${kind} name ${JSON.stringify(name)} (first defined at line ${prev.line}); names must be unique`,
+          );
           return false;
         }
         names.set(name, at);
@@ -152,8 +180,16 @@ class Converter {
     for (const l of (top.listeners ?? []) as Raw[]) if (lSeen(l.name, l)) m.listeners.push(this.listener(l));
     // Identities and trust bundles share the SDS secret namespace.
     const secretSeen = seen('secret');
-    for (const i of (top.identities ?? []) as Raw[]) if (secretSeen(i.name, i)) { const v = this.identity(i); if (v) m.identities.push(v); }
-    for (const b of (top.trustBundles ?? []) as Raw[]) if (secretSeen(b.name, b)) { const v = this.bundle(b); if (v) m.trustBundles.push(v); }
+    for (const i of (top.identities ?? []) as Raw[])
+      if (secretSeen(i.name, i)) {
+        const v = this.identity(i);
+        if (v) m.identities.push(v);
+      }
+    for (const b of (top.trustBundles ?? []) as Raw[])
+      if (secretSeen(b.name, b)) {
+        const v = this.bundle(b);
+        if (v) m.trustBundles.push(v);
+      }
     return m;
   }
 
@@ -164,7 +200,11 @@ class Converter {
       const at = this.at(e);
       this.where.set(`${base}.endpoints[${e.address}:${e.port}]`, at);
       if (isIP(e.address) === 0) {
-        this.r.error('range', this.sub(e, 'address'), `address ${JSON.stringify(e.address)} is not an IP address; endpoints must be IPv4 or IPv6 addresses (e.g. 127.0.0.1 instead of localhost)`);
+        this.r.error(
+          'range',
+          this.sub(e, 'address'),
+          `address ${JSON.stringify(e.address)} is not an IP address; endpoints must be IPv4 or IPv6 addresses (e.g. 127.0.0.1 instead of localhost)`,
+        );
       }
       const ep: Endpoint = { address: e.address, port: e.port };
       if (e.weight !== undefined) ep.weight = e.weight;
@@ -180,7 +220,11 @@ class Converter {
     if (s.tls) {
       this.where.set(`${base}.tls`, this.at(s.tls));
       const sans: SanMatch[] = (s.tls.expectedSans as (string | Raw)[]).map((x) =>
-        typeof x === 'string' ? { kind: x.includes('://') ? 'uri' : 'dns', value: x } : x.uri !== undefined ? { kind: 'uri', value: x.uri } : { kind: 'dns', value: x.dns },
+        typeof x === 'string'
+          ? { kind: x.includes('://') ? 'uri' : 'dns', value: x }
+          : x.uri !== undefined
+            ? { kind: 'uri', value: x.uri }
+            : { kind: 'dns', value: x.dns },
       );
       out.tls = { expectedSans: sans, trustBundle: s.tls.trustBundle };
       if (s.tls.sni !== undefined) out.tls.sni = s.tls.sni;
@@ -212,12 +256,21 @@ class Converter {
       out.match.headers = (match.headers as Raw[]).map((h) => {
         const set = ['exact', 'prefix', 'present'].filter((k) => h[k] !== undefined);
         if (set.length > 1) this.r.error('range', this.at(h), `set only one of ${set.join(', ')}`);
-        return { name: h.name.toLowerCase(), ...(h.exact !== undefined && { exact: h.exact }), ...(h.prefix !== undefined && { prefix: h.prefix }), ...(h.present !== undefined && { present: h.present }), ...(h.invert && { invert: true }) };
+        return {
+          name: h.name.toLowerCase(),
+          ...(h.exact !== undefined && { exact: h.exact }),
+          ...(h.prefix !== undefined && { prefix: h.prefix }),
+          ...(h.present !== undefined && { present: h.present }),
+          ...(h.invert && { invert: true }),
+        };
       });
     }
     if (rt.timeout !== undefined) out.timeoutMs = rt.timeout;
     if (rt.retries) {
-      out.retries = { retryOn: rt.retries.retryOn ?? '5xx,reset,connect-failure', numRetries: rt.retries.numRetries ?? 1 };
+      out.retries = {
+        retryOn: rt.retries.retryOn ?? '5xx,reset,connect-failure',
+        numRetries: rt.retries.numRetries ?? 1,
+      };
       if (rt.retries.perTryTimeout !== undefined) out.retries.perTryTimeoutMs = rt.retries.perTryTimeout;
     }
     if (headers(rt.requestHeadersToAdd)) out.requestHeadersToAdd = rt.requestHeadersToAdd;
@@ -230,24 +283,41 @@ class Converter {
   private listener(l: Raw): GatewayListener {
     const base = `listeners[${l.name}]`;
     this.where.set(base, this.at(l));
-    (l.routes as string[]).forEach((rn, i) => this.where.set(`${base}.routes[${rn}]`, this.loc(`${this.at(l).path}.routes[${i}]`, l)));
+    (l.routes as string[]).forEach((rn, i) =>
+      this.where.set(`${base}.routes[${rn}]`, this.loc(`${this.at(l).path}.routes[${i}]`, l)),
+    );
     const out: GatewayListener = { name: l.name, port: l.port, routes: [...l.routes], source: this.source };
     if (l.address !== undefined) {
-      if (isIP(l.address) === 0) this.r.error('range', this.sub(l, 'address'), `address ${JSON.stringify(l.address)} is not an IP address; use 0.0.0.0, :: or a local IP`);
+      if (isIP(l.address) === 0)
+        this.r.error(
+          'range',
+          this.sub(l, 'address'),
+          `address ${JSON.stringify(l.address)} is not an IP address; use 0.0.0.0, :: or a local IP`,
+        );
       out.address = l.address;
     }
     return out;
   }
 
   /** Reads a PEM file. Messages name the file and the fix, never its content. */
-  private pem(path: string, at: Loc, what: string, marker: RegExp, fix: string): { text: string; abs: string } | undefined {
+  private pem(
+    path: string,
+    at: Loc,
+    what: string,
+    marker: RegExp,
+    fix: string,
+  ): { text: string; abs: string } | undefined {
     const abs = resolve(this.baseDir, path);
     this.files.push(abs);
     let text: string;
     try {
       text = readFileSync(abs, 'utf8');
     } catch (e) {
-      this.r.error('file', at, `cannot read ${what} file ${JSON.stringify(abs)} (${(e as NodeJS.ErrnoException).code ?? 'error'}); check the path (relative paths are resolved against ${this.baseDir})`);
+      this.r.error(
+        'file',
+        at,
+        `cannot read ${what} file ${JSON.stringify(abs)} (${(e as NodeJS.ErrnoException).code ?? 'error'}); check the path (relative paths are resolved against ${this.baseDir})`,
+      );
       return undefined;
     }
     if (!marker.test(text)) {
@@ -268,16 +338,34 @@ class Converter {
     this.where.set(`identities[${i.name}]`, this.at(i));
     const certAt = this.sub(i, 'certFile');
     const keyAt = this.sub(i, 'keyFile');
-    const cert = this.pem(i.certFile, certAt, 'certificate', /-----BEGIN CERTIFICATE-----/, 'certFile must hold the PEM certificate chain, leaf first ("-----BEGIN CERTIFICATE-----" blocks)');
-    const key = this.pem(i.keyFile, keyAt, 'private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'keyFile must hold the PEM private key of the certFile leaf ("-----BEGIN PRIVATE KEY-----" block)');
+    const cert = this.pem(
+      i.certFile,
+      certAt,
+      'certificate',
+      /-----BEGIN CERTIFICATE-----/,
+      'certFile must hold the PEM certificate chain, leaf first ("-----BEGIN CERTIFICATE-----" blocks)',
+    );
+    const key = this.pem(
+      i.keyFile,
+      keyAt,
+      'private key',
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+      'keyFile must hold the PEM private key of the certFile leaf ("-----BEGIN PRIVATE KEY-----" block)',
+    );
     if (cert === undefined || key === undefined) return undefined;
     if (!this.pairOk(i.name, cert, key, certAt, keyAt)) return undefined;
     const out: Identity = { name: i.name, certChainPem: cert.text, privateKeyPem: key.text, source: this.source };
     if (i.allowedNodes?.length) {
       (i.allowedNodes as string[]).forEach((e, n) => {
         const at = this.sub(i, `allowedNodes[${n}]`);
-        if (e === 'dns:') this.r.error('range', at, `${JSON.stringify(e)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`);
-        else if (e.includes('://') && (!URL.canParse(e) || /\s/.test(e))) this.r.error('range', at, `${JSON.stringify(e)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`);
+        if (e === 'dns:')
+          this.r.error('range', at, `${JSON.stringify(e)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`);
+        else if (e.includes('://') && (!URL.canParse(e) || /\s/.test(e)))
+          this.r.error(
+            'range',
+            at,
+            `${JSON.stringify(e)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`,
+          );
       });
       out.allowedNodes = [...i.allowedNodes];
     }
@@ -285,13 +373,23 @@ class Converter {
   }
 
   /** Parses the leaf and the key and checks they pair up. Never puts PEM content in a message. */
-  private pairOk(name: string, cert: { text: string; abs: string }, key: { text: string; abs: string }, certAt: Loc, keyAt: Loc): boolean {
+  private pairOk(
+    name: string,
+    cert: { text: string; abs: string },
+    key: { text: string; abs: string },
+    certAt: Loc,
+    keyAt: Loc,
+  ): boolean {
     let leaf: X509Certificate;
     try {
       // X509Certificate reads the first PEM block: the leaf, since the chain is leaf first.
       leaf = new X509Certificate(cert.text);
     } catch {
-      this.r.error('file', certAt, `${JSON.stringify(cert.abs)} does not hold a valid PEM certificate (the first "-----BEGIN CERTIFICATE-----" block cannot be parsed); write the leaf certificate first, then any intermediates`);
+      this.r.error(
+        'file',
+        certAt,
+        `${JSON.stringify(cert.abs)} does not hold a valid PEM certificate (the first "-----BEGIN CERTIFICATE-----" block cannot be parsed); write the leaf certificate first, then any intermediates`,
+      );
       return false;
     }
     let priv: ReturnType<typeof createPrivateKey>;
@@ -299,7 +397,11 @@ class Converter {
       priv = createPrivateKey(key.text);
     } catch {
       // Node's own message is about the key bytes; it is left out on purpose.
-      this.r.error('file', keyAt, `${JSON.stringify(key.abs)} does not hold a usable private key (cannot be parsed, or it is encrypted); write the unencrypted PEM private key (PKCS#8 "-----BEGIN PRIVATE KEY-----", or PKCS#1/SEC1)`);
+      this.r.error(
+        'file',
+        keyAt,
+        `${JSON.stringify(key.abs)} does not hold a usable private key (cannot be parsed, or it is encrypted); write the unencrypted PEM private key (PKCS#8 "-----BEGIN PRIVATE KEY-----", or PKCS#1/SEC1)`,
+      );
       return false;
     }
     let match = false;
@@ -318,7 +420,11 @@ class Converter {
     }
     const notAfter = Date.parse(leaf.validTo);
     if (Number.isFinite(notAfter) && notAfter <= Date.now()) {
-      this.r.error('file', certAt, `identity ${JSON.stringify(name)}: the certificate in ${JSON.stringify(cert.abs)} expired at ${new Date(notAfter).toISOString()}; write a renewed certificate and its key (then rename both into place)`);
+      this.r.error(
+        'file',
+        certAt,
+        `identity ${JSON.stringify(name)}: the certificate in ${JSON.stringify(cert.abs)} expired at ${new Date(notAfter).toISOString()}; write a renewed certificate and its key (then rename both into place)`,
+      );
       return false;
     }
     return true;
@@ -329,7 +435,13 @@ class Converter {
     const pems: string[] = [];
     (b.caFiles as string[]).forEach((f, n) => {
       const at = this.sub(b, `caFiles[${n}]`);
-      const got = this.pem(f, at, 'certificate', /-----BEGIN CERTIFICATE-----/, 'caFiles must hold PEM CA certificates ("-----BEGIN CERTIFICATE-----" blocks)');
+      const got = this.pem(
+        f,
+        at,
+        'certificate',
+        /-----BEGIN CERTIFICATE-----/,
+        'caFiles must hold PEM CA certificates ("-----BEGIN CERTIFICATE-----" blocks)',
+      );
       if (got !== undefined) pems.push(got.text);
     });
     return pems.length === b.caFiles.length ? { name: b.name, caPems: pems, source: this.source } : undefined;
@@ -350,7 +462,8 @@ class Converter {
         for (const b of rt.backends) {
           if (own.has(b.service)) continue;
           // The name's syntax was checked by the schema, so another source could define it.
-          const at = this.where.get(`routes[${rt.name}].backends[${b.service}]`) ?? this.where.get(`routes[${rt.name}]`) ?? { path: '', line: 1, col: 1 };
+          const at = this.where.get(`routes[${rt.name}].backends[${b.service}]`) ??
+            this.where.get(`routes[${rt.name}]`) ?? { path: '', line: 1, col: 1 };
           out.push({ route: rt.name, service: b.service, line: at.line, col: at.col });
           // A stand-in so validateModel checks everything else about the route.
           stubs.set(b.service, { name: b.service, endpoints: [] });
@@ -365,7 +478,11 @@ class Converter {
         key = key.slice(0, key.lastIndexOf('.'));
         at = this.where.get(key);
       }
-      this.r.error(/already used/.test(p.message) ? 'duplicate' : 'reference', at ?? { path: p.path, line: 1, col: 1 }, p.message);
+      this.r.error(
+        /already used/.test(p.message) ? 'duplicate' : 'reference',
+        at ?? { path: p.path, line: 1, col: 1 },
+        p.message,
+      );
     }
     return out;
   }

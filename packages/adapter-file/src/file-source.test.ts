@@ -44,7 +44,11 @@ async function eventually(what: string, ok: () => boolean, timeoutMs = 2000): Pr
   }
 }
 
-async function started(t: { after(fn: () => unknown): void }, text: string | undefined, opts: Partial<FileSourceOptions> = {}) {
+async function started(
+  t: { after(fn: () => unknown): void },
+  text: string | undefined,
+  opts: Partial<FileSourceOptions> = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-watch-'));
   const file = join(dir, 'gw.yaml');
   if (text !== undefined) writeFileSync(file, text);
@@ -89,7 +93,10 @@ test('a schema error in an edit is reported with its location and emits nothing'
   const { file, sink } = await started(t, CONFIG(50051));
   writeFileSync(file, CONFIG(50051).replace('port: 50051', 'port: 0'));
   await eventually('stale status', () => sink.lastStatus?.stale === true);
-  assert.equal(sink.lastStatus!.lastError, `${file}:4:37: services[0].endpoints[0].port: expected an integer 1..65535, got 0`);
+  assert.equal(
+    sink.lastStatus!.lastError,
+    `${file}:4:37: services[0].endpoints[0].port: expected an integer 1..65535, got 0`,
+  );
   assert.equal(sink.models.length, 1);
 });
 
@@ -110,11 +117,17 @@ test('with the watch off, the poll alone still sees every change', async (t) => 
 });
 
 test('a failing first load leaves synced false with the error; a later fix syncs', async (t) => {
-  const { file, sink } = await started(t, 'services: [ { name: a, endpoints: [ { address: 127.0.0.1, port: 99999 } ] } ]\n');
+  const { file, sink } = await started(
+    t,
+    'services: [ { name: a, endpoints: [ { address: 127.0.0.1, port: 99999 } ] } ]\n',
+  );
   assert.equal(sink.models.length, 0);
   assert.equal(sink.lastStatus?.synced, false);
   assert.equal(sink.lastStatus?.stale, true);
-  assert.match(sink.lastStatus!.lastError!, /gw\.yaml:1:65: services\[0\]\.endpoints\[0\]\.port: expected an integer 1\.\.65535, got 99999/);
+  assert.match(
+    sink.lastStatus!.lastError!,
+    /gw\.yaml:1:65: services\[0\]\.endpoints\[0\]\.port: expected an integer 1\.\.65535, got 99999/,
+  );
   writeFileSync(file, CONFIG(50051));
   await eventually('synced after fix', () => sink.lastStatus?.synced === true && sink.lastPort === 50051);
 });
@@ -130,12 +143,60 @@ test('a missing config file at start is reported, and creating it syncs', async 
 /** openssl-made key pairs: `leaf(name)` writes <name>.crt and <name>.key into `sub` (default: dir). */
 function pki(dir: string) {
   const ossl = (cwd: string, ...args: string[]) => execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-  ossl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=ca', '-keyout', 'ca.key', '-out', 'ca.crt');
+  ossl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=ca',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
   return (name: string, sub = dir): { cert: string; key: string } => {
     mkdirSync(sub, { recursive: true });
-    ossl(sub, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    ossl(sub, 'x509', '-req', '-in', `${name}.csr`, '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-days', '1', '-out', `${name}.crt`);
-    return { cert: readFileSync(join(sub, `${name}.crt`), 'utf8'), key: readFileSync(join(sub, `${name}.key`), 'utf8') };
+    ossl(
+      sub,
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    );
+    ossl(
+      sub,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      join(dir, 'ca.crt'),
+      '-CAkey',
+      join(dir, 'ca.key'),
+      '-days',
+      '1',
+      '-out',
+      `${name}.crt`,
+    );
+    return {
+      cert: readFileSync(join(sub, `${name}.crt`), 'utf8'),
+      key: readFileSync(join(sub, `${name}.key`), 'utf8'),
+    };
   };
 }
 
@@ -144,7 +205,10 @@ async function withIdentity(t: { after(fn: () => unknown): void }) {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const leaf = pki(dir);
   const first = leaf('gw');
-  writeFileSync(join(dir, 'gw.yaml'), `${CONFIG(50051)}identities:\n  - { name: gw, certFile: gw.crt, keyFile: gw.key }\n`);
+  writeFileSync(
+    join(dir, 'gw.yaml'),
+    `${CONFIG(50051)}identities:\n  - { name: gw, certFile: gw.crt, keyFile: gw.key }\n`,
+  );
   const sink = new RecordingSink();
   const src = new FileSource({ path: join(dir, 'gw.yaml') });
   await src.start(sink);
@@ -158,7 +222,11 @@ test('rewriting a referenced certificate and key reloads the identity', async (t
   const next = leaf('next', join(dir, 'staging'));
   renameSync(join(dir, 'staging', 'next.key'), join(dir, 'gw.key'));
   renameSync(join(dir, 'staging', 'next.crt'), join(dir, 'gw.crt'));
-  await eventually('rotated cert reaches the sink', () => sink.models.at(-1)!.identities[0].certChainPem === next.cert, 5000);
+  await eventually(
+    'rotated cert reaches the sink',
+    () => sink.models.at(-1)!.identities[0].certChainPem === next.cert,
+    5000,
+  );
   assert.equal(sink.models.at(-1)!.identities[0].privateKeyPem, next.key);
   assert.equal(sink.lastStatus?.stale, false);
 });
@@ -172,17 +240,30 @@ test('a half-replaced identity (new key, old certificate) keeps the last good co
   await eventually('the source turns stale', () => sink.lastStatus?.stale === true, 5000);
   const err = sink.lastStatus!.lastError!;
   assert.match(err, /identity "gw": certificate and key do not match/);
-  assert.ok(err.includes(join(dir, 'gw.crt')) && err.includes(join(dir, 'gw.key')), `the error names both files: ${err}`);
+  assert.ok(
+    err.includes(join(dir, 'gw.crt')) && err.includes(join(dir, 'gw.key')),
+    `the error names both files: ${err}`,
+  );
   assert.match(err, /replace both files \(write the key and certificate, then rename both into place\)/);
-  assert.ok(!err.includes(next.key.split('\n')[1]) && !err.includes(first.key.split('\n')[1]), 'the error quotes key material');
+  assert.ok(
+    !err.includes(next.key.split('\n')[1]) && !err.includes(first.key.split('\n')[1]),
+    'the error quotes key material',
+  );
   // An edit to the rest of the file waits too: the config is loaded as a whole.
-  writeFileSync(join(dir, 'gw.yaml'), `${CONFIG(50052)}identities:\n  - { name: gw, certFile: gw.crt, keyFile: gw.key }\n`);
+  writeFileSync(
+    join(dir, 'gw.yaml'),
+    `${CONFIG(50052)}identities:\n  - { name: gw, certFile: gw.crt, keyFile: gw.key }\n`,
+  );
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(sink.models.length, updates, 'a mismatched identity reached the sink');
   assert.equal(sink.models.at(-1)!.identities[0].privateKeyPem, first.key);
   // The certificate arrives: the next poll loads both, and the rest of the edit with them.
   renameSync(join(dir, 'staging', 'next.crt'), join(dir, 'gw.crt'));
-  await eventually('the matching pair reaches the sink', () => sink.models.at(-1)!.identities[0].certChainPem === next.cert, 5000);
+  await eventually(
+    'the matching pair reaches the sink',
+    () => sink.models.at(-1)!.identities[0].certChainPem === next.cert,
+    5000,
+  );
   assert.equal(sink.models.at(-1)!.identities[0].privateKeyPem, next.key);
   assert.equal(sink.lastPort, 50052);
   assert.equal(sink.lastStatus?.stale, false);
@@ -196,7 +277,10 @@ test('an edit that does not change the model emits no update', async (t) => {
   assert.equal(sink.models.length, 1);
   writeFileSync(file, CONFIG(50053));
   await eventually('second real change', () => sink.lastPort === 50053);
-  assert.deepEqual(sink.models.map((m) => m.services[0].endpoints[0].port), [50051, 50053]);
+  assert.deepEqual(
+    sink.models.map((m) => m.services[0].endpoints[0].port),
+    [50051, 50053],
+  );
 });
 
 test('a Kubernetes-style ConfigMap update (..data symlink swap) is seen by the watch alone', async (t) => {
@@ -221,13 +305,19 @@ test('a Kubernetes-style ConfigMap update (..data symlink swap) is seen by the w
 });
 
 test('externalReferences: a route to a service of another source loads, and the status lists what is left to others', async (t) => {
-  const text = CONFIG(50051).replace('backends: [{ service: echo-v1 }]', 'backends: [{ service: echo-v1 }, { service: consul/dc1/echo }]');
+  const text = CONFIG(50051).replace(
+    'backends: [{ service: echo-v1 }]',
+    'backends: [{ service: echo-v1 }, { service: consul/dc1/echo }]',
+  );
   const strict = await started(t, text);
   assert.equal(strict.sink.models.length, 0, 'a standalone file must resolve its own backends');
   assert.match(strict.sink.lastStatus?.lastError ?? '', /service "consul\/dc1\/echo" does not exist/);
   const { sink } = await started(t, text, { externalReferences: true });
   assert.equal(sink.models.length, 1);
-  assert.deepEqual(sink.models[0].routes[0].backends.map((b) => b.service), ['echo-v1', 'consul/dc1/echo']);
+  assert.deepEqual(
+    sink.models[0].routes[0].backends.map((b) => b.service),
+    ['echo-v1', 'consul/dc1/echo'],
+  );
   assert.equal(sink.lastStatus?.stale, false);
   assert.deepEqual(sink.lastStatus?.details?.externalReferences, ['consul/dc1/echo']);
 });

@@ -160,13 +160,23 @@ export class FileSource implements Source {
       const fp = this.fingerprint();
       if (fp === this.lastFingerprint) return;
       this.lastFingerprint = fp;
-      const { model, errors, files, external } = loadConfigFile(this.path, { source: this.name, extraTopLevelKeys: this.extraTopLevelKeys, externalReferences: this.externalReferences });
+      const { model, errors, files, external } = loadConfigFile(this.path, {
+        source: this.name,
+        extraTopLevelKeys: this.extraTopLevelKeys,
+        externalReferences: this.externalReferences,
+      });
       if (files.length > 0 || model) this.referenced = [...new Set(files)];
       // The fingerprint read before the load may not cover newly referenced files; fold them in.
       if (model) this.lastFingerprint = this.fingerprint();
       const now = Date.now();
       if (!model) {
-        this.setStatus({ ...this.state, stale: true, lastError: formatErrors(errors), lastErrorAt: now, details: this.details(errors.length) });
+        this.setStatus({
+          ...this.state,
+          stale: true,
+          lastError: formatErrors(errors),
+          lastErrorAt: now,
+          details: this.details(errors.length),
+        });
         return;
       }
       const changed = !this.current || !isDeepStrictEqual(this.current, model);
@@ -174,10 +184,21 @@ export class FileSource implements Source {
       this.external = [...new Set(external.map((x) => x.service))].sort();
       if (changed) this.sink?.update(model);
       const { lastError: _e, lastErrorAt: _t, ...rest } = this.state;
-      this.setStatus({ ...rest, synced: true, stale: false, lastUpdateAt: changed ? now : (this.state.lastUpdateAt ?? now), details: this.details(0) });
+      this.setStatus({
+        ...rest,
+        synced: true,
+        stale: false,
+        lastUpdateAt: changed ? now : (this.state.lastUpdateAt ?? now),
+        details: this.details(0),
+      });
     } catch (e) {
       // Nothing may throw out of a timer callback; report and keep the last good model.
-      this.setStatus({ ...this.state, stale: true, lastError: `reloading ${this.path} failed: ${(e as Error).message}`, lastErrorAt: Date.now() });
+      this.setStatus({
+        ...this.state,
+        stale: true,
+        lastError: `reloading ${this.path} failed: ${(e as Error).message}`,
+        lastErrorAt: Date.now(),
+      });
     }
   }
 

@@ -69,7 +69,11 @@ export class Reader {
       case 'int': {
         const v = this.scalar(node);
         if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max) {
-          this.error(typeof v === 'number' && Number.isInteger(v) ? 'range' : 'type', at, `expected an integer ${spec.min}..${spec.max}, got ${show(node)}`);
+          this.error(
+            typeof v === 'number' && Number.isInteger(v) ? 'range' : 'type',
+            at,
+            `expected an integer ${spec.min}..${spec.max}, got ${show(node)}`,
+          );
           return undefined;
         }
         return v;
@@ -86,7 +90,11 @@ export class Reader {
         const v = this.scalar(node);
         const ms = typeof v === 'string' ? parseDuration(v) : undefined;
         if (ms === undefined) {
-          this.error('type', at, `expected a duration such as 250ms, 2s, 1m30s, got ${show(node)}${typeof v === 'number' ? ` (write ${v}ms or ${v}s)` : ''}`);
+          this.error(
+            'type',
+            at,
+            `expected a duration such as 250ms, 2s, 1m30s, got ${show(node)}${typeof v === 'number' ? ` (write ${v}ms or ${v}s)` : ''}`,
+          );
           return undefined;
         }
         if (ms < spec.minMs) {
@@ -122,7 +130,11 @@ export class Reader {
           const name = this.scalar(pair.key);
           const p = `${path}.${String(name)}`;
           if (typeof name !== 'string' || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
-            this.error('type', this.loc(pair.key, p, at), `invalid header name ${show(pair.key)}: use letters, digits and -`);
+            this.error(
+              'type',
+              this.loc(pair.key, p, at),
+              `invalid header name ${show(pair.key)}: use letters, digits and -`,
+            );
             continue;
           }
           const value = this.readString(pair.value, { kind: 'string' }, this.loc(pair.value ?? pair.key, p, at));
@@ -138,7 +150,11 @@ export class Reader {
     }
   }
 
-  private readString(node: Node | null | undefined, spec: Extract<Spec, { kind: 'string' }>, at: Loc): string | undefined {
+  private readString(
+    node: Node | null | undefined,
+    spec: Extract<Spec, { kind: 'string' }>,
+    at: Loc,
+  ): string | undefined {
     const v = this.scalar(node);
     if (typeof v !== 'string') {
       const quoted = typeof v === 'number' || typeof v === 'boolean' ? ` (quote it: "${String(v)}")` : '';
@@ -147,7 +163,11 @@ export class Reader {
     }
     if (spec.enum && !spec.enum.includes(v)) {
       const near = closest(v, [...spec.enum]);
-      this.error('range', at, `expected one of ${spec.enum.join(', ')}, got ${JSON.stringify(v)}${near ? ` (did you mean ${near}?)` : ''}`);
+      this.error(
+        'range',
+        at,
+        `expected one of ${spec.enum.join(', ')}, got ${JSON.stringify(v)}${near ? ` (did you mean ${near}?)` : ''}`,
+      );
       return undefined;
     }
     if ((spec.nonEmpty || spec.pattern) && v === '') {
@@ -161,7 +181,12 @@ export class Reader {
     return v;
   }
 
-  private readObject(node: Node | null | undefined, spec: Extract<Spec, { kind: 'object' }>, path: string, at: Loc): Record<string, unknown> | undefined {
+  private readObject(
+    node: Node | null | undefined,
+    spec: Extract<Spec, { kind: 'object' }>,
+    path: string,
+    at: Loc,
+  ): Record<string, unknown> | undefined {
     if (!isMap(node)) {
       this.error('type', at, `expected a map with keys ${Object.keys(spec.fields).join(', ')}, got ${show(node)}`);
       return undefined;
@@ -176,7 +201,11 @@ export class Reader {
       const field = typeof key === 'string' ? spec.fields[key] : undefined;
       if (!field) {
         const near = typeof key === 'string' ? closest(key, Object.keys(spec.fields)) : undefined;
-        this.error('unknown-key', keyAt, `unknown key ${JSON.stringify(key)}${near ? `; did you mean ${JSON.stringify(near)}?` : ''} (allowed: ${Object.keys(spec.fields).join(', ')})`);
+        this.error(
+          'unknown-key',
+          keyAt,
+          `unknown key ${JSON.stringify(key)}${near ? `; did you mean ${JSON.stringify(near)}?` : ''} (allowed: ${Object.keys(spec.fields).join(', ')})`,
+        );
         ok = false;
         continue;
       }
@@ -201,7 +230,11 @@ export class Reader {
     for (const group of spec.oneOf ?? []) {
       const present = group.filter((k) => seen.has(k));
       if (present.length !== 1) {
-        this.error('required', at, present.length === 0 ? `set one of ${group.join(', ')}` : `set only one of ${present.join(', ')}`);
+        this.error(
+          'required',
+          at,
+          present.length === 0 ? `set one of ${group.join(', ')}` : `set only one of ${present.join(', ')}`,
+        );
         ok = false;
       }
     }

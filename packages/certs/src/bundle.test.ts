@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { CertError, TrustBundleSet, createRoot } from './index.ts';
 
 test('bundles merge per mesh and trust domain without duplicates, in a stable order', async () => {
-  const [istio, consul, shared] = await Promise.all([createRoot({ commonName: 'istio' }), createRoot({ commonName: 'consul' }), createRoot({ commonName: 'shared' })]);
+  const [istio, consul, shared] = await Promise.all([
+    createRoot({ commonName: 'istio' }),
+    createRoot({ commonName: 'consul' }),
+    createRoot({ commonName: 'shared' }),
+  ]);
   // The same root re-encoded with other line breaks is still the same certificate.
   const sharedRewrapped = shared.certPem.replace(/\n(?!-----)/g, '\r\n');
 
@@ -27,7 +31,13 @@ test('bundles merge per mesh and trust domain without duplicates, in a stable or
   assert.equal(a.remove('consul', 'abc.consul'), false);
   assert.deepEqual(a.keys(), [{ mesh: 'istio', trustDomain: 'cluster.local' }]);
 
-  assert.throws(() => a.set('istio', 'cluster.local', 'not a pem'), (e: unknown) => e instanceof CertError && e.code === 'BUNDLE_INVALID' && /mesh "istio", trust domain "cluster.local"/.test(e.message));
+  assert.throws(
+    () => a.set('istio', 'cluster.local', 'not a pem'),
+    (e: unknown) =>
+      e instanceof CertError &&
+      e.code === 'BUNDLE_INVALID' &&
+      /mesh "istio", trust domain "cluster.local"/.test(e.message),
+  );
 });
 
 test('sdsSecrets: stable names, chain/key/bundle inline', async () => {
@@ -35,6 +45,12 @@ test('sdsSecrets: stable names, chain/key/bundle inline', async () => {
   const ca = await CertificateAuthority.createInMemory();
   const c = await ca.issue({ spiffe: 'spiffe://example.org/ns/a/sa/b' });
   const s = sdsSecrets(c, { cert: 'mesh/istio/default', roots: 'mesh/istio/roots' });
-  assert.deepEqual(s.cert, { name: 'mesh/istio/default', tls_certificate: { certificate_chain: { inline_string: c.chainPem }, private_key: { inline_string: c.keyPem } } });
-  assert.deepEqual(s.roots, { name: 'mesh/istio/roots', validation_context: { trusted_ca: { inline_string: c.bundlePem } } });
+  assert.deepEqual(s.cert, {
+    name: 'mesh/istio/default',
+    tls_certificate: { certificate_chain: { inline_string: c.chainPem }, private_key: { inline_string: c.keyPem } },
+  });
+  assert.deepEqual(s.roots, {
+    name: 'mesh/istio/roots',
+    validation_context: { trusted_ca: { inline_string: c.bundlePem } },
+  });
 });

@@ -34,7 +34,10 @@ export class TrustBundleSet {
     certs = certs.filter((c) => !seen.has(c.fingerprint256) && seen.add(c.fingerprint256));
     const k = TrustBundleSet.#key(mesh, trustDomain);
     const prev = this.#entries.get(k);
-    const same = prev !== undefined && prev.certs.length === certs.length && prev.certs.every((c, i) => c.fingerprint256 === certs[i].fingerprint256);
+    const same =
+      prev !== undefined &&
+      prev.certs.length === certs.length &&
+      prev.certs.every((c, i) => c.fingerprint256 === certs[i].fingerprint256);
     this.#entries.set(k, { mesh, trustDomain, certs });
     return !same;
   }

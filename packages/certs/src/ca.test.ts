@@ -23,7 +23,11 @@ test('root-signed leaf verifies with openssl and has the leaf profile', async (t
   assert.equal(v.status, 0, v.stderr);
   assert.match(v.stdout, /cert\.pem: OK/);
 
-  assert.equal(leaf.chainPem, leaf.certPem, 'a root-signed leaf has no intermediates, and the root is never in the chain');
+  assert.equal(
+    leaf.chainPem,
+    leaf.certPem,
+    'a root-signed leaf has no intermediates, and the root is never in the chain',
+  );
   const c = new X509Certificate(leaf.certPem);
   assert.equal(c.subjectAltName, `URI:${SPIFFE}`);
   assert.equal(c.ca, false);
@@ -53,8 +57,19 @@ test('intermediate-signed leaf (CA loaded as intermediate) verifies with openssl
   const leaf = await ica.issue({ dns: 'web.default.serviceaccount.identity.linkerd.cluster.local' });
   const certs = leaf.chainPem.match(/BEGIN CERTIFICATE/g) ?? [];
   assert.equal(certs.length, 2, 'chain = leaf + intermediate, no root');
-  await writeFiles(dir, { 'ca.pem': leaf.bundlePem, 'leaf.pem': leaf.certPem, 'inter.pem': leaf.chainPem.slice(leaf.certPem.length) });
-  const v = openssl(['verify', '-CAfile', join(dir, 'ca.pem'), '-untrusted', join(dir, 'inter.pem'), join(dir, 'leaf.pem')]);
+  await writeFiles(dir, {
+    'ca.pem': leaf.bundlePem,
+    'leaf.pem': leaf.certPem,
+    'inter.pem': leaf.chainPem.slice(leaf.certPem.length),
+  });
+  const v = openssl([
+    'verify',
+    '-CAfile',
+    join(dir, 'ca.pem'),
+    '-untrusted',
+    join(dir, 'inter.pem'),
+    join(dir, 'leaf.pem'),
+  ]);
   assert.equal(v.status, 0, v.stderr);
   // Without the intermediate the leaf must not verify (proves the chain is really used).
   assert.notEqual(openssl(['verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')]).status, 0);
@@ -62,11 +77,22 @@ test('intermediate-signed leaf (CA loaded as intermediate) verifies with openssl
 
   // Two levels of intermediates.
   const inter2 = await ica.issueIntermediate({ commonName: 'second level' });
-  const ica2 = await CertificateAuthority.load({ certPem: inter2.certPem, keyPem: inter2.keyPem, chainPem: inter2.chainPem.slice(inter2.certPem.length) + root.certPem });
+  const ica2 = await CertificateAuthority.load({
+    certPem: inter2.certPem,
+    keyPem: inter2.keyPem,
+    chainPem: inter2.chainPem.slice(inter2.certPem.length) + root.certPem,
+  });
   const leaf2 = await ica2.issue({ spiffe: SPIFFE, keyType: 'rsa-2048' });
   await writeFiles(dir, { 'leaf2.pem': leaf2.certPem, 'inter2.pem': leaf2.chainPem.slice(leaf2.certPem.length) });
-  assert.equal(openssl(['verify', '-CAfile', join(dir, 'ca.pem'), '-untrusted', join(dir, 'inter2.pem'), join(dir, 'leaf2.pem')]).status, 0);
-  assert.match(openssl(['x509', '-noout', '-text', '-in', join(dir, 'leaf2.pem')]).stdout, /Digital Signature, Key Encipherment/);
+  assert.equal(
+    openssl(['verify', '-CAfile', join(dir, 'ca.pem'), '-untrusted', join(dir, 'inter2.pem'), join(dir, 'leaf2.pem')])
+      .status,
+    0,
+  );
+  assert.match(
+    openssl(['x509', '-noout', '-text', '-in', join(dir, 'leaf2.pem')]).stdout,
+    /Digital Signature, Key Encipherment/,
+  );
 });
 
 test('NotAfter is clamped to the issuer chain', async () => {
@@ -96,15 +122,28 @@ test('loading a CA checks key match, CA-ness and validity, naming the file and t
   const ca = await CertificateAuthority.createInMemory();
   const leaf = await ca.issue({ spiffe: SPIFFE });
   const old = await createRoot({ now: new Date(Date.now() - 48 * HOUR), ttlMs: HOUR });
-  await writeFiles(dir, { 'a.pem': a.certPem, 'b-key.pem': b.keyPem, 'leaf.pem': leaf.certPem, 'leaf-key.pem': leaf.keyPem, 'old.pem': old.certPem, 'old-key.pem': old.keyPem });
+  await writeFiles(dir, {
+    'a.pem': a.certPem,
+    'b-key.pem': b.keyPem,
+    'leaf.pem': leaf.certPem,
+    'leaf-key.pem': leaf.keyPem,
+    'old.pem': old.certPem,
+    'old-key.pem': old.keyPem,
+  });
 
   await assert.rejects(
     CertificateAuthority.loadFiles({ certFile: join(dir, 'a.pem'), keyFile: join(dir, 'b-key.pem') }),
-    isCertError('CA_KEY_MISMATCH', new RegExp(`${join(dir, 'b-key.pem')} does not belong to the certificate in ${join(dir, 'a.pem')}`)),
+    isCertError(
+      'CA_KEY_MISMATCH',
+      new RegExp(`${join(dir, 'b-key.pem')} does not belong to the certificate in ${join(dir, 'a.pem')}`),
+    ),
   );
   await assert.rejects(
     CertificateAuthority.loadFiles({ certFile: join(dir, 'leaf.pem'), keyFile: join(dir, 'leaf-key.pem') }),
-    isCertError('CA_NOT_CA', /leaf\.pem .* is not a CA certificate: it needs basicConstraints cA=true and keyUsage keyCertSign/),
+    isCertError(
+      'CA_NOT_CA',
+      /leaf\.pem .* is not a CA certificate: it needs basicConstraints cA=true and keyUsage keyCertSign/,
+    ),
   );
   await assert.rejects(
     CertificateAuthority.loadFiles({ certFile: join(dir, 'old.pem'), keyFile: join(dir, 'old-key.pem') }),
@@ -116,15 +155,24 @@ test('loading a CA checks key match, CA-ness and validity, naming the file and t
   );
   // An intermediate without its root cannot publish a trust bundle.
   const inter = await ca.issueIntermediate();
-  await assert.rejects(CertificateAuthority.load({ certPem: inter.certPem, keyPem: inter.keyPem }), isCertError('CA_CHAIN_INVALID', /no root was given/));
+  await assert.rejects(
+    CertificateAuthority.load({ certPem: inter.certPem, keyPem: inter.keyPem }),
+    isCertError('CA_CHAIN_INVALID', /no root was given/),
+  );
   // An intermediate with the wrong root.
-  await assert.rejects(CertificateAuthority.load({ certPem: inter.certPem, keyPem: inter.keyPem, chainPem: a.certPem }), isCertError('CA_CHAIN_INVALID', /does not chain to its root: .*different key of the same name/));
+  await assert.rejects(
+    CertificateAuthority.load({ certPem: inter.certPem, keyPem: inter.keyPem, chainPem: a.certPem }),
+    isCertError('CA_CHAIN_INVALID', /does not chain to its root: .*different key of the same name/),
+  );
 
   // Half a state directory is refused rather than silently replaced.
   const half = join(dir, 'half');
   await CertificateAuthority.loadOrCreate(half);
   await rm(join(half, 'ca.pem'));
-  await assert.rejects(CertificateAuthority.loadOrCreate(half), isCertError('CA_FILE_MISSING', /ca\.pem is missing but .*ca-key\.pem exists/));
+  await assert.rejects(
+    CertificateAuthority.loadOrCreate(half),
+    isCertError('CA_FILE_MISSING', /ca\.pem is missing but .*ca-key\.pem exists/),
+  );
 
   // Keys never appear in errors.
   const keyBody = b.keyPem.split('\n')[1];
@@ -133,7 +181,10 @@ test('loading a CA checks key match, CA-ness and validity, naming the file and t
   } catch (err) {
     assert.ok(!(err as Error).message.includes(keyBody));
   }
-  await assert.rejects(CertificateAuthority.load({ certPem: a.certPem, keyPem: 'garbage' }), isCertError('CA_KEY_INVALID'));
+  await assert.rejects(
+    CertificateAuthority.load({ certPem: a.certPem, keyPem: 'garbage' }),
+    isCertError('CA_KEY_INVALID'),
+  );
 });
 
 test('issue requires exactly one valid identity', async () => {
@@ -142,7 +193,10 @@ test('issue requires exactly one valid identity', async () => {
   await assert.rejects(ca.issue({ spiffe: SPIFFE, dns: 'a.example' }), isCertError('SAN_REQUIRED', /not both/));
   await assert.rejects(ca.issue({ spiffe: 'spiffe://Example.org/x' }), isCertError('SPIFFE_INVALID'));
   await assert.rejects(ca.issue({ dns: 'bad_name.example' }), isCertError('DNS_NAME_INVALID'));
-  await assert.rejects(ca.issue({ dns: 'a.example', keyType: 'ed25519' as never }), isCertError('KEY_TYPE_INVALID', /ec-p256.*rsa-2048/));
+  await assert.rejects(
+    ca.issue({ dns: 'a.example', keyType: 'ed25519' as never }),
+    isCertError('KEY_TYPE_INVALID', /ec-p256.*rsa-2048/),
+  );
 });
 
 test('CSR in PEM and DER parses and verifies with openssl; signCsr issues exactly the requested SAN', async (t) => {
@@ -165,7 +219,10 @@ test('CSR in PEM and DER parses and verifies with openssl; signCsr issues exactl
   assert.equal(verifyChain(signed.chainPem, [], ca.bundlePem, { expectedSan: linkerd }).ok, true);
 
   const spiffeCsr = await createCsr({ spiffe: SPIFFE, keyType: 'rsa-2048' });
-  const s2 = await ca.signCsr(spiffeCsr.csrPem, { allowedSans: (san) => san.startsWith('spiffe://example.org/ns/default/'), ttlMs: HOUR });
+  const s2 = await ca.signCsr(spiffeCsr.csrPem, {
+    allowedSans: (san) => san.startsWith('spiffe://example.org/ns/default/'),
+    ttlMs: HOUR,
+  });
   assert.deepEqual(sansOf(new X509Certificate(s2.certPem)), { uris: [SPIFFE], dns: [], other: [] });
 });
 
@@ -175,9 +232,15 @@ test('signCsr refuses disallowed, multiple, malformed and tampered SANs, saying 
   const csr = await createCsr({ spiffe: SPIFFE });
   await assert.rejects(
     ca.signCsr(csr.csrPem, { allowedSans: ['spiffe://example.org/ns/default/sa/other'], ttlMs: HOUR }),
-    isCertError('CSR_SAN_NOT_ALLOWED', /CSR SAN "spiffe:\/\/example\.org\/ns\/default\/sa\/gw" is not allowed .*allowed: spiffe:\/\/example\.org\/ns\/default\/sa\/other/),
+    isCertError(
+      'CSR_SAN_NOT_ALLOWED',
+      /CSR SAN "spiffe:\/\/example\.org\/ns\/default\/sa\/gw" is not allowed .*allowed: spiffe:\/\/example\.org\/ns\/default\/sa\/other/,
+    ),
   );
-  await assert.rejects(ca.signCsr(csr.csrPem, { allowedSans: () => false }), isCertError('CSR_SAN_NOT_ALLOWED', /predicate/));
+  await assert.rejects(
+    ca.signCsr(csr.csrPem, { allowedSans: () => false }),
+    isCertError('CSR_SAN_NOT_ALLOWED', /predicate/),
+  );
 
   // Tampering with the SAN after signing breaks the CSR signature.
   const tampered = Buffer.from(csr.csrDer);
@@ -187,19 +250,61 @@ test('signCsr refuses disallowed, multiple, malformed and tampered SANs, saying 
 
   // A CSR with two SANs and one with a non-SPIFFE URI, built with openssl so they come from outside this package.
   await writeFile(join(dir, 'k.pem'), (await createCsr({ dns: 'x.example' })).keyPem);
-  const two = openssl(['req', '-new', '-key', join(dir, 'k.pem'), '-subj', '/CN=x', '-addext', `subjectAltName=URI:${SPIFFE},DNS:x.example`]);
+  const two = openssl([
+    'req',
+    '-new',
+    '-key',
+    join(dir, 'k.pem'),
+    '-subj',
+    '/CN=x',
+    '-addext',
+    `subjectAltName=URI:${SPIFFE},DNS:x.example`,
+  ]);
   assert.equal(two.status, 0, two.stderr);
-  await assert.rejects(ca.signCsr(two.stdout, { allowedSans: () => true }), isCertError('CSR_SAN_COUNT', /2 SANs \(url:spiffe:\/\/example\.org\/ns\/default\/sa\/gw, dns:x\.example\)/));
+  await assert.rejects(
+    ca.signCsr(two.stdout, { allowedSans: () => true }),
+    isCertError('CSR_SAN_COUNT', /2 SANs \(url:spiffe:\/\/example\.org\/ns\/default\/sa\/gw, dns:x\.example\)/),
+  );
   const none = openssl(['req', '-new', '-key', join(dir, 'k.pem'), '-subj', '/CN=x']);
-  await assert.rejects(ca.signCsr(none.stdout, { allowedSans: () => true }), isCertError('CSR_SAN_COUNT', /no subject alternative name/));
-  const http = openssl(['req', '-new', '-key', join(dir, 'k.pem'), '-subj', '/CN=x', '-addext', 'subjectAltName=URI:https://example.org/x']);
-  await assert.rejects(ca.signCsr(http.stdout, { allowedSans: () => true }), isCertError('CSR_SAN_INVALID', /CSR SAN "https:\/\/example\.org\/x" is refused/));
-  const ip = openssl(['req', '-new', '-key', join(dir, 'k.pem'), '-subj', '/CN=x', '-addext', 'subjectAltName=IP:10.0.0.1']);
-  await assert.rejects(ca.signCsr(ip.stdout, { allowedSans: () => true }), isCertError('CSR_SAN_INVALID', /only URI \(SPIFFE\) and DNS/));
+  await assert.rejects(
+    ca.signCsr(none.stdout, { allowedSans: () => true }),
+    isCertError('CSR_SAN_COUNT', /no subject alternative name/),
+  );
+  const http = openssl([
+    'req',
+    '-new',
+    '-key',
+    join(dir, 'k.pem'),
+    '-subj',
+    '/CN=x',
+    '-addext',
+    'subjectAltName=URI:https://example.org/x',
+  ]);
+  await assert.rejects(
+    ca.signCsr(http.stdout, { allowedSans: () => true }),
+    isCertError('CSR_SAN_INVALID', /CSR SAN "https:\/\/example\.org\/x" is refused/),
+  );
+  const ip = openssl([
+    'req',
+    '-new',
+    '-key',
+    join(dir, 'k.pem'),
+    '-subj',
+    '/CN=x',
+    '-addext',
+    'subjectAltName=IP:10.0.0.1',
+  ]);
+  await assert.rejects(
+    ca.signCsr(ip.stdout, { allowedSans: () => true }),
+    isCertError('CSR_SAN_INVALID', /only URI \(SPIFFE\) and DNS/),
+  );
   await assert.rejects(ca.signCsr('not a csr', { allowedSans: () => true }), isCertError('CSR_INVALID'));
   // Linkerd-style policy: EC keys only.
   const rsa = await createCsr({ dns: 'x.example', keyType: 'rsa-2048' });
-  await assert.rejects(ca.signCsr(rsa.csrDer, { allowedSans: () => true, keyTypes: ['ec-p256'] }), isCertError('CSR_KEY_UNSUPPORTED', /RSA 2048 key; this CA signs only ec-p256/));
+  await assert.rejects(
+    ca.signCsr(rsa.csrDer, { allowedSans: () => true, keyTypes: ['ec-p256'] }),
+    isCertError('CSR_KEY_UNSUPPORTED', /RSA 2048 key; this CA signs only ec-p256/),
+  );
 });
 
 test('verifyChain gives a clear reason for each failure', async () => {
@@ -211,15 +316,27 @@ test('verifyChain gives a clear reason for each failure', async () => {
 
   const reason = (r: ReturnType<typeof verifyChain>) => (r.ok ? 'ok' : r.reason);
   assert.equal(reason(verifyChain(leaf.certPem, [], ca.bundlePem, { at: new Date(Date.now() + 2 * HOUR) })), 'expired');
-  assert.equal(reason(verifyChain(leaf.certPem, [], ca.bundlePem, { at: new Date(Date.now() - 2 * HOUR) })), 'not-yet-valid');
-  assert.equal(reason(verifyChain(leaf.certPem, [], other.bundlePem)), 'signature-invalid', 'same CA name, different key');
+  assert.equal(
+    reason(verifyChain(leaf.certPem, [], ca.bundlePem, { at: new Date(Date.now() - 2 * HOUR) })),
+    'not-yet-valid',
+  );
+  assert.equal(
+    reason(verifyChain(leaf.certPem, [], other.bundlePem)),
+    'signature-invalid',
+    'same CA name, different key',
+  );
   const named = await CertificateAuthority.createInMemory({ commonName: 'another CA' });
   const r = verifyChain(leaf.certPem, [], named.bundlePem);
   assert.equal(reason(r), 'unknown-issuer');
   assert.match(r.ok ? '' : r.message, /neither in the chain nor in the trust bundle/);
-  const mismatch = verifyChain(leaf.certPem, [], ca.bundlePem, { expectedSan: 'spiffe://example.org/ns/default/sa/other' });
+  const mismatch = verifyChain(leaf.certPem, [], ca.bundlePem, {
+    expectedSan: 'spiffe://example.org/ns/default/sa/other',
+  });
   assert.equal(reason(mismatch), 'san-mismatch');
-  assert.match(mismatch.ok ? '' : mismatch.message, /\[spiffe:\/\/example\.org\/ns\/default\/sa\/gw\] do not include the expected "spiffe:\/\/example\.org\/ns\/default\/sa\/other"/);
+  assert.match(
+    mismatch.ok ? '' : mismatch.message,
+    /\[spiffe:\/\/example\.org\/ns\/default\/sa\/gw\] do not include the expected "spiffe:\/\/example\.org\/ns\/default\/sa\/other"/,
+  );
 
   assert.equal(reason(verifyChain('garbage', [], ca.bundlePem)), 'malformed');
 });
@@ -228,10 +345,27 @@ test('verifyChain reports "not a CA" when a leaf signed another certificate', as
   const dir = await tempDir(t);
   const ca = await CertificateAuthority.createInMemory();
   const leaf = await ca.issue({ dns: 'leaf.example' });
-  await writeFiles(dir, { 'leaf.pem': leaf.certPem, 'leaf-key.pem': leaf.keyPem, 'k.pem': (await createCsr({ dns: 'x.example' })).keyPem });
+  await writeFiles(dir, {
+    'leaf.pem': leaf.certPem,
+    'leaf-key.pem': leaf.keyPem,
+    'k.pem': (await createCsr({ dns: 'x.example' })).keyPem,
+  });
   const csr = openssl(['req', '-new', '-key', join(dir, 'k.pem'), '-subj', '/CN=victim']);
   await writeFile(join(dir, 'v.csr'), csr.stdout);
-  const forged = openssl(['x509', '-req', '-in', join(dir, 'v.csr'), '-CA', join(dir, 'leaf.pem'), '-CAkey', join(dir, 'leaf-key.pem'), '-days', '1', '-set_serial', '7']);
+  const forged = openssl([
+    'x509',
+    '-req',
+    '-in',
+    join(dir, 'v.csr'),
+    '-CA',
+    join(dir, 'leaf.pem'),
+    '-CAkey',
+    join(dir, 'leaf-key.pem'),
+    '-days',
+    '1',
+    '-set_serial',
+    '7',
+  ]);
   assert.equal(forged.status, 0, forged.stderr);
   const r = verifyChain(forged.stdout, [leaf.certPem], ca.bundlePem);
   assert.equal(r.ok ? 'ok' : r.reason, 'not-a-ca');
@@ -247,20 +381,71 @@ test('loads CAs made by openssl (PKCS#1 RSA key, SEC1 EC key with a parameters b
     assert.equal(r.status, 0, r.stderr);
   };
   run(['genrsa', '-traditional', '-out', join(dir, 'rsa.key'), '2048']);
-  run(['req', '-x509', '-new', '-key', join(dir, 'rsa.key'), '-subj', '/C=US/O=Example Org/CN=Ext Root', '-days', '30',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', join(dir, 'rsa.pem')]);
+  run([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    join(dir, 'rsa.key'),
+    '-subj',
+    '/C=US/O=Example Org/CN=Ext Root',
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    join(dir, 'rsa.pem'),
+  ]);
   run(['ecparam', '-name', 'prime256v1', '-genkey', '-out', join(dir, 'ec.key')]);
-  run(['req', '-x509', '-new', '-key', join(dir, 'ec.key'), '-subj', '/CN=Ext EC Root', '-days', '30',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', '-out', join(dir, 'ec.pem')]);
+  run([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    join(dir, 'ec.key'),
+    '-subj',
+    '/CN=Ext EC Root',
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+    '-out',
+    join(dir, 'ec.pem'),
+  ]);
   for (const n of ['rsa', 'ec']) {
-    const ca = await CertificateAuthority.loadFiles({ certFile: join(dir, `${n}.pem`), keyFile: join(dir, `${n}.key`) });
+    const ca = await CertificateAuthority.loadFiles({
+      certFile: join(dir, `${n}.pem`),
+      keyFile: join(dir, `${n}.key`),
+    });
     const leaf = await ca.issue({ spiffe: SPIFFE });
     await writeFile(join(dir, `${n}-leaf.pem`), leaf.chainPem);
     const v = openssl(['verify', '-CAfile', join(dir, `${n}.pem`), join(dir, `${n}-leaf.pem`)]);
     assert.equal(v.status, 0, `${n}: ${v.stderr}`);
   }
   // A CA certificate without keyCertSign is refused even with cA=true.
-  run(['req', '-x509', '-new', '-key', join(dir, 'ec.key'), '-subj', '/CN=No Sign', '-days', '30',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature', '-out', join(dir, 'nosign.pem')]);
-  await assert.rejects(CertificateAuthority.loadFiles({ certFile: join(dir, 'nosign.pem'), keyFile: join(dir, 'ec.key') }), isCertError('CA_NOT_CA'));
+  run([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    join(dir, 'ec.key'),
+    '-subj',
+    '/CN=No Sign',
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,digitalSignature',
+    '-out',
+    join(dir, 'nosign.pem'),
+  ]);
+  await assert.rejects(
+    CertificateAuthority.loadFiles({ certFile: join(dir, 'nosign.pem'), keyFile: join(dir, 'ec.key') }),
+    isCertError('CA_NOT_CA'),
+  );
 });

@@ -2,7 +2,7 @@ import { X509Certificate as NodeCert, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { x509, type WebCryptoKey, type WebCryptoKeyPair } from './x509.ts';
+import { x509, type WebCryptoKey } from './x509.ts';
 import { canSignCerts, csrSanExtension, isSelfSigned, labelOf, subjectKeyIdOf } from './certinfo.ts';
 import { CertError, describeError } from './errors.ts';
 import {
@@ -108,7 +108,10 @@ export const CA_KEY_FILE = 'ca-key.pem';
 export function resolveSan(input: SanInput, what = 'identity'): { type: SanType; value: string } {
   const has = (v: string | undefined) => v !== undefined && v !== '';
   if (has(input.spiffe) && has(input.dns)) {
-    throw new CertError('SAN_REQUIRED', `give exactly one ${what}: either a SPIFFE ID (--spiffe) or a DNS name (--dns), not both`);
+    throw new CertError(
+      'SAN_REQUIRED',
+      `give exactly one ${what}: either a SPIFFE ID (--spiffe) or a DNS name (--dns), not both`,
+    );
   }
   if (has(input.spiffe)) {
     parseSpiffeId(input.spiffe as string, { requirePath: true });
@@ -118,7 +121,10 @@ export function resolveSan(input: SanInput, what = 'identity'): { type: SanType;
     assertDnsName(input.dns as string);
     return { type: 'dns', value: input.dns as string };
   }
-  throw new CertError('SAN_REQUIRED', `an ${what} is required: pass a SPIFFE ID (--spiffe spiffe://<td>/...) or a DNS name (--dns name)`);
+  throw new CertError(
+    'SAN_REQUIRED',
+    `an ${what} is required: pass a SPIFFE ID (--spiffe spiffe://<td>/...) or a DNS name (--dns name)`,
+  );
 }
 
 function backdate(ttlMs: number, requested?: number): number {
@@ -257,9 +263,13 @@ export class CertificateAuthority {
     }
     const chainCheck = verifyChain(cert, extra, roots, { at: now });
     if (!chainCheck.ok) {
-      throw new CertError('CA_CHAIN_INVALID', `${certWhat} does not chain to its root: ${chainCheck.message}; fix the chain file`, {
-        file: input.source?.chain ?? input.source?.cert,
-      });
+      throw new CertError(
+        'CA_CHAIN_INVALID',
+        `${certWhat} does not chain to its root: ${chainCheck.message}; fix the chain file`,
+        {
+          file: input.source?.chain ?? input.source?.cert,
+        },
+      );
     }
     const path = chainCheck.certs;
     const intermediates = path.slice(1).filter((c) => !isSelfSigned(c));
@@ -274,14 +284,24 @@ export class CertificateAuthority {
   }
 
   /** Load `certFile` + `keyFile` (+ `chainFile`) from disk; errors name the file. */
-  static async loadFiles(files: { certFile: string; keyFile: string; chainFile?: string; now?: Date }): Promise<CertificateAuthority> {
+  static async loadFiles(files: {
+    certFile: string;
+    keyFile: string;
+    chainFile?: string;
+    now?: Date;
+  }): Promise<CertificateAuthority> {
     const read = async (file: string, what: string) => {
       try {
         return await readFile(file, 'utf8');
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw new CertError('CA_FILE_MISSING', `${what} file ${file} does not exist; check the path`, { file });
-        throw new CertError('CA_FILE_UNREADABLE', `cannot read ${what} file ${file} (${code ?? 'error'}); check its permissions`, { file });
+        if (code === 'ENOENT')
+          throw new CertError('CA_FILE_MISSING', `${what} file ${file} does not exist; check the path`, { file });
+        throw new CertError(
+          'CA_FILE_UNREADABLE',
+          `cannot read ${what} file ${file} (${code ?? 'error'}); check its permissions`,
+          { file },
+        );
       }
     };
     const certPem = await read(files.certFile, 'CA certificate');
@@ -329,11 +349,20 @@ export class CertificateAuthority {
       await writeFile(certFile + tmp, root.certPem, { mode: 0o644, flag: 'wx' });
       await rename(certFile + tmp, certFile);
     } catch (err) {
-      throw new CertError('IO_FAILED', `cannot write the CA to ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the directory is writable`, {
-        file: dir,
-      });
+      throw new CertError(
+        'IO_FAILED',
+        `cannot write the CA to ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the directory is writable`,
+        {
+          file: dir,
+        },
+      );
     }
-    const ca = await CertificateAuthority.load({ certPem: root.certPem, keyPem: root.keyPem, source: { cert: certFile, key: keyFile }, now: opts.now });
+    const ca = await CertificateAuthority.load({
+      certPem: root.certPem,
+      keyPem: root.keyPem,
+      source: { cert: certFile, key: keyFile },
+      now: opts.now,
+    });
     ca.created = true;
     return ca;
   }
@@ -358,14 +387,19 @@ export class CertificateAuthority {
     let req: x509.Pkcs10CertificateRequest;
     try {
       if (typeof csr === 'string') {
-        const block = pemBlocks(csr).find((b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST');
+        const block = pemBlocks(csr).find(
+          (b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST',
+        );
         if (!block) throw new Error('no "-----BEGIN CERTIFICATE REQUEST-----" block');
         req = new x509.Pkcs10CertificateRequest(block.der);
       } else {
         req = new x509.Pkcs10CertificateRequest(csr);
       }
     } catch (err) {
-      throw new CertError('CSR_INVALID', `the CSR cannot be parsed (${describeError(err)}); send a PKCS#10 request in PEM or DER`);
+      throw new CertError(
+        'CSR_INVALID',
+        `the CSR cannot be parsed (${describeError(err)}); send a PKCS#10 request in PEM or DER`,
+      );
     }
     let sigOk = false;
     try {
@@ -373,16 +407,26 @@ export class CertificateAuthority {
     } catch {
       sigOk = false;
     }
-    if (!sigOk) throw new CertError('CSR_SIGNATURE_INVALID', 'the CSR signature does not verify with its own public key; the request was altered or built wrongly, create it again');
+    if (!sigOk)
+      throw new CertError(
+        'CSR_SIGNATURE_INVALID',
+        'the CSR signature does not verify with its own public key; the request was altered or built wrongly, create it again',
+      );
 
     const ext = csrSanExtension(req);
     const names = ext?.names.items ?? [];
     if (names.length === 0) {
-      throw new CertError('CSR_SAN_COUNT', 'the CSR has no subject alternative name; put exactly one identity in it (a URI SAN with the SPIFFE ID, or a DNS SAN)');
+      throw new CertError(
+        'CSR_SAN_COUNT',
+        'the CSR has no subject alternative name; put exactly one identity in it (a URI SAN with the SPIFFE ID, or a DNS SAN)',
+      );
     }
     if (names.length > 1) {
       const list = names.map((n) => `${n.type}:${n.value}`).join(', ');
-      throw new CertError('CSR_SAN_COUNT', `the CSR has ${names.length} SANs (${list}); exactly one is allowed, request one identity per certificate`);
+      throw new CertError(
+        'CSR_SAN_COUNT',
+        `the CSR has ${names.length} SANs (${list}); exactly one is allowed, request one identity per certificate`,
+      );
     }
     const n = names[0];
     let san: { type: SanType; value: string };
@@ -398,27 +442,44 @@ export class CertificateAuthority {
       if (why) throw new CertError('CSR_SAN_INVALID', `CSR SAN "${n.value}" is refused: not a valid DNS name (${why})`);
       san = { type: 'dns', value: n.value };
     } else {
-      throw new CertError('CSR_SAN_INVALID', `CSR SAN "${n.type}:${n.value}" is refused: only URI (SPIFFE) and DNS SANs can be signed`);
+      throw new CertError(
+        'CSR_SAN_INVALID',
+        `CSR SAN "${n.type}:${n.value}" is refused: only URI (SPIFFE) and DNS SANs can be signed`,
+      );
     }
-    const allowed = typeof opts.allowedSans === 'function' ? opts.allowedSans(san.value) : opts.allowedSans.includes(san.value);
+    const allowed =
+      typeof opts.allowedSans === 'function' ? opts.allowedSans(san.value) : opts.allowedSans.includes(san.value);
     if (!allowed) {
-      const hint = typeof opts.allowedSans === 'function' ? 'the policy predicate rejected it' : `allowed: ${opts.allowedSans.join(', ') || 'none'}`;
-      throw new CertError('CSR_SAN_NOT_ALLOWED', `CSR SAN "${san.value}" is not allowed for this caller (${hint}); request the identity you are authorized for`);
+      const hint =
+        typeof opts.allowedSans === 'function'
+          ? 'the policy predicate rejected it'
+          : `allowed: ${opts.allowedSans.join(', ') || 'none'}`;
+      throw new CertError(
+        'CSR_SAN_NOT_ALLOWED',
+        `CSR SAN "${san.value}" is not allowed for this caller (${hint}); request the identity you are authorized for`,
+      );
     }
 
     let pub: KeyObject;
     try {
       pub = createPublicKey({ key: Buffer.from(req.publicKey.rawData), format: 'der', type: 'spki' });
     } catch {
-      throw new CertError('CSR_KEY_UNSUPPORTED', 'the CSR public key cannot be parsed; use an EC P-256 or RSA 2048 key');
+      throw new CertError(
+        'CSR_KEY_UNSUPPORTED',
+        'the CSR public key cannot be parsed; use an EC P-256 or RSA 2048 key',
+      );
     }
     const d = pub.asymmetricKeyDetails ?? {};
     const isEc = pub.asymmetricKeyType === 'ec' && (d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1');
     const isRsa = pub.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048;
-    const kt: KeyType | undefined = isEc && d.namedCurve === 'prime256v1' ? 'ec-p256' : isRsa && d.modulusLength === 2048 ? 'rsa-2048' : undefined;
+    const kt: KeyType | undefined =
+      isEc && d.namedCurve === 'prime256v1' ? 'ec-p256' : isRsa && d.modulusLength === 2048 ? 'rsa-2048' : undefined;
     if (!(isEc || isRsa) || (opts.keyTypes && (!kt || !opts.keyTypes.includes(kt)))) {
       const want = opts.keyTypes ? opts.keyTypes.join(' or ') : 'EC P-256/P-384 or RSA >= 2048';
-      throw new CertError('CSR_KEY_UNSUPPORTED', `the CSR for "${san.value}" has a ${describeKey(pub)} key; this CA signs only ${want} keys`);
+      throw new CertError(
+        'CSR_KEY_UNSUPPORTED',
+        `the CSR for "${san.value}" has a ${describeKey(pub)} key; this CA signs only ${want} keys`,
+      );
     }
     return this.#signLeaf(req.publicKey, isRsa, san, opts);
   }
@@ -448,7 +509,10 @@ export class CertificateAuthority {
       signingAlgorithm: this.#signAlg,
       extensions: [
         new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         this.#aki,
       ],
@@ -490,7 +554,10 @@ export class CertificateAuthority {
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(usages, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
-        new x509.SubjectAlternativeNameExtension([{ type: san.type === 'uri' ? 'url' : 'dns', value: san.value }], naming.sanCritical),
+        new x509.SubjectAlternativeNameExtension(
+          [{ type: san.type === 'uri' ? 'url' : 'dns', value: san.value }],
+          naming.sanCritical,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(publicKey),
         this.#aki,
       ],
@@ -531,7 +598,10 @@ export async function createRoot(opts: CreateRootOptions = {}): Promise<{ certPe
   const name = new x509.Name([{ [OID_CN]: [opts.commonName ?? 'meshgate local CA'] }, { '2.5.4.10': ['meshgate'] }]);
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(true, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+    new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+      true,
+    ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey),
   ];
@@ -549,4 +619,3 @@ export async function createRoot(opts: CreateRootOptions = {}): Promise<{ certPe
   });
   return { certPem: derToPem(new Uint8Array(cert.rawData)), keyPem: await privateKeyToPkcs8Pem(keys.privateKey) };
 }
-

@@ -78,5 +78,7 @@ export function labelOf(cert: NodeCert): string {
 export function csrSanExtension(req: x509.Pkcs10CertificateRequest): x509.SubjectAlternativeNameExtension | undefined {
   const ext = req.extensions.find((e) => e.type === '2.5.29.17');
   if (!ext) return undefined;
-  return ext instanceof x509.SubjectAlternativeNameExtension ? ext : new x509.SubjectAlternativeNameExtension(ext.rawData);
+  return ext instanceof x509.SubjectAlternativeNameExtension
+    ? ext
+    : new x509.SubjectAlternativeNameExtension(ext.rawData);
 }

@@ -19,7 +19,11 @@ test('certs issue --spiffe: output verifies with openssl, one exact URI SAN, EC 
   assert.equal(v.status, 0, v.stderr);
   const ext = openssl(['x509', '-noout', '-ext', 'subjectAltName', '-in', join(out, 'cert.pem')]);
   assert.equal(ext.status, 0, ext.stderr);
-  const sanLines = ext.stdout.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+  const sanLines = ext.stdout
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim())
+    .filter(Boolean);
   assert.deepEqual(sanLines, [`URI:${SPIFFE}`]);
   const txt = openssl(['x509', '-noout', '-text', '-in', join(out, 'cert.pem')]).stdout;
   assert.match(txt, /Public Key Algorithm: id-ecPublicKey/);
@@ -27,7 +31,11 @@ test('certs issue --spiffe: output verifies with openssl, one exact URI SAN, EC 
   const key = await readFile(join(out, 'key.pem'), 'utf8');
   assert.match(key, /^-----BEGIN PRIVATE KEY-----\n/, 'PKCS#8');
   assert.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600);
-  assert.ok(new X509Certificate(await readFile(join(out, 'cert.pem'))).checkPrivateKey((await import('node:crypto')).createPrivateKey(key)));
+  assert.ok(
+    new X509Certificate(await readFile(join(out, 'cert.pem'))).checkPrivateKey(
+      (await import('node:crypto')).createPrivateKey(key),
+    ),
+  );
 
   // A second issue reuses the CA.
   const again = await certsIssue({ spiffe: SPIFFE, out: join(dir, 'out2'), ca: join(dir, 'ca') });
@@ -41,7 +49,14 @@ test('certs issue --dns gives exactly one DNS SAN; --key-type rsa-2048 and --ttl
   const name = 'gw.ingress.serviceaccount.identity.linkerd.cluster.local';
   await certsIssue({ dns: name, out, ca: join(dir, 'ca'), keyType: 'rsa-2048', ttl: '90m' });
   const ext = openssl(['x509', '-noout', '-ext', 'subjectAltName', '-in', join(out, 'cert.pem')]).stdout;
-  assert.deepEqual(ext.split('\n').slice(1).map((l) => l.trim()).filter(Boolean), [`DNS:${name}`]);
+  assert.deepEqual(
+    ext
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim())
+      .filter(Boolean),
+    [`DNS:${name}`],
+  );
   const txt = openssl(['x509', '-noout', '-text', '-in', join(out, 'cert.pem')]).stdout;
   assert.match(txt, /Public-Key: \(2048 bit\)/);
   assert.match(txt, /rsaEncryption/);
@@ -59,7 +74,10 @@ test('certs issue with no --ca creates ./meshgate-ca and says so', async (t) => 
   const text = await certsIssue({ spiffe: SPIFFE, out: 'out' });
   assert.match(text, /created a new root CA there/);
   assert.ok((await stat(join(dir, 'meshgate-ca', 'ca-key.pem'))).isFile());
-  assert.equal(openssl(['verify', '-CAfile', join(dir, 'meshgate-ca', 'ca.pem'), join(dir, 'out', 'cert.pem')]).status, 0);
+  assert.equal(
+    openssl(['verify', '-CAfile', join(dir, 'meshgate-ca', 'ca.pem'), join(dir, 'out', 'cert.pem')]).status,
+    0,
+  );
 });
 
 test('certs issue refuses bad input with stable codes', async (t) => {
@@ -68,11 +86,23 @@ test('certs issue refuses bad input with stable codes', async (t) => {
   const code = (c: string, re: RegExp) => (e: unknown) => e instanceof CertError && e.code === c && re.test(e.message);
   await assert.rejects(certsIssue({ ...base }), code('SAN_REQUIRED', /--spiffe .* or --dns/));
   await assert.rejects(certsIssue({ ...base, spiffe: SPIFFE, dns: 'a.example' }), code('SAN_REQUIRED', /not both/));
-  await assert.rejects(certsIssue({ ...base, spiffe: 'spiffe://example.org/ns//x' }), code('SPIFFE_INVALID', /empty segment/));
-  await assert.rejects(certsIssue({ ...base, spiffe: SPIFFE, ttl: '1 day' }), code('DURATION_INVALID', /--ttl "1 day".*24h/));
-  await assert.rejects(certsIssue({ ...base, spiffe: SPIFFE, keyType: 'ed25519' }), code('KEY_TYPE_INVALID', /--key-type "ed25519"/));
+  await assert.rejects(
+    certsIssue({ ...base, spiffe: 'spiffe://example.org/ns//x' }),
+    code('SPIFFE_INVALID', /empty segment/),
+  );
+  await assert.rejects(
+    certsIssue({ ...base, spiffe: SPIFFE, ttl: '1 day' }),
+    code('DURATION_INVALID', /--ttl "1 day".*24h/),
+  );
+  await assert.rejects(
+    certsIssue({ ...base, spiffe: SPIFFE, keyType: 'ed25519' }),
+    code('KEY_TYPE_INVALID', /--key-type "ed25519"/),
+  );
   await writeFile(join(dir, 'file'), 'x');
-  await assert.rejects(certsIssue({ spiffe: SPIFFE, ca: join(dir, 'ca'), out: join(dir, 'file', 'sub') }), code('IO_FAILED', /choose a writable --out/));
+  await assert.rejects(
+    certsIssue({ spiffe: SPIFFE, ca: join(dir, 'ca'), out: join(dir, 'file', 'sub') }),
+    code('IO_FAILED', /choose a writable --out/),
+  );
 });
 
 test('certs init-ca creates once and then keeps the CA', async (t) => {
@@ -84,7 +114,10 @@ test('certs init-ca creates once and then keeps the CA', async (t) => {
   const second = await certsInitCa({ out: dir });
   assert.match(second, /already exists .* kept it/);
   assert.equal(await readFile(join(dir, 'ca.pem'), 'utf8'), pem);
-  assert.match(openssl(['x509', '-noout', '-text', '-in', join(dir, 'ca.pem')]).stdout, /CA:TRUE[\s\S]*Certificate Sign/);
+  assert.match(
+    openssl(['x509', '-noout', '-text', '-in', join(dir, 'ca.pem')]).stdout,
+    /CA:TRUE[\s\S]*Certificate Sign/,
+  );
 });
 
 test('certs inspect: fields, chain order, and no key material', async (t) => {
@@ -95,24 +128,37 @@ test('certs inspect: fields, chain order, and no key material', async (t) => {
   const leaf = await ica.issue({ spiffe: SPIFFE });
   await writeFile(join(dir, 'chain.pem'), leaf.chainPem + root.certPem + leaf.keyPem);
   const text = await certsInspect(join(dir, 'chain.pem'));
-  assert.match(text, /Certificate 1 of 3\n  Subject:  \(empty\)\n  SANs:     URI:spiffe:\/\/example\.org\/ns\/default\/sa\/gw\n  Key:      EC P-256/);
+  assert.match(
+    text,
+    /Certificate 1 of 3\n {2}Subject: {2}\(empty\)\n {2}SANs: {5}URI:spiffe:\/\/example\.org\/ns\/default\/sa\/gw\n {2}Key: {6}EC P-256/,
+  );
   assert.match(text, /Validity: .* \(expires in 23h59m\d*s?\)|Validity: .* \(expires in 1d\)/);
-  assert.match(text, /Issuer:   CN=mid/);
+  assert.match(text, /Issuer: {3}CN=mid/);
   assert.match(text, new RegExp(`Serial:   ${new X509Certificate(leaf.certPem).serialNumber}`));
   assert.match(text, /1 -> 2: issued by the next certificate \(signature verifies\)/);
   assert.match(text, /2 -> 3: issued by the next certificate/);
   assert.match(text, /3: self-signed root, end of chain/);
   assert.match(text, /\(1 private key block in the file, not shown\)/);
-  for (const line of leaf.keyPem.split('\n').slice(1, -2)) assert.ok(!text.includes(line), 'no key bytes in the output');
+  for (const line of leaf.keyPem.split('\n').slice(1, -2))
+    assert.ok(!text.includes(line), 'no key bytes in the output');
 
   // Wrong order is called out.
   await writeFile(join(dir, 'wrong.pem'), root.certPem + leaf.certPem);
-  assert.match(await certsInspect(join(dir, 'wrong.pem')), /1 -> 2: NOT issued by the next certificate .* fix the order/);
+  assert.match(
+    await certsInspect(join(dir, 'wrong.pem')),
+    /1 -> 2: NOT issued by the next certificate .* fix the order/,
+  );
 
   // DER CSR (what Linkerd's Certify carries).
   const csr = await createCsr({ dns: 'gw.ingress.serviceaccount.identity.linkerd.cluster.local' });
   await writeFile(join(dir, 'req.der'), csr.csrDer);
-  assert.match(await certsInspect(join(dir, 'req.der')), /Certificate request 1\n  Subject:  CN=gw\.ingress[\s\S]*SANs:     DNS:gw\.ingress/);
+  assert.match(
+    await certsInspect(join(dir, 'req.der')),
+    /Certificate request 1\n {2}Subject: {2}CN=gw\.ingress[\s\S]*SANs: {5}DNS:gw\.ingress/,
+  );
 
-  await assert.rejects(certsInspect(join(dir, 'nope.pem')), (e: unknown) => e instanceof CertError && /nope\.pem/.test(e.message));
+  await assert.rejects(
+    certsInspect(join(dir, 'nope.pem')),
+    (e: unknown) => e instanceof CertError && /nope\.pem/.test(e.message),
+  );
 });

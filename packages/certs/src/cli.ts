@@ -27,11 +27,20 @@ async function ensureDir(dir: string, mode = 0o755): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode });
   } catch (err) {
-    throw new CertError('IO_FAILED', `cannot create directory ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); choose a writable --out`, { file: dir });
+    throw new CertError(
+      'IO_FAILED',
+      `cannot create directory ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); choose a writable --out`,
+      { file: dir },
+    );
   }
 }
 
-export async function certsInitCa(opts: { out: string; trustDomain?: string; keyType?: string; commonName?: string }): Promise<string> {
+export async function certsInitCa(opts: {
+  out: string;
+  trustDomain?: string;
+  keyType?: string;
+  commonName?: string;
+}): Promise<string> {
   if (!opts.out) throw new CertError('USAGE', 'certs init-ca needs --out <dir> (where ca.pem and ca-key.pem are kept)');
   const ca = await CertificateAuthority.loadOrCreate(opts.out, {
     trustDomain: opts.trustDomain,
@@ -42,7 +51,13 @@ export async function certsInitCa(opts: { out: string; trustDomain?: string; key
   const head = ca.created
     ? `Created a new root CA in ${dir}: ${CA_CERT_FILE} (certificate, share it as the trust bundle) and ${CA_KEY_FILE} (private key, mode 0600, keep it secret).`
     : `A CA already exists in ${dir}; kept it (remove ${CA_CERT_FILE} and ${CA_KEY_FILE} to start over).`;
-  return [head, `  Subject:  ${labelOf(ca.cert)}`, `  Key:      ${describeKey(ca.cert.publicKey)}`, `  Valid to: ${ca.notAfter.toISOString()}`, ''].join('\n');
+  return [
+    head,
+    `  Subject:  ${labelOf(ca.cert)}`,
+    `  Key:      ${describeKey(ca.cert.publicKey)}`,
+    `  Valid to: ${ca.notAfter.toISOString()}`,
+    '',
+  ].join('\n');
 }
 
 export interface CertsIssueOptions {
@@ -59,9 +74,13 @@ export interface CertsIssueOptions {
 }
 
 export async function certsIssue(opts: CertsIssueOptions): Promise<string> {
-  if (!opts.out) throw new CertError('USAGE', 'certs issue needs --out <dir> (cert.pem, key.pem and ca.pem are written there)');
+  if (!opts.out)
+    throw new CertError('USAGE', 'certs issue needs --out <dir> (cert.pem, key.pem and ca.pem are written there)');
   if (!opts.spiffe && !opts.dns) {
-    throw new CertError('SAN_REQUIRED', 'certs issue needs an identity: --spiffe spiffe://<trust-domain>/<path> or --dns <name>');
+    throw new CertError(
+      'SAN_REQUIRED',
+      'certs issue needs an identity: --spiffe spiffe://<trust-domain>/<path> or --dns <name>',
+    );
   }
   const keyType = assertKeyType(opts.keyType ?? 'ec-p256', '--key-type');
   const ttlMs = parseDuration(opts.ttl ?? '24h', '--ttl');
@@ -75,12 +94,20 @@ export async function certsIssue(opts: CertsIssueOptions): Promise<string> {
     await writeAtomic(join(out, 'key.pem'), issued.keyPem, 0o600);
     await writeAtomic(join(out, 'ca.pem'), issued.bundlePem, 0o644);
   } catch (err) {
-    throw new CertError('IO_FAILED', `cannot write certificates to ${out} (${(err as NodeJS.ErrnoException).code ?? 'error'}); choose a writable --out`, { file: out });
+    throw new CertError(
+      'IO_FAILED',
+      `cannot write certificates to ${out} (${(err as NodeJS.ErrnoException).code ?? 'error'}); choose a writable --out`,
+      { file: out },
+    );
   }
   const lines = [
-    ca.created ? `No CA found in ${resolve(caDir)}: created a new root CA there (ca.pem, ca-key.pem).` : `Using the CA in ${resolve(caDir)}.`,
+    ca.created
+      ? `No CA found in ${resolve(caDir)}: created a new root CA there (ca.pem, ca-key.pem).`
+      : `Using the CA in ${resolve(caDir)}.`,
     `Issued ${issued.sanType === 'uri' ? 'URI' : 'DNS'} SAN ${issued.san} (${describeKey(createPublicKey(issued.keyPem))}), valid ${issued.notBefore.toISOString()} to ${issued.notAfter.toISOString()}${
-      issued.notAfter.getTime() - (opts.now ?? new Date()).getTime() < ttlMs - 1000 ? ' (shortened to the CA chain expiry)' : ''
+      issued.notAfter.getTime() - (opts.now ?? new Date()).getTime() < ttlMs - 1000
+        ? ' (shortened to the CA chain expiry)'
+        : ''
     }.`,
     `  ${join(out, 'cert.pem')}  certificate chain (leaf first)`,
     `  ${join(out, 'key.pem')}   private key (PKCS#8, mode 0600)`,
@@ -96,7 +123,11 @@ function oneLine(dn: string): string {
 
 function describeValidity(from: Date, to: Date, now: Date): string {
   const state =
-    now > to ? `EXPIRED ${formatDuration(now.getTime() - to.getTime())} ago` : now < from ? `NOT YET VALID (starts in ${formatDuration(from.getTime() - now.getTime())})` : `expires in ${formatDuration(to.getTime() - now.getTime())}`;
+    now > to
+      ? `EXPIRED ${formatDuration(now.getTime() - to.getTime())} ago`
+      : now < from
+        ? `NOT YET VALID (starts in ${formatDuration(from.getTime() - now.getTime())})`
+        : `expires in ${formatDuration(to.getTime() - now.getTime())}`;
   return `${from.toISOString()} to ${to.toISOString()} (${state})`;
 }
 
@@ -119,9 +150,16 @@ function describeCert(c: NodeCert, n: number, total: number, now: Date): string[
 function describeCsr(der: Buffer, n: number): string[] {
   const req = new x509.Pkcs10CertificateRequest(der);
   const ext = csrSanExtension(req);
-  const sans = (ext?.names.items ?? []).map((i) => `${i.type === 'url' ? 'URI' : i.type === 'dns' ? 'DNS' : i.type}:${i.value}`);
+  const sans = (ext?.names.items ?? []).map(
+    (i) => `${i.type === 'url' ? 'URI' : i.type === 'dns' ? 'DNS' : i.type}:${i.value}`,
+  );
   const key = createPublicKey({ key: Buffer.from(req.publicKey.rawData), format: 'der', type: 'spki' });
-  return [`Certificate request ${n}`, `  Subject:  ${req.subject || '(empty)'}`, `  SANs:     ${sans.join(', ') || '(none)'}`, `  Key:      ${describeKey(key)}`];
+  return [
+    `Certificate request ${n}`,
+    `  Subject:  ${req.subject || '(empty)'}`,
+    `  SANs:     ${sans.join(', ') || '(none)'}`,
+    `  Key:      ${describeKey(key)}`,
+  ];
 }
 
 /** Printable description of a PEM (or DER) file: certificates, chain order, CSRs. Private keys are never shown. */
@@ -131,7 +169,11 @@ export async function certsInspect(file: string, opts: { now?: Date } = {}): Pro
     data = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CertError(code === 'ENOENT' ? 'CA_FILE_MISSING' : 'IO_FAILED', `cannot read ${file} (${code ?? 'error'}); check the path`, { file });
+    throw new CertError(
+      code === 'ENOENT' ? 'CA_FILE_MISSING' : 'IO_FAILED',
+      `cannot read ${file} (${code ?? 'error'}); check the path`,
+      { file },
+    );
   }
   const now = opts.now ?? new Date();
   let blocks: PemBlock[];
@@ -150,7 +192,11 @@ export async function certsInspect(file: string, opts: { now?: Date } = {}): Pro
         new x509.Pkcs10CertificateRequest(data);
         blocks = [{ label: 'CERTIFICATE REQUEST', der: data }];
       } catch {
-        throw new CertError('PEM_INVALID', `${file} holds no PEM block and is not a DER certificate or CSR; pass a .pem/.crt/.csr file`, { file });
+        throw new CertError(
+          'PEM_INVALID',
+          `${file} holds no PEM block and is not a DER certificate or CSR; pass a .pem/.crt/.csr file`,
+          { file },
+        );
       }
     }
   }
@@ -163,7 +209,11 @@ export async function certsInspect(file: string, opts: { now?: Date } = {}): Pro
       try {
         certs.push(new NodeCert(b.der));
       } catch {
-        throw new CertError('PEM_INVALID', `${file}: certificate #${certs.length + 1} cannot be parsed; the file is corrupt or truncated`, { file });
+        throw new CertError(
+          'PEM_INVALID',
+          `${file}: certificate #${certs.length + 1} cannot be parsed; the file is corrupt or truncated`,
+          { file },
+        );
       }
     } else if (b.label.endsWith('PRIVATE KEY')) {
       keys++;
@@ -187,15 +237,21 @@ export async function certsInspect(file: string, opts: { now?: Date } = {}): Pro
           `  ${i + 1}: ${isSelfSigned(c) ? 'self-signed root, end of chain' : `last certificate; its issuer "${oneLine(c.issuer)}" is not in this file (expected in the trust bundle)`}`,
         );
       } else if (c.issuer === next.subject && safeVerify(c, next)) {
-        out.push(`  ${i + 1} -> ${i + 2}: issued by the next certificate (signature verifies)${canSignCerts(next) ? '' : ', but the issuer is NOT a CA'}`);
+        out.push(
+          `  ${i + 1} -> ${i + 2}: issued by the next certificate (signature verifies)${canSignCerts(next) ? '' : ', but the issuer is NOT a CA'}`,
+        );
       } else if (c.issuer === next.subject) {
-        out.push(`  ${i + 1} -> ${i + 2}: NOT issued by the next certificate (names match but the signature does not verify)`);
+        out.push(
+          `  ${i + 1} -> ${i + 2}: NOT issued by the next certificate (names match but the signature does not verify)`,
+        );
       } else {
-        out.push(`  ${i + 1} -> ${i + 2}: NOT issued by the next certificate (issuer "${oneLine(c.issuer)}" != next subject "${oneLine(next.subject)}"); fix the order`);
+        out.push(
+          `  ${i + 1} -> ${i + 2}: NOT issued by the next certificate (issuer "${oneLine(c.issuer)}" != next subject "${oneLine(next.subject)}"); fix the order`,
+        );
       }
     }
   }
   if (keys > 0) out.push(`(${keys} private key block${keys > 1 ? 's' : ''} in the file, not shown)`);
   if (certs.length === 0 && csrs === 0) out.push('No certificates or certificate requests found.');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

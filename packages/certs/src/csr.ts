@@ -26,8 +26,14 @@ export async function createCsr(opts: SanInput & { keyType?: KeyType }): Promise
   const req = await x509.Pkcs10CertificateRequestGenerator.create({
     name,
     keys,
-    signingAlgorithm: keyType === 'ec-p256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: san.type === 'uri' ? 'url' : 'dns', value: san.value }], name === undefined)],
+    signingAlgorithm:
+      keyType === 'ec-p256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    extensions: [
+      new x509.SubjectAlternativeNameExtension(
+        [{ type: san.type === 'uri' ? 'url' : 'dns', value: san.value }],
+        name === undefined,
+      ),
+    ],
   });
   const der = new Uint8Array(req.rawData);
   return {

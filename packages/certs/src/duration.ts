@@ -17,7 +17,10 @@ export function parseDuration(input: string, what = 'duration'): number {
     matched = re.lastIndex;
   }
   if (s.length === 0 || matched !== s.length) {
-    throw new CertError('DURATION_INVALID', `invalid ${what} "${s}": use a number with a unit, e.g. 90s, 15m, 24h or 7d`);
+    throw new CertError(
+      'DURATION_INVALID',
+      `invalid ${what} "${s}": use a number with a unit, e.g. 90s, 15m, 24h or 7d`,
+    );
   }
   if (total <= 0) throw new CertError('DURATION_INVALID', `invalid ${what} "${s}": it must be greater than zero`);
   return Math.round(total);
@@ -27,7 +30,12 @@ export function formatDuration(ms: number): string {
   if (ms < 0) return `-${formatDuration(-ms)}`;
   const parts: string[] = [];
   let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;

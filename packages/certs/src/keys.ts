@@ -1,8 +1,7 @@
 import { KeyObject, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import type { X509Certificate as NodeCert } from 'node:crypto';
-import { x509, type WebCryptoKey, type WebCryptoKeyPair } from './x509.ts';
+import type { WebCryptoKey, WebCryptoKeyPair } from './x509.ts';
 import { CertError } from './errors.ts';
-
 
 export type KeyType = 'ec-p256' | 'rsa-2048';
 export const KEY_TYPES: readonly KeyType[] = ['ec-p256', 'rsa-2048'];
@@ -55,16 +54,26 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
 }
 
 /** Keys a CA may sign with: EC P-256/P-384 or RSA >= 2048. */
-export function signingParamsFor(key: KeyObject): { importAlg: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams; signAlg: { name: string; hash: string } } | undefined {
+export function signingParamsFor(key: KeyObject):
+  | {
+      importAlg: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams;
+      signAlg: { name: string; hash: string };
+    }
+  | undefined {
   const d = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'ec') {
     const curve = curveName(d.namedCurve);
-    if (curve === 'P-256') return { importAlg: { name: 'ECDSA', namedCurve: 'P-256' }, signAlg: { name: 'ECDSA', hash: 'SHA-256' } };
-    if (curve === 'P-384') return { importAlg: { name: 'ECDSA', namedCurve: 'P-384' }, signAlg: { name: 'ECDSA', hash: 'SHA-384' } };
+    if (curve === 'P-256')
+      return { importAlg: { name: 'ECDSA', namedCurve: 'P-256' }, signAlg: { name: 'ECDSA', hash: 'SHA-256' } };
+    if (curve === 'P-384')
+      return { importAlg: { name: 'ECDSA', namedCurve: 'P-384' }, signAlg: { name: 'ECDSA', hash: 'SHA-384' } };
     return undefined;
   }
   if (key.asymmetricKeyType === 'rsa' && (d.modulusLength ?? 0) >= 2048) {
-    return { importAlg: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, signAlg: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } };
+    return {
+      importAlg: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      signAlg: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    };
   }
   return undefined;
 }
@@ -72,23 +81,38 @@ export function signingParamsFor(key: KeyObject): { importAlg: webcrypto.RsaHash
 /** Parse a private key PEM (PKCS#8, SEC1 "EC PRIVATE KEY" or PKCS#1). `what` names its source for errors. */
 export function parsePrivateKey(pem: string, what: string): KeyObject {
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
-    throw new CertError('CA_KEY_INVALID', `${what}: no "-----BEGIN PRIVATE KEY-----" block found; provide an unencrypted PEM private key`);
+    throw new CertError(
+      'CA_KEY_INVALID',
+      `${what}: no "-----BEGIN PRIVATE KEY-----" block found; provide an unencrypted PEM private key`,
+    );
   }
   if (/ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(pem)) {
-    throw new CertError('CA_KEY_INVALID', `${what}: the private key is encrypted; decrypt it first (openssl pkey -in KEY -out KEY.plain)`);
+    throw new CertError(
+      'CA_KEY_INVALID',
+      `${what}: the private key is encrypted; decrypt it first (openssl pkey -in KEY -out KEY.plain)`,
+    );
   }
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
   } catch {
     // The underlying OpenSSL message can quote key bytes in edge cases; keep it out of the error.
-    throw new CertError('CA_KEY_INVALID', `${what}: the private key cannot be parsed; check the file is a complete, unencrypted PEM key`);
+    throw new CertError(
+      'CA_KEY_INVALID',
+      `${what}: the private key cannot be parsed; check the file is a complete, unencrypted PEM key`,
+    );
   }
 }
 
-export async function toSigningKey(key: KeyObject, what: string): Promise<{ cryptoKey: WebCryptoKey; signAlg: { name: string; hash: string } }> {
+export async function toSigningKey(
+  key: KeyObject,
+  what: string,
+): Promise<{ cryptoKey: WebCryptoKey; signAlg: { name: string; hash: string } }> {
   const p = signingParamsFor(key);
   if (!p) {
-    throw new CertError('CA_KEY_UNSUPPORTED', `${what}: a ${describeKey(key)} key cannot sign here; use an EC P-256/P-384 or RSA >= 2048 CA key`);
+    throw new CertError(
+      'CA_KEY_UNSUPPORTED',
+      `${what}: a ${describeKey(key)} key cannot sign here; use an EC P-256/P-384 or RSA >= 2048 CA key`,
+    );
   }
   const cryptoKey = key.toCryptoKey(p.importAlg, false, ['sign']) as unknown as WebCryptoKey;
   return { cryptoKey, signAlg: p.signAlg };

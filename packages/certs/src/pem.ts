@@ -44,11 +44,17 @@ export function parseCertsPem(text: string, what: string, opts: { allowEmpty?: b
     try {
       certs.push(new X509Certificate(b.der));
     } catch {
-      throw new CertError('PEM_INVALID', `${what}: certificate #${i + 1} is not a valid X.509 certificate; check the file is not truncated or edited`);
+      throw new CertError(
+        'PEM_INVALID',
+        `${what}: certificate #${i + 1} is not a valid X.509 certificate; check the file is not truncated or edited`,
+      );
     }
   }
   if (certs.length === 0 && !opts.allowEmpty) {
-    throw new CertError('PEM_INVALID', `${what}: no "-----BEGIN CERTIFICATE-----" block found; provide PEM-encoded certificates`);
+    throw new CertError(
+      'PEM_INVALID',
+      `${what}: no "-----BEGIN CERTIFICATE-----" block found; provide PEM-encoded certificates`,
+    );
   }
   return certs;
 }

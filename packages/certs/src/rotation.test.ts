@@ -30,7 +30,10 @@ test('rotates from the certificate lifetime with 3 s TTLs, always before expiry'
   assert.equal(s.ready, true);
   const life = s.notAfter!.getTime() - s.notBefore!.getTime();
   const renewIn = s.nextRenewalAt!.getTime() - s.notBefore!.getTime();
-  assert.ok(renewIn >= 0.45 * life - 1 && renewIn <= 0.5 * life + 1, `renewal at ${renewIn} ms of a ${life} ms lifetime`);
+  assert.ok(
+    renewIn >= 0.45 * life - 1 && renewIn <= 0.5 * life + 1,
+    `renewal at ${renewIn} ms of a ${life} ms lifetime`,
+  );
 
   await eventually(() => rotations.length >= 4, 20_000, 'at least 3 rotations after the first certificate');
   for (let i = 1; i < rotations.length; i++) {
@@ -52,19 +55,43 @@ test('keeps the previous certificate when renewal returns something invalid', as
   const a = await ca.issue({ spiffe: ID, ttlMs: HOUR });
   const b = await ca.issue({ spiffe: ID, ttlMs: HOUR });
   const bad: Array<[string, CertMaterial | Error, RegExp]> = [
-    ['malformed PEM', { chainPem: '-----BEGIN CERTIFICATE-----\nnot*base64\n-----END CERTIFICATE-----\n', keyPem: a.keyPem }, /malformed certificate PEM/],
-    ['wrong key type', await ca.issue({ spiffe: ID, ttlMs: HOUR, keyType: 'rsa-2048' }), /wrong key type: got RSA 2048, requested EC P-256/],
-    ['expired', await ca.issue({ spiffe: ID, ttlMs: HOUR, now: new Date(Date.now() - 3 * HOUR) }), /the leaf expired at/],
-    ['mismatched CA', await otherCa.issue({ spiffe: ID, ttlMs: HOUR }), /does not verify|neither in the chain nor in the trust bundle/],
-    ['key/cert mismatch', { chainPem: a.chainPem, keyPem: b.keyPem, bundlePem: a.bundlePem }, /private key does not match/],
-    ['wrong SAN', await ca.issue({ spiffe: 'spiffe://example.org/ns/ingress/sa/intruder', ttlMs: HOUR }), /SAN mismatch/],
+    [
+      'malformed PEM',
+      { chainPem: '-----BEGIN CERTIFICATE-----\nnot*base64\n-----END CERTIFICATE-----\n', keyPem: a.keyPem },
+      /malformed certificate PEM/,
+    ],
+    [
+      'wrong key type',
+      await ca.issue({ spiffe: ID, ttlMs: HOUR, keyType: 'rsa-2048' }),
+      /wrong key type: got RSA 2048, requested EC P-256/,
+    ],
+    [
+      'expired',
+      await ca.issue({ spiffe: ID, ttlMs: HOUR, now: new Date(Date.now() - 3 * HOUR) }),
+      /the leaf expired at/,
+    ],
+    [
+      'mismatched CA',
+      await otherCa.issue({ spiffe: ID, ttlMs: HOUR }),
+      /does not verify|neither in the chain nor in the trust bundle/,
+    ],
+    [
+      'key/cert mismatch',
+      { chainPem: a.chainPem, keyPem: b.keyPem, bundlePem: a.bundlePem },
+      /private key does not match/,
+    ],
+    [
+      'wrong SAN',
+      await ca.issue({ spiffe: 'spiffe://example.org/ns/ingress/sa/intruder', ttlMs: HOUR }),
+      /SAN mismatch/,
+    ],
     ['source down', new Error('connect ECONNREFUSED 127.0.0.1:8500'), /ECONNREFUSED/],
   ];
   let calls = 0;
   const errors: CertError[] = [];
   const servedDuringErrors: string[] = [];
   const rotated: IssuedCert[] = [];
-  let m: RotationManager | undefined = undefined;
+  let m: RotationManager | undefined;
   m = new RotationManager({
     mesh: 'consul',
     identity: 'gateway',
@@ -101,7 +128,11 @@ test('keeps the previous certificate when renewal returns something invalid', as
     assert.equal(errors[i].code, what === 'source down' ? 'OBTAIN_FAILED' : 'CERT_REJECTED', what);
     assert.ok(!errors[i].message.includes(a.keyPem.split('\n')[1]), 'no key material in errors');
   }
-  assert.deepEqual(new Set(servedDuringErrors), new Set([first.serialNumber]), 'the first cert stayed in service during every failure');
+  assert.deepEqual(
+    new Set(servedDuringErrors),
+    new Set([first.serialNumber]),
+    'the first cert stayed in service during every failure',
+  );
   const s = m.status();
   assert.equal(s.consecutiveFailures, 0);
   assert.equal(s.lastError, undefined);
@@ -182,8 +213,14 @@ test('stop() cancels pending renewals', async (t) => {
 
 test('constructor rejects nonsense settings', () => {
   const obtain = async () => ({ chainPem: '', keyPem: '' });
-  assert.throws(() => new RotationManager({ mesh: 'm', identity: 'i', obtain, renewAt: 1.5 }), /renewAt must be a fraction/);
-  assert.throws(() => new RotationManager({ mesh: 'm', identity: 'i', obtain, minRetryMs: 10, maxRetryMs: 5 }), /minRetryMs <= maxRetryMs/);
+  assert.throws(
+    () => new RotationManager({ mesh: 'm', identity: 'i', obtain, renewAt: 1.5 }),
+    /renewAt must be a fraction/,
+  );
+  assert.throws(
+    () => new RotationManager({ mesh: 'm', identity: 'i', obtain, minRetryMs: 10, maxRetryMs: 5 }),
+    /minRetryMs <= maxRetryMs/,
+  );
 });
 
 test('validateCertMaterial: Istio-style chain with the root last is accepted and the root dropped', async () => {
@@ -192,13 +229,19 @@ test('validateCertMaterial: Istio-style chain with the root last is accepted and
   const inter = await root.issueIntermediate();
   const ica = await CertificateAuthority.load({ certPem: inter.certPem, keyPem: inter.keyPem, chainPem: root.certPem });
   const leaf = await ica.issue({ spiffe: ID, ttlMs: HOUR });
-  const v = validateCertMaterial({ chainPem: leaf.chainPem + root.certPem, keyPem: leaf.keyPem }, { trustBundle: [root.certPem], expectedSan: ID });
+  const v = validateCertMaterial(
+    { chainPem: leaf.chainPem + root.certPem, keyPem: leaf.keyPem },
+    { trustBundle: [root.certPem], expectedSan: ID },
+  );
   assert.equal(v.chainPem, leaf.chainPem, 'leaf + intermediate, root removed');
   assert.equal(v.san, ID);
   assert.equal(v.keyType, 'ec-p256');
   assert.throws(
     () => validateCertMaterial({ chainPem: leaf.certPem, keyPem: leaf.keyPem }, { trustBundle: root.certPem }),
-    (e: unknown) => e instanceof CertError && e.code === 'CERT_REJECTED' && /neither in the chain nor in the trust bundle/.test(e.message),
+    (e: unknown) =>
+      e instanceof CertError &&
+      e.code === 'CERT_REJECTED' &&
+      /neither in the chain nor in the trust bundle/.test(e.message),
     'a missing intermediate is an unknown issuer',
   );
   assert.throws(() => validateCertMaterial({ chainPem: leaf.chainPem, keyPem: leaf.keyPem }), /no trust bundle/);

@@ -1,4 +1,4 @@
-import { X509Certificate as NodeCert, createPrivateKey } from 'node:crypto';
+import { type X509Certificate as NodeCert, createPrivateKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { IssuedCert } from './ca.ts';
 import { isSelfSigned, sansOf } from './certinfo.ts';
@@ -100,7 +100,9 @@ export function validateCertMaterial(
   const leaf = certs[0];
   const now = opts.now ?? Date.now();
   if (opts.keyType && keyTypeOf(key) !== opts.keyType) {
-    throw reject(`wrong key type: got ${describeKey(key)}, requested ${opts.keyType === 'ec-p256' ? 'EC P-256' : 'RSA 2048'}`);
+    throw reject(
+      `wrong key type: got ${describeKey(key)}, requested ${opts.keyType === 'ec-p256' ? 'EC P-256' : 'RSA 2048'}`,
+    );
   }
   if (!leaf.checkPrivateKey(key)) throw reject('the private key does not match the leaf certificate');
   if (now > leaf.validToDate.getTime()) throw reject(`the leaf expired at ${leaf.validToDate.toISOString()}`);
@@ -110,14 +112,22 @@ export function validateCertMaterial(
   const sans = sansOf(leaf);
   const san = sans.uris[0] ?? sans.dns[0];
   if (opts.expectedSan !== undefined && !sans.uris.includes(opts.expectedSan) && !sans.dns.includes(opts.expectedSan)) {
-    throw reject(`SAN mismatch: expected "${opts.expectedSan}", got [${[...sans.uris, ...sans.dns].join(', ') || 'none'}]`);
+    throw reject(
+      `SAN mismatch: expected "${opts.expectedSan}", got [${[...sans.uris, ...sans.dns].join(', ') || 'none'}]`,
+    );
   }
   const bundle = opts.trustBundle ?? m.bundlePem;
-  if (bundle === undefined || (typeof bundle === 'string' && bundle.trim() === '') || (Array.isArray(bundle) && bundle.length === 0)) {
+  if (
+    bundle === undefined ||
+    (typeof bundle === 'string' && bundle.trim() === '') ||
+    (Array.isArray(bundle) && bundle.length === 0)
+  ) {
     throw reject('no trust bundle to verify it against; configure the mesh roots');
   }
   const rest = certs.slice(1);
-  const result = verifyChain(leaf, rest, bundle as TrustBundleInput, { at: new Date(Math.max(now, leaf.validFromDate.getTime())) });
+  const result = verifyChain(leaf, rest, bundle as TrustBundleInput, {
+    at: new Date(Math.max(now, leaf.validFromDate.getTime())),
+  });
   if (!result.ok) throw reject(`${result.message} (${result.reason})`);
   const certPem = derToPem(leaf.raw);
   const intermediates = rest.filter((c) => !isSelfSigned(c));
@@ -146,7 +156,8 @@ export function validateCertMaterial(
 export class RotationManager {
   readonly mesh: string;
   readonly identity: string;
-  readonly #o: Required<Pick<RotationOptions, 'renewAt' | 'jitter' | 'minRetryMs' | 'maxRetryMs' | 'obtainTimeoutMs'>> & RotationOptions;
+  readonly #o: Required<Pick<RotationOptions, 'renewAt' | 'jitter' | 'minRetryMs' | 'maxRetryMs' | 'obtainTimeoutMs'>> &
+    RotationOptions;
   readonly #now: () => number;
   #current: IssuedCert | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -164,10 +175,14 @@ export class RotationManager {
     const jitter = opts.jitter ?? 0.1;
     const minRetryMs = opts.minRetryMs ?? 1000;
     const maxRetryMs = opts.maxRetryMs ?? 60_000;
-    if (!(renewAt > 0 && renewAt < 1)) throw new CertError('USAGE', `renewAt must be a fraction between 0 and 1 (exclusive), got ${renewAt}`);
+    if (!(renewAt > 0 && renewAt < 1))
+      throw new CertError('USAGE', `renewAt must be a fraction between 0 and 1 (exclusive), got ${renewAt}`);
     if (!(jitter >= 0 && jitter < 1)) throw new CertError('USAGE', `jitter must be between 0 and 1, got ${jitter}`);
     if (!(minRetryMs > 0 && maxRetryMs >= minRetryMs)) {
-      throw new CertError('USAGE', `retry delays must satisfy 0 < minRetryMs <= maxRetryMs, got ${minRetryMs} and ${maxRetryMs}`);
+      throw new CertError(
+        'USAGE',
+        `retry delays must satisfy 0 < minRetryMs <= maxRetryMs, got ${minRetryMs} and ${maxRetryMs}`,
+      );
     }
     this.mesh = opts.mesh;
     this.identity = opts.identity;
@@ -254,9 +269,13 @@ export class RotationManager {
       const e =
         err instanceof CertError
           ? err
-          : new CertError('OBTAIN_FAILED', `obtaining a certificate for mesh "${this.mesh}" identity "${this.identity}" failed: ${describeError(err)}`, {
-              cause: err,
-            });
+          : new CertError(
+              'OBTAIN_FAILED',
+              `obtaining a certificate for mesh "${this.mesh}" identity "${this.identity}" failed: ${describeError(err)}`,
+              {
+                cause: err,
+              },
+            );
       this.#fail(e);
       return false;
     }
@@ -275,7 +294,11 @@ export class RotationManager {
       return false;
     }
     const prev = this.#current;
-    if (prev && prev.certDer.length === cert.certDer.length && Buffer.from(prev.certDer).equals(Buffer.from(cert.certDer))) {
+    if (
+      prev &&
+      prev.certDer.length === cert.certDer.length &&
+      Buffer.from(prev.certDer).equals(Buffer.from(cert.certDer))
+    ) {
       // The source handed back the certificate we already have (a caching agent): not a failure, but try again later.
       this.#unchanged++;
       this.#failures = 0;
@@ -299,8 +322,12 @@ export class RotationManager {
   #fail(err: CertError): void {
     this.#failures++;
     const delay = this.#retryDelay(this.#failures);
-    const kept = this.#current ? `; keeping the previous certificate (valid until ${this.#current.notAfter.toISOString()})` : '';
-    const e = new CertError(err.code, `${err.message}${kept}; retrying in ${formatDuration(delay)}`, { cause: err.cause });
+    const kept = this.#current
+      ? `; keeping the previous certificate (valid until ${this.#current.notAfter.toISOString()})`
+      : '';
+    const e = new CertError(err.code, `${err.message}${kept}; retrying in ${formatDuration(delay)}`, {
+      cause: err.cause,
+    });
     this.#lastError = e;
     this.#schedule(this.#now() + delay);
     try {
@@ -335,7 +362,12 @@ export class RotationManager {
   #obtainWithTimeout(): Promise<CertMaterial | IssuedCert> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
-        reject(new CertError('OBTAIN_TIMEOUT', `obtaining a certificate for mesh "${this.mesh}" identity "${this.identity}" took longer than ${formatDuration(this.#o.obtainTimeoutMs)}`));
+        reject(
+          new CertError(
+            'OBTAIN_TIMEOUT',
+            `obtaining a certificate for mesh "${this.mesh}" identity "${this.identity}" took longer than ${formatDuration(this.#o.obtainTimeoutMs)}`,
+          ),
+        );
       }, this.#o.obtainTimeoutMs);
       t.unref();
       let p: Promise<CertMaterial | IssuedCert>;
@@ -369,15 +401,18 @@ export class RotationManager {
   #arm(): void {
     if (this.#nextAt === undefined || this.#stopped) return;
     const delay = Math.max(0, this.#nextAt - this.#now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      // Long delays are split into chunks (timers overflow past ~24.8 days): re-check before acting.
-      if (this.#nextAt !== undefined && this.#nextAt - this.#now() > 5) {
-        this.#arm();
-        return;
-      }
-      void this.renewNow();
-    }, Math.min(delay, MAX_TIMER));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        // Long delays are split into chunks (timers overflow past ~24.8 days): re-check before acting.
+        if (this.#nextAt !== undefined && this.#nextAt - this.#now() > 5) {
+          this.#arm();
+          return;
+        }
+        void this.renewNow();
+      },
+      Math.min(delay, MAX_TIMER),
+    );
     this.#timer.unref();
   }
 

@@ -5,7 +5,10 @@ import type { IssuedCert } from './ca.ts';
  * proto's snake_case names) for one identity. Names stay the same across rotations so that only the Secret
  * changes and Envoy does not re-warm clusters or listeners (lessons: Emissary #3680).
  */
-export function sdsSecrets(cert: Pick<IssuedCert, 'chainPem' | 'keyPem' | 'bundlePem'>, names: { cert: string; roots: string }): {
+export function sdsSecrets(
+  cert: Pick<IssuedCert, 'chainPem' | 'keyPem' | 'bundlePem'>,
+  names: { cert: string; roots: string },
+): {
   cert: object;
   roots: object;
 } {

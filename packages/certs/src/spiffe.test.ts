@@ -50,7 +50,10 @@ test('SPIFFE parser accepts valid IDs and returns their parts', () => {
     assert.equal(p.id, id);
   }
   const p = parseSpiffeId('spiffe://example.org/ns/default/sa/gw');
-  assert.deepEqual([p.trustDomain, p.path, p.segments], ['example.org', '/ns/default/sa/gw', ['ns', 'default', 'sa', 'gw']]);
+  assert.deepEqual(
+    [p.trustDomain, p.path, p.segments],
+    ['example.org', '/ns/default/sa/gw', ['ns', 'default', 'sa', 'gw']],
+  );
 });
 
 test('SPIFFE parser rejects malformed IDs with the reason', () => {
@@ -69,7 +72,10 @@ test('Istio identities round-trip and reject other shapes', () => {
   assert.equal(id, 'spiffe://cluster.local/ns/shop/sa/gw');
   assert.deepEqual(parseIstioSpiffeId(id), { trustDomain: 'cluster.local', namespace: 'shop', serviceAccount: 'gw' });
   assert.throws(() => parseIstioSpiffeId('spiffe://cluster.local/ns/shop/svc/gw'), /not an Istio workload ID/);
-  assert.throws(() => istioSpiffeId({ namespace: 'a/b', serviceAccount: 'gw' }), (e: unknown) => e instanceof CertError && e.code === 'IDENTITY_INVALID');
+  assert.throws(
+    () => istioSpiffeId({ namespace: 'a/b', serviceAccount: 'gw' }),
+    (e: unknown) => e instanceof CertError && e.code === 'IDENTITY_INVALID',
+  );
 });
 
 test('Consul identities: default and partition forms', () => {
@@ -77,9 +83,21 @@ test('Consul identities: default and partition forms', () => {
   const plain = consulSpiffeId({ trustDomain: td, datacenter: 'dc1', service: 'web' });
   assert.equal(plain, `spiffe://${td}/ns/default/dc/dc1/svc/web`);
   assert.equal(consulSpiffeId({ trustDomain: td, partition: 'default', datacenter: 'dc1', service: 'web' }), plain);
-  const ap = consulSpiffeId({ trustDomain: td, partition: 'team-a', namespace: 'ns1', datacenter: 'dc2', service: 'api' });
+  const ap = consulSpiffeId({
+    trustDomain: td,
+    partition: 'team-a',
+    namespace: 'ns1',
+    datacenter: 'dc2',
+    service: 'api',
+  });
   assert.equal(ap, `spiffe://${td}/ap/team-a/ns/ns1/dc/dc2/svc/api`);
-  assert.deepEqual(parseConsulSpiffeId(ap), { trustDomain: td, partition: 'team-a', namespace: 'ns1', datacenter: 'dc2', service: 'api' });
+  assert.deepEqual(parseConsulSpiffeId(ap), {
+    trustDomain: td,
+    partition: 'team-a',
+    namespace: 'ns1',
+    datacenter: 'dc2',
+    service: 'api',
+  });
   assert.equal(parseConsulSpiffeId(plain).partition, 'default');
   assert.throws(() => parseConsulSpiffeId(`spiffe://${td}/agent/client/dc/dc1/id/x`), /not a Consul service ID/);
 });
@@ -87,12 +105,26 @@ test('Consul identities: default and partition forms', () => {
 test('Linkerd identity names follow DNS label rules', () => {
   const name = linkerdIdentity({ serviceAccount: 'web', namespace: 'emojivoto' });
   assert.equal(name, 'web.emojivoto.serviceaccount.identity.linkerd.cluster.local');
-  assert.deepEqual(parseLinkerdIdentity(name), { serviceAccount: 'web', namespace: 'emojivoto', controlNamespace: 'linkerd', trustDomain: 'cluster.local' });
-  assert.throws(() => parseLinkerdIdentity('Web.emojivoto.serviceaccount.identity.linkerd.cluster.local'), /must be lower-case/);
+  assert.deepEqual(parseLinkerdIdentity(name), {
+    serviceAccount: 'web',
+    namespace: 'emojivoto',
+    controlNamespace: 'linkerd',
+    trustDomain: 'cluster.local',
+  });
+  assert.throws(
+    () => parseLinkerdIdentity('Web.emojivoto.serviceaccount.identity.linkerd.cluster.local'),
+    /must be lower-case/,
+  );
   assert.throws(() => parseLinkerdIdentity('web.emojivoto.identity.linkerd.cluster.local'), /not a Linkerd identity/);
-  assert.throws(() => parseLinkerdIdentity('-web.ns.serviceaccount.identity.linkerd.cluster.local'), /must not start or end with "-"/);
+  assert.throws(
+    () => parseLinkerdIdentity('-web.ns.serviceaccount.identity.linkerd.cluster.local'),
+    /must not start or end with "-"/,
+  );
   assert.throws(() => linkerdIdentity({ serviceAccount: 'a.b', namespace: 'ns' }), /single DNS label/);
-  assert.equal(dnsNameProblem(`${'a'.repeat(64)}.example`), `the label "${'a'.repeat(20)}..." is longer than 63 characters`);
+  assert.equal(
+    dnsNameProblem(`${'a'.repeat(64)}.example`),
+    `the label "${'a'.repeat(20)}..." is longer than 63 characters`,
+  );
   assert.equal(dnsNameProblem('gw.example.org'), undefined);
 });
 
@@ -105,7 +137,11 @@ test('durations: units, Go-style sums, and clear refusals', () => {
   assert.equal(parseDuration('1h30m'), 5_400_000);
   assert.equal(parseDuration('500ms'), 500);
   for (const bad of ['', '10', '5y', 'h', '0s', '-1h', '1h x']) {
-    assert.throws(() => parseDuration(bad, '--ttl'), (e: unknown) => e instanceof CertError && e.code === 'DURATION_INVALID' && /--ttl/.test(e.message), bad);
+    assert.throws(
+      () => parseDuration(bad, '--ttl'),
+      (e: unknown) => e instanceof CertError && e.code === 'DURATION_INVALID' && /--ttl/.test(e.message),
+      bad,
+    );
   }
   assert.equal(formatDuration(90_061_000), '1d1h1m1s');
 });

@@ -25,7 +25,8 @@ function bad(input: string, why: string): CertError {
 }
 
 export function parseSpiffeId(input: string, opts: { requirePath?: boolean } = {}): SpiffeId {
-  if (typeof input !== 'string' || input.length === 0) throw bad(String(input ?? ''), 'it is empty; expected spiffe://<trust-domain>/<path>');
+  if (typeof input !== 'string' || input.length === 0)
+    throw bad(String(input ?? ''), 'it is empty; expected spiffe://<trust-domain>/<path>');
   if (Buffer.byteLength(input) > MAX_ID) throw bad(input, `it is longer than ${MAX_ID} bytes`);
   if (!input.startsWith('spiffe://')) {
     if (/^spiffe:\/\//i.test(input)) throw bad(input, 'the scheme must be lower-case "spiffe://"');
@@ -52,12 +53,16 @@ export function parseSpiffeId(input: string, opts: { requirePath?: boolean } = {
       if (seg.length === 0) throw bad(input, 'the path has an empty segment ("//")');
       if (seg === '.' || seg === '..') throw bad(input, `the path segment "${seg}" is not allowed`);
       if (!SEG_CHARS.test(seg)) {
-        throw bad(input, `the path segment "${seg}" may only contain A-Z, a-z, 0-9, ".", "-" and "_" (no percent-encoding)`);
+        throw bad(
+          input,
+          `the path segment "${seg}" may only contain A-Z, a-z, 0-9, ".", "-" and "_" (no percent-encoding)`,
+        );
       }
       segments.push(seg);
     }
   }
-  if (opts.requirePath && segments.length === 0) throw bad(input, 'a workload ID needs a path, e.g. spiffe://example.org/ns/default/sa/web');
+  if (opts.requirePath && segments.length === 0)
+    throw bad(input, 'a workload ID needs a path, e.g. spiffe://example.org/ns/default/sa/web');
   return { trustDomain: td, path, segments, id: input };
 }
 
@@ -76,7 +81,10 @@ function checkTrustDomain(td: string): void {
 
 function checkSegment(value: string, what: string): void {
   if (!value || !SEG_CHARS.test(value) || value === '.' || value === '..') {
-    throw new CertError('IDENTITY_INVALID', `${what} "${value}" is not a valid SPIFFE path segment (A-Z, a-z, 0-9, ".", "-", "_")`);
+    throw new CertError(
+      'IDENTITY_INVALID',
+      `${what} "${value}" is not a valid SPIFFE path segment (A-Z, a-z, 0-9, ".", "-", "_")`,
+    );
   }
 }
 
@@ -100,7 +108,10 @@ export function parseIstioSpiffeId(id: string): IstioIdentity {
   const p = parseSpiffeId(id);
   const s = p.segments;
   if (s.length !== 4 || s[0] !== 'ns' || s[2] !== 'sa') {
-    throw new CertError('SPIFFE_INVALID', `"${id}" is not an Istio workload ID; expected spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`);
+    throw new CertError(
+      'SPIFFE_INVALID',
+      `"${id}" is not an Istio workload ID; expected spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`,
+    );
   }
   return { trustDomain: p.trustDomain, namespace: s[1], serviceAccount: s[3] };
 }
@@ -115,7 +126,13 @@ export interface ConsulIdentity {
   service: string;
 }
 
-export function consulSpiffeId(o: { trustDomain: string; partition?: string; namespace?: string; datacenter: string; service: string }): string {
+export function consulSpiffeId(o: {
+  trustDomain: string;
+  partition?: string;
+  namespace?: string;
+  datacenter: string;
+  service: string;
+}): string {
   checkTrustDomain(o.trustDomain);
   const ns = o.namespace ?? 'default';
   const ap = o.partition ?? 'default';
@@ -177,9 +194,21 @@ export interface LinkerdIdentity {
   trustDomain: string;
 }
 
-export function linkerdIdentity(o: { serviceAccount: string; namespace: string; controlNamespace?: string; trustDomain?: string }): string {
-  for (const [v, what] of [[o.serviceAccount, 'service account'], [o.namespace, 'namespace']] as const) {
-    if (!LABEL.test(v ?? '')) throw new CertError('IDENTITY_INVALID', `${what} "${v}" must be a single DNS label (a-z, 0-9, "-", at most 63 characters)`);
+export function linkerdIdentity(o: {
+  serviceAccount: string;
+  namespace: string;
+  controlNamespace?: string;
+  trustDomain?: string;
+}): string {
+  for (const [v, what] of [
+    [o.serviceAccount, 'service account'],
+    [o.namespace, 'namespace'],
+  ] as const) {
+    if (!LABEL.test(v ?? ''))
+      throw new CertError(
+        'IDENTITY_INVALID',
+        `${what} "${v}" must be a single DNS label (a-z, 0-9, "-", at most 63 characters)`,
+      );
   }
   const name = `${o.serviceAccount}.${o.namespace}.serviceaccount.identity.${o.controlNamespace ?? 'linkerd'}.${o.trustDomain ?? 'cluster.local'}`;
   parseLinkerdIdentity(name);
@@ -199,5 +228,10 @@ export function parseLinkerdIdentity(name: string): LinkerdIdentity {
       `"${name}" is not a Linkerd identity; expected <service-account>.<namespace>.serviceaccount.identity.<linkerd-namespace>.<trust-domain>, e.g. default.default.serviceaccount.identity.linkerd.cluster.local`,
     );
   }
-  return { serviceAccount: head[0], namespace: head[1], controlNamespace: tail[0], trustDomain: tail.slice(1).join('.') };
+  return {
+    serviceAccount: head[0],
+    namespace: head[1],
+    controlNamespace: tail[0],
+    trustDomain: tail.slice(1).join('.'),
+  };
 }

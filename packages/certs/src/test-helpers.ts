@@ -9,7 +9,10 @@ export function openssl(args: string[], input?: Buffer | string): { status: numb
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
-export async function tempDir(t: { after: (fn: () => Promise<void> | void) => void }, prefix = 'meshgate-certs-'): Promise<string> {
+export async function tempDir(
+  t: { after: (fn: () => Promise<void> | void) => void },
+  prefix = 'meshgate-certs-',
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;

@@ -14,12 +14,19 @@ interface RunningServer {
   peers: string[];
 }
 
-async function startServer(t: { after: (fn: () => Promise<void>) => void }, cert: IssuedCert, trust: string): Promise<RunningServer> {
+async function startServer(
+  t: { after: (fn: () => Promise<void>) => void },
+  cert: IssuedCert,
+  trust: string,
+): Promise<RunningServer> {
   const peers: string[] = [];
-  const server = tls.createServer({ cert: cert.chainPem, key: cert.keyPem, ca: trust, requestCert: true, rejectUnauthorized: true }, (socket) => {
-    peers.push(socket.getPeerCertificate().subjectaltname ?? '');
-    socket.end('hello from server');
-  });
+  const server = tls.createServer(
+    { cert: cert.chainPem, key: cert.keyPem, ca: trust, requestCert: true, rejectUnauthorized: true },
+    (socket) => {
+      peers.push(socket.getPeerCertificate().subjectaltname ?? '');
+      socket.end('hello from server');
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return { port: (server.address() as AddressInfo).port, peers };
@@ -45,12 +52,16 @@ function connect(port: number, client: IssuedCert, trust: string, expected: stri
       cert: client.chainPem,
       key: client.keyPem,
       checkServerIdentity: (_host, peer) =>
-        peer.subjectaltname === `URI:${expected}` ? undefined : new Error(`server SAN "${peer.subjectaltname}" is not exactly URI:${expected}`),
+        peer.subjectaltname === `URI:${expected}`
+          ? undefined
+          : new Error(`server SAN "${peer.subjectaltname}" is not exactly URI:${expected}`),
     });
     socket.setEncoding('utf8');
     socket.on('data', (d) => (data += d));
     socket.on('end', () => finish(data ? { ok: true, data } : { ok: false, error: 'closed without data' }));
-    socket.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, error: `${err.code ?? ''} ${err.message}` }));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ ok: false, error: `${err.code ?? ''} ${err.message}` }),
+    );
     socket.setTimeout(10_000, () => finish({ ok: false, error: 'timeout' }));
   });
 }
@@ -80,14 +91,21 @@ test('mTLS handshake with issued SPIFFE certs: accepted and refused cases', asyn
     const r = await connect(server.port, foreign, ca.bundlePem, SERVER_ID);
     assert.equal(r.ok, false);
     assert.equal(server.peers.length, before, 'the server never served the foreign client');
-    assert.match(r.ok ? '' : r.error, /closed without data|ECONNRESET|alert/i, 'the server ended the handshake without serving');
+    assert.match(
+      r.ok ? '' : r.error,
+      /closed without data|ECONNRESET|alert/i,
+      'the server ended the handshake without serving',
+    );
   });
 
   await t.test('refused: the server presents a cert from another CA', async (tt) => {
     const foreignServer = await startServer(tt, await otherCa.issue({ spiffe: SERVER_ID, ttlMs: HOUR }), ca.bundlePem);
     const r = await connect(foreignServer.port, clientCert, ca.bundlePem, SERVER_ID);
     assert.equal(r.ok, false);
-    assert.match(r.ok ? '' : r.error, /certificate signature failure|unable to verify|CERT_SIGNATURE_FAILURE|UNABLE_TO_VERIFY/i);
+    assert.match(
+      r.ok ? '' : r.error,
+      /certificate signature failure|unable to verify|CERT_SIGNATURE_FAILURE|UNABLE_TO_VERIFY/i,
+    );
   });
 
   await t.test('refused: the server cert has expired', async (tt) => {
@@ -105,6 +123,10 @@ test('mTLS handshake with issued SPIFFE certs: accepted and refused cases', asyn
     const r = await connect(server.port, expiredClient, ca.bundlePem, SERVER_ID);
     assert.equal(r.ok, false);
     assert.equal(server.peers.length, before);
-    assert.match(r.ok ? '' : r.error, /closed without data|ECONNRESET|alert/i, 'the server ended the handshake without serving');
+    assert.match(
+      r.ok ? '' : r.error,
+      /closed without data|ECONNRESET|alert/i,
+      'the server ended the handshake without serving',
+    );
   });
 });

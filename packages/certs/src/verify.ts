@@ -2,7 +2,14 @@ import { X509Certificate as NodeCert } from 'node:crypto';
 import { canSignCerts, labelOf, safeVerify, sansOf } from './certinfo.ts';
 import { parseCertsPem } from './pem.ts';
 
-export type VerifyReason = 'expired' | 'not-yet-valid' | 'unknown-issuer' | 'signature-invalid' | 'san-mismatch' | 'not-a-ca' | 'malformed';
+export type VerifyReason =
+  | 'expired'
+  | 'not-yet-valid'
+  | 'unknown-issuer'
+  | 'signature-invalid'
+  | 'san-mismatch'
+  | 'not-a-ca'
+  | 'malformed';
 
 export type VerifyResult =
   | {
@@ -29,10 +36,18 @@ function toCerts(input: PemInput | readonly PemInput[], what: string): NodeCert[
 
 function validityProblem(cert: NodeCert, at: Date, role: string): VerifyResult | undefined {
   if (at.getTime() > cert.validToDate.getTime()) {
-    return { ok: false, reason: 'expired', message: `${role} "${labelOf(cert)}" expired at ${cert.validToDate.toISOString()} (checked at ${at.toISOString()})` };
+    return {
+      ok: false,
+      reason: 'expired',
+      message: `${role} "${labelOf(cert)}" expired at ${cert.validToDate.toISOString()} (checked at ${at.toISOString()})`,
+    };
   }
   if (at.getTime() < cert.validFromDate.getTime()) {
-    return { ok: false, reason: 'not-yet-valid', message: `${role} "${labelOf(cert)}" is not valid before ${cert.validFromDate.toISOString()} (checked at ${at.toISOString()}); check the clocks` };
+    return {
+      ok: false,
+      reason: 'not-yet-valid',
+      message: `${role} "${labelOf(cert)}" is not valid before ${cert.validFromDate.toISOString()} (checked at ${at.toISOString()}); check the clocks`,
+    };
   }
   return undefined;
 }
@@ -62,7 +77,8 @@ export function verifyChain(
   } catch (err) {
     return { ok: false, reason: 'malformed', message: (err as Error).message };
   }
-  if (bundle.length === 0) return { ok: false, reason: 'unknown-issuer', message: 'the trust bundle is empty; nothing can be trusted' };
+  if (bundle.length === 0)
+    return { ok: false, reason: 'unknown-issuer', message: 'the trust bundle is empty; nothing can be trusted' };
   const at = opts.at ?? new Date();
 
   if (opts.expectedSan !== undefined) {
@@ -91,7 +107,11 @@ export function verifyChain(
     const anchor = anchors.find((a) => safeVerify(current, a));
     if (anchor) {
       if (!canSignCerts(anchor)) {
-        return { ok: false, reason: 'not-a-ca', message: `trust anchor "${labelOf(anchor)}" is not a CA (basicConstraints cA and keyCertSign are required)` };
+        return {
+          ok: false,
+          reason: 'not-a-ca',
+          message: `trust anchor "${labelOf(anchor)}" is not a CA (basicConstraints cA and keyCertSign are required)`,
+        };
       }
       const badAnchor = validityProblem(anchor, at, 'trust anchor');
       if (badAnchor) return badAnchor;
@@ -114,12 +134,20 @@ export function verifyChain(
       };
     }
     if (!canSignCerts(next)) {
-      return { ok: false, reason: 'not-a-ca', message: `"${labelOf(next)}" signed "${labelOf(current)}" but is not a CA (basicConstraints cA and keyCertSign are required)` };
+      return {
+        ok: false,
+        reason: 'not-a-ca',
+        message: `"${labelOf(next)}" signed "${labelOf(current)}" but is not a CA (basicConstraints cA and keyCertSign are required)`,
+      };
     }
     used.add(next);
     certs.push(next);
     current = next;
     role = 'intermediate';
   }
-  return { ok: false, reason: 'unknown-issuer', message: 'the chain is longer than 10 certificates or loops; check the intermediates' };
+  return {
+    ok: false,
+    reason: 'unknown-issuer',
+    message: 'the chain is longer than 10 certificates or loops; check the intermediates',
+  };
 }

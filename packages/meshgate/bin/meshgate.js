@@ -15,6 +15,10 @@ if (existsSync(fileURLToPath(dist))) {
   if (code !== -1) process.exitCode = code;
 } else {
   const src = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-  const r = spawnSync(process.execPath, ['--conditions=source', '--max-semi-space-size=16', src, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(
+    process.execPath,
+    ['--conditions=source', '--max-semi-space-size=16', src, ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
   process.exit(r.status ?? 1);
 }

@@ -22,7 +22,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
   res.end(body);
 }
 
-const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
 /**
  * The admin HTTP server. It binds to 127.0.0.1 unless told otherwise because /debug pages show
@@ -85,7 +85,19 @@ export class AdminServer {
           return send(res, 200, json(out));
         }
         case '/':
-          return send(res, 200, json({ endpoints: ['/healthz', '/readyz', '/metrics', '/debug/nodes', '/debug/resources?profile=envoy&type=cluster[&name=NAME]'] }));
+          return send(
+            res,
+            200,
+            json({
+              endpoints: [
+                '/healthz',
+                '/readyz',
+                '/metrics',
+                '/debug/nodes',
+                '/debug/resources?profile=envoy&type=cluster[&name=NAME]',
+              ],
+            }),
+          );
         default:
           return send(res, 404, json({ error: `no page ${url.pathname}; see / for the list` }));
       }

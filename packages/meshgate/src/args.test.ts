@@ -6,7 +6,11 @@ import type { CommandSpec } from './args.ts';
 const spec: CommandSpec = {
   name: 'serve',
   summary: 's',
-  options: { config: { type: 'string', description: 'c' }, 'xds-port': { type: 'string', default: '18000', description: 'p' }, sotw: { type: 'boolean', description: 'b' } },
+  options: {
+    config: { type: 'string', description: 'c' },
+    'xds-port': { type: 'string', default: '18000', description: 'p' },
+    sotw: { type: 'boolean', description: 'b' },
+  },
 };
 
 test('defaults apply and given flags win', () => {
@@ -15,12 +19,15 @@ test('defaults apply and given flags win', () => {
 });
 
 test('an unknown flag is refused, naming it and listing the valid flags', () => {
-  assert.throws(() => parseCommand(spec, ['--config', 'a', '--xds-prot', '1']), (err: unknown) => {
-    assert.ok(err instanceof UsageError);
-    assert.match(err.message, /unknown flag --xds-prot/);
-    assert.match(err.message, /--config, --xds-port, --sotw, --help/);
-    return true;
-  });
+  assert.throws(
+    () => parseCommand(spec, ['--config', 'a', '--xds-prot', '1']),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /unknown flag --xds-prot/);
+      assert.match(err.message, /--config, --xds-port, --sotw, --help/);
+      return true;
+    },
+  );
 });
 
 test('a missing value and stray positionals are refused', () => {

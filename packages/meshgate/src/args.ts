@@ -38,20 +38,31 @@ export type ParsedValues = Record<string, string | boolean | string[] | undefine
  * Parses argv for one command. Unknown flags are refused with a message naming the flag and
  * listing the valid ones, because util.parseArgs's own message lists nothing.
  */
-export function parseCommand(spec: CommandSpec, argv: string[]): { values: ParsedValues; positionals: string[]; help: boolean } {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
-  const valid = Object.keys(spec.options).map((n) => `--${n}`).concat('--help');
+export function parseCommand(
+  spec: CommandSpec,
+  argv: string[],
+): { values: ParsedValues; positionals: string[]; help: boolean } {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const [name, o] of Object.entries(spec.options))
+    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  const valid = Object.keys(spec.options)
+    .map((n) => `--${n}`)
+    .concat('--help');
   // Non-strict parse with tokens so we can report the offending flag ourselves.
   const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   for (const t of tokens ?? []) {
     if (t.kind !== 'option') continue;
     if (!(t.name in options) && !Object.values(options).some((o) => o.short === t.name)) {
-      throw new UsageError(spec.name, `unknown flag ${t.rawName} for \`meshgate ${spec.name}\`; valid flags: ${valid.join(', ')}`);
+      throw new UsageError(
+        spec.name,
+        `unknown flag ${t.rawName} for \`meshgate ${spec.name}\`; valid flags: ${valid.join(', ')}`,
+      );
     }
   }
   if (argv.includes('--help') || argv.includes('-h')) return { values: {}, positionals: [], help: true };
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: spec.positionals !== undefined });
   } catch (err) {
@@ -65,7 +76,10 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Parse
   delete values.help;
   const max = spec.positionals?.length ?? 0;
   if (parsed.positionals.length > max) {
-    throw new UsageError(spec.name, `unexpected argument ${JSON.stringify(parsed.positionals[max])} for \`meshgate ${spec.name}\`${max ? `; expected ${spec.positionals!.join(' ')}` : ' (it takes flags only)'}`);
+    throw new UsageError(
+      spec.name,
+      `unexpected argument ${JSON.stringify(parsed.positionals[max])} for \`meshgate ${spec.name}\`${max ? `; expected ${spec.positionals!.join(' ')}` : ' (it takes flags only)'}`,
+    );
   }
   return { values, positionals: parsed.positionals, help: false };
 }
@@ -76,7 +90,11 @@ export function parseCommand(spec: CommandSpec, argv: string[]): { values: Parse
  * command is already done. `missingConfig` reports in the command's own words and returns its
  * exit code (or throws a UsageError).
  */
-export function parseConfigCommand(spec: CommandSpec, argv: string[], missingConfig: () => number): ParsedValues | number {
+export function parseConfigCommand(
+  spec: CommandSpec,
+  argv: string[],
+  missingConfig: () => number,
+): ParsedValues | number {
   const { values, help } = parseCommand(spec, argv);
   if (help) {
     process.stdout.write(helpText(spec));
@@ -87,7 +105,13 @@ export function parseConfigCommand(spec: CommandSpec, argv: string[], missingCon
 }
 
 export function helpText(spec: CommandSpec): string {
-  const lines = [`meshgate ${spec.name}: ${spec.summary}`, '', `usage: ${spec.usage ?? `meshgate ${spec.name} [flags]`}`, '', 'flags:'];
+  const lines = [
+    `meshgate ${spec.name}: ${spec.summary}`,
+    '',
+    `usage: ${spec.usage ?? `meshgate ${spec.name} [flags]`}`,
+    '',
+    'flags:',
+  ];
   const rows = Object.entries(spec.options).map(([n, o]) => {
     const left = `  ${o.short ? `-${o.short}, ` : ''}--${n}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
     const def = o.default !== undefined && o.default !== false ? ` (default ${o.default})` : '';
@@ -96,20 +120,25 @@ export function helpText(spec: CommandSpec): string {
   rows.push(['  -h, --help', 'show this help']);
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
   for (const [l, r] of rows) lines.push(l.padEnd(width) + r);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Parses a port flag or env value; names the source in the error. */
 export function parsePort(value: unknown, from: string): number {
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError('serve', `${from} must be a port number 0..65535, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError('serve', `${from} must be a port number 0..65535, got ${JSON.stringify(value)}`);
   return n;
 }
 
 /** Parses durations like 90s, 15m, 24h, 7d, 250ms into milliseconds. */
 export function parseDuration(value: string, from: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
-  if (!m) throw new UsageError('', `${from} must be a duration like 250ms, 90s, 15m, 24h or 7d, got ${JSON.stringify(value)}`);
+  if (!m)
+    throw new UsageError(
+      '',
+      `${from} must be a duration like 250ms, 90s, 15m, 24h or 7d, got ${JSON.stringify(value)}`,
+    );
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
   return Math.round(Number(m[1]) * unit);
 }

@@ -34,7 +34,13 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
     },
     load_assignment: {
       cluster_name: XDS_CLUSTER,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: o.xdsAddress, port_value: o.xdsPort } } } }] }],
+      endpoints: [
+        {
+          lb_endpoints: [
+            { endpoint: { address: { socket_address: { address: o.xdsAddress, port_value: o.xdsPort } } } },
+          ],
+        },
+      ],
     },
   };
   if (o.xdsTls) {
@@ -44,7 +50,9 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
         '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
         ...(o.xdsTls.sni ? { sni: o.xdsTls.sni } : {}),
         common_tls_context: {
-          tls_certificates: [{ certificate_chain: { filename: o.xdsTls.certFile }, private_key: { filename: o.xdsTls.keyFile } }],
+          tls_certificates: [
+            { certificate_chain: { filename: o.xdsTls.certFile }, private_key: { filename: o.xdsTls.keyFile } },
+          ],
           validation_context: { trusted_ca: { filename: o.xdsTls.caFile } },
         },
       },
@@ -87,7 +95,16 @@ export interface GrpcBootstrapOptions {
 export function grpcBootstrap(o: GrpcBootstrapOptions): Record<string, unknown> {
   const host = isIP(o.xdsAddress) === 6 ? `[${o.xdsAddress}]` : o.xdsAddress;
   const creds = o.xdsTlsDir
-    ? [{ type: 'tls', config: { ca_certificate_file: join(o.xdsTlsDir, 'ca.pem'), certificate_file: join(o.xdsTlsDir, 'cert.pem'), private_key_file: join(o.xdsTlsDir, 'key.pem') } }]
+    ? [
+        {
+          type: 'tls',
+          config: {
+            ca_certificate_file: join(o.xdsTlsDir, 'ca.pem'),
+            certificate_file: join(o.xdsTlsDir, 'cert.pem'),
+            private_key_file: join(o.xdsTlsDir, 'key.pem'),
+          },
+        },
+      ]
     : [{ type: 'insecure' }];
   const out: Record<string, unknown> = {
     xds_servers: [{ server_uri: `${host}:${o.xdsPort}`, channel_creds: creds, server_features: ['xds_v3'] }],

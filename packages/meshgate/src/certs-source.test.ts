@@ -11,25 +11,50 @@ import { createMetrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 
 test('the certs section is checked with messages naming the key', () => {
-  const r = parseCertsSection({ dir: '/x', identities: [{ name: 'a', spiffe: 'spiffe://e/a', dns: 'a' }, { name: 'b', dns: 'b', ttl: '5' }], bogus: 1 });
+  const r = parseCertsSection({
+    dir: '/x',
+    identities: [
+      { name: 'a', spiffe: 'spiffe://e/a', dns: 'a' },
+      { name: 'b', dns: 'b', ttl: '5' },
+    ],
+    bogus: 1,
+  });
   assert.equal(r.settings, undefined);
   assert.match(r.errors.join('\n'), /certs\.bogus: unknown key/);
   assert.match(r.errors.join('\n'), /certs\.identities\[0\]: set exactly one of spiffe/);
   assert.match(r.errors.join('\n'), /certs\.identities\[1\]\.ttl must be a duration/);
-  const nodes = parseCertsSection({ dir: '/x', identities: [{ name: 'a', spiffe: 'spiffe://e/a', allowedNodes: ['spiffe://e/gw', 'dns:', 'gw-1'] }, { name: 'b', dns: 'b', allowedNodes: 'gw-1' }] });
+  const nodes = parseCertsSection({
+    dir: '/x',
+    identities: [
+      { name: 'a', spiffe: 'spiffe://e/a', allowedNodes: ['spiffe://e/gw', 'dns:', 'gw-1'] },
+      { name: 'b', dns: 'b', allowedNodes: 'gw-1' },
+    ],
+  });
   assert.deepEqual(nodes.errors, [
     'certs.identities[0].allowedNodes[1]: "dns:": write the DNS SAN after dns:, e.g. dns:gateway.example.org',
     'certs.identities[1].allowedNodes: must be a list of non-empty strings (spiffe://..., dns:<name>, or a node id or cluster)',
   ]);
 });
 
-test('built-in CA identities are served as Secrets under a stable name and renewed from their lifetime', { timeout: 30_000 }, async (t) => {
+test('built-in CA identities are served as Secrets under a stable name and renewed from their lifetime', {
+  timeout: 30_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-certs-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const { settings } = parseCertsSection({ dir, identities: [{ name: 'mesh/meshgate/gateway', spiffe: 'spiffe://example.org/gateway', ttl: '4s' }] });
+  const { settings } = parseCertsSection({
+    dir,
+    identities: [{ name: 'mesh/meshgate/gateway', spiffe: 'spiffe://example.org/gateway', ttl: '4s' }],
+  });
   const cache = new XdsCache();
   const metrics = createMetrics(() => 0);
-  const pipeline = new Pipeline({ sources: [new CertsSource(settings!, createLogger('silent'))], cache, logger: createLogger('silent'), metrics, debounceMs: 5, maxDelayMs: 20 });
+  const pipeline = new Pipeline({
+    sources: [new CertsSource(settings!, createLogger('silent'))],
+    cache,
+    logger: createLogger('silent'),
+    metrics,
+    debounceMs: 5,
+    maxDelayMs: 20,
+  });
   t.after(() => pipeline.stop());
   await pipeline.start();
   await pipeline.idle();
@@ -42,7 +67,12 @@ test('built-in CA identities are served as Secrets under a stable name and renew
   assert.ok((metrics.certExpiry.get({ mesh: 'meshgate', identity: 'mesh/meshgate/gateway' }) ?? 0) > Date.now() / 1000);
   // A 4 s certificate is renewed at about half its life: a new Secret version under the same name.
   const deadline = Date.now() + 10_000;
-  while (cache.get('envoy', TYPE.secret, 'mesh/meshgate/gateway')!.version === first.version && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  assert.notEqual(cache.get('envoy', TYPE.secret, 'mesh/meshgate/gateway')!.version, first.version, 'certificate was not renewed');
+  while (cache.get('envoy', TYPE.secret, 'mesh/meshgate/gateway')!.version === first.version && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.notEqual(
+    cache.get('envoy', TYPE.secret, 'mesh/meshgate/gateway')!.version,
+    first.version,
+    'certificate was not renewed',
+  );
   assert.equal(pipeline.readiness().ready, true);
 });

@@ -28,10 +28,14 @@ export interface CertsSettings {
 }
 
 /** Checks the raw `certs:` section; errors name the key and the fix. */
-export function parseCertsSection(raw: Record<string, unknown> & { dir: string }): { settings?: CertsSettings; errors: string[] } {
+export function parseCertsSection(raw: Record<string, unknown> & { dir: string }): {
+  settings?: CertsSettings;
+  errors: string[];
+} {
   const errors: string[] = [];
   const allowed = ['dir', 'trustBundle', 'identities'];
-  for (const k of Object.keys(raw)) if (!allowed.includes(k)) errors.push(`certs.${k}: unknown key; valid keys are ${allowed.join(', ')}`);
+  for (const k of Object.keys(raw))
+    if (!allowed.includes(k)) errors.push(`certs.${k}: unknown key; valid keys are ${allowed.join(', ')}`);
   const trustBundle = raw.trustBundle === undefined ? 'mesh/meshgate/roots' : String(raw.trustBundle);
   const identities: CertsIdentitySpec[] = [];
   const list = raw.identities ?? [];
@@ -40,9 +44,12 @@ export function parseCertsSection(raw: Record<string, unknown> & { dir: string }
     list.forEach((it: Record<string, unknown>, i: number) => {
       const p = `certs.identities[${i}]`;
       if (!it || typeof it !== 'object') return void errors.push(`${p}: must be a mapping`);
-      for (const k of Object.keys(it)) if (!['name', 'spiffe', 'dns', 'ttl', 'keyType', 'allowedNodes'].includes(k)) errors.push(`${p}.${k}: unknown key`);
+      for (const k of Object.keys(it))
+        if (!['name', 'spiffe', 'dns', 'ttl', 'keyType', 'allowedNodes'].includes(k))
+          errors.push(`${p}.${k}: unknown key`);
       if (typeof it.name !== 'string' || !it.name) errors.push(`${p}.name: required, e.g. mesh/meshgate/gateway`);
-      if (!it.spiffe === !it.dns) errors.push(`${p}: set exactly one of spiffe (spiffe://<trust-domain>/<path>) or dns`);
+      if (!it.spiffe === !it.dns)
+        errors.push(`${p}: set exactly one of spiffe (spiffe://<trust-domain>/<path>) or dns`);
       let ttlMs = 86_400_000;
       try {
         if (it.ttl !== undefined) ttlMs = parseDuration(String(it.ttl), `${p}.ttl`);
@@ -50,12 +57,27 @@ export function parseCertsSection(raw: Record<string, unknown> & { dir: string }
         errors.push((err as Error).message);
       }
       if (it.allowedNodes !== undefined) {
-        if (!Array.isArray(it.allowedNodes) || it.allowedNodes.some((n) => typeof n !== 'string' || n === '')) errors.push(`${p}.allowedNodes: must be a list of non-empty strings (spiffe://..., dns:<name>, or a node id or cluster)`);
-        else for (const [n, e] of (it.allowedNodes as string[]).entries()) { const why = allowedEntryProblem(e); if (why) errors.push(`${p}.allowedNodes[${n}]: ${why}`); }
+        if (!Array.isArray(it.allowedNodes) || it.allowedNodes.some((n) => typeof n !== 'string' || n === ''))
+          errors.push(
+            `${p}.allowedNodes: must be a list of non-empty strings (spiffe://..., dns:<name>, or a node id or cluster)`,
+          );
+        else
+          for (const [n, e] of (it.allowedNodes as string[]).entries()) {
+            const why = allowedEntryProblem(e);
+            if (why) errors.push(`${p}.allowedNodes[${n}]: ${why}`);
+          }
       }
       const keyType = (it.keyType ?? 'ec-p256') as KeyType;
-      if (!(KEY_TYPES as readonly string[]).includes(keyType)) errors.push(`${p}.keyType: use one of ${KEY_TYPES.join(', ')}`);
-      identities.push({ name: String(it.name), ...(it.spiffe ? { spiffe: String(it.spiffe) } : {}), ...(it.dns ? { dns: String(it.dns) } : {}), ttlMs, keyType, ...(Array.isArray(it.allowedNodes) ? { allowedNodes: it.allowedNodes.map(String) } : {}) });
+      if (!(KEY_TYPES as readonly string[]).includes(keyType))
+        errors.push(`${p}.keyType: use one of ${KEY_TYPES.join(', ')}`);
+      identities.push({
+        name: String(it.name),
+        ...(it.spiffe ? { spiffe: String(it.spiffe) } : {}),
+        ...(it.dns ? { dns: String(it.dns) } : {}),
+        ttlMs,
+        keyType,
+        ...(Array.isArray(it.allowedNodes) ? { allowedNodes: it.allowedNodes.map(String) } : {}),
+      });
     });
   return errors.length ? { errors } : { settings: { dir: raw.dir, trustBundle, identities }, errors };
 }
@@ -84,12 +106,19 @@ export class CertsSource implements Source {
           keyType: spec.keyType,
           expectedSan: spec.spiffe ?? spec.dns,
           obtain: async () => {
-            const cert = await ca.issue({ ...(spec.spiffe ? { spiffe: spec.spiffe } : { dns: spec.dns }), keyType: spec.keyType, ttlMs: spec.ttlMs });
+            const cert = await ca.issue({
+              ...(spec.spiffe ? { spiffe: spec.spiffe } : { dns: spec.dns }),
+              keyType: spec.keyType,
+              ttlMs: spec.ttlMs,
+            });
             this.bundlePem = cert.bundlePem;
             return cert;
           },
           onRotate: (cert) => {
-            this.log.info({ identity: spec.name, notAfter: cert.notAfter.toISOString(), serial: cert.serialNumber }, 'identity certificate issued');
+            this.log.info(
+              { identity: spec.name, notAfter: cert.notAfter.toISOString(), serial: cert.serialNumber },
+              'identity certificate issued',
+            );
             this.publish();
           },
           onError: (err) => {
@@ -114,7 +143,13 @@ export class CertsSource implements Source {
       const cur = mgr.current();
       if (!cur) continue;
       const spec = this.settings.identities.find((s) => s.name === mgr.identity)!;
-      const id: Identity = { name: spec.name, certChainPem: cur.chainPem, privateKeyPem: cur.keyPem, source: this.name, ...(spec.allowedNodes ? { allowedNodes: spec.allowedNodes } : {}) };
+      const id: Identity = {
+        name: spec.name,
+        certChainPem: cur.chainPem,
+        privateKeyPem: cur.keyPem,
+        source: this.name,
+        ...(spec.allowedNodes ? { allowedNodes: spec.allowedNodes } : {}),
+      };
       m.identities.push(id);
     }
     m.trustBundles.push({ name: this.settings.trustBundle, caPems: [this.bundlePem], source: this.name });
@@ -134,7 +169,15 @@ export class CertsSource implements Source {
       stale: failing.length > 0,
       ...(failing[0]?.lastError ? { lastError: failing[0].lastError, lastErrorAt: Date.now() } : {}),
       lastUpdateAt: Date.now(),
-      details: { dir: this.settings.dir, identities: statuses.map((s) => ({ identity: s.identity, notAfter: s.notAfter?.toISOString(), nextRenewalAt: s.nextRenewalAt?.toISOString(), rotations: s.rotations })) },
+      details: {
+        dir: this.settings.dir,
+        identities: statuses.map((s) => ({
+          identity: s.identity,
+          notAfter: s.notAfter?.toISOString(),
+          nextRenewalAt: s.nextRenewalAt?.toISOString(),
+          rotations: s.rotations,
+        })),
+      },
     });
   }
 

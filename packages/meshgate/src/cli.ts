@@ -8,10 +8,22 @@ export interface Command {
 }
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
-  serve: { summary: 'run the control plane: watch sources, serve xDS and the admin API', load: () => import('./commands/serve.ts') },
-  bootstrap: { summary: 'print an Envoy (or, with --grpc, a gRPC xDS) bootstrap pointing at meshgate', load: () => import('./commands/bootstrap.ts') },
-  validate: { summary: 'check a config file and report problems with file:line:col', load: () => import('./commands/validate.ts') },
-  translate: { summary: 'print the xDS resources a node would get, offline (secrets redacted)', load: () => import('./commands/translate.ts') },
+  serve: {
+    summary: 'run the control plane: watch sources, serve xDS and the admin API',
+    load: () => import('./commands/serve.ts'),
+  },
+  bootstrap: {
+    summary: 'print an Envoy (or, with --grpc, a gRPC xDS) bootstrap pointing at meshgate',
+    load: () => import('./commands/bootstrap.ts'),
+  },
+  validate: {
+    summary: 'check a config file and report problems with file:line:col',
+    load: () => import('./commands/validate.ts'),
+  },
+  translate: {
+    summary: 'print the xDS resources a node would get, offline (secrets redacted)',
+    load: () => import('./commands/translate.ts'),
+  },
   certs: { summary: 'built-in CA: init-ca, issue, inspect', load: () => import('./commands/certs.ts') },
 };
 
@@ -44,11 +56,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[cmd];
   try {
-    if (!entry) throw new UsageError('', `unknown command ${JSON.stringify(cmd)}; commands are ${Object.keys(COMMANDS).join(', ')}`);
+    if (!entry)
+      throw new UsageError(
+        '',
+        `unknown command ${JSON.stringify(cmd)}; commands are ${Object.keys(COMMANDS).join(', ')}`,
+      );
     return await (await entry.load()).run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`error: ${err.message}\n${err.command ? `run \`meshgate ${err.command} --help\` for usage\n` : 'run `meshgate --help` for usage\n'}`);
+      process.stderr.write(
+        `error: ${err.message}\n${err.command ? `run \`meshgate ${err.command} --help\` for usage\n` : 'run `meshgate --help` for usage\n'}`,
+      );
       return 2;
     }
     const e = err as Error & { code?: string };

@@ -39,20 +39,34 @@ export interface Overrides {
   logLevel?: string;
 }
 
-const DEFAULTS = { xdsPort: 18000, xdsAddress: '0.0.0.0', adminPort: 19000, adminAddress: '127.0.0.1', debounceMs: 100, maxDelayMs: 1000, logLevel: 'info' };
+const DEFAULTS = {
+  xdsPort: 18000,
+  xdsAddress: '0.0.0.0',
+  adminPort: 19000,
+  adminAddress: '127.0.0.1',
+  debounceMs: 100,
+  maxDelayMs: 1000,
+  logLevel: 'info',
+};
 
 /**
  * Reads meshgate's own sections from the config file. Precedence: flags, then env
  * (MESHGATE_XDS_PORT, MESHGATE_ADMIN_PORT), then the file, then defaults. A file that does not
  * parse as YAML yields defaults here; the file source reports the syntax error with its position.
  */
-export function loadSettings(configPath: string, flags: Overrides = {}, env: NodeJS.ProcessEnv = process.env): MeshgateSettings {
+export function loadSettings(
+  configPath: string,
+  flags: Overrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): MeshgateSettings {
   const file = resolve(configPath);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pass an existing YAML file with --config`);
+    throw new ConfigError(
+      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pass an existing YAML file with --config`,
+    );
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
@@ -61,7 +75,9 @@ export function loadSettings(configPath: string, flags: Overrides = {}, env: Nod
     let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
     if (atKey) {
       const parent = doc.getIn(path.slice(0, -1), true);
-      const pair = isMap(parent) ? parent.items.find((it) => (it.key as { value?: unknown })?.value === path.at(-1)) : undefined;
+      const pair = isMap(parent)
+        ? parent.items.find((it) => (it.key as { value?: unknown })?.value === path.at(-1))
+        : undefined;
       node = (pair?.key as typeof node) ?? node;
     }
     const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
@@ -77,7 +93,8 @@ export function loadSettings(configPath: string, flags: Overrides = {}, env: Nod
     return v as Record<string, unknown>;
   };
   const allowOnly = (key: string, sec: Record<string, unknown>, allowed: string[]) => {
-    for (const k of Object.keys(sec)) if (!allowed.includes(k)) fail([...key.split('.'), k], `unknown key; valid keys are ${allowed.join(', ')}`, true);
+    for (const k of Object.keys(sec))
+      if (!allowed.includes(k)) fail([...key.split('.'), k], `unknown key; valid keys are ${allowed.join(', ')}`, true);
   };
   const xds = section('xds');
   allowOnly('xds', xds, ['port', 'address', 'debounce', 'maxDelay', 'tls']);
@@ -102,7 +119,8 @@ export function loadSettings(configPath: string, flags: Overrides = {}, env: Nod
       return fail(path, (err as Error).message);
     }
   };
-  const str = (v: unknown, path: string[]) => (v === undefined ? undefined : typeof v === 'string' && v ? v : fail(path, 'must be a non-empty string'));
+  const str = (v: unknown, path: string[]) =>
+    v === undefined ? undefined : typeof v === 'string' && v ? v : fail(path, 'must be a non-empty string');
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(dirname(file), p));
 
   let tls: MeshgateSettings['xds']['tls'];
@@ -110,32 +128,48 @@ export function loadSettings(configPath: string, flags: Overrides = {}, env: Nod
     const t = xds.tls as Record<string, unknown>;
     if (typeof t !== 'object' || t === null) fail(['xds', 'tls'], 'must be a mapping with certFile, keyFile, caFile');
     allowOnly('xds.tls', t, ['certFile', 'keyFile', 'caFile']);
-    const need = (k: string) => rel(str(t[k], ['xds', 'tls', k]) ?? fail(['xds', 'tls'], `${k} is required (PEM file path, relative to the config file)`));
+    const need = (k: string) =>
+      rel(
+        str(t[k], ['xds', 'tls', k]) ??
+          fail(['xds', 'tls'], `${k} is required (PEM file path, relative to the config file)`),
+      );
     tls = { certFile: need('certFile'), keyFile: need('keyFile'), caFile: need('caFile') };
   }
 
   const envPort = (name: string) => (env[name] ? parsePort(env[name], `environment variable ${name}`) : undefined);
   const logLevel = flags.logLevel ?? str(logging.level, ['logging', 'level']) ?? DEFAULTS.logLevel;
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new ConfigError(`log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
 
   let certs: MeshgateSettings['certs'];
   if (root.certs !== undefined && root.certs !== null) {
     const c = section('certs');
-    const dir = str(c.dir, ['certs', 'dir']) ?? fail(['certs'], 'dir is required: the built-in CA state directory (create it with `meshgate certs init-ca --out DIR`)');
+    const dir =
+      str(c.dir, ['certs', 'dir']) ??
+      fail(
+        ['certs'],
+        'dir is required: the built-in CA state directory (create it with `meshgate certs init-ca --out DIR`)',
+      );
     certs = { ...c, dir: rel(dir) };
   }
 
   return {
     configPath: file,
     xds: {
-      port: flags.xdsPort ?? envPort('MESHGATE_XDS_PORT') ?? (xds.port !== undefined ? port(xds.port, ['xds', 'port']) : DEFAULTS.xdsPort),
+      port:
+        flags.xdsPort ??
+        envPort('MESHGATE_XDS_PORT') ??
+        (xds.port !== undefined ? port(xds.port, ['xds', 'port']) : DEFAULTS.xdsPort),
       address: flags.xdsAddress ?? str(xds.address, ['xds', 'address']) ?? DEFAULTS.xdsAddress,
       debounceMs: dur(xds.debounce, ['xds', 'debounce'], DEFAULTS.debounceMs),
       maxDelayMs: dur(xds.maxDelay, ['xds', 'maxDelay'], DEFAULTS.maxDelayMs),
       ...(tls ? { tls } : {}),
     },
     admin: {
-      port: flags.adminPort ?? envPort('MESHGATE_ADMIN_PORT') ?? (admin.port !== undefined ? port(admin.port, ['admin', 'port']) : DEFAULTS.adminPort),
+      port:
+        flags.adminPort ??
+        envPort('MESHGATE_ADMIN_PORT') ??
+        (admin.port !== undefined ? port(admin.port, ['admin', 'port']) : DEFAULTS.adminPort),
       address: flags.adminAddress ?? str(admin.address, ['admin', 'address']) ?? DEFAULTS.adminAddress,
     },
     logLevel,

@@ -34,7 +34,13 @@ trustBundles:
 `,
   );
   const sink = new Writable({ write: (chunk, _enc, cb) => ((logs += chunk.toString()), cb()) });
-  cp = await createControlPlane({ configPath: config, xdsPort: 0, xdsAddress: '127.0.0.1', adminPort: 0, logger: createLogger('debug', sink) });
+  cp = await createControlPlane({
+    configPath: config,
+    xdsPort: 0,
+    xdsAddress: '127.0.0.1',
+    adminPort: 0,
+    logger: createLogger('debug', sink),
+  });
 });
 
 after(async () => {
@@ -53,7 +59,10 @@ test('readiness covers sources, translation and certificates; metrics carry the 
   assert.equal(body.certs[0].identity, 'mesh/example/gateway');
   assert.equal(body.certs[0].nearExpiry, false);
   const m = await (await admin('/metrics')).text();
-  assert.match(m, /^meshgate_cert_expiry_timestamp_seconds\{identity="mesh\/example\/gateway",mesh="example"\} \d{10}$/m);
+  assert.match(
+    m,
+    /^meshgate_cert_expiry_timestamp_seconds\{identity="mesh\/example\/gateway",mesh="example"\} \d{10}$/m,
+  );
   assert.equal((await admin('/healthz')).status, 200);
   assert.equal((await admin('/nope')).status, 404);
   assert.equal((await fetch(`http://127.0.0.1:${cp.adminPort}/readyz`, { method: 'POST' })).status, 405);
@@ -61,13 +70,21 @@ test('readiness covers sources, translation and certificates; metrics carry the 
 
 test('secrets are listed and shown redacted; no page or log line carries the private key', async () => {
   const list = (await (await admin('/debug/resources?profile=envoy&type=secret')).json()) as any;
-  assert.deepEqual(list.resources.map((r: { name: string }) => r.name).sort(), ['mesh/example/gateway', 'mesh/example/roots']);
+  assert.deepEqual(list.resources.map((r: { name: string }) => r.name).sort(), [
+    'mesh/example/gateway',
+    'mesh/example/roots',
+  ]);
   const one = await (await admin('/debug/resources?profile=envoy&type=secret&name=mesh/example/gateway')).text();
   assert.match(one, /BEGIN CERTIFICATE/);
   assert.doesNotMatch(one, /PRIVATE KEY/);
   assert.match(one, /\[redacted\]/);
   const keyBody = keyPem.split('\n')[1];
-  for (const page of ['/readyz', '/metrics', '/debug/nodes', '/debug/resources?profile=envoy&type=secret&name=mesh/example/gateway']) {
+  for (const page of [
+    '/readyz',
+    '/metrics',
+    '/debug/nodes',
+    '/debug/resources?profile=envoy&type=secret&name=mesh/example/gateway',
+  ]) {
     assert.ok(!(await (await admin(page)).text()).includes(keyBody), `${page} leaks the key`);
   }
   assert.ok(logs.length > 0);
@@ -84,7 +101,10 @@ test('`meshgate translate --type secret` redacts the key', async () => {
 test("the file source accepts meshgate's own top-level sections (xds, admin, consul, certs, logging)", async () => {
   // Needs adapter-file's `extraTopLevelKeys` option; serve passes ['xds','admin','consul','certs','logging'].
   const withSections = join(dir, 'sections.yaml');
-  writeFileSync(withSections, `xds: { port: 18000, debounce: 50ms }\nadmin: { address: 127.0.0.1 }\nlogging: { level: warn }\n${readFileSync(config, 'utf8')}`);
+  writeFileSync(
+    withSections,
+    `xds: { port: 18000, debounce: 50ms }\nadmin: { address: 127.0.0.1 }\nlogging: { level: warn }\n${readFileSync(config, 'utf8')}`,
+  );
   const r = await runCliProcess(['validate', '--config', withSections]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ok: 1 service, 0 routes, 0 listeners$/m);

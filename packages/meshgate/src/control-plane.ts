@@ -49,7 +49,12 @@ const typeLabel = (typeUrl: string) => SHORT_TYPE[typeUrl] ?? 'other';
  * `consul/dc1/web`): the merged model is checked for references nobody resolves instead.
  */
 export function fileSourceOptions(path: string, externalReferences = false): FileSourceOptions {
-  return { path, name: 'file', extraTopLevelKeys: [...MESHGATE_KEYS], ...(externalReferences ? { externalReferences } : {}) };
+  return {
+    path,
+    name: 'file',
+    extraTopLevelKeys: [...MESHGATE_KEYS],
+    ...(externalReferences ? { externalReferences } : {}),
+  };
 }
 
 /** Route backends that name Consul services (`consul/<dc>/<svc>`), for ConsulSource.watchServices. */
@@ -62,13 +67,17 @@ function buildSources(settings: MeshgateSettings, log: Logger): { sources: Sourc
   let consul: ConsulSource | undefined;
   if (settings.consul !== undefined) {
     const { options, errors } = parseConsulConfig(settings.consul, 'consul');
-    if (errors.length || !options) throw new ConfigError(`${settings.configPath}: consul section:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+    if (errors.length || !options)
+      throw new ConfigError(
+        `${settings.configPath}: consul section:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`,
+      );
     consul = new ConsulSource({ ...options, logger: log.child({ component: 'source', source: 'consul' }) });
     sources.push(consul);
   }
   if (settings.certs) {
     const { settings: certs, errors } = parseCertsSection(settings.certs);
-    if (!certs) throw new ConfigError(`${settings.configPath}: certs section:\n${errors.map((e) => `  ${e}`).join('\n')}`);
+    if (!certs)
+      throw new ConfigError(`${settings.configPath}: certs section:\n${errors.map((e) => `  ${e}`).join('\n')}`);
     sources.push(new CertsSource(certs, log.child({ component: 'source', source: 'certs' })));
   }
   return { sources, ...(consul ? { consul } : {}) };
@@ -81,11 +90,17 @@ function serverCredentials(settings: MeshgateSettings): grpc.ServerCredentials {
     try {
       return readFileSync(f);
     } catch (err) {
-      throw new ConfigError(`${settings.configPath}: xds.tls.${what}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        `${settings.configPath}: xds.tls.${what}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   };
   // Clients must present a certificate from the CA: the xDS port hands out mesh identities.
-  return grpc.ServerCredentials.createSsl(read(tls.caFile, 'caFile'), [{ cert_chain: read(tls.certFile, 'certFile'), private_key: read(tls.keyFile, 'keyFile') }], true);
+  return grpc.ServerCredentials.createSsl(
+    read(tls.caFile, 'caFile'),
+    [{ cert_chain: read(tls.certFile, 'certFile'), private_key: read(tls.keyFile, 'keyFile') }],
+    true,
+  );
 }
 
 /**

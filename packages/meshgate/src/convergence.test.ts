@@ -11,14 +11,26 @@ import { ConvergenceTracker } from './convergence.ts';
 import { createLogger } from './logger.ts';
 
 const ev = (node: string, group = 'grpc', streamId = 1) => ({ node, group, streamId });
-const push = (node: string, typeUrl: string) => ({ ...ev(node), typeUrl, mode: 'sotw' as const, version: 'v', bytes: 1, resources: 1, removed: 0 });
+const push = (node: string, typeUrl: string) => ({
+  ...ev(node),
+  typeUrl,
+  mode: 'sotw' as const,
+  version: 'v',
+  bytes: 1,
+  resources: 1,
+  removed: 0,
+});
 const ack = (node: string, typeUrl: string) => ({ ...ev(node), typeUrl, version: 'v', latencyMs: 1 });
 
 test('a publish converges when every node of the changed groups connected at the time has answered everything', () => {
   let clock = 1000;
   const seen: number[] = [];
-  const t = new ConvergenceTracker((s) => seen.push(s), () => clock);
-  const connect = (node: string, group: string) => t.connect({ ...ev(node, group), mode: 'sotw', method: 'ads', userAgent: '' });
+  const t = new ConvergenceTracker(
+    (s) => seen.push(s),
+    () => clock,
+  );
+  const connect = (node: string, group: string) =>
+    t.connect({ ...ev(node, group), mode: 'sotw', method: 'ads', userAgent: '' });
   connect('a', 'grpc');
   connect('b', 'grpc');
   connect('e', 'envoy');
@@ -41,7 +53,10 @@ test('a publish converges when every node of the changed groups connected at the
 
 test('a node that disconnects stops counting and no time is recorded for the publish; reconnects are new', () => {
   const seen: number[] = [];
-  const t = new ConvergenceTracker((s) => seen.push(s), () => 0);
+  const t = new ConvergenceTracker(
+    (s) => seen.push(s),
+    () => 0,
+  );
   t.connect({ ...ev('a'), mode: 'sotw', method: 'ads', userAgent: '' });
   t.connect({ ...ev('a', 'grpc', 2), mode: 'sotw', method: 'ads', userAgent: '' });
   t.published(0, ['grpc']);
@@ -65,7 +80,13 @@ const clients: AdsClient[] = [];
 
 before(async () => {
   writeFileSync(config, CONFIG(8081));
-  cp = await createControlPlane({ configPath: config, xdsPort: 0, xdsAddress: '127.0.0.1', adminPort: 0, logger: createLogger('silent') });
+  cp = await createControlPlane({
+    configPath: config,
+    xdsPort: 0,
+    xdsAddress: '127.0.0.1',
+    adminPort: 0,
+    logger: createLogger('silent'),
+  });
 });
 
 after(async () => {
@@ -94,7 +115,12 @@ test('control plane: convergence is recorded for a publish to connected nodes, a
   const before = cp.metrics.convergence.count({ stage: 'ack' });
   writeFileSync(config, CONFIG(8082));
   for (const c of clients) await c.next(TYPE.endpoint, 5000);
-  for (let i = 0; i < 200 && cp.metrics.convergence.count({ stage: 'ack' }) === before; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.equal(cp.metrics.convergence.count({ stage: 'ack' }), before + 1, 'the publish converged once both nodes ACKed');
+  for (let i = 0; i < 200 && cp.metrics.convergence.count({ stage: 'ack' }) === before; i++)
+    await new Promise((r) => setTimeout(r, 25));
+  assert.equal(
+    cp.metrics.convergence.count({ stage: 'ack' }),
+    before + 1,
+    'the publish converged once both nodes ACKed',
+  );
   assert.equal(listed, 0, 'convergence tracking read the node list');
 });

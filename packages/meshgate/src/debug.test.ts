@@ -3,21 +3,58 @@ import assert from 'node:assert/strict';
 import type { TypeStatus } from '@meshgate/xds-core';
 import { redact, syncState } from './debug.ts';
 
-const base: TypeStatus = { typeUrl: 't', type: 'CDS', mode: 'sotw', wildcard: true, subscribed: 0, resources: 1, pendingAck: false };
+const base: TypeStatus = {
+  typeUrl: 't',
+  type: 'CDS',
+  mode: 'sotw',
+  wildcard: true,
+  subscribed: 0,
+  resources: 1,
+  pendingAck: false,
+};
 
 test('sync state per type, as in istioctl proxy-status', () => {
   assert.equal(syncState(base), 'NOT SENT');
   assert.equal(syncState({ ...base, lastSentVersion: 'a', pendingAck: true }), 'STALE');
-  assert.equal(syncState({ ...base, lastSentVersion: 'a', lastAckedVersion: 'a', lastAckedAt: '2026-01-01T00:00:01Z' }), 'SYNCED');
+  assert.equal(
+    syncState({ ...base, lastSentVersion: 'a', lastAckedVersion: 'a', lastAckedAt: '2026-01-01T00:00:01Z' }),
+    'SYNCED',
+  );
   const nack = { version: 'b', message: 'bad', at: '2026-01-01T00:00:02Z', names: ['x'] };
-  assert.equal(syncState({ ...base, lastSentVersion: 'b', lastAckedVersion: 'a', lastAckedAt: '2026-01-01T00:00:01Z', lastNack: nack }), 'NACKED');
+  assert.equal(
+    syncState({
+      ...base,
+      lastSentVersion: 'b',
+      lastAckedVersion: 'a',
+      lastAckedAt: '2026-01-01T00:00:01Z',
+      lastNack: nack,
+    }),
+    'NACKED',
+  );
   // A later ACK (content fixed) clears the NACKED state.
-  assert.equal(syncState({ ...base, lastSentVersion: 'c', lastAckedVersion: 'c', lastAckedAt: '2026-01-01T00:00:03Z', lastNack: nack }), 'SYNCED');
+  assert.equal(
+    syncState({
+      ...base,
+      lastSentVersion: 'c',
+      lastAckedVersion: 'c',
+      lastAckedAt: '2026-01-01T00:00:03Z',
+      lastNack: nack,
+    }),
+    'SYNCED',
+  );
 });
 
 test('redact removes private keys and secret values at any depth, keeps certificates', () => {
-  const secret = { name: 's', tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: { inline_string: 'KEY' } }, generic_secret: { secret: { inline_bytes: 'x' } } };
+  const secret = {
+    name: 's',
+    tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: { inline_string: 'KEY' } },
+    generic_secret: { secret: { inline_bytes: 'x' } },
+  };
   const out = redact(secret);
-  assert.deepEqual(out, { name: 's', tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: '[redacted]' }, generic_secret: { secret: '[redacted]' } });
+  assert.deepEqual(out, {
+    name: 's',
+    tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: '[redacted]' },
+    generic_secret: { secret: '[redacted]' },
+  });
   assert.equal(secret.tls_certificate.private_key.inline_string, 'KEY', 'the input is not modified');
 });

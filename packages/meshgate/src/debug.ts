@@ -19,7 +19,10 @@ export const TYPE_ALIASES: Record<string, string> = {
 
 export function resolveType(name: string): string {
   const t = TYPE_ALIASES[name.toLowerCase()] ?? (Object.values(TYPE) as string[]).find((u) => u === name);
-  if (!t) throw new AdminInputError(`unknown type ${JSON.stringify(name)}; use one of listener, route, cluster, endpoint, secret`);
+  if (!t)
+    throw new AdminInputError(
+      `unknown type ${JSON.stringify(name)}; use one of listener, route, cluster, endpoint, secret`,
+    );
   return t;
 }
 
@@ -64,7 +67,8 @@ export function nodesPage(nodes: NodeStatus[]): unknown {
 
 export function resourcesPage(cache: XdsCache, q: URLSearchParams, profiles: readonly string[]): unknown {
   const profile = q.get('profile') ?? 'envoy';
-  if (!profiles.includes(profile)) throw new AdminInputError(`unknown profile ${JSON.stringify(profile)}; use one of ${profiles.join(', ')}`);
+  if (!profiles.includes(profile))
+    throw new AdminInputError(`unknown profile ${JSON.stringify(profile)}; use one of ${profiles.join(', ')}`);
   const typeUrl = resolveType(q.get('type') ?? 'cluster');
   const name = q.get('name');
   if (name !== null) {
@@ -72,5 +76,9 @@ export function resourcesPage(cache: XdsCache, q: URLSearchParams, profiles: rea
     if (!r) return undefined;
     return { profile, typeUrl, name: r.name, version: r.version, resource: redact(r.object) };
   }
-  return { profile, typeUrl, resources: cache.list(profile, typeUrl).map((r) => ({ name: r.name, version: r.version })) };
+  return {
+    profile,
+    typeUrl,
+    resources: cache.list(profile, typeUrl).map((r) => ({ name: r.name, version: r.version })),
+  };
 }

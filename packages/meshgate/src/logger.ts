@@ -3,7 +3,18 @@ import type { Logger } from 'pino';
 
 export type { Logger };
 
-const SECRET_KEYS = ['privateKeyPem', 'private_key', 'privateKey', 'token', 'aclToken', 'password', 'authorization', 'inline_bytes', 'inline_string', 'keyPem'];
+const SECRET_KEYS = [
+  'privateKeyPem',
+  'private_key',
+  'privateKey',
+  'token',
+  'aclToken',
+  'password',
+  'authorization',
+  'inline_bytes',
+  'inline_string',
+  'keyPem',
+];
 
 /** Redaction paths for secret keys at the top level and up to three levels down. */
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
@@ -18,5 +29,8 @@ export function createLogger(level = 'info', destination: pino.DestinationStream
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new Error(`log level ${JSON.stringify(level)} is not one of ${LOG_LEVELS.join(', ')}`);
   }
-  return pino({ level, base: { name: 'meshgate' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+  return pino(
+    { level, base: { name: 'meshgate' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    destination,
+  );
 }

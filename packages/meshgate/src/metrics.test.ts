@@ -19,5 +19,6 @@ test('renders Prometheus text with HELP, TYPE, escaped labels and cumulative buc
   assert.match(text, /^meshgate_convergence_seconds_bucket\{le="\+Inf",stage="publish"\} 2$/m);
   assert.match(text, /^meshgate_convergence_seconds_count\{stage="publish"\} 2$/m);
   assert.match(text, /^meshgate_convergence_seconds_sum\{stage="publish"\} 3.02$/m);
-  for (const line of text.trim().split('\n')) assert.match(line, /^(# (HELP|TYPE) meshgate_\w+ .+|meshgate_\w+(\{.*\})? \S+)$/, line);
+  for (const line of text.trim().split('\n'))
+    assert.match(line, /^(# (HELP|TYPE) meshgate_\w+ .+|meshgate_\w+(\{.*\})? \S+)$/, line);
 });

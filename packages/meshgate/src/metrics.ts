@@ -33,7 +33,10 @@ abstract class Base implements Metric {
     this.help = help;
   }
   header(): string[] {
-    return [`# HELP ${this.name} ${this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${this.name} ${this.kind}`];
+    return [
+      `# HELP ${this.name} ${this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`,
+      `# TYPE ${this.name} ${this.kind}`,
+    ];
   }
   abstract render(): string[];
 }
@@ -110,7 +113,9 @@ export class Histogram extends Base {
   render(): string[] {
     const out = this.header();
     for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket{${labelKey({ ...s.labels, le: fmt(b) })}} ${s.counts[i]}`));
+      this.buckets.forEach((b, i) =>
+        out.push(`${this.name}_bucket{${labelKey({ ...s.labels, le: fmt(b) })}} ${s.counts[i]}`),
+      );
       out.push(`${this.name}_bucket{${labelKey({ ...s.labels, le: '+Inf' })}} ${s.count}`);
       const k = labelKey(s.labels);
       out.push(`${this.name}_sum${k ? `{${k}}` : ''} ${fmt(s.sum)}`);
@@ -128,7 +133,7 @@ export class Registry {
     return m;
   }
   render(): string {
-    return this.metrics.flatMap((m) => m.render()).join('\n') + '\n';
+    return `${this.metrics.flatMap((m) => m.render()).join('\n')}\n`;
   }
 }
 
@@ -137,10 +142,20 @@ export function createMetrics(connectedProxies: () => number) {
   const r = new Registry();
   return {
     registry: r,
-    connectedProxies: r.register(new CallbackGauge('meshgate_xds_connected_proxies', 'xDS streams currently connected (one per node stream).', connectedProxies)),
+    connectedProxies: r.register(
+      new CallbackGauge(
+        'meshgate_xds_connected_proxies',
+        'xDS streams currently connected (one per node stream).',
+        connectedProxies,
+      ),
+    ),
     pushes: r.register(new Counter('meshgate_xds_pushes_total', 'xDS responses sent, by resource type.')),
-    nacks: r.register(new Counter('meshgate_xds_nacks_total', 'xDS responses a client rejected (NACK), by resource type.')),
-    pushBytes: r.register(new Counter('meshgate_xds_push_bytes_total', 'Bytes of resources sent in xDS responses, by resource type.')),
+    nacks: r.register(
+      new Counter('meshgate_xds_nacks_total', 'xDS responses a client rejected (NACK), by resource type.'),
+    ),
+    pushBytes: r.register(
+      new Counter('meshgate_xds_push_bytes_total', 'Bytes of resources sent in xDS responses, by resource type.'),
+    ),
     convergence: r.register(
       new Histogram(
         'meshgate_convergence_seconds',
@@ -148,13 +163,39 @@ export function createMetrics(connectedProxies: () => number) {
         [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       ),
     ),
-    reloadErrors: r.register(new Counter('meshgate_config_reload_errors_total', 'Source updates rejected (bad file, unreachable registry), by source.')),
-    sourceStale: r.register(new Gauge('meshgate_source_stale', '1 when a source serves its last good view because of an error.')),
-    sourceSynced: r.register(new Gauge('meshgate_source_synced', '1 once a source has reported a complete first view.')),
-    translationProblems: r.register(new Gauge('meshgate_translation_problems', 'Problems in the last translation; non-zero means the last good resources are still served.')),
-    certExpiry: r.register(new Gauge('meshgate_cert_expiry_timestamp_seconds', 'Expiry (Unix seconds) of each identity certificate meshgate serves.')),
-    intentionDenied: r.register(new Gauge('meshgate_consul_intention_denied', '1 when Consul intentions deny the gateway access to a service.')),
-    publishes: r.register(new Counter('meshgate_cache_publishes_total', 'Cache updates, by kind (full = translate and publish, endpoints = EDS-only patch).')),
+    reloadErrors: r.register(
+      new Counter(
+        'meshgate_config_reload_errors_total',
+        'Source updates rejected (bad file, unreachable registry), by source.',
+      ),
+    ),
+    sourceStale: r.register(
+      new Gauge('meshgate_source_stale', '1 when a source serves its last good view because of an error.'),
+    ),
+    sourceSynced: r.register(
+      new Gauge('meshgate_source_synced', '1 once a source has reported a complete first view.'),
+    ),
+    translationProblems: r.register(
+      new Gauge(
+        'meshgate_translation_problems',
+        'Problems in the last translation; non-zero means the last good resources are still served.',
+      ),
+    ),
+    certExpiry: r.register(
+      new Gauge(
+        'meshgate_cert_expiry_timestamp_seconds',
+        'Expiry (Unix seconds) of each identity certificate meshgate serves.',
+      ),
+    ),
+    intentionDenied: r.register(
+      new Gauge('meshgate_consul_intention_denied', '1 when Consul intentions deny the gateway access to a service.'),
+    ),
+    publishes: r.register(
+      new Counter(
+        'meshgate_cache_publishes_total',
+        'Cache updates, by kind (full = translate and publish, endpoints = EDS-only patch).',
+      ),
+    ),
   };
 }
 

@@ -14,14 +14,21 @@ test('entry kinds: URI, dns: prefix, plain node id or cluster', () => {
 
 test('a SPIFFE entry matches only the verified URI SAN, whatever node id the client claims', () => {
   assert.equal(nodeMayHave([GW], { id: 'anything' }, peer([GW])), true);
-  assert.equal(nodeMayHave([GW], { id: GW, cluster: GW }, peer([OTHER])), false, 'claiming the SPIFFE ID as node id or cluster gets nothing');
+  assert.equal(
+    nodeMayHave([GW], { id: GW, cluster: GW }, peer([OTHER])),
+    false,
+    'claiming the SPIFFE ID as node id or cluster gets nothing',
+  );
   assert.equal(nodeMayHave([GW], { id: 'gw' }, undefined), false, 'no client certificate, no match');
   assert.equal(nodeMayHave([GW], { id: 'gw' }, peer([], [GW])), false, 'a DNS SAN is not a URI SAN');
 });
 
 test('a dns: entry matches only a verified DNS SAN (case-insensitive)', () => {
   assert.equal(nodeMayHave(['dns:gw.example.org'], { id: 'x' }, peer([], ['GW.example.org'])), true);
-  assert.equal(nodeMayHave(['dns:gw.example.org'], { id: 'gw.example.org' }, peer([OTHER], ['other.example.org'])), false);
+  assert.equal(
+    nodeMayHave(['dns:gw.example.org'], { id: 'gw.example.org' }, peer([OTHER], ['other.example.org'])),
+    false,
+  );
 });
 
 test('plain entries match the declared node id or cluster; an empty list allows every node', () => {
@@ -41,7 +48,10 @@ test('certificate and node entries together: the node must match one of each', (
 });
 
 test('advice: plain entries under xds.tls, certificate entries without it; never for bound or open lists', () => {
-  assert.match(allowedNodesAdvice('mesh/gw', ['gw-1'], true)!, /^identity "mesh\/gw": allowedNodes \["gw-1"\] are node ids or clusters the client declares itself;.*spiffe:\/\//);
+  assert.match(
+    allowedNodesAdvice('mesh/gw', ['gw-1'], true)!,
+    /^identity "mesh\/gw": allowedNodes \["gw-1"\] are node ids or clusters the client declares itself;.*spiffe:\/\//,
+  );
   assert.equal(allowedNodesAdvice('mesh/gw', ['gw-1', GW], true), undefined);
   assert.equal(allowedNodesAdvice('mesh/gw', [GW], true), undefined);
   assert.equal(allowedNodesAdvice('mesh/gw', [], true), undefined);

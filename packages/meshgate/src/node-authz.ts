@@ -18,8 +18,10 @@ export function parseAllowedEntry(entry: string): AllowedEntry {
 /** Why an entry can never match as written, or undefined. */
 export function allowedEntryProblem(entry: string): string | undefined {
   const e = parseAllowedEntry(entry);
-  if (e.kind === 'dns' && e.value === '') return `${JSON.stringify(entry)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`;
-  if (e.kind === 'uri' && (!URL.canParse(entry) || /\s/.test(entry))) return `${JSON.stringify(entry)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`;
+  if (e.kind === 'dns' && e.value === '')
+    return `${JSON.stringify(entry)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`;
+  if (e.kind === 'uri' && (!URL.canParse(entry) || /\s/.test(entry)))
+    return `${JSON.stringify(entry)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`;
   return undefined;
 }
 
@@ -29,7 +31,11 @@ export function allowedEntryProblem(entry: string): string | undefined {
  * entries, the node must match one of each: a list can only narrow, never widen, what its
  * certificate entries allow. Without a verified client certificate no certificate entry matches.
  */
-export function nodeMayHave(allowed: readonly string[] | undefined, node: { id: string; cluster?: string }, peer: PeerIdentity | undefined): boolean {
+export function nodeMayHave(
+  allowed: readonly string[] | undefined,
+  node: { id: string; cluster?: string },
+  peer: PeerIdentity | undefined,
+): boolean {
   if (!allowed || allowed.length === 0) return true;
   const entries = allowed.map(parseAllowedEntry);
   const certEntries = entries.filter((e) => e.kind !== 'node');
@@ -37,8 +43,14 @@ export function nodeMayHave(allowed: readonly string[] | undefined, node: { id: 
   const certOk =
     certEntries.length === 0 ||
     (peer !== undefined &&
-      certEntries.some((e) => (e.kind === 'uri' ? peer.uriSans.includes(e.value) : peer.dnsSans.some((d) => d.toLowerCase() === e.value))));
-  const nodeOk = nodeEntries.length === 0 || nodeEntries.some((e) => e.value === node.id || (node.cluster !== undefined && node.cluster !== '' && e.value === node.cluster));
+      certEntries.some((e) =>
+        e.kind === 'uri' ? peer.uriSans.includes(e.value) : peer.dnsSans.some((d) => d.toLowerCase() === e.value),
+      ));
+  const nodeOk =
+    nodeEntries.length === 0 ||
+    nodeEntries.some(
+      (e) => e.value === node.id || (node.cluster !== undefined && node.cluster !== '' && e.value === node.cluster),
+    );
   return certOk && nodeOk;
 }
 
@@ -46,7 +58,11 @@ export function nodeMayHave(allowed: readonly string[] | undefined, node: { id: 
  * Start-up (and reload) advice for one identity's allowedNodes, or undefined when there is none.
  * Names and entries only: never anything of the Secret itself.
  */
-export function allowedNodesAdvice(identity: string, allowed: readonly string[] | undefined, xdsTls: boolean): string | undefined {
+export function allowedNodesAdvice(
+  identity: string,
+  allowed: readonly string[] | undefined,
+  xdsTls: boolean,
+): string | undefined {
   if (!allowed || allowed.length === 0) return undefined;
   const entries = allowed.map(parseAllowedEntry);
   const bound = entries.some((e) => e.kind !== 'node');
@@ -54,7 +70,12 @@ export function allowedNodesAdvice(identity: string, allowed: readonly string[] 
     return `identity ${JSON.stringify(identity)}: allowedNodes ${JSON.stringify(allowed)} are node ids or clusters the client declares itself; any client with a certificate from xds.tls.caFile can claim them. Add the client's SPIFFE ID (e.g. spiffe://<trust-domain>/ns/<ns>/sa/<sa>) or dns:<name> to bind the Secret to its certificate`;
   }
   if (!xdsTls && bound) {
-    return `identity ${JSON.stringify(identity)}: allowedNodes names certificate identities (${entries.filter((e) => e.kind !== 'node').map((e) => (e.kind === 'dns' ? `dns:${e.value}` : e.value)).join(', ')}), but the xDS port has no client certificates to check (xds.tls is not set), so no node gets this Secret. Configure xds.tls`;
+    return `identity ${JSON.stringify(identity)}: allowedNodes names certificate identities (${entries
+      .filter((e) => e.kind !== 'node')
+      .map((e) => (e.kind === 'dns' ? `dns:${e.value}` : e.value))
+      .join(
+        ', ',
+      )}), but the xDS port has no client certificates to check (xds.tls is not set), so no node gets this Secret. Configure xds.tls`;
   }
   return undefined;
 }

@@ -29,10 +29,24 @@ class HandSource implements Source {
 function model(o: { v1Port?: number; v1Address?: string; route?: string; weights?: [number, number] } = {}): Model {
   return {
     services: [
-      { name: 'echo-v1', protocol: 'grpc', endpoints: [{ address: o.v1Address ?? '127.0.0.1', port: o.v1Port ?? 50051 }] },
+      {
+        name: 'echo-v1',
+        protocol: 'grpc',
+        endpoints: [{ address: o.v1Address ?? '127.0.0.1', port: o.v1Port ?? 50051 }],
+      },
       { name: 'echo-v2', protocol: 'grpc', endpoints: [{ address: '127.0.0.1', port: 50052 }] },
     ],
-    routes: [{ name: 'echo', hosts: ['echo'], match: { prefix: '/' }, backends: [{ service: o.route ?? 'echo-v1', weight: o.weights?.[0] ?? 1 }, { service: 'echo-v2', weight: o.weights?.[1] ?? 3 }] }],
+    routes: [
+      {
+        name: 'echo',
+        hosts: ['echo'],
+        match: { prefix: '/' },
+        backends: [
+          { service: o.route ?? 'echo-v1', weight: o.weights?.[0] ?? 1 },
+          { service: 'echo-v2', weight: o.weights?.[1] ?? 3 },
+        ],
+      },
+    ],
     listeners: [{ name: 'http', port: 8080, routes: ['echo'] }],
     identities: [],
     trustBundles: [],
@@ -42,13 +56,21 @@ function model(o: { v1Port?: number; v1Address?: string; route?: string; weights
 function setup(sources: HandSource[]) {
   const cache = new XdsCache();
   const metrics = createMetrics(() => 0);
-  const pipeline = new Pipeline({ sources, cache, logger: createLogger('silent'), metrics, debounceMs: 5, maxDelayMs: 50 });
+  const pipeline = new Pipeline({
+    sources,
+    cache,
+    logger: createLogger('silent'),
+    metrics,
+    debounceMs: 5,
+    maxDelayMs: 50,
+  });
   const published: PublishedEvent[] = [];
   pipeline.on('published', (e) => published.push(e));
   return { cache, metrics, pipeline, published };
 }
 
-const versions = (cache: XdsCache, group: string, type: string) => Object.fromEntries(cache.list(group, type).map((r) => [r.name, r.version]));
+const versions = (cache: XdsCache, group: string, type: string) =>
+  Object.fromEntries(cache.list(group, type).map((r) => [r.name, r.version]));
 
 test('nothing is published and the cache is not ready until every source has synced', async () => {
   const a = new HandSource('a');
@@ -75,7 +97,12 @@ test('an endpoint-only change patches just that assignment; listeners, routes an
   await pipeline.start();
   a.push(model());
   await pipeline.idle();
-  const before = { l: versions(cache, 'grpc', TYPE.listener), r: versions(cache, 'grpc', TYPE.route), c: versions(cache, 'grpc', TYPE.cluster), e: versions(cache, 'grpc', TYPE.endpoint) };
+  const before = {
+    l: versions(cache, 'grpc', TYPE.listener),
+    r: versions(cache, 'grpc', TYPE.route),
+    c: versions(cache, 'grpc', TYPE.cluster),
+    e: versions(cache, 'grpc', TYPE.endpoint),
+  };
   a.push(model({ v1Port: 50061 }));
   await pipeline.idle();
   assert.equal(published.at(-1)?.kind, 'endpoints');
@@ -114,13 +141,20 @@ test('a model with problems keeps the last good resources and reports them until
   const r = pipeline.readiness();
   assert.equal(r.ready, false);
   const problems = (r.detail.translation as { problems: { path: string; message: string }[] }).problems;
-  assert.ok(problems.some((p) => p.path.includes('missing') || p.message.includes('missing')), JSON.stringify(problems));
+  assert.ok(
+    problems.some((p) => p.path.includes('missing') || p.message.includes('missing')),
+    JSON.stringify(problems),
+  );
   assert.ok((metrics.translationProblems.get() ?? 0) > 0);
   // An endpoint-only edit relative to the last good model with a bad address is refused too.
   a.push(model({ v1Address: 'echo.internal' }));
   await pipeline.idle();
   assert.equal(pipeline.readiness().ready, false);
-  assert.equal((cache.get('grpc', TYPE.endpoint, 'echo-v1')!.object as any).endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address, '127.0.0.1');
+  assert.equal(
+    (cache.get('grpc', TYPE.endpoint, 'echo-v1')!.object as any).endpoints[0].lb_endpoints[0].endpoint.address
+      .socket_address.address,
+    '127.0.0.1',
+  );
   a.push(model({ weights: [3, 1] }));
   await pipeline.idle();
   assert.equal(pipeline.readiness().ready, true);
@@ -135,7 +169,13 @@ test('a stale source makes readiness fail and counts a reload error', async () =
   await pipeline.start();
   a.push(model());
   await pipeline.idle();
-  a.sink.status({ name: 'a', synced: true, stale: true, lastError: '/etc/meshgate.yaml:3:1: YAML syntax error', lastErrorAt: Date.now() });
+  a.sink.status({
+    name: 'a',
+    synced: true,
+    stale: true,
+    lastError: '/etc/meshgate.yaml:3:1: YAML syntax error',
+    lastErrorAt: Date.now(),
+  });
   const r = pipeline.readiness();
   assert.equal(r.ready, false);
   assert.match(JSON.stringify(r.detail.sources), /meshgate\.yaml:3:1/);
@@ -161,7 +201,14 @@ test('route backends are handed to onRouteBackends on every change of the set, b
   const consul = new HandSource('consul');
   const cache = new XdsCache();
   const calls: string[][] = [];
-  const pipeline = new Pipeline({ sources: [file, consul], cache, logger: createLogger('silent'), debounceMs: 5, maxDelayMs: 50, onRouteBackends: (n) => calls.push([...n].sort()) });
+  const pipeline = new Pipeline({
+    sources: [file, consul],
+    cache,
+    logger: createLogger('silent'),
+    debounceMs: 5,
+    maxDelayMs: 50,
+    onRouteBackends: (n) => calls.push([...n].sort()),
+  });
   await pipeline.start();
   const m = model({ route: 'consul/dc1/shop' });
   file.sink.update(m); // not synced yet: the watch must start before Consul's first sync
@@ -179,10 +226,33 @@ test('a route whose backend no source defines is reported with the route, its so
   let logs = '';
   const sink = new Writable({ write: (c, _e, cb) => ((logs += c.toString()), cb()) });
   const cache = new XdsCache();
-  const pipeline = new Pipeline({ sources: [file, consul], cache, logger: createLogger('info', sink), debounceMs: 5, maxDelayMs: 50 });
+  const pipeline = new Pipeline({
+    sources: [file, consul],
+    cache,
+    logger: createLogger('info', sink),
+    debounceMs: 5,
+    maxDelayMs: 50,
+  });
   await pipeline.start();
-  const shop = (backend: string): Model => ({ ...model(), routes: [...model().routes, { name: 'shop', hosts: ['shop'], match: { prefix: '/' }, backends: [{ service: 'echo-v1', weight: 1 }, { service: backend, weight: 1 }] }] });
-  const consulModel = (): Model => ({ ...emptyModel(), services: [{ name: 'consul/dc1/shop', endpoints: [{ address: '127.0.0.1', port: 50070 }] }] });
+  const shop = (backend: string): Model => ({
+    ...model(),
+    routes: [
+      ...model().routes,
+      {
+        name: 'shop',
+        hosts: ['shop'],
+        match: { prefix: '/' },
+        backends: [
+          { service: 'echo-v1', weight: 1 },
+          { service: backend, weight: 1 },
+        ],
+      },
+    ],
+  });
+  const consulModel = (): Model => ({
+    ...emptyModel(),
+    services: [{ name: 'consul/dc1/shop', endpoints: [{ address: '127.0.0.1', port: 50070 }] }],
+  });
   file.push(shop('consul/dc1/shop'));
   consul.push(consulModel());
   await pipeline.idle();
@@ -192,9 +262,19 @@ test('a route whose backend no source defines is reported with the route, its so
   await pipeline.idle();
   const r = pipeline.readiness();
   assert.equal(r.ready, false);
-  const problems = (r.detail.translation as { problems: { path: string; message: string; source?: string }[] }).problems;
-  assert.deepEqual(problems, [{ path: 'routes[shop].backends[consul/dc2/shop]', message: 'service "consul/dc2/shop" does not exist; define it or fix the name', source: 'file' }]);
-  assert.match(logs, /routes\[shop\]\.backends\[consul\/dc2\/shop\] \(from source file\): service \\"consul\/dc2\/shop\\" does not exist/);
+  const problems = (r.detail.translation as { problems: { path: string; message: string; source?: string }[] })
+    .problems;
+  assert.deepEqual(problems, [
+    {
+      path: 'routes[shop].backends[consul/dc2/shop]',
+      message: 'service "consul/dc2/shop" does not exist; define it or fix the name',
+      source: 'file',
+    },
+  ]);
+  assert.match(
+    logs,
+    /routes\[shop\]\.backends\[consul\/dc2\/shop\] \(from source file\): service \\"consul\/dc2\/shop\\" does not exist/,
+  );
   assert.match(logs, /keeping the last good resources/);
   assert.deepEqual(versions(cache, 'grpc', TYPE.route), good);
   await pipeline.stop();

@@ -65,7 +65,8 @@ export function endpointOnlyChanges(prev: Model, next: Model): Service[] | undef
   if (prev.services.length !== next.services.length || strip(prev) !== strip(next)) return undefined;
   const changed: Service[] = [];
   for (let i = 0; i < next.services.length; i++) {
-    if (JSON.stringify(prev.services[i].endpoints) !== JSON.stringify(next.services[i].endpoints)) changed.push(next.services[i]);
+    if (JSON.stringify(prev.services[i].endpoints) !== JSON.stringify(next.services[i].endpoints))
+      changed.push(next.services[i]);
   }
   return changed;
 }
@@ -98,7 +99,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     super();
     const names = new Set<string>();
     for (const s of o.sources) {
-      if (names.has(s.name)) throw new Error(`two sources are named ${JSON.stringify(s.name)}; source names must be unique`);
+      if (names.has(s.name))
+        throw new Error(`two sources are named ${JSON.stringify(s.name)}; source names must be unique`);
       names.add(s.name);
     }
     this.sources = o.sources;
@@ -108,7 +110,14 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.metrics = o.metrics;
     this.nearExpiryFraction = o.certNearExpiryFraction ?? 0.1;
     this.onRouteBackends = o.onRouteBackends;
-    this.debouncer = new Debouncer({ quietMs: o.debounceMs ?? 100, maxDelayMs: Math.max(o.maxDelayMs ?? 1000, o.debounceMs ?? 100), onError: (err) => this.log.error({ err }, 'pipeline run failed') }, () => this.run());
+    this.debouncer = new Debouncer(
+      {
+        quietMs: o.debounceMs ?? 100,
+        maxDelayMs: Math.max(o.maxDelayMs ?? 1000, o.debounceMs ?? 100),
+        onError: (err) => this.log.error({ err }, 'pipeline run failed'),
+      },
+      () => this.run(),
+    );
     for (const s of this.sources) {
       this.statuses.set(s.name, { name: s.name, synced: false, stale: false });
       this.metrics?.sourceSynced.set({ source: s.name }, 0);
@@ -175,7 +184,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.statuses.set(name, { ...status, name });
     if (status.lastError && status.lastErrorAt !== prev?.lastErrorAt) {
       this.metrics?.reloadErrors.inc({ source: name });
-      log.warn({ error: status.lastError, stale: status.stale }, 'source reported an error; serving its last good view');
+      log.warn(
+        { error: status.lastError, stale: status.stale },
+        'source reported an error; serving its last good view',
+      );
     } else if (prev?.stale && !status.stale) log.info('source recovered');
     this.metrics?.sourceSynced.set({ source: name }, status.synced ? 1 : 0);
     this.metrics?.sourceStale.set({ source: name }, status.stale ? 1 : 0);
@@ -183,7 +195,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     if (Array.isArray(denied)) {
       // Services that became allowed again drop to 0 rather than keep a stale 1.
       const now = new Set(denied.map(String));
-      for (const svc of this.denied.get(name) ?? []) if (!now.has(svc)) this.metrics?.intentionDenied.set({ service: svc }, 0);
+      for (const svc of this.denied.get(name) ?? [])
+        if (!now.has(svc)) this.metrics?.intentionDenied.set({ service: svc }, 0);
       for (const svc of now) this.metrics?.intentionDenied.set({ service: svc }, 1);
       this.denied.set(name, now);
     }
@@ -203,9 +216,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     if (!this.allSynced) return;
     const started = this.burstStart ?? performance.now();
     this.burstStart = undefined;
-    const parts = this.sources.filter((s) => this.parts.has(s.name)).map((s) => ({ source: s.name, model: this.parts.get(s.name)! }));
+    const parts = this.sources
+      .filter((s) => this.parts.has(s.name))
+      .map((s) => ({ source: s.name, model: this.parts.get(s.name)! }));
     const { model, conflicts } = parts.length ? mergeModels(parts) : { model: emptyModel(), conflicts: [] };
-    if (conflicts.length && JSON.stringify(conflicts) !== JSON.stringify(this.conflicts)) this.log.warn({ conflicts }, 'sources define the same names; the earlier source wins');
+    if (conflicts.length && JSON.stringify(conflicts) !== JSON.stringify(this.conflicts))
+      this.log.warn({ conflicts }, 'sources define the same names; the earlier source wins');
     this.conflicts = conflicts;
 
     const changedServices = this.lastGood ? endpointOnlyChanges(this.lastGood, model) : undefined;
@@ -223,7 +239,8 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const problems: ModelProblem[] = [];
     for (const p of this.profiles) {
       const r = translate(model, p);
-      for (const pr of r.problems) if (!problems.some((x) => x.path === pr.path && x.message === pr.message)) problems.push(pr);
+      for (const pr of r.problems)
+        if (!problems.some((x) => x.path === pr.path && x.message === pr.message)) problems.push(pr);
       sets.set(p, r.resources);
     }
     if (problems.length) return this.reject(problems);
@@ -240,11 +257,19 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const problems = validateModel(sub);
     for (const s of services) {
       for (const e of s.endpoints) {
-        if (e.address && isIP(e.address) === 0) problems.push({ path: `services[${s.name}].endpoints[${e.address}:${e.port}]`, message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs`, source: s.source });
+        if (e.address && isIP(e.address) === 0)
+          problems.push({
+            path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
+            message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs`,
+            source: s.source,
+          });
       }
     }
     if (problems.length) return this.reject(problems);
-    const results: [string, PublishResult][] = this.profiles.map((p) => [p, this.cache.patch(p, TYPE.endpoint, new Map(services.map((s) => [s.name, translateEndpoints(s, p)])))]);
+    const results: [string, PublishResult][] = this.profiles.map((p) => [
+      p,
+      this.cache.patch(p, TYPE.endpoint, new Map(services.map((s) => [s.name, translateEndpoints(s, p)]))),
+    ]);
     this.accept(model);
     this.metrics?.publishes.inc({ kind: 'endpoints' });
     this.finish('endpoints', results, started);
@@ -256,7 +281,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.metrics?.translationProblems.set({}, problems.length);
     // One readable line per problem naming the item and the source it came from, e.g. a route
     // from the file whose backend no source defines.
-    if (fresh) this.log.error({ problems: problems.map((p) => `${p.path}${p.source ? ` (from source ${p.source})` : ''}: ${p.message}`) }, `configuration has ${problems.length} problem(s); keeping the last good resources`);
+    if (fresh)
+      this.log.error(
+        { problems: problems.map((p) => `${p.path}${p.source ? ` (from source ${p.source})` : ''}: ${p.message}`) },
+        `configuration has ${problems.length} problem(s); keeping the last good resources`,
+      );
   }
 
   private accept(model: Model): void {
@@ -275,7 +304,24 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const seconds = (at - started) / 1000;
     if (groups.length) {
       this.metrics?.convergence.observe({ stage: 'publish' }, seconds);
-      this.log.info({ kind, groups, changes: Object.fromEntries(results.map(([g, r]) => [g, r.changes.map((c) => ({ type: c.typeUrl.slice(c.typeUrl.lastIndexOf('.') + 1), changed: c.changed.length, removed: c.removed.length }))])), ms: Math.round(seconds * 1000) }, 'published');
+      this.log.info(
+        {
+          kind,
+          groups,
+          changes: Object.fromEntries(
+            results.map(([g, r]) => [
+              g,
+              r.changes.map((c) => ({
+                type: c.typeUrl.slice(c.typeUrl.lastIndexOf('.') + 1),
+                changed: c.changed.length,
+                removed: c.removed.length,
+              })),
+            ]),
+          ),
+          ms: Math.round(seconds * 1000),
+        },
+        'published',
+      );
     }
     this.emit('published', { kind, at, groups, seconds });
   }
@@ -295,7 +341,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         const notBefore = Date.parse(cert.validFrom);
         const mesh = id.name.startsWith('mesh/') ? id.name.split('/')[1] : (id.source ?? 'unknown');
         const left = notAfter - Date.now();
-        out.push({ identity: id.name, mesh, notAfter: new Date(notAfter).toISOString(), nearExpiry: left < (notAfter - notBefore) * this.nearExpiryFraction });
+        out.push({
+          identity: id.name,
+          mesh,
+          notAfter: new Date(notAfter).toISOString(),
+          nearExpiry: left < (notAfter - notBefore) * this.nearExpiryFraction,
+        });
         this.metrics?.certExpiry.set({ mesh, identity: id.name }, Math.floor(notAfter / 1000));
       } catch (err) {
         this.log.warn({ identity: id.name, err: (err as Error).message }, 'identity certificate does not parse');
@@ -325,7 +376,14 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const sources: Record<string, unknown> = {};
     for (const [name, s] of this.statuses) {
       const startError = this.startErrors.get(name);
-      sources[name] = { synced: s.synced, stale: s.stale, ...(s.lastError || startError ? { lastError: s.lastError ?? startError } : {}), ...(s.lastErrorAt ? { lastErrorAt: new Date(s.lastErrorAt).toISOString() } : {}), ...(s.lastUpdateAt ? { lastUpdateAt: new Date(s.lastUpdateAt).toISOString() } : {}), ...(s.details ? { details: s.details } : {}) };
+      sources[name] = {
+        synced: s.synced,
+        stale: s.stale,
+        ...(s.lastError || startError ? { lastError: s.lastError ?? startError } : {}),
+        ...(s.lastErrorAt ? { lastErrorAt: new Date(s.lastErrorAt).toISOString() } : {}),
+        ...(s.lastUpdateAt ? { lastUpdateAt: new Date(s.lastUpdateAt).toISOString() } : {}),
+        ...(s.details ? { details: s.details } : {}),
+      };
     }
     const synced = this.allSynced;
     // A stale source means the running config no longer matches what the operator wrote.
@@ -334,7 +392,11 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const certsOk = certs.every((c) => !c.nearExpiry);
     const detail: Record<string, unknown> = {
       sources,
-      translation: { ok: translationOk, problems: this.problems, ...(this.lastPublishAt ? { lastPublishAt: new Date(this.lastPublishAt).toISOString() } : {}) },
+      translation: {
+        ok: translationOk,
+        problems: this.problems,
+        ...(this.lastPublishAt ? { lastPublishAt: new Date(this.lastPublishAt).toISOString() } : {}),
+      },
       cache: { ready: this.cache.ready },
       ...(certs.length ? { certs } : {}),
       ...(this.conflicts.length ? { conflicts: this.conflicts } : {}),

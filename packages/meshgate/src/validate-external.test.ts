@@ -31,7 +31,13 @@ test('validate: with a consul section, backends left to Consul are a note and th
   const f = write('split.yaml', FILE);
   const r = await runCliProcess(['validate', '--config', f]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources`, 'm'));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources`,
+      'm',
+    ),
+  );
   assert.match(r.stdout, /^ok: 1 service, 1 route, 0 listeners$/m);
 });
 
@@ -51,12 +57,22 @@ test('translate: with a consul section, backends left to Consul become empty sta
   const f = write('split-translate.yaml', FILE);
   const r = await runCliProcess(['translate', '--config', f, '--profile', 'envoy', '--output', 'json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources \\(consul\\), shown here as an empty stand-in`, 'm'));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources \\(consul\\), shown here as an empty stand-in`,
+      'm',
+    ),
+  );
   const out = JSON.parse(r.stdout) as Record<string, Record<string, any>>;
   const clusters = out['type.googleapis.com/envoy.config.cluster.v3.Cluster'];
   assert.deepEqual(Object.keys(clusters).sort(), ['consul/dc1/shop', 'shop-v1']);
   const cla = out['type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment']?.['consul/dc1/shop'];
-  assert.equal((cla?.endpoints ?? []).flatMap((e: any) => e.lb_endpoints ?? []).length, 0, 'the stand-in has no endpoints');
+  assert.equal(
+    (cla?.endpoints ?? []).flatMap((e: any) => e.lb_endpoints ?? []).length,
+    0,
+    'the stand-in has no endpoints',
+  );
   // Without other sources the file alone must resolve its backends.
   const alone = write('alone-translate.yaml', FILE.replace(/^consul:\n.*\n/, ''));
   const a = await runCliProcess(['translate', '--config', alone]);

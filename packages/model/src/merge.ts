@@ -29,7 +29,9 @@ export function mergeModels(parts: { source: string; model: Model }[]): { model:
         seen.set(item.name, { source: part.source, item: { source: part.source, ...item } });
       }
     }
-    const items = [...seen.values()].map((v) => v.item).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const items = [...seen.values()]
+      .map((v) => v.item)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     (out[kind] as { name: string }[]) = items;
   }
   return { model: out, conflicts };

@@ -22,45 +22,88 @@ export function validateModel(model: Model): ModelProblem[] {
   const bundles = new Set(model.trustBundles.map((b) => b.name));
 
   const checkName = (kind: string, name: string, source?: string) => {
-    if (!NAME_RE.test(name)) problems.push({ path: `${kind}[${name}]`, message: `invalid name ${JSON.stringify(name)}: use letters, digits and . _ : / - (at most 253 characters)`, source });
+    if (!NAME_RE.test(name))
+      problems.push({
+        path: `${kind}[${name}]`,
+        message: `invalid name ${JSON.stringify(name)}: use letters, digits and . _ : / - (at most 253 characters)`,
+        source,
+      });
   };
 
   for (const s of model.services) {
     checkName('services', s.name, s.source);
     for (const e of s.endpoints) {
       const p = `services[${s.name}].endpoints[${e.address}:${e.port}]`;
-      if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) problems.push({ path: p, message: `port must be an integer in 1..65535, got ${e.port}`, source: s.source });
-      if (e.weight !== undefined && (!Number.isInteger(e.weight) || e.weight < 1)) problems.push({ path: p, message: `weight must be a positive integer, got ${e.weight}`, source: s.source });
+      if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
+        problems.push({ path: p, message: `port must be an integer in 1..65535, got ${e.port}`, source: s.source });
+      if (e.weight !== undefined && (!Number.isInteger(e.weight) || e.weight < 1))
+        problems.push({ path: p, message: `weight must be a positive integer, got ${e.weight}`, source: s.source });
       if (!e.address) problems.push({ path: p, message: 'address is empty', source: s.source });
     }
     if (s.tls) {
       const p = `services[${s.name}].tls`;
-      if (!bundles.has(s.tls.trustBundle)) problems.push({ path: p, message: `trust bundle ${JSON.stringify(s.tls.trustBundle)} does not exist; define it or fix the name`, source: s.source });
-      if (s.tls.clientIdentity && !identities.has(s.tls.clientIdentity)) problems.push({ path: p, message: `client identity ${JSON.stringify(s.tls.clientIdentity)} does not exist; define it or fix the name`, source: s.source });
-      if (s.tls.expectedSans.length === 0) problems.push({ path: p, message: 'expectedSans is empty: name the exact SPIFFE URI or DNS name the upstream must present (any-cert is refused)', source: s.source });
+      if (!bundles.has(s.tls.trustBundle))
+        problems.push({
+          path: p,
+          message: `trust bundle ${JSON.stringify(s.tls.trustBundle)} does not exist; define it or fix the name`,
+          source: s.source,
+        });
+      if (s.tls.clientIdentity && !identities.has(s.tls.clientIdentity))
+        problems.push({
+          path: p,
+          message: `client identity ${JSON.stringify(s.tls.clientIdentity)} does not exist; define it or fix the name`,
+          source: s.source,
+        });
+      if (s.tls.expectedSans.length === 0)
+        problems.push({
+          path: p,
+          message:
+            'expectedSans is empty: name the exact SPIFFE URI or DNS name the upstream must present (any-cert is refused)',
+          source: s.source,
+        });
     }
   }
   for (const r of model.routes) {
     checkName('routes', r.name, r.source);
     const p = `routes[${r.name}]`;
-    if (r.hosts.length === 0) problems.push({ path: p, message: 'hosts is empty: name at least one host (or "*")', source: r.source });
-    if ((r.match.prefix === undefined) === (r.match.path === undefined)) problems.push({ path: `${p}.match`, message: 'set exactly one of prefix or path', source: r.source });
+    if (r.hosts.length === 0)
+      problems.push({ path: p, message: 'hosts is empty: name at least one host (or "*")', source: r.source });
+    if ((r.match.prefix === undefined) === (r.match.path === undefined))
+      problems.push({ path: `${p}.match`, message: 'set exactly one of prefix or path', source: r.source });
     if (r.backends.length === 0) problems.push({ path: p, message: 'backends is empty', source: r.source });
     for (const b of r.backends) {
-      if (!services.has(b.service)) problems.push({ path: `${p}.backends[${b.service}]`, message: `service ${JSON.stringify(b.service)} does not exist; define it or fix the name`, source: r.source });
-      if (!Number.isInteger(b.weight) || b.weight < 1) problems.push({ path: `${p}.backends[${b.service}]`, message: `weight must be a positive integer, got ${b.weight}`, source: r.source });
+      if (!services.has(b.service))
+        problems.push({
+          path: `${p}.backends[${b.service}]`,
+          message: `service ${JSON.stringify(b.service)} does not exist; define it or fix the name`,
+          source: r.source,
+        });
+      if (!Number.isInteger(b.weight) || b.weight < 1)
+        problems.push({
+          path: `${p}.backends[${b.service}]`,
+          message: `weight must be a positive integer, got ${b.weight}`,
+          source: r.source,
+        });
     }
   }
   const ports = new Map<string, string>();
   for (const l of model.listeners) {
     checkName('listeners', l.name, l.source);
     const p = `listeners[${l.name}]`;
-    if (!Number.isInteger(l.port) || l.port < 1 || l.port > 65535) problems.push({ path: p, message: `port must be an integer in 1..65535, got ${l.port}`, source: l.source });
+    if (!Number.isInteger(l.port) || l.port < 1 || l.port > 65535)
+      problems.push({ path: p, message: `port must be an integer in 1..65535, got ${l.port}`, source: l.source });
     const key = `${l.address ?? '0.0.0.0'}:${l.port}`;
     const other = ports.get(key);
-    if (other) problems.push({ path: p, message: `address ${key} is already used by listener ${other}`, source: l.source });
+    if (other)
+      problems.push({ path: p, message: `address ${key} is already used by listener ${other}`, source: l.source });
     ports.set(key, l.name);
-    for (const rn of l.routes) if (!routes.has(rn)) problems.push({ path: `${p}.routes[${rn}]`, message: `route ${JSON.stringify(rn)} does not exist; define it or fix the name`, source: l.source });
+    for (const rn of l.routes)
+      if (!routes.has(rn))
+        problems.push({
+          path: `${p}.routes[${rn}]`,
+          message: `route ${JSON.stringify(rn)} does not exist; define it or fix the name`,
+          source: l.source,
+        });
   }
   for (const i of model.identities) checkName('identities', i.name, i.source);
   for (const b of model.trustBundles) checkName('trustBundles', b.name, b.source);

@@ -31,7 +31,9 @@ export function translateCluster(service: Service, profile: Profile): object {
 }
 
 function sortedSans(sans: SanMatch[]): SanMatch[] {
-  return [...sans].sort((a, b) => (a.kind + a.value < b.kind + b.value ? -1 : a.kind + a.value > b.kind + b.value ? 1 : 0));
+  return [...sans].sort((a, b) =>
+    a.kind + a.value < b.kind + b.value ? -1 : a.kind + a.value > b.kind + b.value ? 1 : 0,
+  );
 }
 
 /** Envoy: certificates arrive over SDS under the model's stable names, so a rotation touches only the Secret. */
@@ -63,7 +65,8 @@ function envoyTls(tls: UpstreamTls): object {
 function grpcTls(tls: UpstreamTls): object {
   const common: Record<string, unknown> = {};
   if (tls.alpn?.length) common.alpn_protocols = [...tls.alpn];
-  if (tls.clientIdentity) common.tls_certificate_provider_instance = { instance_name: tls.clientIdentity, certificate_name: 'default' };
+  if (tls.clientIdentity)
+    common.tls_certificate_provider_instance = { instance_name: tls.clientIdentity, certificate_name: 'default' };
   common.validation_context = {
     match_subject_alt_names: sortedSans(tls.expectedSans).map((s) => ({ exact: s.value })),
     ca_certificate_provider_instance: { instance_name: tls.trustBundle, certificate_name: 'default' },

@@ -16,7 +16,9 @@ test('the type URLs the translator emits are the ones xds-core caches (the trans
 test('every resource of every golden case encodes without losing a field', () => {
   // xds-core's registry: what the server really encodes with (a devDependency; the runtime never imports it).
   const root = envoyRoot();
-  const files = readdirSync(inDir).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(inDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   assert.ok(files.length >= 6);
   for (const f of files) {
     for (const profile of PROFILES) {

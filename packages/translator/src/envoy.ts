@@ -27,7 +27,11 @@ export function envoyListener(l: Model['listeners'][number]): object {
 }
 
 /** One RouteConfiguration per listener; one virtual host per distinct host, named after it. */
-export function envoyRouteConfig(l: Model['listeners'][number], routes: Map<string, Route>, services: Map<string, Service>): object {
+export function envoyRouteConfig(
+  l: Model['listeners'][number],
+  routes: Map<string, Route>,
+  services: Map<string, Service>,
+): object {
   const guarded = guardedHeaders(services.values());
   const byHost = new Map<string, Route[]>();
   for (const rn of new Set(l.routes)) {
@@ -64,4 +68,3 @@ export function trustBundleSecret(b: TrustBundle): object {
   const pems = b.caPems.map((p) => (p.endsWith('\n') ? p : `${p}\n`));
   return { name: b.name, validation_context: { trusted_ca: { inline_string: pems.join('') } } };
 }
-

@@ -32,7 +32,14 @@ function randomModel(rand: () => number): Model {
         health: pick([undefined, 'healthy', 'unhealthy', 'draining', 'unknown'] as const),
         locality: pick([undefined, { zone: 'z1' }, { region: 'r', zone: 'z2' }]),
       })),
-      tls: rand() < 0.2 ? { trustBundle: pick(['tb', 'nope']), clientIdentity: pick([undefined, 'id', 'nope']), expectedSans: rand() < 0.8 ? [{ kind: 'uri', value: 'spiffe://x/y' }] : [] } : undefined,
+      tls:
+        rand() < 0.2
+          ? {
+              trustBundle: pick(['tb', 'nope']),
+              clientIdentity: pick([undefined, 'id', 'nope']),
+              expectedSans: rand() < 0.8 ? [{ kind: 'uri', value: 'spiffe://x/y' }] : [],
+            }
+          : undefined,
     });
   }
   const routes: Route[] = [];
@@ -40,7 +47,14 @@ function randomModel(rand: () => number): Model {
     routes.push({
       name: pick(['r1', 'r2', 'r3', 'r4']),
       hosts: Array.from({ length: int(3) }, () => pick(['*', 'x.com', 'a', 'b', '*.y.com', 'bad*host'])),
-      match: pick([{ prefix: '/' }, { prefix: '/api' }, { path: '/x' }, {}, { prefix: '/', path: '/x' }, { prefix: '/', headers: [{ name: 'h', exact: 'v' }] }]),
+      match: pick([
+        { prefix: '/' },
+        { prefix: '/api' },
+        { path: '/x' },
+        {},
+        { prefix: '/', path: '/x' },
+        { prefix: '/', headers: [{ name: 'h', exact: 'v' }] },
+      ]),
       backends: Array.from({ length: int(3) }, () => ({ service: pick(names), weight: pick([1, 2, 0]) })),
       timeoutMs: pick([undefined, 100, 2500]),
       retries: pick([undefined, { retryOn: '5xx', numRetries: 2 }]),
@@ -76,11 +90,21 @@ test('random models give problems, or resources whose references all resolve', (
       const routeConfigs = resources.get(TYPE.route)!;
       for (const [ln, l] of resources.get(TYPE.listener)!) {
         const hcm = ((l as { api_listener?: { api_listener: object } }).api_listener?.api_listener ??
-          (l as { filter_chains: { filters: { typed_config: object }[] }[] }).filter_chains[0].filters[0].typed_config) as { rds: { route_config_name: string } };
-        assert.ok(routeConfigs.has(hcm.rds.route_config_name), `seed ${seed} ${profile}: listener ${ln} names a missing route config`);
+          (l as { filter_chains: { filters: { typed_config: object }[] }[] }).filter_chains[0].filters[0]
+            .typed_config) as { rds: { route_config_name: string } };
+        assert.ok(
+          routeConfigs.has(hcm.rds.route_config_name),
+          `seed ${seed} ${profile}: listener ${ln} names a missing route config`,
+        );
       }
       for (const rc of routeConfigs.values()) {
-        for (const vh of (rc as { virtual_hosts: { routes: { route: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } } }[] }[] }).virtual_hosts) {
+        for (const vh of (
+          rc as {
+            virtual_hosts: {
+              routes: { route: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } } }[];
+            }[];
+          }
+        ).virtual_hosts) {
           for (const r of vh.routes) {
             const names = r.route.cluster ? [r.route.cluster] : r.route.weighted_clusters!.clusters.map((c) => c.name);
             for (const n of names) assert.ok(clusters.has(n), `seed ${seed} ${profile}: route to missing cluster ${n}`);

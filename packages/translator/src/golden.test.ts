@@ -11,7 +11,10 @@ import { loadModelYaml, resourcesToYaml } from './test-support.ts';
 const inDir = new URL('../testdata/in/', import.meta.url).pathname;
 const outDir = new URL('../testdata/out/', import.meta.url).pathname;
 const update = process.env.MESHGATE_UPDATE_GOLDEN === '1';
-const cases = readdirSync(inDir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort();
+const cases = readdirSync(inDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => f.slice(0, -'.yaml'.length))
+  .sort();
 
 for (const c of cases) {
   for (const profile of PROFILES) {
@@ -25,7 +28,11 @@ for (const c of cases) {
         return;
       }
       assert.ok(existsSync(file), `${file} is missing; run with MESHGATE_UPDATE_GOLDEN=1 to create it`);
-      assert.equal(got, readFileSync(file, 'utf8'), `${c}.${profile}.yaml differs; if the change is intended, regenerate with MESHGATE_UPDATE_GOLDEN=1 and review the diff`);
+      assert.equal(
+        got,
+        readFileSync(file, 'utf8'),
+        `${c}.${profile}.yaml differs; if the change is intended, regenerate with MESHGATE_UPDATE_GOLDEN=1 and review the diff`,
+      );
     });
   }
 }

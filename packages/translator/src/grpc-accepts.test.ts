@@ -15,7 +15,19 @@ const require = createRequire(import.meta.url);
 // register() installs the HTTP filter registry (router) the listener validator consults.
 (require('@grpc/grpc-js-xds') as { register(): void }).register();
 const rt = (file: string, cls: string) =>
-  (require(`@grpc/grpc-js-xds/build/src/xds-resource-type/${file}`) as Record<string, { get(): { decode(ctx: unknown, any: { type_url: string; value: Uint8Array }): { name: string; error?: string; value?: unknown } } }>)[cls].get();
+  (
+    require(`@grpc/grpc-js-xds/build/src/xds-resource-type/${file}`) as Record<
+      string,
+      {
+        get(): {
+          decode(
+            ctx: unknown,
+            any: { type_url: string; value: Uint8Array },
+          ): { name: string; error?: string; value?: unknown };
+        };
+      }
+    >
+  )[cls].get();
 
 const decoders: Record<string, ReturnType<typeof rt>> = {
   [TYPE.listener]: rt('listener-resource-type.js', 'ListenerResourceType'),
@@ -28,10 +40,14 @@ const inDir = new URL('../testdata/in/', import.meta.url).pathname;
 
 test('grpc-js-xds accepts every grpc-profile resource of every golden case', () => {
   const root = envoyRoot();
-  for (const f of readdirSync(inDir).filter((x) => x.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(inDir)
+    .filter((x) => x.endsWith('.yaml'))
+    .sort()) {
     const model = loadModelYaml(join(inDir, f));
     // The client's bootstrap defines one certificate provider per identity and trust bundle name.
-    const certificateProviders = Object.fromEntries([...model.identities, ...model.trustBundles].map((x) => [x.name, { plugin_name: 'file_watcher', config: {} }]));
+    const certificateProviders = Object.fromEntries(
+      [...model.identities, ...model.trustBundles].map((x) => [x.name, { plugin_name: 'file_watcher', config: {} }]),
+    );
     const context = { bootstrap: { certificateProviders, servers: [] }, server: {} };
     const { resources, problems } = translate(model, 'grpc');
     assert.deepEqual(problems, []);
@@ -49,8 +65,20 @@ test('grpc-js-xds accepts every grpc-profile resource of every golden case', () 
         const tls = type === TYPE.cluster ? model.services.find((x) => x.name === name)?.tls : undefined;
         if (tls) {
           // The client must really see the SANs it is told to check, not silently drop them.
-          const sec = (out.value as { securityUpdate?: { subjectAltNameMatchers: { exact?: string }[]; caCertificateProviderInstance: string; identityCertificateProviderInstance?: string } }).securityUpdate;
-          assert.deepEqual(sec?.subjectAltNameMatchers.map((m) => m.exact).sort(), tls.expectedSans.map((x) => x.value).sort(), `${f} ${name}`);
+          const sec = (
+            out.value as {
+              securityUpdate?: {
+                subjectAltNameMatchers: { exact?: string }[];
+                caCertificateProviderInstance: string;
+                identityCertificateProviderInstance?: string;
+              };
+            }
+          ).securityUpdate;
+          assert.deepEqual(
+            sec?.subjectAltNameMatchers.map((m) => m.exact).sort(),
+            tls.expectedSans.map((x) => x.value).sort(),
+            `${f} ${name}`,
+          );
           assert.equal(sec?.caCertificateProviderInstance, tls.trustBundle);
           assert.equal(sec?.identityCertificateProviderInstance, tls.clientIdentity);
         }

@@ -67,7 +67,12 @@ function toStrip(guarded: Set<string>, ...setters: (HeaderValue[] | undefined)[]
  * The xDS Route entry for one model route. `services` supplies per-service request headers;
  * `guarded` (Envoy only) the header names to strip where no backend sets them.
  */
-export function translateRoute(r: Route, services: Map<string, Service>, profile: Profile, guarded: Set<string> = new Set()): object {
+export function translateRoute(
+  r: Route,
+  services: Map<string, Service>,
+  profile: Profile,
+  guarded: Set<string> = new Set(),
+): object {
   const action: Record<string, unknown> = {};
   const bs = backends(r);
   const routeHeaders = [...(r.requestHeadersToAdd ?? [])];

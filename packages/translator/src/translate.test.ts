@@ -17,7 +17,9 @@ const twoServices = model({
     { name: 'echo-v1', endpoints: [{ address: '127.0.0.1', port: 50051 }] },
     { name: 'echo-v2', endpoints: [{ address: '127.0.0.1', port: 50052 }] },
   ],
-  routes: [{ name: 'r', hosts: ['echo-v2', 'echo'], match: { prefix: '/' }, backends: [{ service: 'echo-v1', weight: 1 }] }],
+  routes: [
+    { name: 'r', hosts: ['echo-v2', 'echo'], match: { prefix: '/' }, backends: [{ service: 'echo-v1', weight: 1 }] },
+  ],
   listeners: [{ name: 'http', port: 8080, routes: ['r'] }],
 });
 
@@ -25,12 +27,20 @@ test('removing a route leaves the other routes, names and resources untouched', 
   for (const profile of ['envoy', 'grpc'] as const) {
     const before = translate(loadModelYaml(`${inDir}route-removal-before.yaml`), profile).resources;
     const after = translate(loadModelYaml(`${inDir}route-removal-after.yaml`), profile).resources;
-    for (const type of [TYPE.listener, TYPE.cluster, TYPE.endpoint]) assert.deepEqual(after.get(type), before.get(type), `${profile} ${type}`);
+    for (const type of [TYPE.listener, TYPE.cluster, TYPE.endpoint])
+      assert.deepEqual(after.get(type), before.get(type), `${profile} ${type}`);
     const entries = (set: typeof before) =>
-      [...set.get(TYPE.route)!.values()].flatMap((rc) => (rc as { virtual_hosts: { routes: { name: string }[] }[] }).virtual_hosts.flatMap((vh) => vh.routes));
+      [...set.get(TYPE.route)!.values()].flatMap((rc) =>
+        (rc as { virtual_hosts: { routes: { name: string }[] }[] }).virtual_hosts.flatMap((vh) => vh.routes),
+      );
     const keptBefore = entries(before).filter((r) => r.name !== 'b');
     assert.deepEqual(entries(after), keptBefore, profile);
-    assert.deepEqual(entries(after).map((r) => r.name).filter((n) => n !== 'default'), ['a', 'c']);
+    assert.deepEqual(
+      entries(after)
+        .map((r) => r.name)
+        .filter((n) => n !== 'default'),
+      ['a', 'c'],
+    );
   }
 });
 
@@ -53,7 +63,10 @@ test('model problems come back with an empty resource set', () => {
     routes: [{ name: 'r', hosts: ['echo'], match: { prefix: '/' }, backends: [{ service: 'echo-v3', weight: 1 }] }],
   });
   const { resources, problems } = translate(bad, 'envoy');
-  assert.ok(problems.some((p) => p.path === 'routes[r].backends[echo-v3]' && /does not exist/.test(p.message)), JSON.stringify(problems));
+  assert.ok(
+    problems.some((p) => p.path === 'routes[r].backends[echo-v3]' && /does not exist/.test(p.message)),
+    JSON.stringify(problems),
+  );
   for (const m of resources.values()) assert.equal(m.size, 0);
 });
 
@@ -86,7 +99,9 @@ test('envoy nodes get socket listeners and secrets; gRPC clients get API listene
 test('gRPC targets: every route host and every service; a route host named like a service wins', () => {
   const rs = translate(twoServices, 'grpc').resources;
   assert.deepEqual([...rs.get(TYPE.listener)!.keys()], ['echo', 'echo-v1', 'echo-v2']);
-  const v2 = rs.get(TYPE.route)!.get('echo-v2') as { virtual_hosts: { domains: string[]; routes: { route: { cluster: string } }[] }[] };
+  const v2 = rs.get(TYPE.route)!.get('echo-v2') as {
+    virtual_hosts: { domains: string[]; routes: { route: { cluster: string } }[] }[];
+  };
   assert.deepEqual(v2.virtual_hosts[0].domains, ['echo-v2']);
   // The route "r" claims host echo-v2 and sends it to echo-v1: the explicit route beats the implicit target.
   assert.equal(v2.virtual_hosts[0].routes[0].route.cluster, 'echo-v1');
@@ -106,9 +121,19 @@ test('endpoint assignment: locality weight is the sum of its endpoints, duplicat
       ],
     },
     'grpc',
-  ) as { endpoints: { locality: { zone: string }; load_balancing_weight: { value: number }; lb_endpoints: { health_status: string }[] }[] };
+  ) as {
+    endpoints: {
+      locality: { zone: string };
+      load_balancing_weight: { value: number };
+      lb_endpoints: { health_status: string }[];
+    }[];
+  };
   assert.deepEqual(
-    cla.endpoints.map((e) => [e.locality.zone, e.load_balancing_weight.value, e.lb_endpoints.map((x) => x.health_status)]),
+    cla.endpoints.map((e) => [
+      e.locality.zone,
+      e.load_balancing_weight.value,
+      e.lb_endpoints.map((x) => x.health_status),
+    ]),
     [
       ['a', 2, ['HEALTHY']],
       ['b', 4, ['HEALTHY', 'DRAINING']],
@@ -121,23 +146,49 @@ test('checkResources finds a route to a missing cluster and a cluster without as
   resources.get(TYPE.cluster)!.delete('echo-v1');
   resources.get(TYPE.endpoint)!.delete('echo-v2');
   const msgs = checkResources(resources).map((p) => p.message);
-  assert.ok(msgs.some((m) => m.includes('cluster "echo-v1" does not exist')), msgs.join('\n'));
-  assert.ok(msgs.some((m) => m.includes('no ClusterLoadAssignment "echo-v2"')), msgs.join('\n'));
+  assert.ok(
+    msgs.some((m) => m.includes('cluster "echo-v1" does not exist')),
+    msgs.join('\n'),
+  );
+  assert.ok(
+    msgs.some((m) => m.includes('no ClusterLoadAssignment "echo-v2"')),
+    msgs.join('\n'),
+  );
 });
 
 test('envoy strips mesh headers a client could smuggle to backends that do not set them', () => {
   const m = model({
     services: [
-      { name: 'mesh', endpoints: [], requestHeadersToAdd: [{ name: 'l5d-dst-override', value: 'mesh.ns.svc.cluster.local:80' }] },
+      {
+        name: 'mesh',
+        endpoints: [],
+        requestHeadersToAdd: [{ name: 'l5d-dst-override', value: 'mesh.ns.svc.cluster.local:80' }],
+      },
       { name: 'plain', endpoints: [] },
     ],
     routes: [
-      { name: 'mixed', hosts: ['a'], match: { prefix: '/' }, backends: [{ service: 'mesh', weight: 1 }, { service: 'plain', weight: 1 }] },
+      {
+        name: 'mixed',
+        hosts: ['a'],
+        match: { prefix: '/' },
+        backends: [
+          { service: 'mesh', weight: 1 },
+          { service: 'plain', weight: 1 },
+        ],
+      },
       { name: 'auth', hosts: ['a'], match: { prefix: '/auth' }, backends: [{ service: 'plain', weight: 1 }] },
     ],
     listeners: [{ name: 'l', port: 80, routes: ['mixed', 'auth'] }],
   });
-  type R = { name: string; request_headers_to_remove?: string[]; route: { weighted_clusters?: { clusters: { name: string; request_headers_to_add?: unknown[]; request_headers_to_remove?: string[] }[] } } };
+  type R = {
+    name: string;
+    request_headers_to_remove?: string[];
+    route: {
+      weighted_clusters?: {
+        clusters: { name: string; request_headers_to_add?: unknown[]; request_headers_to_remove?: string[] }[];
+      };
+    };
+  };
   const rc = translate(m, 'envoy').resources.get(TYPE.route)!.get('l') as { virtual_hosts: { routes: R[] }[] };
   const [auth, mixed] = rc.virtual_hosts[0].routes;
   assert.deepEqual(auth.request_headers_to_remove, ['l5d-dst-override']);

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { validateModel } from '@meshgate/model';
-import type { Model, ModelProblem, Route, Service } from '@meshgate/model';
+import type { Model, ModelProblem } from '@meshgate/model';
 import { TYPE, type Profile, type ResourceSet } from './types.ts';
 import { byName, cmp } from './common.ts';
 import { translateCluster } from './clusters.ts';
@@ -53,7 +53,12 @@ function extraProblems(model: Model): ModelProblem[] {
   const dup = (kind: string, items: { name: string; source?: string }[]) => {
     const seen = new Set<string>();
     for (const it of items) {
-      if (seen.has(it.name)) problems.push({ path: `${kind}[${it.name}]`, message: `duplicate name ${JSON.stringify(it.name)}; names must be unique`, source: it.source });
+      if (seen.has(it.name))
+        problems.push({
+          path: `${kind}[${it.name}]`,
+          message: `duplicate name ${JSON.stringify(it.name)}; names must be unique`,
+          source: it.source,
+        });
       seen.add(it.name);
     }
   };
@@ -75,13 +80,21 @@ function extraProblems(model: Model): ModelProblem[] {
   }
   for (const l of model.listeners) {
     if (l.address !== undefined && isIP(l.address) === 0) {
-      problems.push({ path: `listeners[${l.name}]`, message: `address ${JSON.stringify(l.address)} is not an IP address; use 0.0.0.0, :: or a local IP`, source: l.source });
+      problems.push({
+        path: `listeners[${l.name}]`,
+        message: `address ${JSON.stringify(l.address)} is not an IP address; use 0.0.0.0, :: or a local IP`,
+        source: l.source,
+      });
     }
   }
   for (const r of model.routes) {
     for (const h of r.hosts) {
-      if (h === '' || /\s/.test(h) || (h.includes('*') && h !== '*' && !h.startsWith('*.') )) {
-        problems.push({ path: `routes[${r.name}].hosts[${h}]`, message: `invalid host ${JSON.stringify(h)}: use a DNS name, "*.suffix" or "*"`, source: r.source });
+      if (h === '' || /\s/.test(h) || (h.includes('*') && h !== '*' && !h.startsWith('*.'))) {
+        problems.push({
+          path: `routes[${r.name}].hosts[${h}]`,
+          message: `invalid host ${JSON.stringify(h)}: use a DNS name, "*.suffix" or "*"`,
+          source: r.source,
+        });
       }
     }
   }
@@ -99,14 +112,31 @@ export function checkResources(set: ResourceSet): ModelProblem[] {
   for (const [name, c] of clusters) {
     const cl = c as { type?: string; eds_cluster_config?: { service_name?: string } };
     const svc = cl.eds_cluster_config?.service_name || name;
-    if (cl.type === 'EDS' && !assignments.has(svc)) problems.push({ path: `clusters[${name}]`, message: `EDS cluster has no ClusterLoadAssignment ${JSON.stringify(svc)}` });
+    if (cl.type === 'EDS' && !assignments.has(svc))
+      problems.push({
+        path: `clusters[${name}]`,
+        message: `EDS cluster has no ClusterLoadAssignment ${JSON.stringify(svc)}`,
+      });
   }
   for (const [name, rc] of set.get(TYPE.route) ?? new Map()) {
-    for (const vh of (rc as { virtual_hosts: { name: string; routes: { name: string; route: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } } }[] }[] }).virtual_hosts) {
+    for (const vh of (
+      rc as {
+        virtual_hosts: {
+          name: string;
+          routes: { name: string; route: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } } }[];
+        }[];
+      }
+    ).virtual_hosts) {
       for (const r of vh.routes) {
-        const names = r.route.cluster ? [r.route.cluster] : (r.route.weighted_clusters?.clusters ?? []).map((c) => c.name);
+        const names = r.route.cluster
+          ? [r.route.cluster]
+          : (r.route.weighted_clusters?.clusters ?? []).map((c) => c.name);
         for (const cn of names) {
-          if (!clusters.has(cn)) problems.push({ path: `routeConfigurations[${name}].virtualHosts[${vh.name}].routes[${r.name}]`, message: `cluster ${JSON.stringify(cn)} does not exist` });
+          if (!clusters.has(cn))
+            problems.push({
+              path: `routeConfigurations[${name}].virtualHosts[${vh.name}].routes[${r.name}]`,
+              message: `cluster ${JSON.stringify(cn)} does not exist`,
+            });
         }
       }
     }

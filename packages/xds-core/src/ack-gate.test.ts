@@ -50,7 +50,11 @@ for (const mode of ['sotw', 'delta'] as const) {
 test('held batch keeps make-before-break order across types: CDS, EDS, then the smaller CDS', async (t) => {
   const h = await startServer(t, { ackWaitMs: 60_000 });
   const order: string[] = [];
-  h.server.on('push', (e) => order.push(`${e.typeUrl === TYPE.cluster ? 'CDS' : e.typeUrl === TYPE.endpoint ? 'EDS' : e.typeUrl}:${e.resources}`));
+  h.server.on('push', (e) =>
+    order.push(
+      `${e.typeUrl === TYPE.cluster ? 'CDS' : e.typeUrl === TYPE.endpoint ? 'EDS' : e.typeUrl}:${e.resources}`,
+    ),
+  );
   h.cache.publish('envoy', resourceSet(['a', 'b']));
   const c = await h.client({ autoAck: false });
   c.subscribe(TYPE.cluster, ['*']);
@@ -58,7 +62,11 @@ test('held batch keeps make-before-break order across types: CDS, EDS, then the 
   c.subscribe(TYPE.endpoint, ['a', 'b', 'c']);
   const eds1 = await c.next(TYPE.endpoint);
   c.ack(eds1);
-  await eventually(() => h.server.nodes()[0]?.types.find((x) => x.type === 'EDS')?.lastAckedVersion === eds1.versionInfo, 5000, 'EDS ACK');
+  await eventually(
+    () => h.server.nodes()[0]?.types.find((x) => x.type === 'EDS')?.lastAckedVersion === eds1.versionInfo,
+    5000,
+    'EDS ACK',
+  );
   order.length = 0;
   // b goes, c comes: while CDS is unanswered, the EDS part waits too.
   h.cache.publish('envoy', resourceSet(['a', 'c']));
@@ -85,7 +93,9 @@ for (const mode of ['sotw', 'delta'] as const) {
     c.ack(await c.next(TYPE.endpoint));
     // A new cluster b arrives; like Envoy, the client does not ACK it until b's assignment is there.
     h.cache.publish('envoy', resourceSet(['a', 'b']));
-    const cds2 = await c.next(TYPE.cluster, 5000).catch((e) => { throw new Error(`cds2: ${e.message}`); });
+    const cds2 = await c.next(TYPE.cluster, 5000).catch((e) => {
+      throw new Error(`cds2: ${e.message}`);
+    });
     assert.ok(names(cds2).includes('b'));
     // Meanwhile another cluster change is waiting behind that unanswered CDS response.
     h.cache.publish('envoy', resourceSet(['a', 'b', 'c']));
@@ -94,7 +104,13 @@ for (const mode of ['sotw', 'delta'] as const) {
     assert.ok(names(eds).includes('b'), 'the assignment of b comes without waiting for the CDS ACK');
     assert.equal(await c.quiet(TYPE.cluster, 300), true, 'the held CDS change still waits');
     c.ack(cds2);
-    assert.ok(names(await c.next(TYPE.cluster, 5000).catch((e) => { throw new Error(`cds3: ${e.message}`); })).includes('c'));
+    assert.ok(
+      names(
+        await c.next(TYPE.cluster, 5000).catch((e) => {
+          throw new Error(`cds3: ${e.message}`);
+        }),
+      ).includes('c'),
+    );
   });
 }
 
@@ -140,7 +156,9 @@ test('closing a stream whose changes wait for an ACK leaves no timer behind (the
     await server.close();
     console.log('closed');
   `;
-  const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null | 'timeout'>((resolve) => {

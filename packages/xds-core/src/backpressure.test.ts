@@ -9,7 +9,11 @@ import { messageType } from './protos.ts';
 import { setVersion } from './wire.ts';
 import { startServer, resourceSet, cla, eventually } from './test-helpers.ts';
 
-const bigCla = (i: number) => cla('a', Array.from({ length: 3000 }, (_, k) => 1000 + ((k + i) % 60000)));
+const bigCla = (i: number) =>
+  cla(
+    'a',
+    Array.from({ length: 3000 }, (_, k) => 1000 + ((k + i) % 60000)),
+  );
 
 test('a slow (non-reading) client neither blocks other streams nor accumulates a backlog', async (t) => {
   const h = await startServer(t);
@@ -25,7 +29,9 @@ test('a slow (non-reading) client neither blocks other streams nor accumulates a
   );
   slow.on('error', () => {});
   const slowReceived: string[] = [];
-  slow.on('data', (b: Buffer) => slowReceived.push((Resp.decode(b) as unknown as { version_info: string }).version_info));
+  slow.on('data', (b: Buffer) =>
+    slowReceived.push((Resp.decode(b) as unknown as { version_info: string }).version_info),
+  );
   slow.write({ node: { id: 'slow', user_agent_name: 'envoy' }, type_url: TYPE.endpoint, resource_names: ['a'] });
   await eventually(() => slowReceived.length === 1, 5000, 'first response to the slow client');
   slow.pause();
@@ -43,6 +49,9 @@ test('a slow (non-reading) client neither blocks other streams nor accumulates a
   // The slow client catches up to the latest state, with fewer messages than updates (the rest were coalesced).
   const latestVersionInfo = setVersion([['a', latest]]);
   await eventually(() => slowReceived.at(-1) === latestVersionInfo, 20_000, 'slow client receiving the latest state');
-  assert.ok(slowReceived.length - 1 < updates * 0.75, `slow client got ${slowReceived.length - 1} messages for ${updates} updates`);
+  assert.ok(
+    slowReceived.length - 1 < updates * 0.75,
+    `slow client got ${slowReceived.length - 1} messages for ${updates} updates`,
+  );
   slow.cancel();
 });

@@ -24,7 +24,10 @@ test('versions are content hashes: identical content gives identical versions in
 test('publish reports only changed and removed names; unchanged content keeps its bytes', () => {
   const c = new XdsCache();
   const first = c.publish('g', resourceSet(['a', 'b']));
-  assert.deepEqual(first.changes.map((x) => x.typeUrl), [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route]);
+  assert.deepEqual(
+    first.changes.map((x) => x.typeUrl),
+    [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route],
+  );
   const bytes = c.get('g', TYPE.cluster, 'a')!.bytes;
   assert.deepEqual(c.publish('g', resourceSet(['a', 'b'])).changes, []);
   assert.equal(c.get('g', TYPE.cluster, 'a')!.bytes, bytes, 'same shared buffer');
@@ -42,7 +45,10 @@ test('encoded resources decode back to the same object (snake_case, Any with @ty
   const { typeUrl, object } = decodeAny(c.get('g', TYPE.listener, 'l-a')!.bytes);
   assert.equal(typeUrl, TYPE.listener);
   const hcm = (object as { api_listener: { api_listener: Record<string, unknown> } }).api_listener.api_listener;
-  assert.equal(hcm['@type'], 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager');
+  assert.equal(
+    hcm['@type'],
+    'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  );
   assert.equal((hcm.rds as { route_config_name: string }).route_config_name, 'r-a');
 });
 
@@ -52,12 +58,18 @@ test('bad resources are rejected with the path of the problem, and the group kee
   const before = c.get('g', TYPE.cluster, 'a')!.version;
   const bad = resourceSet(['a']);
   bad.get(TYPE.cluster)!.set('a', { ...(cluster('a') as object), connectTimeout: { seconds: 1 } });
-  assert.throws(() => c.publish('g', bad), (e: Error) => e instanceof ResourceEncodeError && /Cluster\(a\)\.connectTimeout: .*no field "connectTimeout"/.test(e.message));
+  assert.throws(
+    () => c.publish('g', bad),
+    (e: Error) =>
+      e instanceof ResourceEncodeError && /Cluster\(a\)\.connectTimeout: .*no field "connectTimeout"/.test(e.message),
+  );
   assert.equal(c.get('g', TYPE.cluster, 'a')!.version, before);
   bad.get(TYPE.cluster)!.set('a', { ...(cluster('a') as object), lb_policy: 'FASTEST' });
   assert.throws(() => c.publish('g', bad), /lb_policy: "FASTEST" is not a value of enum LbPolicy/);
   const anyBad = resourceSet(['a']);
-  anyBad.get(TYPE.listener)!.set('l-a', { name: 'l-a', api_listener: { api_listener: { '@type': 'type.googleapis.com/no.such.Message' } } });
+  anyBad
+    .get(TYPE.listener)!
+    .set('l-a', { name: 'l-a', api_listener: { api_listener: { '@type': 'type.googleapis.com/no.such.Message' } } });
   assert.throws(() => c.publish('g', anyBad), /no\.such\.Message is not known/);
   assert.throws(() => c.publish('g', new Map([['type.googleapis.com/x.Y', new Map()]])), /unsupported resource type/);
 });

@@ -4,7 +4,14 @@
 import { EventEmitter } from 'node:events';
 import { encodeResource } from './codec.ts';
 import { contentHash, encodeDiscoveryBody, setVersion } from './wire.ts';
-import { PUSH_ORDER, SUPPORTED_TYPES, type CachedResource, type PublishResult, type ResourceSet, type TypeChange } from './types.ts';
+import {
+  PUSH_ORDER,
+  SUPPORTED_TYPES,
+  type CachedResource,
+  type PublishResult,
+  type ResourceSet,
+  type TypeChange,
+} from './types.ts';
 
 export interface CacheChangeEvent extends TypeChange {
   group: string;
@@ -166,7 +173,15 @@ export class XdsCache extends EventEmitter<XdsCacheEvents> {
       const byName = this.snapshot(group, typeUrl);
       const resources = [...byName.values()];
       const version = setVersion(resources.map((r) => [r.name, r.version] as const));
-      fs = { version, byName, body: encodeDiscoveryBody(version, resources.map((r) => r.bytes), typeUrl) };
+      fs = {
+        version,
+        byName,
+        body: encodeDiscoveryBody(
+          version,
+          resources.map((r) => r.bytes),
+          typeUrl,
+        ),
+      };
       this.#fullSets.set(key, fs);
     }
     return fs;
@@ -185,7 +200,9 @@ export class XdsCache extends EventEmitter<XdsCacheEvents> {
 
 function assertType(typeUrl: string): void {
   if (!SUPPORTED_TYPES.has(typeUrl)) {
-    throw new TypeError(`unsupported resource type ${JSON.stringify(typeUrl)}; use one of TYPE.* (${[...SUPPORTED_TYPES].join(', ')})`);
+    throw new TypeError(
+      `unsupported resource type ${JSON.stringify(typeUrl)}; use one of TYPE.* (${[...SUPPORTED_TYPES].join(', ')})`,
+    );
   }
 }
 

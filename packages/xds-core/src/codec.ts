@@ -28,10 +28,16 @@ function checkScalar(field: protobuf.Field, v: unknown, path: string): void {
       if (typeof v !== 'boolean') throw new ResourceEncodeError(`${path}: expected true/false, got ${typeof v}`);
       return;
     case 'bytes':
-      if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw new ResourceEncodeError(`${path}: expected base64 string or bytes`);
+      if (typeof v !== 'string' && !(v instanceof Uint8Array))
+        throw new ResourceEncodeError(`${path}: expected base64 string or bytes`);
       return;
     default: {
-      const ok = typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' ? /^-?\d+(\.\d+)?$/.test(v) : typeof v === 'bigint';
+      const ok =
+        typeof v === 'number'
+          ? Number.isFinite(v)
+          : typeof v === 'string'
+            ? /^-?\d+(\.\d+)?$/.test(v)
+            : typeof v === 'bigint';
       if (!ok) throw new ResourceEncodeError(`${path}: expected a number (${field.type}), got ${JSON.stringify(v)}`);
     }
   }
@@ -42,7 +48,9 @@ function checkValue(field: protobuf.Field, v: unknown, path: string): void {
   if (rt instanceof protobuf.Enum) {
     if (typeof v === 'number') return;
     if (typeof v !== 'string' || !(v in rt.values)) {
-      throw new ResourceEncodeError(`${path}: ${JSON.stringify(v)} is not a value of enum ${rt.name} (one of ${Object.keys(rt.values).join(', ')})`);
+      throw new ResourceEncodeError(
+        `${path}: ${JSON.stringify(v)} is not a value of enum ${rt.name} (one of ${Object.keys(rt.values).join(', ')})`,
+      );
     }
     return;
   }
@@ -80,7 +88,10 @@ export function checkMessage(type: protobuf.Type, obj: unknown, path: string): v
       if ('value' in obj || 'type_url' in obj) return; // a raw Any: left as given
       throw new ResourceEncodeError(`${path}: google.protobuf.Any needs an "@type" ("type.googleapis.com/<message>")`);
     }
-    if (typeof at !== 'string' || !at.includes('/')) throw new ResourceEncodeError(`${path}.@type: expected "type.googleapis.com/<message>", got ${JSON.stringify(at)}`);
+    if (typeof at !== 'string' || !at.includes('/'))
+      throw new ResourceEncodeError(
+        `${path}.@type: expected "type.googleapis.com/<message>", got ${JSON.stringify(at)}`,
+      );
     const inner = lookupMessage(at);
     if (!inner) throw new ResourceEncodeError(`${path}.@type: message ${at} is not known to meshgate's xDS registry`);
     checkFields(inner, infoOf(inner), obj, `${path}<${inner.name}>`, '@type');
@@ -89,14 +100,22 @@ export function checkMessage(type: protobuf.Type, obj: unknown, path: string): v
   checkFields(type, info, obj, path, undefined);
 }
 
-function checkFields(type: protobuf.Type, info: TypeInfo, obj: Record<string, unknown>, path: string, skip: string | undefined): void {
+function checkFields(
+  type: protobuf.Type,
+  info: TypeInfo,
+  obj: Record<string, unknown>,
+  path: string,
+  skip: string | undefined,
+): void {
   for (const key in obj) {
     if (key === skip) continue;
     const v = obj[key];
     if (v === undefined || v === null) continue;
     const field = info.fields[key];
     if (!field) {
-      throw new ResourceEncodeError(`${path}.${key}: ${type.fullName.slice(1)} has no field "${key}" (field names are the .proto's snake_case names)`);
+      throw new ResourceEncodeError(
+        `${path}.${key}: ${type.fullName.slice(1)} has no field "${key}" (field names are the .proto's snake_case names)`,
+      );
     }
     if (field.map) {
       if (!isPlainObject(v)) throw new ResourceEncodeError(`${path}.${key}: expected an object (map field)`);

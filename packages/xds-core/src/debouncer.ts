@@ -24,7 +24,9 @@ export class Debouncer {
 
   constructor(opts: DebouncerOptions, fn: () => unknown) {
     if (!(opts.quietMs >= 0) || !(opts.maxDelayMs >= opts.quietMs)) {
-      throw new RangeError(`Debouncer: need 0 <= quietMs <= maxDelayMs, got quietMs=${opts.quietMs} maxDelayMs=${opts.maxDelayMs}`);
+      throw new RangeError(
+        `Debouncer: need 0 <= quietMs <= maxDelayMs, got quietMs=${opts.quietMs} maxDelayMs=${opts.maxDelayMs}`,
+      );
     }
     this.#quietMs = opts.quietMs;
     this.#maxDelayMs = opts.maxDelayMs;

@@ -23,16 +23,33 @@ function grpcFrame(msg: Uint8Array): Buffer {
 async function windowsSeenByClient(address: string): Promise<{ connection: number; stream: number }> {
   const client = http2.connect(`http://${address}`);
   try {
-    const req = client.request({ ':method': 'POST', ':path': ADS_SOTW, 'content-type': 'application/grpc', te: 'trailers' });
+    const req = client.request({
+      ':method': 'POST',
+      ':path': ADS_SOTW,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const type = messageType('envoy.service.discovery.v3.DiscoveryRequest');
-    req.write(grpcFrame(type.encode(type.fromObject({ node: { id: 'raw-h2', user_agent_name: 'envoy' }, type_url: TYPE.cluster })).finish()));
+    req.write(
+      grpcFrame(
+        type
+          .encode(type.fromObject({ node: { id: 'raw-h2', user_agent_name: 'envoy' }, type_url: TYPE.cluster }))
+          .finish(),
+      ),
+    );
     await new Promise<void>((resolve, reject) => {
       req.once('data', () => resolve());
       req.once('error', reject);
     });
     // The SETTINGS frame and the WINDOW_UPDATE were sent before the response; give the client a turn to apply them.
-    await eventually(() => (client.remoteSettings.initialWindowSize ?? 0) > 65_535 || client.state.remoteWindowSize! > 65_535, 500).catch(() => {});
-    const out = { connection: client.state.remoteWindowSize ?? 0, stream: client.remoteSettings.initialWindowSize ?? 0 };
+    await eventually(
+      () => (client.remoteSettings.initialWindowSize ?? 0) > 65_535 || client.state.remoteWindowSize! > 65_535,
+      500,
+    ).catch(() => {});
+    const out = {
+      connection: client.state.remoteWindowSize ?? 0,
+      stream: client.remoteSettings.initialWindowSize ?? 0,
+    };
     req.close();
     return out;
   } finally {

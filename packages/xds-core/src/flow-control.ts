@@ -26,7 +26,9 @@ const PROTOCOL_DEFAULT = 65_535;
 export function checkReceiveWindows(w: ReceiveWindows): void {
   for (const [k, v] of Object.entries(w)) {
     if (!Number.isInteger(v) || (v !== 0 && (v < PROTOCOL_DEFAULT || v > MAX_WINDOW))) {
-      throw new TypeError(`XdsServer option receiveWindows.${k} must be 0 (keep the default) or an integer between ${PROTOCOL_DEFAULT} and ${MAX_WINDOW} bytes, got ${String(v)}`);
+      throw new TypeError(
+        `XdsServer option receiveWindows.${k} must be 0 (keep the default) or an integer between ${PROTOCOL_DEFAULT} and ${MAX_WINDOW} bytes, got ${String(v)}`,
+      );
     }
   }
 }

@@ -12,24 +12,38 @@ import { echoService, type SayRequest, type SayReply } from './testdata/echo-ser
 async function backend(t: import('node:test').TestContext, name: string): Promise<number> {
   const server = new grpc.Server();
   server.addService(echoService(), {
-    Say: (call: grpc.ServerUnaryCall<SayRequest, SayReply>, cb: grpc.sendUnaryData<SayReply>) => cb(null, { text: call.request.text, server: name }),
+    Say: (call: grpc.ServerUnaryCall<SayRequest, SayReply>, cb: grpc.sendUnaryData<SayReply>) =>
+      cb(null, { text: call.request.text, server: name }),
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   t.after(() => server.forceShutdown());
   return port;
 }
 
-function runClient(xdsPort: number, nodeId: string, calls: number): Promise<{ replies: Array<{ server?: string; code?: number; details?: string }> }> {
+function runClient(
+  xdsPort: number,
+  nodeId: string,
+  calls: number,
+): Promise<{ replies: Array<{ server?: string; code?: number; details?: string }> }> {
   const bootstrap = {
-    xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    xds_servers: [
+      { server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
+    ],
     node: { id: nodeId, locality: { zone: 'test' } },
   };
   const script = fileURLToPath(new URL('./testdata/xds-echo-client.ts', import.meta.url));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=source', script], {
-      env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap), TARGET: 'xds:///echo', CALLS: String(calls) },
+      env: {
+        ...process.env,
+        GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap),
+        TARGET: 'xds:///echo',
+        CALLS: String(calls),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -42,7 +56,9 @@ function runClient(xdsPort: number, nodeId: string, calls: number): Promise<{ re
       try {
         resolve(JSON.parse(out.trim().split('\n').pop()!));
       } catch {
-        reject(new Error(`xDS client child exited ${code}; stdout: ${out.slice(0, 2000)} stderr: ${err.slice(0, 2000)}`));
+        reject(
+          new Error(`xDS client child exited ${code}; stdout: ${out.slice(0, 2000)} stderr: ${err.slice(0, 2000)}`),
+        );
       }
     });
   });
@@ -67,7 +83,8 @@ test('grpc-js-xds resolves xds:///echo through the server and reaches the backen
   const first = await runClient(Number(h.address.split(':')[1]), 'smoke-1', 4);
   assert.deepEqual(first.replies, Array(4).fill({ server: 'backend-1' }));
   assert.deepEqual(nacks, []);
-  for (const ty of [TYPE.listener, TYPE.route, TYPE.cluster, TYPE.endpoint]) assert.ok(acked.has(`smoke-1:${ty}`), `ACK for ${ty}`);
+  for (const ty of [TYPE.listener, TYPE.route, TYPE.cluster, TYPE.endpoint])
+    assert.ok(acked.has(`smoke-1:${ty}`), `ACK for ${ty}`);
   await eventually(() => h.server.nodes().length === 0, 10_000, 'the child disconnecting');
 
   h.cache.patch('grpc', TYPE.endpoint, new Map([['echo-cluster', cla('echo-cluster', [port2])]]));

@@ -1,5 +1,15 @@
 // @meshgate/xds-core: proto registry and codec, the resource cache, and the ADS / per-type xDS server.
-export { TYPE, PUSH_ORDER, REMOVAL_ORDER, type ResourceSet, type CachedResource, type PublishResult, type TypeChange, type Logger, type TypeUrl } from './types.ts';
+export {
+  TYPE,
+  PUSH_ORDER,
+  REMOVAL_ORDER,
+  type ResourceSet,
+  type CachedResource,
+  type PublishResult,
+  type TypeChange,
+  type Logger,
+  type TypeUrl,
+} from './types.ts';
 export { envoyRoot, lookupMessage, protoDepsDir } from './protos.ts';
 export { encodeResource, decodeAny, ResourceEncodeError } from './codec.ts';
 export { XdsCache, type CacheChangeEvent, type CacheStats } from './cache.ts';

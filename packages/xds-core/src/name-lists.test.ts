@@ -17,8 +17,19 @@ test('SotW requests decode the same with and without the name-list cache', () =>
   const plain = requestDeserializer(DR);
   const cached = requestDeserializer(DR, new NameListCache());
   const cases = [
-    { node: { id: 'gw', user_agent_name: 'envoy' }, type_url: TYPE.endpoint, resource_names: names(40), version_info: 'v1', response_nonce: 'n-1' },
-    { type_url: TYPE.endpoint, resource_names: names(40, 'ünïcödé'), response_nonce: 'n-2', error_detail: { code: 3, message: 'bad' } },
+    {
+      node: { id: 'gw', user_agent_name: 'envoy' },
+      type_url: TYPE.endpoint,
+      resource_names: names(40),
+      version_info: 'v1',
+      response_nonce: 'n-1',
+    },
+    {
+      type_url: TYPE.endpoint,
+      resource_names: names(40, 'ünïcödé'),
+      response_nonce: 'n-2',
+      error_detail: { code: 3, message: 'bad' },
+    },
     { type_url: TYPE.cluster, resource_names: names(3) },
     { type_url: TYPE.cluster },
   ];
@@ -34,8 +45,12 @@ test('a repeated name list is decoded once and shared; few names are decoded nor
   const cache = new NameListCache();
   const de = requestDeserializer(DR, cache);
   const list = names(1000);
-  const a = de(encode({ type_url: TYPE.endpoint, resource_names: list, response_nonce: 'a' })) as { resource_names: string[] };
-  const b = de(encode({ type_url: TYPE.endpoint, resource_names: list, response_nonce: 'b', version_info: 'x' })) as { resource_names: string[] };
+  const a = de(encode({ type_url: TYPE.endpoint, resource_names: list, response_nonce: 'a' })) as {
+    resource_names: string[];
+  };
+  const b = de(encode({ type_url: TYPE.endpoint, resource_names: list, response_nonce: 'b', version_info: 'x' })) as {
+    resource_names: string[];
+  };
   assert.equal(a.resource_names, b.resource_names, 'same array for the same list');
   assert.ok(Object.isFrozen(a.resource_names));
   assert.deepEqual([...a.resource_names], list);
@@ -48,7 +63,11 @@ test('names split around other fields are decoded in order, without the cache', 
   const de = requestDeserializer(DR, cache);
   const list = names(40);
   // Concatenated protobuf messages merge; repeated fields append, so the names straddle type_url.
-  const buf = Buffer.concat([encode({ resource_names: list.slice(0, 20) }), encode({ type_url: TYPE.endpoint }), encode({ resource_names: list.slice(20) })]);
+  const buf = Buffer.concat([
+    encode({ resource_names: list.slice(0, 20) }),
+    encode({ type_url: TYPE.endpoint }),
+    encode({ resource_names: list.slice(20) }),
+  ]);
   const r = de(buf) as { resource_names: string[]; type_url: string };
   assert.deepEqual(r.resource_names, list);
   assert.equal(r.type_url, TYPE.endpoint);

@@ -90,4 +90,11 @@ export function messageType(name: string): protobuf.Type {
 }
 
 /** Options for turning decoded messages into plain objects with the .proto's own field names. */
-export const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String, json: true, arrays: false, defaults: false };
+export const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  bytes: String,
+  json: true,
+  arrays: false,
+  defaults: false,
+};

@@ -19,7 +19,9 @@ test('delta: wildcard CDS, nonce-paired ACK and NACK, NACKed version not resent,
   assert.equal(cds().mode, 'delta');
 
   const next = resourceSet(['a', 'b']);
-  next.get(TYPE.cluster)!.set('a', { ...(next.get(TYPE.cluster)!.get('a') as object), connect_timeout: { seconds: 9 } });
+  next
+    .get(TYPE.cluster)!
+    .set('a', { ...(next.get(TYPE.cluster)!.get('a') as object), connect_timeout: { seconds: 9 } });
   h.cache.publish('envoy', next);
   const r2 = await c.next(TYPE.cluster);
   assert.deepEqual(names(r2), ['a'], 'only the changed cluster');
@@ -29,7 +31,9 @@ test('delta: wildcard CDS, nonce-paired ACK and NACK, NACKed version not resent,
   h.cache.publish('envoy', next); // same content again
   c.subscribe(TYPE.cluster, []); // a spontaneous request
   assert.equal(await c.quiet(TYPE.cluster, 400), true);
-  next.get(TYPE.cluster)!.set('a', { ...(next.get(TYPE.cluster)!.get('a') as object), connect_timeout: { seconds: 10 } });
+  next
+    .get(TYPE.cluster)!
+    .set('a', { ...(next.get(TYPE.cluster)!.get('a') as object), connect_timeout: { seconds: 10 } });
   h.cache.publish('envoy', next);
   assert.deepEqual(names(await c.next(TYPE.cluster)), ['a']);
 });
@@ -103,7 +107,11 @@ test('versions are content-derived: identical across server instances; initial_r
   const s2 = await second.client({ id: 'sotw' });
   s2.subscribe(TYPE.cluster, ['*']);
   assert.equal((await s2.next(TYPE.cluster)).versionInfo, sotwVersion, 'same content, same SotW version');
-  for (const [n, r] of [['a', 'a'], ['b', 'b']]) assert.equal(second.cache.get('envoy', TYPE.cluster, n)!.version, held[r]);
+  for (const [n, r] of [
+    ['a', 'a'],
+    ['b', 'b'],
+  ])
+    assert.equal(second.cache.get('envoy', TYPE.cluster, n)!.version, held[r]);
   set.get(TYPE.cluster)!.set('b', { ...(set.get(TYPE.cluster)!.get('b') as object), connect_timeout: { seconds: 42 } });
   second.cache.publish('envoy', set);
 
@@ -119,7 +127,10 @@ test('versions are content-derived: identical across server instances; initial_r
 test('per-type delta service (DeltaEndpoints) with the type implied by the method', async (t) => {
   const h = await startServer(t);
   h.cache.publish('envoy', resourceSet(['a', 'b']));
-  const c = await h.client({ mode: 'delta', method: '/envoy.service.endpoint.v3.EndpointDiscoveryService/DeltaEndpoints' });
+  const c = await h.client({
+    mode: 'delta',
+    method: '/envoy.service.endpoint.v3.EndpointDiscoveryService/DeltaEndpoints',
+  });
   c.send({ resource_names_subscribe: ['b'] });
   const r = await c.next(TYPE.endpoint);
   assert.deepEqual(names(r), ['b']);
@@ -157,9 +168,19 @@ test('delta: gateways subscribing to every assignment are indexed once per type,
     assert.equal(gw.held(TYPE.endpoint).size, 99);
   }
   // Unsubscribing most names moves a gateway back to per-name entries; nothing leaks when all leave.
-  gws[0].unsubscribe(TYPE.endpoint, all.filter((n) => n !== 's3'));
+  gws[0].unsubscribe(
+    TYPE.endpoint,
+    all.filter((n) => n !== 's3'),
+  );
   await eventually(() => h.server.stats().index.wildcard === 1, 2000, 'gw-1 re-indexed by name');
-  h.cache.patch('envoy', TYPE.endpoint, new Map([['s3', cla('s3', [10_500])], ['s4', cla('s4', [10_500])]]));
+  h.cache.patch(
+    'envoy',
+    TYPE.endpoint,
+    new Map([
+      ['s3', cla('s3', [10_500])],
+      ['s4', cla('s4', [10_500])],
+    ]),
+  );
   assert.deepEqual(names(await gws[0].next(TYPE.endpoint)), ['s3']);
   assert.deepEqual(names(await gws[1].next(TYPE.endpoint)), ['s3', 's4']);
   for (const c of [...gws, side]) c.close();

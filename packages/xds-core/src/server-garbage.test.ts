@@ -38,7 +38,12 @@ test('SotW stale nonce: the request is ignored (no NACK recorded, no subscriptio
   h.cache.patch('envoy', TYPE.endpoint, new Map([['a', { cluster_name: 'a' }]]));
   const r2 = await c.next(TYPE.endpoint);
   // A late answer to r1 that both NACKs and drops 'b': stale, so neither takes effect.
-  c.send({ type_url: TYPE.endpoint, response_nonce: r1.nonce, resource_names: ['a'], error_detail: { code: 3, message: 'stale' } });
+  c.send({
+    type_url: TYPE.endpoint,
+    response_nonce: r1.nonce,
+    resource_names: ['a'],
+    error_detail: { code: 3, message: 'stale' },
+  });
   c.ack(r2);
   const eds = () => h.server.nodes()[0].types.find((x) => x.type === 'EDS')!;
   await eventually(() => eds().lastAckedVersion === r2.versionInfo, 5000, 'ACK of r2');

@@ -57,7 +57,11 @@ test('SotW NACK: recorded in nodes(), the rejected version is not resent, new co
   assert.notEqual(r2.versionInfo, r.versionInfo);
   assert.deepEqual((r2.resources[0].object as { connect_timeout: unknown }).connect_timeout, { seconds: '7' });
   c.ack(r2);
-  await eventually(() => h.server.nodes()[0].types.find((x) => x.type === 'CDS')!.lastAckedVersion === r2.versionInfo, 5000, 'ACK');
+  await eventually(
+    () => h.server.nodes()[0].types.find((x) => x.type === 'CDS')!.lastAckedVersion === r2.versionInfo,
+    5000,
+    'ACK',
+  );
 });
 
 test('SotW named subscriptions, unsubscribe by a smaller list, EDS sends only changed resources', async (t) => {
@@ -117,7 +121,14 @@ test('ADS ordering: CDS, EDS, LDS, RDS in one batch, removals after additions', 
   assert.deepEqual(names(await c.next(TYPE.route)), ['r-y']);
   assert.deepEqual(names(await c.next(TYPE.listener)), ['l-y']);
   assert.deepEqual(names(await c.next(TYPE.cluster)), ['y']);
-  assert.deepEqual(order, ['Cluster:2', 'ClusterLoadAssignment:1', 'Listener:2', 'RouteConfiguration:1', 'Listener:1', 'Cluster:1']);
+  assert.deepEqual(order, [
+    'Cluster:2',
+    'ClusterLoadAssignment:1',
+    'Listener:2',
+    'RouteConfiguration:1',
+    'Listener:1',
+    'Cluster:1',
+  ]);
 });
 
 test('no response before markReady; held requests are answered once ready', async (t) => {
@@ -173,9 +184,14 @@ test('SotW repeated name lists: reordered, duplicated or shrunk lists are applie
   const c = await h.client({});
   c.subscribe(TYPE.endpoint, ['a', 'b']);
   const r = await c.next(TYPE.endpoint);
-  await eventually(() => h.server.nodes()[0]?.types.find((x) => x.type === 'EDS')?.lastAckedVersion === r.versionInfo, 5000, 'ACK');
+  await eventually(
+    () => h.server.nodes()[0]?.types.find((x) => x.type === 'EDS')?.lastAckedVersion === r.versionInfo,
+    5000,
+    'ACK',
+  );
   const eds = () => h.server.nodes()[0].types.find((x) => x.type === 'EDS')!;
-  const send = (list: string[]) => c.send({ type_url: TYPE.endpoint, version_info: r.versionInfo, resource_names: list, response_nonce: r.nonce });
+  const send = (list: string[]) =>
+    c.send({ type_url: TYPE.endpoint, version_info: r.versionInfo, resource_names: list, response_nonce: r.nonce });
   // Same names in another order: still subscribed to both, nothing resent.
   send(['b', 'a']);
   assert.equal(await c.quiet(TYPE.endpoint, 300), true);
@@ -211,7 +227,13 @@ test('SotW first EDS response holding every assignment (shared pre-encoded set),
   const rl = await late.next(TYPE.endpoint);
   assert.deepEqual(names(rl), ['a', 'b', 'c']);
   assert.match(JSON.stringify(rl.resources.find((x) => x.name === 'c')!.object), /"port_value":9201/);
-  assert.equal(h.server.nodes().find((n) => n.id === 'late')!.types.find((x) => x.type === 'EDS')!.resources, 3);
+  assert.equal(
+    h.server
+      .nodes()
+      .find((n) => n.id === 'late')!
+      .types.find((x) => x.type === 'EDS')!.resources,
+    3,
+  );
 });
 
 test('SotW wildcard streams share the full set; one narrowing its subscription leaves the others intact', async (t) => {
@@ -223,8 +245,20 @@ test('SotW wildcard streams share the full set; one narrowing its subscription l
   cb.subscribe(TYPE.cluster, ['*']);
   const ra = await ca.next(TYPE.cluster);
   assert.deepEqual(names(await cb.next(TYPE.cluster)), ['a', 'b']);
-  await eventually(() => h.server.nodes().find((n) => n.id === 'A')?.types.find((x) => x.type === 'CDS')?.lastAckedVersion === ra.versionInfo, 5000, 'ACK');
-  const cds = (id: string) => h.server.nodes().find((n) => n.id === id)!.types.find((x) => x.type === 'CDS')!;
+  await eventually(
+    () =>
+      h.server
+        .nodes()
+        .find((n) => n.id === 'A')
+        ?.types.find((x) => x.type === 'CDS')?.lastAckedVersion === ra.versionInfo,
+    5000,
+    'ACK',
+  );
+  const cds = (id: string) =>
+    h.server
+      .nodes()
+      .find((n) => n.id === id)!
+      .types.find((x) => x.type === 'CDS')!;
   // A leaves the wildcard for the name a only: it forgets b, B still holds both.
   ca.unsubscribe(TYPE.cluster, ['*']);
   ca.subscribe(TYPE.cluster, ['a']);
@@ -270,7 +304,10 @@ test('SotW: a proxy naming every assignment is indexed once per type, still gets
   assert.deepEqual(sideNames.sort(), ['s1', 's1', 's2', 's2']);
 
   // Dropping to a subset moves the gateway back to per-name entries, and nothing leaks when both leave.
-  gw.unsubscribe(TYPE.endpoint, all.filter((n) => n !== 's5'));
+  gw.unsubscribe(
+    TYPE.endpoint,
+    all.filter((n) => n !== 's5'),
+  );
   await eventually(() => h.server.stats().index.wildcard === 0, 2000, 'gateway re-indexed by name');
   assert.equal(h.server.stats().index.watches, 3);
   gw.close();

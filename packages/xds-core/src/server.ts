@@ -5,7 +5,14 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { XdsCache, CacheChangeEvent } from './cache.ts';
 import { messageType, TO_OBJECT } from './protos.ts';
-import { ACK_WAIT_MS, DecodeFailure, StreamBase, type DuplexCall, type NodeEntry, type StreamHost } from './stream-base.ts';
+import {
+  ACK_WAIT_MS,
+  DecodeFailure,
+  type StreamBase,
+  type DuplexCall,
+  type NodeEntry,
+  type StreamHost,
+} from './stream-base.ts';
 import { SotwStream } from './stream-sotw.ts';
 import { DeltaStream } from './stream-delta.ts';
 import { WatchIndex } from './watch-index.ts';
@@ -113,7 +120,9 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     const groupFor = opts.groupFor ?? defaultGroupFor;
     const authorize = opts.authorizeSecret ?? (() => true);
     if (opts.ackWaitMs !== undefined && !(Number.isFinite(opts.ackWaitMs) && opts.ackWaitMs >= 0)) {
-      throw new TypeError(`XdsServer option ackWaitMs must be a number of milliseconds >= 0, got ${String(opts.ackWaitMs)}`);
+      throw new TypeError(
+        `XdsServer option ackWaitMs must be a number of milliseconds >= 0, got ${String(opts.ackWaitMs)}`,
+      );
     }
     this.#windows = new WindowTuner({ ...DEFAULT_RECEIVE_WINDOWS, ...opts.receiveWindows });
     this.#host = {
@@ -146,7 +155,11 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     });
     this.#registerServices();
     this.#onChange = (e) => {
-      this.#index.notify(e.group, e.typeUrl, e.changed.length && e.removed.length ? [...e.changed, ...e.removed] : e.changed.length ? e.changed : e.removed);
+      this.#index.notify(
+        e.group,
+        e.typeUrl,
+        e.changed.length && e.removed.length ? [...e.changed, ...e.removed] : e.changed.length ? e.changed : e.removed,
+      );
     };
     this.#onReady = () => {
       for (const s of this.#streams) s.schedule();
@@ -175,7 +188,10 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
           responseDeserialize: identity,
           originalName: m.method,
         };
-        impl[m.method] = ((call: DuplexCall) => this.#accept(call, path, m)) as grpc.handleBidiStreamingCall<unknown, Buffer>;
+        impl[m.method] = ((call: DuplexCall) => this.#accept(call, path, m)) as grpc.handleBidiStreamingCall<
+          unknown,
+          Buffer
+        >;
       }
       this.#server.addService(definition as grpc.ServiceDefinition, impl);
     }
@@ -188,10 +204,15 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     }
     // tune() answers false once, on the first call that finds grpc-js's internals moved; it stops trying after that.
     if (!this.#windows.tune(call)) {
-      this.#log.warn({}, 'could not raise HTTP/2 receive windows (this @grpc/grpc-js version hides the session); large SotW ACKs may be delayed');
+      this.#log.warn(
+        {},
+        'could not raise HTTP/2 receive windows (this @grpc/grpc-js version hides the session); large SotW ACKs may be delayed',
+      );
     }
     try {
-      const stream = m.delta ? new DeltaStream(this.#host, call, path, m.fixedType) : new SotwStream(this.#host, call, path, m.fixedType);
+      const stream = m.delta
+        ? new DeltaStream(this.#host, call, path, m.fixedType)
+        : new SotwStream(this.#host, call, path, m.fixedType);
       this.#streams.add(stream);
       const forget = (): void => {
         this.#streams.delete(stream);
@@ -247,7 +268,14 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     const id = s.node!.id;
     let e = this.#nodes.get(id);
     if (!e) {
-      e = { node: s.node!, group: s.group, connectedSince: Date.now(), streams: new Set(), types: new Map(), peer: s.peer };
+      e = {
+        node: s.node!,
+        group: s.group,
+        connectedSince: Date.now(),
+        streams: new Set(),
+        types: new Map(),
+        peer: s.peer,
+      };
       this.#nodes.set(id, e);
     }
     e.streams.add(s);
@@ -264,7 +292,11 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   }
 
   /** Binds and starts serving; resolves with the bound port (pass 0 for a free one). */
-  listen(port: number, host = '0.0.0.0', creds: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+  listen(
+    port: number,
+    host = '0.0.0.0',
+    creds: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+  ): Promise<number> {
     const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
       this.#server.bindAsync(addr, creds, (err, bound) => {
@@ -301,7 +333,10 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   nodes(): NodeStatus[] {
     const out: NodeStatus[] = [];
     for (const e of this.#nodes.values()) {
-      const types = [...e.types.values()].map((t) => ({ ...t, lastNack: t.lastNack ? { ...t.lastNack, names: [...t.lastNack.names] } : undefined }));
+      const types = [...e.types.values()].map((t) => ({
+        ...t,
+        lastNack: t.lastNack ? { ...t.lastNack, names: [...t.lastNack.names] } : undefined,
+      }));
       for (const t of types) {
         t.resources = 0;
         for (const s of e.streams) t.resources += s.heldCount(t.typeUrl);

@@ -7,7 +7,9 @@ export interface XdsNode {
   cluster?: string;
   user_agent_name?: string;
   user_agent_version?: string;
-  metadata?: { fields?: Record<string, { string_value?: string; bool_value?: boolean; number_value?: number } | undefined> };
+  metadata?: {
+    fields?: Record<string, { string_value?: string; bool_value?: boolean; number_value?: number } | undefined>;
+  };
   locality?: { region?: string; zone?: string; sub_zone?: string };
   client_features?: string[];
   [key: string]: unknown;

@@ -150,20 +150,32 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
 
   protected abstract handleRequest(req: Record<string, unknown>): void;
   /** Appends one type's responses for its dirty names (null: all) to `adds` and `removals`. */
-  protected abstract computeType(typeUrl: string, st: S, names: Set<string> | null, adds: Outgoing[], removals: Outgoing[]): void;
+  protected abstract computeType(
+    typeUrl: string,
+    st: S,
+    names: Set<string> | null,
+    adds: Outgoing[],
+    removals: Outgoing[],
+  ): void;
   /** Resources of one type the client currently holds from us. */
   abstract heldCount(typeUrl: string): number;
 
   #onData(req: unknown): void {
     if (this.closed) return;
     if (req instanceof DecodeFailure) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `could not decode the request as ${this.mode === 'delta' ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest'}: ${req.message}`);
+      this.fail(
+        grpc.status.INVALID_ARGUMENT,
+        `could not decode the request as ${this.mode === 'delta' ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest'}: ${req.message}`,
+      );
       return;
     }
     try {
       this.handleRequest(req as Record<string, unknown>);
     } catch (err) {
-      this.log.error({ stream: this.id, node: this.node?.id, err: (err as Error).stack }, 'xds request handling failed');
+      this.log.error(
+        { stream: this.id, node: this.node?.id, err: (err as Error).stack },
+        'xds request handling failed',
+      );
       this.fail(grpc.status.INTERNAL, `internal error handling the request: ${(err as Error).message}`);
     }
   }
@@ -173,7 +185,10 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     if (this.node) return true;
     const n = node as XdsNode | undefined;
     if (!n || typeof n.id !== 'string' || n.id === '') {
-      this.fail(grpc.status.INVALID_ARGUMENT, 'the first request on an xDS stream must carry node.id (set node.id in the client bootstrap)');
+      this.fail(
+        grpc.status.INVALID_ARGUMENT,
+        'the first request on an xDS stream must carry node.id (set node.id in the client bootstrap)',
+      );
       return false;
     }
     this.node = n;
@@ -200,12 +215,18 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
       return undefined;
     }
     if (this.fixedType && t !== this.fixedType) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `type_url ${t} cannot be requested on ${this.method}, which serves ${this.fixedType}`);
+      this.fail(
+        grpc.status.INVALID_ARGUMENT,
+        `type_url ${t} cannot be requested on ${this.method}, which serves ${this.fixedType}`,
+      );
       return undefined;
     }
     if (!SUPPORTED_TYPES.has(t)) {
       if (this.host.rejectUnknownTypes) {
-        this.fail(grpc.status.INVALID_ARGUMENT, `unsupported type_url ${JSON.stringify(t.slice(0, 200))}; meshgate serves ${[...SUPPORTED_TYPES].join(', ')}`);
+        this.fail(
+          grpc.status.INVALID_ARGUMENT,
+          `unsupported type_url ${JSON.stringify(t.slice(0, 200))}; meshgate serves ${[...SUPPORTED_TYPES].join(', ')}`,
+        );
       } else {
         this.log.debug({ typeUrl: t.slice(0, 200) }, 'ignoring request for an unsupported xDS type');
       }
@@ -231,13 +252,19 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     try {
       ok = this.host.authorizeSecret(this.node!, name, this.peer);
     } catch (err) {
-      this.log.error({ secret: name, err: (err as Error).message }, 'authorizeSecret threw; treating the secret as not authorized');
+      this.log.error(
+        { secret: name, err: (err as Error).message },
+        'authorizeSecret threw; treating the secret as not authorized',
+      );
     }
     if (ok) return r;
     this.#loggedUnauthorized ??= new Set();
     if (!this.#loggedUnauthorized.has(name)) {
       this.#loggedUnauthorized.add(name);
-      this.log.warn({ secret: name, peer: this.peer }, 'secret not authorized for this node; answering as if it did not exist');
+      this.log.warn(
+        { secret: name, peer: this.peer },
+        'secret not authorized for this node; answering as if it did not exist',
+      );
     }
     return undefined;
   }
@@ -385,7 +412,15 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     const types = this.entry!.types;
     let ts = types.get(typeUrl);
     if (!ts || ts.mode !== this.mode) {
-      ts = { typeUrl, type: SHORT_NAME[typeUrl] ?? typeUrl, mode: this.mode, wildcard: false, subscribed: 0, resources: 0, pendingAck: false };
+      ts = {
+        typeUrl,
+        type: SHORT_NAME[typeUrl] ?? typeUrl,
+        mode: this.mode,
+        wildcard: false,
+        subscribed: 0,
+        resources: 0,
+        pendingAck: false,
+      };
       types.set(typeUrl, ts);
     }
     return ts;
@@ -399,7 +434,14 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     ts.lastAckedVersion = push.version;
     ts.lastAckedAt = new Date(now).toISOString();
     ts.pendingAck = false;
-    this.host.emitEvent('ack', { node: this.node!.id, group: this.group, streamId: this.id, typeUrl, version: push.version, latencyMs: now - push.at });
+    this.host.emitEvent('ack', {
+      node: this.node!.id,
+      group: this.group,
+      streamId: this.id,
+      typeUrl,
+      version: push.version,
+      latencyMs: now - push.at,
+    });
   }
 
   protected recordNack(typeUrl: string, push: PushRecord, detail: RequestErrorDetail): void {
@@ -410,7 +452,10 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     const ts = this.typeStatus(typeUrl);
     ts.lastNack = rec;
     ts.pendingAck = false;
-    this.log.warn({ type: SHORT_NAME[typeUrl], version: push.version, names: push.names, message }, 'xds client rejected (NACKed) a response; it will not be resent until the content changes');
+    this.log.warn(
+      { type: SHORT_NAME[typeUrl], version: push.version, names: push.names, message },
+      'xds client rejected (NACKed) a response; it will not be resent until the content changes',
+    );
     this.host.emitEvent('nack', {
       node: this.node!.id,
       group: this.group,
@@ -458,9 +503,17 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
    * does not follow; per-name entries would cost ~1,000 index entries per proxy for nothing. Any other stream is
    * indexed by name. Call before `st.names` and `st.wildcard` take the new values (`next` may already be `st.names`).
    */
-  protected reindex(typeUrl: string, st: S, next: ReadonlySet<string>, wildcard: boolean, added: readonly string[], removed: readonly string[]): void {
+  protected reindex(
+    typeUrl: string,
+    st: S,
+    next: ReadonlySet<string>,
+    wildcard: boolean,
+    added: readonly string[],
+    removed: readonly string[],
+  ): void {
     const index = this.host.index;
-    const byType = !wildcard && next.size >= WATCH_TYPE_MIN && next.size * 2 >= this.host.cache.size(this.group, typeUrl);
+    const byType =
+      !wildcard && next.size >= WATCH_TYPE_MIN && next.size * 2 >= this.host.cache.size(this.group, typeUrl);
     const hadAll = st.wildcard || st.indexAll === true;
     const wantAll = wildcard || byType;
     if (hadAll && !wantAll) {
@@ -486,9 +539,11 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
    */
   protected wholeTypeSet(typeUrl: string, resources: readonly CachedResource[], heldSize: number): FullSet | undefined {
     const cache = this.host.cache;
-    if (heldSize !== 0 || resources.length < 2 || resources.length !== cache.size(this.group, typeUrl)) return undefined;
+    if (heldSize !== 0 || resources.length < 2 || resources.length !== cache.size(this.group, typeUrl))
+      return undefined;
     const shared = cache.fullSet(this.group, typeUrl);
-    if (shared.byName.size !== resources.length || !resources.every((r) => shared.byName.get(r.name) === r)) return undefined;
+    if (shared.byName.size !== resources.length || !resources.every((r) => shared.byName.get(r.name) === r))
+      return undefined;
     return shared;
   }
 
@@ -527,7 +582,12 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     } finally {
       if (this.node) {
         this.host.releaseNode(this);
-        this.host.emitEvent('disconnect', { node: this.node.id, group: this.group, streamId: this.id, durationMs: Date.now() - this.openedAt });
+        this.host.emitEvent('disconnect', {
+          node: this.node.id,
+          group: this.group,
+          streamId: this.id,
+          durationMs: Date.now() - this.openedAt,
+        });
         this.log.info({}, 'xds client disconnected');
       }
     }

@@ -8,7 +8,14 @@ import { FULL_STATE_TYPES, type CachedResource } from './types.ts';
 import { Held } from './held.ts';
 import { encodeDeltaResource, encodeDeltaResponse, encodeDiscoveryBody, setVersion, withNonce } from './wire.ts';
 import type { FullSet } from './cache.ts';
-import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail, type WatchState } from './stream-base.ts';
+import {
+  StreamBase,
+  isGrpcClient,
+  type Outgoing,
+  type PushRecord,
+  type RequestErrorDetail,
+  type WatchState,
+} from './stream-base.ts';
 
 interface DeltaTypeState extends WatchState {
   legacy: boolean;
@@ -65,7 +72,14 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     let st = this.types.get(typeUrl);
     const first = !st;
     if (!st) {
-      st = { wildcard: false, legacy: false, names: new Set(), known: new Held(), mustRespond: false, outstanding: new Map() };
+      st = {
+        wildcard: false,
+        legacy: false,
+        names: new Set(),
+        known: new Held(),
+        mustRespond: false,
+        outstanding: new Map(),
+      };
       this.types.set(typeUrl, st);
     }
     const nonce = req.response_nonce ?? '';
@@ -78,7 +92,10 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
         if (st.outstanding.size === 0) this.typeStatus(typeUrl).pendingAck = false;
       } else {
         // Stale or unknown nonce: subscription changes still count (xDS delta rules).
-        this.log.debug({ typeUrl, nonce }, 'delta request with an unknown nonce; applying its subscription changes only');
+        this.log.debug(
+          { typeUrl, nonce },
+          'delta request with an unknown nonce; applying its subscription changes only',
+        );
       }
     }
     this.#updateSubscription(typeUrl, st, req, first);
@@ -97,7 +114,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     // client names resources without "*"; subscribing "*" turns it on, unsubscribing "*" off.
     let legacy = st.legacy;
     let wildcard = st.wildcard;
-    if (first && sub.length === 0 && FULL_STATE_TYPES.has(typeUrl) && !isGrpcClient(this.node)) legacy = wildcard = true;
+    if (first && sub.length === 0 && FULL_STATE_TYPES.has(typeUrl) && !isGrpcClient(this.node))
+      legacy = wildcard = true;
     const added: string[] = [];
     const removed: string[] = [];
     let namedSubscribe = false;
@@ -127,7 +145,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
       if (!wildcard) st.known.delete(n);
     }
     const all = first || (wildcard && !st.wildcard);
-    if (added.length || removed.length || wildcard !== st.wildcard) this.reindex(typeUrl, st, st.names, wildcard, added, removed);
+    if (added.length || removed.length || wildcard !== st.wildcard)
+      this.reindex(typeUrl, st, st.names, wildcard, added, removed);
     // The client stops caring about what it only had through the wildcard.
     if (st.wildcard && !wildcard) for (const n of [...st.known.keys()]) if (!st.names.has(n)) st.known.delete(n);
     this.subscriptions += added.length - removed.length;
@@ -166,7 +185,13 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     return n;
   }
 
-  protected computeType(typeUrl: string, st: DeltaTypeState, names: Set<string> | null, adds: Outgoing[], removals: Outgoing[]): void {
+  protected computeType(
+    typeUrl: string,
+    st: DeltaTypeState,
+    names: Set<string> | null,
+    adds: Outgoing[],
+    removals: Outgoing[],
+  ): void {
     let candidates: Iterable<string>;
     if (names) candidates = names;
     else candidates = new Set([...(st.wildcard ? this.allNames(typeUrl) : []), ...st.names, ...st.known.keys()]);
@@ -188,7 +213,8 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
     }
     const shared = !notFound.length && !gone.length ? this.wholeTypeSet(typeUrl, resources, st.known.size) : undefined;
     if (shared) adds.push(this.#sharedMessage(typeUrl, st, shared));
-    else if (resources.length || notFound.length || st.mustRespond) adds.push(this.#message(typeUrl, st, resources, notFound));
+    else if (resources.length || notFound.length || st.mustRespond)
+      adds.push(this.#message(typeUrl, st, resources, notFound));
     st.mustRespond = false;
     if (gone.length) removals.push(this.#message(typeUrl, st, [], gone));
     st.known.maybeRebase(() => this.host.cache.snapshot(this.group, typeUrl));
@@ -196,11 +222,23 @@ export class DeltaStream extends StreamBase<DeltaTypeState> {
 
   #sharedMessage(typeUrl: string, st: DeltaTypeState, shared: FullSet): Outgoing {
     let body = deltaBodies.get(shared);
-    if (!body) deltaBodies.set(shared, (body = encodeDiscoveryBody(shared.version, [...shared.byName.values()].map(deltaEntry), typeUrl)));
+    if (!body)
+      deltaBodies.set(
+        shared,
+        (body = encodeDiscoveryBody(shared.version, [...shared.byName.values()].map(deltaEntry), typeUrl)),
+      );
     const nonce = this.nextNonce();
     st.known.reset(shared.byName);
     const names = StreamBase.recordedNames(shared.byName.keys());
-    return { typeUrl, buf: withNonce(body, nonce), version: shared.version, nonce, resources: shared.byName.size, removed: 0, names };
+    return {
+      typeUrl,
+      buf: withNonce(body, nonce),
+      version: shared.version,
+      nonce,
+      resources: shared.byName.size,
+      removed: 0,
+      names,
+    };
   }
 
   #message(typeUrl: string, st: DeltaTypeState, resources: CachedResource[], removed: string[]): Outgoing {

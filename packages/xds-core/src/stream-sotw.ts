@@ -12,7 +12,14 @@ import { FULL_STATE_TYPES, TYPE, type CachedResource } from './types.ts';
 import type { FullSet } from './cache.ts';
 import { encodeDiscoveryResponse, setVersion, withNonce } from './wire.ts';
 import { Held } from './held.ts';
-import { StreamBase, isGrpcClient, type Outgoing, type PushRecord, type RequestErrorDetail, type WatchState } from './stream-base.ts';
+import {
+  StreamBase,
+  isGrpcClient,
+  type Outgoing,
+  type PushRecord,
+  type RequestErrorDetail,
+  type WatchState,
+} from './stream-base.ts';
 
 interface SotwTypeState extends WatchState {
   /** Wildcard implied by an empty list (legacy); it lasts while the client keeps sending empty lists. */
@@ -109,7 +116,13 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     else if (added.length) this.markDirty(typeUrl, added, true);
   }
 
-  protected computeType(typeUrl: string, st: SotwTypeState, names: Set<string> | null, adds: Outgoing[], removals: Outgoing[]): void {
+  protected computeType(
+    typeUrl: string,
+    st: SotwTypeState,
+    names: Set<string> | null,
+    adds: Outgoing[],
+    removals: Outgoing[],
+  ): void {
     if (FULL_STATE_TYPES.has(typeUrl)) this.#computeFull(typeUrl, st, adds, removals);
     else this.#computePartial(typeUrl, st, names, adds);
   }
@@ -190,7 +203,13 @@ export class SotwStream extends StreamBase<SotwTypeState> {
     st.sent.maybeRebase(() => this.host.cache.snapshot(this.group, typeUrl));
   }
 
-  #message(typeUrl: string, st: SotwTypeState, resources: CachedResource[], replace: boolean, shared?: FullSet): Outgoing {
+  #message(
+    typeUrl: string,
+    st: SotwTypeState,
+    resources: CachedResource[],
+    replace: boolean,
+    shared?: FullSet,
+  ): Outgoing {
     const nonce = this.nextNonce();
     let version: string;
     let buf: Buffer;
@@ -199,7 +218,12 @@ export class SotwStream extends StreamBase<SotwTypeState> {
       buf = withNonce(shared.body, nonce);
     } else {
       version = setVersion(resources.map((r) => [r.name, r.version] as const));
-      buf = encodeDiscoveryResponse(version, resources.map((r) => r.bytes), typeUrl, nonce);
+      buf = encodeDiscoveryResponse(
+        version,
+        resources.map((r) => r.bytes),
+        typeUrl,
+        nonce,
+      );
     }
     if (replace) st.sentVersion = version;
     if (shared && resources.length === shared.byName.size && (replace || st.sent.size === 0)) {

@@ -8,7 +8,13 @@ import { TYPE, type ResourceSet } from './types.ts';
 export const ADS = { ads: {}, resource_api_version: 'V3' };
 
 export function cluster(name: string, timeoutS = 5): object {
-  return { name, type: 'EDS', eds_cluster_config: { eds_config: ADS, service_name: name }, connect_timeout: { seconds: timeoutS }, lb_policy: 'ROUND_ROBIN' };
+  return {
+    name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS, service_name: name },
+    connect_timeout: { seconds: timeoutS },
+    lb_policy: 'ROUND_ROBIN',
+  };
 }
 
 export function cla(name: string, ports: number[], host = '127.0.0.1'): object {
@@ -18,7 +24,10 @@ export function cla(name: string, ports: number[], host = '127.0.0.1'): object {
       {
         locality: { region: 'local' },
         load_balancing_weight: { value: 1 },
-        lb_endpoints: ports.map((p) => ({ endpoint: { address: { socket_address: { address: host, port_value: p } } }, health_status: 'HEALTHY' })),
+        lb_endpoints: ports.map((p) => ({
+          endpoint: { address: { socket_address: { address: host, port_value: p } } },
+          health_status: 'HEALTHY',
+        })),
       },
     ],
   };
@@ -29,16 +38,27 @@ export function apiListener(name: string, routeName: string): object {
     name,
     api_listener: {
       api_listener: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        '@type':
+          'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
         rds: { config_source: ADS, route_config_name: routeName },
-        http_filters: [{ name: 'router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+        http_filters: [
+          {
+            name: 'router',
+            typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+          },
+        ],
       },
     },
   };
 }
 
 export function route(name: string, clusterName: string): object {
-  return { name, virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster: clusterName } }] }] };
+  return {
+    name,
+    virtual_hosts: [
+      { name: 'all', domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster: clusterName } }] },
+    ],
+  };
 }
 
 export function secret(name: string, pem = 'not-a-real-cert'): object {
@@ -65,7 +85,10 @@ export interface Harness {
 }
 
 /** A started server (closed, with its clients, after the test). */
-export async function startServer(t: TestContext, opts: Partial<XdsServerOptions> & { ready?: boolean } = {}): Promise<Harness> {
+export async function startServer(
+  t: TestContext,
+  opts: Partial<XdsServerOptions> & { ready?: boolean } = {},
+): Promise<Harness> {
   const cache = opts.cache ?? new XdsCache();
   if (opts.ready !== false) cache.markReady();
   const server = new XdsServer({ ...opts, cache });

@@ -54,7 +54,12 @@ export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
 }
 
 /** DiscoveryResponse { version_info = 1; repeated Any resources = 2; type_url = 4; nonce = 5 } */
-export function encodeDiscoveryResponse(versionInfo: string, resources: readonly Uint8Array[], typeUrl: string, nonce: string): Buffer {
+export function encodeDiscoveryResponse(
+  versionInfo: string,
+  resources: readonly Uint8Array[],
+  typeUrl: string,
+  nonce: string,
+): Buffer {
   const parts: Part[] = [];
   if (versionInfo) parts.push({ tag: tag(1), data: str(versionInfo) });
   for (const r of resources) parts.push({ tag: tag(2), data: r });

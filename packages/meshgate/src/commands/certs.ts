@@ -15,7 +15,11 @@ const issue: CommandSpec = {
   name: 'certs issue',
   summary: 'issue a leaf certificate (cert.pem, key.pem, ca.pem) for a SPIFFE ID or DNS name',
   options: {
-    spiffe: { type: 'string', value: 'URI', description: 'SPIFFE ID for the URI SAN, e.g. spiffe://example.org/gateway' },
+    spiffe: {
+      type: 'string',
+      value: 'URI',
+      description: 'SPIFFE ID for the URI SAN, e.g. spiffe://example.org/gateway',
+    },
     dns: { type: 'string', value: 'NAME', description: 'DNS name for the DNS SAN' },
     ca: { type: 'string', default: DEFAULT_CA_DIR, value: 'DIR', description: 'CA directory (created when missing)' },
     'key-type': { type: 'string', default: 'ec-p256', value: 'ec-p256|rsa-2048', description: 'leaf key type' },
@@ -32,7 +36,16 @@ const inspect: CommandSpec = {
 };
 
 function groupHelp(): string {
-  return ['meshgate certs: the built-in CA', '', 'usage: meshgate certs <init-ca|issue|inspect> [flags]', '', `  init-ca  ${initCa.summary}`, `  issue    ${issue.summary}`, `  inspect  ${inspect.summary}`, ''].join('\n');
+  return [
+    'meshgate certs: the built-in CA',
+    '',
+    'usage: meshgate certs <init-ca|issue|inspect> [flags]',
+    '',
+    `  init-ca  ${initCa.summary}`,
+    `  issue    ${issue.summary}`,
+    `  inspect  ${inspect.summary}`,
+    '',
+  ].join('\n');
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -42,7 +55,8 @@ export async function run(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   const spec = { 'init-ca': initCa, issue, inspect }[sub];
-  if (!spec) throw new UsageError('certs', `unknown certs command ${JSON.stringify(sub)}; use init-ca, issue or inspect`);
+  if (!spec)
+    throw new UsageError('certs', `unknown certs command ${JSON.stringify(sub)}; use init-ca, issue or inspect`);
   const { values: v, positionals, help } = parseCommand(spec, rest);
   if (help) {
     process.stdout.write(helpText(spec));
@@ -54,10 +68,20 @@ export async function run(argv: string[]): Promise<number> {
   };
   let out: string;
   if (sub === 'init-ca') {
-    out = await certsInitCa({ out: need('out'), ...(v['trust-domain'] ? { trustDomain: String(v['trust-domain']) } : {}), ...(v['key-type'] ? { keyType: String(v['key-type']) } : {}) });
+    out = await certsInitCa({
+      out: need('out'),
+      ...(v['trust-domain'] ? { trustDomain: String(v['trust-domain']) } : {}),
+      ...(v['key-type'] ? { keyType: String(v['key-type']) } : {}),
+    });
   } else if (sub === 'issue') {
     if (!v.spiffe === !v.dns) throw new UsageError(spec.name, 'give exactly one of --spiffe URI or --dns NAME');
-    out = await certsIssue({ out: need('out'), ca: String(v.ca), keyType: String(v['key-type']), ttl: String(v.ttl), ...(v.spiffe ? { spiffe: String(v.spiffe) } : { dns: String(v.dns) }) });
+    out = await certsIssue({
+      out: need('out'),
+      ca: String(v.ca),
+      keyType: String(v['key-type']),
+      ttl: String(v.ttl),
+      ...(v.spiffe ? { spiffe: String(v.spiffe) } : { dns: String(v.dns) }),
+    });
   } else {
     if (!positionals[0]) throw new UsageError(spec.name, 'name the file to inspect: meshgate certs inspect FILE');
     out = await certsInspect(positionals[0]);

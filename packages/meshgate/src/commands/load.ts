@@ -17,12 +17,16 @@ export function loadForOffline(path: string): { model?: Model; errors: string[];
   try {
     settings = loadSettings(path, {}, {});
     if (settings.consul !== undefined) {
-      for (const e of parseConsulConfig(settings.consul, 'consul').errors) later.push(`${settings.configPath}: ${e.path}: ${e.message}`);
+      for (const e of parseConsulConfig(settings.consul, 'consul').errors)
+        later.push(`${settings.configPath}: ${e.path}: ${e.message}`);
     }
   } catch (err) {
     later.push((err as Error).message);
   }
-  const opts: ParseOptions = { extraTopLevelKeys: [...MESHGATE_KEYS], externalReferences: settings?.consul !== undefined };
+  const opts: ParseOptions = {
+    extraTopLevelKeys: [...MESHGATE_KEYS],
+    externalReferences: settings?.consul !== undefined,
+  };
   const r = loadConfigFile(path, opts);
   const errors = [...(r.errors.length ? formatErrors(r.errors, 50).split('\n') : []), ...later];
   return errors.length ? { errors, external: [] } : { model: r.model!, errors: [], external: r.external };
@@ -35,11 +39,20 @@ export function loadForOffline(path: string): { model?: Model; errors: string[];
  */
 export function withStandIns(model: Model, external: readonly ExternalReference[]): Model {
   const names = new Set(model.services.map((s) => s.name));
-  const stubs = [...new Set(external.map((x) => x.service))].filter((n) => !names.has(n)).map((name) => ({ name, endpoints: [] }));
+  const stubs = [...new Set(external.map((x) => x.service))]
+    .filter((n) => !names.has(n))
+    .map((name) => ({ name, endpoints: [] }));
   return stubs.length ? { ...model, services: [...model.services, ...stubs] } : model;
 }
 
 /** One line per backend left to other sources: `note: file:line:col: route r: backend "b" ...`. */
-export function externalNotes(file: string, external: readonly ExternalReference[], what = 'checked when serve merges them'): string[] {
-  return external.map((x) => `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul), ${what}`);
+export function externalNotes(
+  file: string,
+  external: readonly ExternalReference[],
+  what = 'checked when serve merges them',
+): string[] {
+  return external.map(
+    (x) =>
+      `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul), ${what}`,
+  );
 }

@@ -9,18 +9,47 @@ export const spec: CommandSpec = {
   summary: 'run the control plane: watch the config file (and Consul when configured), serve xDS and the admin API',
   usage: 'meshgate serve --config FILE [flags]',
   options: {
-    config: { type: 'string', short: 'c', value: 'FILE', description: 'YAML config: services, routes, listeners, identities, trustBundles, and the xds/admin/consul/certs/logging sections (required)' },
-    'xds-port': { type: 'string', value: 'PORT', description: 'xDS (ADS) port; env MESHGATE_XDS_PORT; file xds.port (default 18000)' },
-    'xds-address': { type: 'string', value: 'ADDR', description: 'xDS bind address; file xds.address (default 0.0.0.0)' },
-    'admin-port': { type: 'string', value: 'PORT', description: 'admin HTTP port (/healthz /readyz /metrics /debug); env MESHGATE_ADMIN_PORT; file admin.port (default 19000)' },
-    'admin-address': { type: 'string', value: 'ADDR', description: 'admin bind address; file admin.address (default 127.0.0.1)' },
-    'log-level': { type: 'string', value: 'LEVEL', description: `one of ${LOG_LEVELS.join(', ')}; file logging.level (default info)` },
+    config: {
+      type: 'string',
+      short: 'c',
+      value: 'FILE',
+      description:
+        'YAML config: services, routes, listeners, identities, trustBundles, and the xds/admin/consul/certs/logging sections (required)',
+    },
+    'xds-port': {
+      type: 'string',
+      value: 'PORT',
+      description: 'xDS (ADS) port; env MESHGATE_XDS_PORT; file xds.port (default 18000)',
+    },
+    'xds-address': {
+      type: 'string',
+      value: 'ADDR',
+      description: 'xDS bind address; file xds.address (default 0.0.0.0)',
+    },
+    'admin-port': {
+      type: 'string',
+      value: 'PORT',
+      description:
+        'admin HTTP port (/healthz /readyz /metrics /debug); env MESHGATE_ADMIN_PORT; file admin.port (default 19000)',
+    },
+    'admin-address': {
+      type: 'string',
+      value: 'ADDR',
+      description: 'admin bind address; file admin.address (default 127.0.0.1)',
+    },
+    'log-level': {
+      type: 'string',
+      value: 'LEVEL',
+      description: `one of ${LOG_LEVELS.join(', ')}; file logging.level (default info)`,
+    },
   },
 };
 
 export async function run(argv: string[]): Promise<number> {
   const v = parseConfigCommand(spec, argv, () => {
-    process.stderr.write('error: --config FILE is required (try examples/quickstart.yaml)\nrun `meshgate serve --help` for usage\n');
+    process.stderr.write(
+      'error: --config FILE is required (try examples/quickstart.yaml)\nrun `meshgate serve --help` for usage\n',
+    );
     return 2;
   });
   if (typeof v === 'number') return v;

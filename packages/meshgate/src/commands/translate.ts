@@ -25,9 +25,11 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (typeof v === 'number') return v;
   const profile = String(v.profile) as Profile;
-  if (!PROFILES.includes(profile)) throw new UsageError(spec.name, `--profile must be one of ${PROFILES.join(', ')}, got ${JSON.stringify(profile)}`);
+  if (!PROFILES.includes(profile))
+    throw new UsageError(spec.name, `--profile must be one of ${PROFILES.join(', ')}, got ${JSON.stringify(profile)}`);
   const output = String(v.output);
-  if (output !== 'json' && output !== 'yaml') throw new UsageError(spec.name, `--output must be json or yaml, got ${JSON.stringify(output)}`);
+  if (output !== 'json' && output !== 'yaml')
+    throw new UsageError(spec.name, `--output must be json or yaml, got ${JSON.stringify(output)}`);
   let only: string | undefined;
   if (v.type) {
     try {
@@ -39,15 +41,16 @@ export async function run(argv: string[]): Promise<number> {
   const file = resolve(String(v.config));
   const { model, errors, external } = loadForOffline(file);
   if (!model) {
-    process.stderr.write(errors.join('\n') + '\n');
+    process.stderr.write(`${errors.join('\n')}\n`);
     return 1;
   }
   // As in validate: backends left to Consul become empty stand-ins (a cluster with no endpoints),
   // since only serve knows what Consul defines; stderr says so, stdout stays the resources alone.
   const { resources, problems } = translate(withStandIns(model, external), profile);
-  for (const note of externalNotes(file, external, 'shown here as an empty stand-in (no endpoints)')) process.stderr.write(`${note}\n`);
+  for (const note of externalNotes(file, external, 'shown here as an empty stand-in (no endpoints)'))
+    process.stderr.write(`${note}\n`);
   if (problems.length) {
-    process.stderr.write(problems.map((p) => `${file}: ${p.path}: ${p.message}`).join('\n') + '\n');
+    process.stderr.write(`${problems.map((p) => `${file}: ${p.path}: ${p.message}`).join('\n')}\n`);
     return 1;
   }
   const out: Record<string, Record<string, unknown>> = {};
@@ -56,6 +59,8 @@ export async function run(argv: string[]): Promise<number> {
     if (byName.size === 0) continue;
     out[typeUrl] = Object.fromEntries([...byName].map(([name, obj]) => [name, redact(obj)]));
   }
-  process.stdout.write(output === 'json' ? JSON.stringify(out, null, 2) + '\n' : stringify(out, { aliasDuplicateObjects: false }));
+  process.stdout.write(
+    output === 'json' ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { aliasDuplicateObjects: false }),
+  );
   return 0;
 }

@@ -20,20 +20,24 @@ export async function run(argv: string[]): Promise<number> {
   const file = resolve(String(v.config));
   const { model, errors, external } = loadForOffline(file);
   if (!model) {
-    process.stderr.write(errors.join('\n') + '\n');
+    process.stderr.write(`${errors.join('\n')}\n`);
     process.stderr.write(`${file}: ${errors.length} problem(s); nothing was changed\n`);
     return 1;
   }
   const checked = withStandIns(model, external);
   // The translator knows what data planes reject beyond the model's own rules.
   const problems = new Map<string, string>();
-  for (const p of PROFILES) for (const pr of translate(checked, p).problems) problems.set(`${pr.path}: ${pr.message}`, `${file}: ${pr.path}: ${pr.message} (${p} profile)`);
+  for (const p of PROFILES)
+    for (const pr of translate(checked, p).problems)
+      problems.set(`${pr.path}: ${pr.message}`, `${file}: ${pr.path}: ${pr.message} (${p} profile)`);
   if (problems.size) {
-    process.stderr.write([...problems.values()].join('\n') + '\n');
+    process.stderr.write(`${[...problems.values()].join('\n')}\n`);
     return 1;
   }
   for (const note of externalNotes(file, external)) process.stdout.write(`${note}\n`);
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
-  process.stdout.write(`ok: ${n(model.services.length, 'service', 'services')}, ${n(model.routes.length, 'route', 'routes')}, ${n(model.listeners.length, 'listener', 'listeners')}\n`);
+  process.stdout.write(
+    `ok: ${n(model.services.length, 'service', 'services')}, ${n(model.routes.length, 'route', 'routes')}, ${n(model.listeners.length, 'listener', 'listeners')}\n`,
+  );
   return 0;
 }

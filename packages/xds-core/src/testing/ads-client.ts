@@ -98,8 +98,16 @@ export class AdsClient {
     this.autoAck = opts.autoAck ?? true;
     this.#node = opts.node;
     this.#decode = opts.decode ?? true;
-    this.#reqType = messageType(this.mode === 'delta' ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest' : 'envoy.service.discovery.v3.DiscoveryRequest');
-    this.#respType = messageType(this.mode === 'delta' ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse' : 'envoy.service.discovery.v3.DiscoveryResponse');
+    this.#reqType = messageType(
+      this.mode === 'delta'
+        ? 'envoy.service.discovery.v3.DeltaDiscoveryRequest'
+        : 'envoy.service.discovery.v3.DiscoveryRequest',
+    );
+    this.#respType = messageType(
+      this.mode === 'delta'
+        ? 'envoy.service.discovery.v3.DeltaDiscoveryResponse'
+        : 'envoy.service.discovery.v3.DiscoveryResponse',
+    );
     this.#client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure());
     const reqType = this.#reqType;
     this.#call = this.#client.makeBidiStreamRequest(
@@ -123,7 +131,9 @@ export class AdsClient {
   static async connect(opts: AdsClientOptions): Promise<AdsClient> {
     const c = new AdsClient(opts);
     await new Promise<void>((resolve, reject) => {
-      c.#client.waitForReady(Date.now() + (opts.connectTimeoutMs ?? 5000), (err) => (err ? reject(new Error(`cannot reach xDS server ${opts.address}: ${err.message}`)) : resolve()));
+      c.#client.waitForReady(Date.now() + (opts.connectTimeoutMs ?? 5000), (err) =>
+        err ? reject(new Error(`cannot reach xDS server ${opts.address}: ${err.message}`)) : resolve(),
+      );
     });
     return c;
   }
@@ -131,7 +141,16 @@ export class AdsClient {
   #type(typeUrl: string): TypeState {
     let t = this.#types.get(typeUrl);
     if (!t) {
-      t = { names: new Set(), nonce: '', ackedVersion: '', started: false, held: new Map(), queue: [], waiters: [], count: 0 };
+      t = {
+        names: new Set(),
+        nonce: '',
+        ackedVersion: '',
+        started: false,
+        held: new Map(),
+        queue: [],
+        waiters: [],
+        count: 0,
+      };
       this.#types.set(typeUrl, t);
     }
     return t;
@@ -169,8 +188,18 @@ export class AdsClient {
     else this.#sendSotw(typeUrl, t);
   }
 
-  #sendSotw(typeUrl: string, t: TypeState, errorDetail?: { code: number; message: string }, version = t.ackedVersion): void {
-    const req: Record<string, unknown> = { type_url: typeUrl, version_info: version, resource_names: [...t.names], response_nonce: t.nonce };
+  #sendSotw(
+    typeUrl: string,
+    t: TypeState,
+    errorDetail?: { code: number; message: string },
+    version = t.ackedVersion,
+  ): void {
+    const req: Record<string, unknown> = {
+      type_url: typeUrl,
+      version_info: version,
+      resource_names: [...t.names],
+      response_nonce: t.nonce,
+    };
     if (errorDetail) req.error_detail = errorDetail;
     this.send(req);
   }
@@ -258,15 +287,26 @@ export class AdsClient {
       system_version_info?: string;
       type_url: string;
       nonce: string;
-      resources: Array<{ type_url: string; value: Uint8Array } | { name: string; version: string; resource?: { type_url: string; value: Uint8Array } }>;
+      resources: Array<
+        | { type_url: string; value: Uint8Array }
+        | { name: string; version: string; resource?: { type_url: string; value: Uint8Array } }
+      >;
       removed_resources?: string[];
     };
     const typeUrl = msg.type_url;
     const t = this.#type(typeUrl);
     const resources: ReceivedResource[] = [];
     if (this.mode === 'delta') {
-      for (const r of msg.resources as Array<{ name: string; version: string; resource?: { type_url: string; value: Uint8Array } }>) {
-        resources.push({ name: r.name, version: r.version, object: r.resource ? this.#decodeAny(r.resource) : undefined });
+      for (const r of msg.resources as Array<{
+        name: string;
+        version: string;
+        resource?: { type_url: string; value: Uint8Array };
+      }>) {
+        resources.push({
+          name: r.name,
+          version: r.version,
+          object: r.resource ? this.#decodeAny(r.resource) : undefined,
+        });
       }
     } else if (this.#decode) {
       for (const any of msg.resources as Array<{ type_url: string; value: Uint8Array }>) {
