@@ -55,7 +55,7 @@ function randomModel(rand: () => number): Model {
         { prefix: '/', path: '/x' },
         { prefix: '/', headers: [{ name: 'h', exact: 'v' }] },
       ]),
-      backends: Array.from({ length: int(3) }, () => ({ service: pick(names), weight: pick([1, 2, 0]) })),
+      backends: Array.from({ length: int(3) }, () => ({ service: pick(names), weight: pick([1, 2, 0, 100, 3_000_000_000]) })),
       timeoutMs: pick([undefined, 100, 2500]),
       retries: pick([undefined, { retryOn: '5xx', numRetries: 2 }]),
     });
@@ -108,6 +108,17 @@ test('random models give problems, or resources whose references all resolve', (
           for (const r of vh.routes) {
             const names = r.route.cluster ? [r.route.cluster] : r.route.weighted_clusters!.clusters.map((c) => c.name);
             for (const n of names) assert.ok(clusters.has(n), `seed ${seed} ${profile}: route to missing cluster ${n}`);
+            const wc = r.route.weighted_clusters as
+              | { clusters: { weight: { value: number } }[]; total_weight?: { value: number } }
+              | undefined;
+            if (wc) {
+              // What gRPC C-core 1.51, grpc-go 1.53 and older Envoy check: an explicit total that the
+              // weights add up to, within uint32, no zero weights.
+              const ws = wc.clusters.map((c) => c.weight.value);
+              const sum = ws.reduce((a, b) => a + b, 0);
+              assert.equal(wc.total_weight?.value, sum, `seed ${seed} ${profile}: total_weight is not the sum`);
+              assert.ok(sum <= 0xffff_ffff && ws.every((w) => Number.isInteger(w) && w >= 1), `seed ${seed}: ${ws}`);
+            }
           }
         }
       }

@@ -40,11 +40,42 @@ function routeMatch(r: Route): object {
   return m;
 }
 
-/** Merges repeated backends of one service and sorts by service name. */
+/**
+ * Merges repeated backends of one service, sorts by service name and leaves out zero weights
+ * (they take no traffic; a validated model has none, but a zero must never reach a client that
+ * counts it against the total). All zero stays as it is for the model's validation to refuse.
+ */
 function backends(r: Route): { service: string; weight: number }[] {
   const w = new Map<string, number>();
   for (const b of r.backends) w.set(b.service, (w.get(b.service) ?? 0) + b.weight);
-  return [...w.entries()].sort(([a], [b]) => cmp(a, b)).map(([service, weight]) => ({ service, weight }));
+  const all = [...w.entries()].sort(([a], [b]) => cmp(a, b)).map(([service, weight]) => ({ service, weight }));
+  const live = all.filter((b) => b.weight > 0);
+  return live.length ? live : all;
+}
+
+const UINT32_MAX = 0xffff_ffff;
+
+/**
+ * Weights as served in weighted_clusters, with `total_weight` always set to their sum.
+ *
+ * Why total_weight at all: today's Envoy and gRPC use the sum of the weights and treat
+ * total_weight as optional, but gRPC C-core 1.51 (Debian 12's python3-grpcio), grpc-go up
+ * to 1.53, and Envoy before the field became optional read an unset total_weight as 100 and
+ * NACK any route whose weights do not add up to exactly that. An explicit total equal to the sum
+ * satisfies both readings, so a 1:3 split reaches every client generation as written.
+ *
+ * Why not rescale to 100: rounding would change the split the user wrote (1:2 would become
+ * 33:67, 1:1:1 would need a remainder somewhere) for no gain, since every client accepts any
+ * total. The one limit all of them share is that the total is a uint32 (grpc-go and C-core
+ * refuse a sum above it), so only then are weights scaled down, each kept at 1 or more.
+ */
+export function servedWeights(bs: { service: string; weight: number }[]): { weights: number[]; total: number } {
+  const sum = bs.reduce((s, b) => s + b.weight, 0);
+  if (sum <= UINT32_MAX) return { weights: bs.map((b) => b.weight), total: sum };
+  // Room for the floor of 1 each and for float rounding: the scaled sum stays within UINT32_MAX.
+  const budget = UINT32_MAX - 2 * bs.length;
+  const weights = bs.map((b) => Math.max(1, Math.floor((b.weight / sum) * budget)));
+  return { weights, total: weights.reduce((s, w) => s + w, 0) };
 }
 
 /**
@@ -83,9 +114,10 @@ export function translateRoute(
     routeHeaders.push(...(svcHeaders ?? []));
     routeRemovals.push(...toStrip(guarded, svcHeaders, r.requestHeadersToAdd));
   } else {
+    const { weights, total } = servedWeights(bs);
     action.weighted_clusters = {
-      clusters: bs.map((b) => {
-        const c: Record<string, unknown> = { name: b.service, weight: { value: b.weight } };
+      clusters: bs.map((b, i) => {
+        const c: Record<string, unknown> = { name: b.service, weight: { value: weights[i] } };
         const extra = services.get(b.service)?.requestHeadersToAdd ?? [];
         if (extra.length) c.request_headers_to_add = headersToAdd(extra);
         // Removal sits at the same level as the addition, so the order in which Envoy applies
@@ -94,6 +126,7 @@ export function translateRoute(
         if (strip.length) c.request_headers_to_remove = strip;
         return c;
       }),
+      total_weight: { value: total },
     };
   }
   if (r.timeoutMs !== undefined) {

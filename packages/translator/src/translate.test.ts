@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { emptyModel, type Model } from '@meshgate/model';
 import { translate, checkResources } from './translate.ts';
 import { translateEndpoints } from './endpoints.ts';
+import { servedWeights } from './routes.ts';
 import { TYPE } from './types.ts';
 import { loadModelYaml } from './test-support.ts';
 
@@ -198,3 +199,17 @@ test('envoy strips mesh headers a client could smuggle to backends that do not s
   assert.deepEqual(plainC.request_headers_to_remove, ['l5d-dst-override']);
   assert.equal(mixed.request_headers_to_remove, undefined, 'a route-level removal could undo the mesh backend header');
 });
+
+test('weighted routes: total_weight is the sum; sums beyond uint32 are scaled keeping the split', () => {
+  const bs = (...ws: number[]) => ws.map((weight, i) => ({ service: `s${i}`, weight }));
+  assert.deepEqual(servedWeights(bs(1, 3)), { weights: [1, 3], total: 4 });
+  assert.deepEqual(servedWeights(bs(25, 75)), { weights: [25, 75], total: 100 });
+  assert.deepEqual(servedWeights(bs(3000, 9000)), { weights: [3000, 9000], total: 12000 });
+  assert.deepEqual(servedWeights(bs(0xffff_fffe, 1)), { weights: [0xffff_fffe, 1], total: 0xffff_ffff });
+  const big = servedWeights(bs(4e9, 12e9, 1));
+  assert.ok(big.total <= 0xffff_ffff, `total ${big.total} fits a uint32`);
+  assert.equal(big.total, big.weights[0] + big.weights[1] + big.weights[2]);
+  assert.equal(big.weights[2], 1, 'a tiny share keeps weight 1 instead of vanishing');
+  assert.ok(Math.abs(big.weights[1] / big.weights[0] - 3) < 1e-6, `1:3 kept: ${big.weights}`);
+});
+
