@@ -55,7 +55,10 @@ function randomModel(rand: () => number): Model {
         { prefix: '/', path: '/x' },
         { prefix: '/', headers: [{ name: 'h', exact: 'v' }] },
       ]),
-      backends: Array.from({ length: int(3) }, () => ({ service: pick(names), weight: pick([1, 2, 0, 100, 3_000_000_000]) })),
+      backends: Array.from({ length: int(3) }, () => ({
+        service: pick(names),
+        weight: pick([1, 2, 0, 100, 3_000_000_000]),
+      })),
       timeoutMs: pick([undefined, 100, 2500]),
       retries: pick([undefined, { retryOn: '5xx', numRetries: 2 }]),
     });

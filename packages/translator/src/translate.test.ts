@@ -212,4 +212,3 @@ test('weighted routes: total_weight is the sum; sums beyond uint32 are scaled ke
   assert.equal(big.weights[2], 1, 'a tiny share keeps weight 1 instead of vanishing');
   assert.ok(Math.abs(big.weights[1] / big.weights[0] - 3) < 1e-6, `1:3 kept: ${big.weights}`);
 });
-
