@@ -19,7 +19,10 @@ function withFile(text: string, fn: (file: string) => void) {
 test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1 s max debounce', () => {
   withFile('services: []\n', (f) => {
     const s = loadSettings(f, {}, {});
-    assert.deepEqual({ ...s.xds }, { port: 18000, address: '0.0.0.0', debounceMs: 100, maxDelayMs: 1000 });
+    assert.deepEqual(
+      { ...s.xds },
+      { port: 18000, address: '0.0.0.0', debounceMs: 100, maxDelayMs: 1000, nackRetentionMs: 300_000 },
+    );
     assert.deepEqual(s.admin, { port: 19000, address: '127.0.0.1' });
     assert.equal(s.logLevel, 'info');
   });
@@ -27,11 +30,12 @@ test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1
 
 test('precedence: flags over env over file', () => {
   withFile(
-    'xds: { port: 1000, debounce: 250ms, tls: { certFile: c.pem, keyFile: k.pem, caFile: ca.pem } }\nadmin: { port: 2000 }\nlogging: { level: warn }\n',
+    'xds: { port: 1000, debounce: 250ms, nackRetention: 90s, tls: { certFile: c.pem, keyFile: k.pem, caFile: ca.pem } }\nadmin: { port: 2000 }\nlogging: { level: warn }\n',
     (f) => {
       const fileOnly = loadSettings(f, {}, {});
       assert.equal(fileOnly.xds.port, 1000);
       assert.equal(fileOnly.xds.debounceMs, 250);
+      assert.equal(fileOnly.xds.nackRetentionMs, 90_000);
       assert.equal(fileOnly.xds.tls?.certFile, join(f, '..', 'c.pem'));
       assert.equal(fileOnly.logLevel, 'warn');
       const env = { MESHGATE_XDS_PORT: '3000', MESHGATE_ADMIN_PORT: '4000' };

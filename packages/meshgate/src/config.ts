@@ -16,6 +16,8 @@ export interface MeshgateSettings {
     debounceMs: number;
     /** Longest a burst may delay a publish (ms). */
     maxDelayMs: number;
+    /** How long /debug/nodes keeps the NACKs of a node that disconnected (ms; 0 keeps none). */
+    nackRetentionMs: number;
     tls?: { certFile: string; keyFile: string; caFile: string };
   };
   admin: { port: number; address: string };
@@ -46,6 +48,7 @@ const DEFAULTS = {
   adminAddress: '127.0.0.1',
   debounceMs: 100,
   maxDelayMs: 1000,
+  nackRetentionMs: 5 * 60_000,
   logLevel: 'info',
 };
 
@@ -97,7 +100,7 @@ export function loadSettings(
       if (!allowed.includes(k)) fail([...key.split('.'), k], `unknown key; valid keys are ${allowed.join(', ')}`, true);
   };
   const xds = section('xds');
-  allowOnly('xds', xds, ['port', 'address', 'debounce', 'maxDelay', 'tls']);
+  allowOnly('xds', xds, ['port', 'address', 'debounce', 'maxDelay', 'nackRetention', 'tls']);
   const admin = section('admin');
   allowOnly('admin', admin, ['port', 'address']);
   const logging = section('logging');
@@ -163,6 +166,7 @@ export function loadSettings(
       address: flags.xdsAddress ?? str(xds.address, ['xds', 'address']) ?? DEFAULTS.xdsAddress,
       debounceMs: dur(xds.debounce, ['xds', 'debounce'], DEFAULTS.debounceMs),
       maxDelayMs: dur(xds.maxDelay, ['xds', 'maxDelay'], DEFAULTS.maxDelayMs),
+      nackRetentionMs: dur(xds.nackRetention, ['xds', 'nackRetention'], DEFAULTS.nackRetentionMs),
       ...(tls ? { tls } : {}),
     },
     admin: {

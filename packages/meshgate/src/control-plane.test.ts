@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { certsIssue } from '@meshgate/certs';
+import { TYPE } from '@meshgate/xds-core';
+import { AdsClient, type AdsResponse } from '@meshgate/xds-core/testing';
 import { createControlPlane } from './control-plane.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { createLogger } from './logger.ts';
@@ -108,4 +110,51 @@ test("the file source accepts meshgate's own top-level sections (xds, admin, con
   const r = await runCliProcess(['validate', '--config', withSections]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ok: 1 service, 0 routes, 0 listeners$/m);
+});
+
+test('/debug/nodes keeps the NACK of a node that disconnected, under recentlyDisconnected', async () => {
+  const nodes = async () => (await (await admin('/debug/nodes')).json()) as any;
+  const c = await AdsClient.connect({
+    address: `127.0.0.1:${cp.xdsPort}`,
+    node: { id: 'nack-and-leave', cluster: 'edge', user_agent_name: 'envoy' },
+    autoAck: false,
+  });
+  let r: AdsResponse;
+  try {
+    c.subscribe(TYPE.cluster, ['*']);
+    r = await c.next(TYPE.cluster, 10_000);
+    c.nack(r, 'cluster web: not for me');
+    for (let i = 0; i < 200; i++) {
+      const live = (await nodes()).nodes.find((n: any) => n.id === 'nack-and-leave');
+      if (live?.status.CDS === 'NACKED') break;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+  } finally {
+    c.close();
+  }
+  let page: any;
+  for (let i = 0; i < 200; i++) {
+    page = await nodes();
+    if (page.recentlyDisconnected.some((n: any) => n.id === 'nack-and-leave')) break;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  assert.ok(!page.nodes.some((n: any) => n.id === 'nack-and-leave'), 'the node is no longer connected');
+  const gone = page.recentlyDisconnected.find((n: any) => n.id === 'nack-and-leave');
+  assert.ok(gone, JSON.stringify(page));
+  assert.equal(gone.profile, 'envoy');
+  assert.equal(gone.cluster, 'edge');
+  assert.ok(gone.disconnectedAt >= gone.nacks[0].at);
+  assert.deepEqual(
+    gone.nacks.map(({ at, ...n }: any) => n),
+    [
+      {
+        typeUrl: TYPE.cluster,
+        type: 'CDS',
+        version: r.versionInfo,
+        nonce: r.nonce,
+        message: 'cluster web: not for me',
+        names: ['web'],
+      },
+    ],
+  );
 });

@@ -118,6 +118,7 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
   const server = new XdsServer({
     cache,
     logger: log,
+    departedRetentionMs: settings.xds.nackRetentionMs,
     authorizeSecret: (node: XdsNode, secretName: string, peer: PeerIdentity | undefined) => {
       // Identities may be limited by the client certificate's SANs and/or the node id or cluster
       // (see node-authz.ts); trust bundles are public.
@@ -171,7 +172,7 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     {
       readiness: () => p.readiness(),
       metrics: () => metrics.registry.render(),
-      nodes: () => nodesPage(server.nodes()),
+      nodes: () => nodesPage(server.nodes(), server.departedNodes()),
       resources: (q) => resourcesPage(cache, q, p.profiles),
     },
     log.child({ component: 'admin' }),

@@ -1,7 +1,7 @@
 // Data behind the /debug pages and `meshgate translate`: per-node sync status in the manner of
 // `istioctl proxy-status`, and resources by profile and type with secrets redacted.
 import { TYPE } from '@meshgate/xds-core';
-import type { NodeStatus, TypeStatus, XdsCache } from '@meshgate/xds-core';
+import type { DepartedNode, NodeStatus, TypeStatus, XdsCache } from '@meshgate/xds-core';
 import { AdminInputError } from './admin.ts';
 
 export const TYPE_ALIASES: Record<string, string> = {
@@ -49,7 +49,12 @@ export function syncState(t: TypeStatus): SyncState {
   return 'SYNCED';
 }
 
-export function nodesPage(nodes: NodeStatus[]): unknown {
+/**
+ * Connected nodes, and under `recentlyDisconnected` the nodes that left with NACKs on record in
+ * the last `xds.nackRetention` (most recent first): a client that rejects its config often gives
+ * up or crash-loops, and its live status leaves with it, so the reason would otherwise be gone.
+ */
+export function nodesPage(nodes: NodeStatus[], departed: DepartedNode[] = []): unknown {
   return {
     nodes: nodes.map((n) => ({
       id: n.id,
@@ -61,6 +66,16 @@ export function nodesPage(nodes: NodeStatus[]): unknown {
       ...(n.peer ? { peer: n.peer } : {}),
       status: Object.fromEntries(n.types.map((t) => [t.type, syncState(t)])),
       types: n.types,
+    })),
+    recentlyDisconnected: departed.map((d) => ({
+      id: d.id,
+      cluster: d.cluster,
+      profile: d.group,
+      userAgent: d.userAgent,
+      connectedSince: d.connectedSince,
+      disconnectedAt: d.disconnectedAt,
+      ...(d.peer ? { peer: d.peer } : {}),
+      nacks: d.nacks,
     })),
   };
 }

@@ -23,6 +23,8 @@ export type {
   NodeStatus,
   TypeStatus,
   NackRecord,
+  DepartedNode,
+  DepartedNack,
   XdsServerEvents,
   ConnectEvent,
   DisconnectEvent,

@@ -175,7 +175,12 @@ test('disconnect frees per-node state and the watch index', async (t) => {
   assert.equal(h.server.stats().index.watches, 2);
   c.close();
   await eventually(() => h.server.nodes().length === 0, 5000, 'node removal');
-  assert.deepEqual(h.server.stats(), { streams: 0, nodes: 0, index: { groups: 0, names: 0, watches: 0, wildcard: 0 } });
+  assert.deepEqual(h.server.stats(), {
+    streams: 0,
+    nodes: 0,
+    departed: 0,
+    index: { groups: 0, names: 0, watches: 0, wildcard: 0 },
+  });
 });
 
 test('SotW repeated name lists: reordered, duplicated or shrunk lists are applied, not mistaken for the current one', async (t) => {

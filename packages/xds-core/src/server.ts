@@ -19,7 +19,7 @@ import { WatchIndex } from './watch-index.ts';
 import { NameListCache } from './name-lists.ts';
 import type { PeerIdentity } from './peer.ts';
 import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, type ReceiveWindows } from './flow-control.ts';
-import type { NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
+import type { DepartedNode, NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
 import { TYPE, silentLogger, type Logger } from './types.ts';
 
 export interface XdsServerOptions {
@@ -42,6 +42,10 @@ export interface XdsServerOptions {
   /** HTTP/2 receive windows of each client connection (default 8 MiB per connection, 1 MiB per stream; 0 keeps
    *  the protocol's 65,535 bytes). Large SotW ACKs from many proxies on one connection need more than 64 KB. */
   receiveWindows?: Partial<ReceiveWindows>;
+  /** How long a node that left with NACKs on record stays on departedNodes() (default 5 minutes; 0 keeps none). */
+  departedRetentionMs?: number;
+  /** Cap on departedNodes() entries; the oldest departure goes first (default 1,000). */
+  departedMax?: number;
   /** Extra grpc-js server options. */
   grpcOptions?: grpc.ServerOptions;
 }
@@ -111,6 +115,10 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly #nameSets = new WeakMap<readonly string[], Map<string, Set<string>>>();
   /** The canonical shared name set per group and type for delta streams (see #shareNames); held weakly. */
   readonly #sharedNames = new Map<string, WeakRef<Set<string>>>();
+  /** Nodes that left with NACKs on record, oldest departure first (Map order); see departedNodes(). */
+  readonly #departed = new Map<string, { at: number; node: DepartedNode }>();
+  readonly #departedRetentionMs: number;
+  readonly #departedMax: number;
   #closed = false;
 
   constructor(opts: XdsServerOptions) {
@@ -124,6 +132,15 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         `XdsServer option ackWaitMs must be a number of milliseconds >= 0, got ${String(opts.ackWaitMs)}`,
       );
     }
+    for (const [k, v] of [
+      ['departedRetentionMs', opts.departedRetentionMs],
+      ['departedMax', opts.departedMax],
+    ] as const) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= 0))
+        throw new TypeError(`XdsServer option ${k} must be an integer >= 0, got ${String(v)}`);
+    }
+    this.#departedRetentionMs = opts.departedRetentionMs ?? 5 * 60_000;
+    this.#departedMax = opts.departedMax ?? 1000;
     this.#windows = new WindowTuner({ ...DEFAULT_RECEIVE_WINDOWS, ...opts.receiveWindows });
     this.#host = {
       cache: this.cache,
@@ -288,7 +305,66 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     const e = this.#nodes.get(id);
     if (!e) return;
     e.streams.delete(s);
-    if (e.streams.size === 0) this.#nodes.delete(id);
+    if (e.streams.size === 0) {
+      this.#nodes.delete(id);
+      this.#rememberDeparture(e);
+    }
+  }
+
+  /**
+   * A node that leaves while its types carry NACKs may have left because of them (a client that
+   * cannot use its config often gives up or crash-loops), and its live status goes with it; so
+   * its NACKs stay visible for a while. Bounded in time and count, so clients that come and go
+   * cannot grow it without limit; nodes without NACKs leave nothing behind.
+   */
+  #rememberDeparture(e: NodeEntry): void {
+    if (this.#departedRetentionMs === 0 || this.#departedMax === 0) return;
+    const nacks = [...e.types.values()]
+      .filter((t) => t.lastNack)
+      .map((t) => ({
+        typeUrl: t.typeUrl,
+        type: t.type,
+        ...t.lastNack!,
+        names: [...t.lastNack!.names],
+        ...(t.lastAckedAt && t.lastAckedAt > t.lastNack!.at ? { ackedAfter: t.lastAckedAt } : {}),
+      }))
+      .sort((a, b) => a.type.localeCompare(b.type));
+    if (nacks.length === 0) return;
+    const now = Date.now();
+    const id = e.node.id;
+    // Re-inserted, so Map order stays departure order when a node leaves twice.
+    this.#departed.delete(id);
+    this.#departed.set(id, {
+      at: now,
+      node: {
+        id,
+        cluster: e.node.cluster ?? '',
+        group: e.group,
+        userAgent: [e.node.user_agent_name, e.node.user_agent_version].filter(Boolean).join('/'),
+        connectedSince: new Date(e.connectedSince).toISOString(),
+        disconnectedAt: new Date(now).toISOString(),
+        ...(e.peer ? { peer: { uriSans: [...e.peer.uriSans], dnsSans: [...e.peer.dnsSans] } } : {}),
+        nacks,
+      },
+    });
+    for (const k of this.#departed.keys()) {
+      if (this.#departed.size <= this.#departedMax) break;
+      this.#departed.delete(k);
+    }
+    this.#pruneDeparted(now);
+  }
+
+  #pruneDeparted(now: number): void {
+    for (const [k, v] of this.#departed) {
+      if (now - v.at < this.#departedRetentionMs) break;
+      this.#departed.delete(k);
+    }
+  }
+
+  /** Nodes that left with NACKs on record within the retention time, most recent departure first. */
+  departedNodes(): DepartedNode[] {
+    this.#pruneDeparted(Date.now());
+    return [...this.#departed.values()].reverse().map((v) => structuredClone(v.node));
   }
 
   /** Binds and starts serving; resolves with the bound port (pass 0 for a free one). */
@@ -357,7 +433,17 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   }
 
   /** Internal sizes, for leak checks in tests and the admin API. */
-  stats(): { streams: number; nodes: number; index: ReturnType<WatchIndex<StreamBase>['size']> } {
-    return { streams: this.#streams.size, nodes: this.#nodes.size, index: this.#index.size() };
+  stats(): {
+    streams: number;
+    nodes: number;
+    departed: number;
+    index: ReturnType<WatchIndex<StreamBase>['size']>;
+  } {
+    return {
+      streams: this.#streams.size,
+      nodes: this.#nodes.size,
+      departed: this.#departed.size,
+      index: this.#index.size(),
+    };
   }
 }

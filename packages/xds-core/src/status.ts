@@ -18,6 +18,8 @@ export interface XdsNode {
 export interface NackRecord {
   /** The version_info (SotW) / system_version_info (delta) of the rejected response. */
   version: string;
+  /** The nonce of the rejected response (the one the NACK's response_nonce names). */
+  nonce: string;
   message: string;
   /** ISO time the NACK arrived. */
   at: string;
@@ -56,6 +58,32 @@ export interface NodeStatus {
   streams: number;
   peer?: PeerIdentity;
   types: TypeStatus[];
+}
+
+/** A NACK kept after its node left, with the type it was for. */
+export interface DepartedNack extends NackRecord {
+  typeUrl: string;
+  /** CDS, EDS, LDS, RDS or SDS. */
+  type: string;
+  /** Set when a later response of this type was ACKed: the NACK was not the state the node left in. */
+  ackedAfter?: string;
+}
+
+/**
+ * A node whose last stream closed while one of its types stood NACKed. Kept for a few minutes
+ * (XdsServerOptions.departedRetentionMs) so an operator can still see why a client went away.
+ */
+export interface DepartedNode {
+  id: string;
+  cluster: string;
+  group: string;
+  userAgent: string;
+  connectedSince: string;
+  /** ISO time the node's last stream closed. */
+  disconnectedAt: string;
+  peer?: PeerIdentity;
+  /** The last NACK of each type that had one, in type order. */
+  nacks: DepartedNack[];
 }
 
 interface EventBase {

@@ -448,7 +448,13 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     if (this.#dirty.size) this.schedule();
     const now = Date.now();
     const message = String(detail.message ?? '').slice(0, 4096);
-    const rec: NackRecord = { version: push.version, message, at: new Date(now).toISOString(), names: push.names };
+    const rec: NackRecord = {
+      version: push.version,
+      nonce: push.nonce,
+      message,
+      at: new Date(now).toISOString(),
+      names: push.names,
+    };
     const ts = this.typeStatus(typeUrl);
     ts.lastNack = rec;
     ts.pendingAck = false;
