@@ -55,6 +55,34 @@ const node = async () =>
 const clusterPushes = async () =>
   metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_xds_pushes_total', { type: 'cluster' }) ?? 0;
 
+test('a client that NACKs and goes away stays on /debug/nodes under recentlyDisconnected, with its NACK', {
+  timeout: 90_000,
+}, async () => {
+  const leaver = new XdsClientProcess(mg.xdsPort, 'e2e-nack-leaver');
+  try {
+    const s = await leaver.burst('xds:///secure', 1, 3000);
+    assert.equal(s.failures, 1, 'a call through a rejected cluster cannot succeed');
+    await waitFor(async () => {
+      const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[];
+      return nodes.find((n) => n.id === 'e2e-nack-leaver')?.status.CDS === 'NACKED';
+    }, 'CDS NACKED while connected');
+  } finally {
+    await leaver.close();
+  }
+  const page = await waitFor(async () => {
+    const body = (await getJson(`${mg.adminUrl}/debug/nodes`)).body;
+    return body.recentlyDisconnected.some((n: any) => n.id === 'e2e-nack-leaver') ? body : undefined;
+  }, 'the departed node on /debug/nodes');
+  assert.ok(!page.nodes.some((n: any) => n.id === 'e2e-nack-leaver'), 'the node is no longer connected');
+  const gone = page.recentlyDisconnected.find((n: any) => n.id === 'e2e-nack-leaver');
+  assert.match(gone.userAgent, /gRPC Node/, JSON.stringify(gone));
+  const cds = gone.nacks.find((n: any) => n.type === 'CDS');
+  assert.ok(cds, JSON.stringify(gone));
+  assert.match(cds.message, /certificate_provider_instance|instance_name/, JSON.stringify(cds));
+  assert.ok(cds.version && cds.nonce && cds.at <= gone.disconnectedAt, JSON.stringify(gone));
+  assert.deepEqual(cds.names, ['secure']);
+});
+
 test('a NACKed Cluster shows on /debug/nodes with its message and is not resent', { timeout: 90_000 }, async () => {
   // Dialing the secure target makes the client subscribe to its Cluster and reject it.
   const s = await client.burst('xds:///secure', 1, 3000);
