@@ -1,11 +1,20 @@
 // grpc-go-client is a second, independent proxyless xDS client (grpc-go) used by meshgate's
 // end-to-end tests, so the xDS core is proven against more than one real implementation.
 //
-// It dials a target such as xds:///echo with the bootstrap from GRPC_XDS_BOOTSTRAP or
-// GRPC_XDS_BOOTSTRAP_CONFIG, invokes one unary method with an empty request using a raw-bytes
-// codec (no generated code), and prints one JSON line per call:
+// It dials each target (-target xds:///echo, or several separated by commas) with the bootstrap
+// from GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG, invokes one unary method with an empty
+// request using a raw-bytes codec (no generated code), and prints one JSON line per call:
 //
-//	{"ok":true,"fields":{"2":"echo-v1","3":50051}} (reply fields by number) or {"ok":false,"error":"..."}
+//	{"target":"xds:///echo","ok":true,"fields":{"2":"echo-v1","3":50051}} (reply fields by number)
+//	{"target":"xds:///echo","ok":false,"code":14,"error":"..."}
+//
+// -xds-creds uses xDS channel credentials (gRFC A29: the TLS settings come from CDS and the
+// bootstrap's certificate providers). -hold prints {"done":true} after the calls and keeps the
+// channels (and so the xDS stream) open until stdin closes, so a test can read the control
+// plane's view of this client while it is still connected.
+//
+// The same source builds against older grpc-go releases (see build-grpc-go-client.sh): dial.go
+// and dial_pre163.go pick the constructor the release has.
 package main
 
 import (
@@ -13,12 +22,17 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and balancers
@@ -72,35 +86,56 @@ func fields(b []byte) map[string]any {
 }
 
 func main() {
-	target := flag.String("target", "xds:///echo", "target to dial")
+	target := flag.String("target", "xds:///echo", "target to dial; several separated by commas")
 	method := flag.String("method", "/meshgate.examples.echo.Echo/Echo", "full method name")
-	calls := flag.Int("calls", 100, "number of calls")
+	calls := flag.Int("calls", 100, "number of calls per target")
 	interval := flag.Duration("interval", 0, "pause between calls")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-call deadline (the first call waits for xDS)")
+	useXdsCreds := flag.Bool("xds-creds", false, "xDS channel credentials (TLS from CDS), insecure fallback")
+	hold := flag.Bool("hold", false, "after the calls, print {\"done\":true} and stay connected until stdin closes")
 	flag.Parse()
 	encoding.RegisterCodec(rawCodec{})
 
-	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "dial %s: %v\n", *target, err)
-		os.Exit(2)
-	}
-	defer conn.Close()
-	enc := json.NewEncoder(os.Stdout)
-	for i := 0; i < *calls; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-		req := []byte{}
-		var resp []byte
-		err := conn.Invoke(ctx, *method, &req, &resp, grpc.WaitForReady(true))
-		cancel()
+	var creds credentials.TransportCredentials = insecure.NewCredentials()
+	if *useXdsCreds {
+		c, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
 		if err != nil {
-			enc.Encode(map[string]any{"ok": false, "error": err.Error()})
-		} else {
-			enc.Encode(map[string]any{"ok": true, "fields": fields(resp)})
+			fmt.Fprintf(os.Stderr, "xds credentials: %v\n", err)
+			os.Exit(2)
 		}
-		if *interval > 0 {
-			time.Sleep(*interval)
+		creds = c
+	}
+	enc := json.NewEncoder(os.Stdout)
+	var conns []*grpc.ClientConn
+	for _, t := range strings.Split(*target, ",") {
+		conn, err := newClient(t, grpc.WithTransportCredentials(creds),
+			grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dial %s: %v\n", t, err)
+			os.Exit(2)
 		}
+		conns = append(conns, conn)
+		for i := 0; i < *calls; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+			req := []byte{}
+			var resp []byte
+			err := conn.Invoke(ctx, *method, &req, &resp, grpc.WaitForReady(true))
+			cancel()
+			if err != nil {
+				enc.Encode(map[string]any{"target": t, "ok": false, "code": int(status.Code(err)), "error": err.Error()})
+			} else {
+				enc.Encode(map[string]any{"target": t, "ok": true, "fields": fields(resp)})
+			}
+			if *interval > 0 {
+				time.Sleep(*interval)
+			}
+		}
+	}
+	if *hold {
+		enc.Encode(map[string]any{"done": true})
+		io.Copy(io.Discard, os.Stdin)
+	}
+	for _, c := range conns {
+		c.Close()
 	}
 }
