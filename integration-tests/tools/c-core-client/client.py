@@ -15,6 +15,7 @@ import sys
 
 try:
     import grpc
+    import grpc.experimental
 except ImportError:
     sys.stderr.write('c-core-client: the grpc module is missing; install it with: apt-get install python3-grpcio\n')
     sys.exit(3)
