@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackends, tempDir, writeAtomic } from '../lib/fixture.ts';
-import { MeshgateProcess, REPO_ROOT } from '../lib/meshgate-process.ts';
+import { MeshgateProcess, REPO_ROOT, runCli } from '../lib/meshgate-process.ts';
+import { getJson, waitFor } from '../lib/wait.ts';
 import {
   assertNoDepartedNacks,
   assertShare,
@@ -33,6 +34,7 @@ let mg: MeshgateProcess;
 let bootstrapFor: (nodeId: string) => string;
 const clientsReady = matrixClients();
 const summary: string[] = [];
+const nackSummary: string[] = [];
 
 before(async () => {
   await clientsReady;
@@ -54,6 +56,23 @@ before(async () => {
 `,
   ).join('');
   yaml = yaml.replace('\nlisteners:\n', `\n${extra}listeners:\n`);
+  // A service no client here can use: its TLS names a trust bundle the clients' bootstraps have no
+  // certificate provider for, so each client NACKs its Cluster when asked to dial it.
+  const ca = await runCli(['certs', 'init-ca', '--out', join(tmp.dir, 'ca')]);
+  assert.equal(ca.code, 0, ca.stderr);
+  yaml = yaml.replace(
+    '\nroutes:\n',
+    `
+  - name: needs-certs
+    protocol: grpc
+    tls: { expectedSans: [{ uri: spiffe://example.org/needs-certs }], trustBundle: test/roots }
+    endpoints: [{ address: 127.0.0.1, port: ${port('echo-v1')} }]
+routes:
+`,
+  );
+  yaml += `trustBundles:
+  - { name: test/roots, caFiles: [ca/ca.pem] }
+`;
   writeAtomic(join(tmp.dir, 'meshgate.yaml'), yaml);
   mg = new MeshgateProcess(join(tmp.dir, 'meshgate.yaml'));
   await mg.start();
@@ -63,6 +82,7 @@ before(async () => {
 
 after(async () => {
   if (summary.length) console.log(`# quickstart split per client\n${summary.map((l) => `#   ${l}`).join('\n')}`);
+  if (nackSummary.length) console.log(`# NACK kept after disconnect\n${nackSummary.map((l) => `#   ${l}`).join('\n')}`);
   await mg?.stop();
   await backends?.closeAll();
   tmp.cleanup();
@@ -94,6 +114,31 @@ describe('client matrix: quickstart and weighted routes', { timeout: 900_000 }, 
       summary.push(
         `${c.label} [${userAgent}]: echo ${v1}:${400 - v1} (echo-v2 share ${v2.toFixed(3)}, endpoints ${JSON.stringify(v2ports)}); echo-v2 share on ${shares.join(', ')}`,
       );
+    });
+
+    test(`${c.label}: a Cluster it NACKs stays on /debug/nodes after it disconnects`, async () => {
+      const nodeId = `matrix-${c.id}-nack`;
+      let live: any;
+      const calls = await runClient(c, {
+        bootstrapFile: bootstrapFor(nodeId),
+        targets: ['xds:///needs-certs'],
+        calls: 1,
+        timeoutS: 5,
+        whileConnected: async () => {
+          const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[];
+          live = nodes.find((n) => n.id === nodeId);
+        },
+      });
+      assert.equal(calls[0]?.ok, false, `a call through a Cluster the client rejected: ${JSON.stringify(calls)}`);
+      assert.equal(live?.status?.CDS, 'NACKED', `while connected: ${JSON.stringify(live)}`);
+      const gone = await waitFor(async () => {
+        const page = (await getJson(`${mg.adminUrl}/debug/nodes`)).body;
+        return page.recentlyDisconnected.find((n: any) => n.id === nodeId);
+      }, `${nodeId} under recentlyDisconnected`);
+      const cds = gone.nacks.find((n: any) => n.type === 'CDS');
+      assert.ok(cds?.message && cds.nonce && cds.version && cds.at <= gone.disconnectedAt, JSON.stringify(gone));
+      assert.deepEqual(cds.names, ['needs-certs']);
+      nackSummary.push(`${c.label}: ${cds.message}`);
     });
   }
 });
