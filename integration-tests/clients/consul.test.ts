@@ -26,28 +26,30 @@ let bootstrapFor: (nodeId: string) => string;
 const clientsReady = matrixClients();
 const summary: string[] = [];
 
-before(async () => {
-  await clientsReady;
-  consul = await startConsul({});
-  backends = await startBackends(['echo-v1', 'echo-v2', 'echo-v2#b']);
-  const reg = (id: string, name: string, backend: string) =>
-    consul.registerService({ id, name, address: '127.0.0.1', port: backends.get(backend)!.port });
-  await reg('echo-v1-a', 'echo-v1', 'echo-v1');
-  await reg('echo-v2-a', 'echo-v2', 'echo-v2');
-  await reg('echo-v2-b', 'echo-v2', 'echo-v2#b');
-  for (const name of ['echo-v1', 'echo-v2'])
-    await consul.putConfigEntry({ Kind: 'service-defaults', Name: name, Protocol: 'grpc' });
-  // Consul's own route: the ingress-gateway entry named like the gateway.
-  await consul.putConfigEntry({
-    Kind: 'ingress-gateway',
-    Name: 'edge',
-    Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo-v2', Hosts: ['ingress-echo'] }] }],
-  });
-  // meshgate's own weighted routes to Consul services, by their model names consul/<dc>/<service>.
-  const svc = (s: string) => `consul/${consul.datacenter}/${s}`;
-  writeAtomic(
-    join(tmp.dir, 'meshgate.yaml'),
-    `consul:
+// The first run builds the grpc-go clients (minutes on two busy cores).
+before(
+  async () => {
+    await clientsReady;
+    consul = await startConsul({});
+    backends = await startBackends(['echo-v1', 'echo-v2', 'echo-v2#b']);
+    const reg = (id: string, name: string, backend: string) =>
+      consul.registerService({ id, name, address: '127.0.0.1', port: backends.get(backend)!.port });
+    await reg('echo-v1-a', 'echo-v1', 'echo-v1');
+    await reg('echo-v2-a', 'echo-v2', 'echo-v2');
+    await reg('echo-v2-b', 'echo-v2', 'echo-v2#b');
+    for (const name of ['echo-v1', 'echo-v2'])
+      await consul.putConfigEntry({ Kind: 'service-defaults', Name: name, Protocol: 'grpc' });
+    // Consul's own route: the ingress-gateway entry named like the gateway.
+    await consul.putConfigEntry({
+      Kind: 'ingress-gateway',
+      Name: 'edge',
+      Listeners: [{ Port: 8080, Protocol: 'grpc', Services: [{ Name: 'echo-v2', Hosts: ['ingress-echo'] }] }],
+    });
+    // meshgate's own weighted routes to Consul services, by their model names consul/<dc>/<service>.
+    const svc = (s: string) => `consul/${consul.datacenter}/${s}`;
+    writeAtomic(
+      join(tmp.dir, 'meshgate.yaml'),
+      `consul:
   address: ${consul.address}
   gateway: { name: edge, port: 8080 }
 routes:
@@ -62,12 +64,14 @@ routes:
       - { service: ${svc('echo-v1')}, weight: 25 }
       - { service: ${svc('echo-v2')}, weight: 75 }
 `,
-  );
-  mg = new MeshgateProcess(join(tmp.dir, 'meshgate.yaml'));
-  await mg.start();
-  await mg.waitReady(30_000);
-  bootstrapFor = await bootstrapFiles(tmp.dir, mg.xdsPort);
-});
+    );
+    mg = new MeshgateProcess(join(tmp.dir, 'meshgate.yaml'));
+    await mg.start();
+    await mg.waitReady(30_000);
+    bootstrapFor = await bootstrapFiles(tmp.dir, mg.xdsPort);
+  },
+  { timeout: 900_000 },
+);
 
 after(async () => {
   if (summary.length) console.log(`# Consul example per client\n${summary.map((l) => `#   ${l}`).join('\n')}`);

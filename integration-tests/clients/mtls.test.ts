@@ -53,35 +53,37 @@ function exampleCommands(yaml: string): string {
   return cmds.join('\n');
 }
 
-before(async () => {
-  await clientsReady;
-  const example = readFileSync(join(REPO_ROOT, 'examples/mtls.yaml'), 'utf8');
-  await run('bash', ['-euc', exampleCommands(example)], { cwd: tmp.dir });
-  // The upstream's own certificate, from the same CA, with the SPIFFE ID the example expects.
-  await run(
-    'bash',
-    [
-      '-euc',
-      `openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=payments -keyout payments.key -out payments.csr
+// The first run builds the grpc-go clients (minutes on two busy cores).
+before(
+  async () => {
+    await clientsReady;
+    const example = readFileSync(join(REPO_ROOT, 'examples/mtls.yaml'), 'utf8');
+    await run('bash', ['-euc', exampleCommands(example)], { cwd: tmp.dir });
+    // The upstream's own certificate, from the same CA, with the SPIFFE ID the example expects.
+    await run(
+      'bash',
+      [
+        '-euc',
+        `openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=payments -keyout payments.key -out payments.csr
 printf 'subjectAltName=URI:${PAYMENTS_ID}' > payments.ext
 openssl x509 -req -in payments.csr -CA ca.crt -CAkey ca.key -days 30 -extfile payments.ext -out payments.crt`,
-    ],
-    { cwd: certs },
-  );
-  const pem = (f: string) => readFileSync(join(certs, f), 'utf8');
-  const backend = (name: string) =>
-    startMtlsBackend({
-      name,
-      caPem: pem('ca.crt'),
-      certChainPem: pem('payments.crt'),
-      keyPem: pem('payments.key'),
-      allowedCaller: GATEWAY_ID,
-    });
-  zoneA = await backend('payments');
-  zoneB = await backend('payments');
-  // The example on this run's ports, plus one service that expects another SPIFFE ID from the same
-  // upstream: the control that each client really checks the upstream's identity.
-  const impostorCheck = `  - name: payments-wrong-san
+      ],
+      { cwd: certs },
+    );
+    const pem = (f: string) => readFileSync(join(certs, f), 'utf8');
+    const backend = (name: string) =>
+      startMtlsBackend({
+        name,
+        caPem: pem('ca.crt'),
+        certChainPem: pem('payments.crt'),
+        keyPem: pem('payments.key'),
+        allowedCaller: GATEWAY_ID,
+      });
+    zoneA = await backend('payments');
+    zoneB = await backend('payments');
+    // The example on this run's ports, plus one service that expects another SPIFFE ID from the same
+    // upstream: the control that each client really checks the upstream's identity.
+    const impostorCheck = `  - name: payments-wrong-san
     protocol: grpc
     tls:
       expectedSans: [{ uri: spiffe://example.org/ns/default/sa/impostor }]
@@ -89,30 +91,32 @@ openssl x509 -req -in payments.csr -CA ca.crt -CAkey ca.key -days 30 -extfile pa
       clientIdentity: example/gateway
     endpoints: [{ address: 127.0.0.1, port: ${zoneA.port} }]
 `;
-  assert.match(example, /\nroutes:\n/);
-  writeAtomic(
-    join(tmp.dir, 'examples/mtls.yaml'),
-    example
-      .replace('port: 50061', `port: ${zoneA.port}`)
-      .replace('port: 50062', `port: ${zoneB.port}`)
-      .replace('\nroutes:\n', `\n${impostorCheck}routes:\n`),
-  );
-  // The client's certificate providers, named like the example's identity and trust bundle.
-  const provider = join(tmp.dir, 'provider');
-  mkdirSync(provider);
-  copyFileSync(join(certs, 'gateway.crt'), join(provider, 'cert.pem'));
-  copyFileSync(join(certs, 'gateway.key'), join(provider, 'key.pem'));
-  copyFileSync(join(certs, 'ca.crt'), join(provider, 'ca.pem'));
-  mg = new MeshgateProcess(join(tmp.dir, 'examples/mtls.yaml'));
-  await mg.start();
-  await mg.waitReady();
-  bootstrapFor = await bootstrapFiles(tmp.dir, mg.xdsPort, [
-    '--cert-provider',
-    `example/gateway=${provider}`,
-    '--cert-provider',
-    `example/roots=${provider}`,
-  ]);
-});
+    assert.match(example, /\nroutes:\n/);
+    writeAtomic(
+      join(tmp.dir, 'examples/mtls.yaml'),
+      example
+        .replace('port: 50061', `port: ${zoneA.port}`)
+        .replace('port: 50062', `port: ${zoneB.port}`)
+        .replace('\nroutes:\n', `\n${impostorCheck}routes:\n`),
+    );
+    // The client's certificate providers, named like the example's identity and trust bundle.
+    const provider = join(tmp.dir, 'provider');
+    mkdirSync(provider);
+    copyFileSync(join(certs, 'gateway.crt'), join(provider, 'cert.pem'));
+    copyFileSync(join(certs, 'gateway.key'), join(provider, 'key.pem'));
+    copyFileSync(join(certs, 'ca.crt'), join(provider, 'ca.pem'));
+    mg = new MeshgateProcess(join(tmp.dir, 'examples/mtls.yaml'));
+    await mg.start();
+    await mg.waitReady();
+    bootstrapFor = await bootstrapFiles(tmp.dir, mg.xdsPort, [
+      '--cert-provider',
+      `example/gateway=${provider}`,
+      '--cert-provider',
+      `example/roots=${provider}`,
+    ]);
+  },
+  { timeout: 900_000 },
+);
 
 after(async () => {
   if (summary.length) console.log(`# mTLS example per client\n${summary.map((l) => `#   ${l}`).join('\n')}`);

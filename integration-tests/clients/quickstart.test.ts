@@ -36,49 +36,53 @@ const clientsReady = matrixClients();
 const summary: string[] = [];
 const nackSummary: string[] = [];
 
-before(async () => {
-  await clientsReady;
-  backends = await startBackends(['echo-v1', 'echo-v2', 'echo-v2#b']);
-  const port = (n: string) => String(backends.get(n)!.port);
-  // The example file as shipped, on this run's ports, with the extra routes added to its route list.
-  let yaml = readFileSync(join(REPO_ROOT, 'examples/quickstart.yaml'), 'utf8')
-    .replace('port: 50051', `port: ${port('echo-v1')}`)
-    .replace('port: 50052', `port: ${port('echo-v2')}`)
-    .replace('port: 50053', `port: ${port('echo-v2#b')}`);
-  assert.match(yaml, /\nlisteners:\n/, 'examples/quickstart.yaml still has a listeners section');
-  const extra = WEIGHTED.map(
-    ([host, w1, w2]) => `  - name: ${host}
+// The first run builds the grpc-go clients (minutes on two busy cores).
+before(
+  async () => {
+    await clientsReady;
+    backends = await startBackends(['echo-v1', 'echo-v2', 'echo-v2#b']);
+    const port = (n: string) => String(backends.get(n)!.port);
+    // The example file as shipped, on this run's ports, with the extra routes added to its route list.
+    let yaml = readFileSync(join(REPO_ROOT, 'examples/quickstart.yaml'), 'utf8')
+      .replace('port: 50051', `port: ${port('echo-v1')}`)
+      .replace('port: 50052', `port: ${port('echo-v2')}`)
+      .replace('port: 50053', `port: ${port('echo-v2#b')}`);
+    assert.match(yaml, /\nlisteners:\n/, 'examples/quickstart.yaml still has a listeners section');
+    const extra = WEIGHTED.map(
+      ([host, w1, w2]) => `  - name: ${host}
     hosts: [${host}]
     match: { prefix: / }
     backends:
       - { service: echo-v1, weight: ${w1} }
       - { service: echo-v2, weight: ${w2} }
 `,
-  ).join('');
-  yaml = yaml.replace('\nlisteners:\n', `\n${extra}listeners:\n`);
-  // A service no client here can use: its TLS names a trust bundle the clients' bootstraps have no
-  // certificate provider for, so each client NACKs its Cluster when asked to dial it.
-  const ca = await runCli(['certs', 'init-ca', '--out', join(tmp.dir, 'ca')]);
-  assert.equal(ca.code, 0, ca.stderr);
-  yaml = yaml.replace(
-    '\nroutes:\n',
-    `
+    ).join('');
+    yaml = yaml.replace('\nlisteners:\n', `\n${extra}listeners:\n`);
+    // A service no client here can use: its TLS names a trust bundle the clients' bootstraps have no
+    // certificate provider for, so each client NACKs its Cluster when asked to dial it.
+    const ca = await runCli(['certs', 'init-ca', '--out', join(tmp.dir, 'ca')]);
+    assert.equal(ca.code, 0, ca.stderr);
+    yaml = yaml.replace(
+      '\nroutes:\n',
+      `
   - name: needs-certs
     protocol: grpc
     tls: { expectedSans: [{ uri: spiffe://example.org/needs-certs }], trustBundle: test/roots }
     endpoints: [{ address: 127.0.0.1, port: ${port('echo-v1')} }]
 routes:
 `,
-  );
-  yaml += `trustBundles:
+    );
+    yaml += `trustBundles:
   - { name: test/roots, caFiles: [ca/ca.pem] }
 `;
-  writeAtomic(join(tmp.dir, 'meshgate.yaml'), yaml);
-  mg = new MeshgateProcess(join(tmp.dir, 'meshgate.yaml'));
-  await mg.start();
-  await mg.waitReady();
-  bootstrapFor = await bootstrapFiles(tmp.dir, mg.xdsPort);
-});
+    writeAtomic(join(tmp.dir, 'meshgate.yaml'), yaml);
+    mg = new MeshgateProcess(join(tmp.dir, 'meshgate.yaml'));
+    await mg.start();
+    await mg.waitReady();
+    bootstrapFor = await bootstrapFiles(tmp.dir, mg.xdsPort);
+  },
+  { timeout: 900_000 },
+);
 
 after(async () => {
   if (summary.length) console.log(`# quickstart split per client\n${summary.map((l) => `#   ${l}`).join('\n')}`);

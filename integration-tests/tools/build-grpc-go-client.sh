@@ -34,6 +34,10 @@ hash=$( (cat "$src/go.mod" "$src/go.sum" "$src"/*.go; echo "tags=$tags") | sha25
 out="$CACHE/grpc-go-client/$hash/grpc-go-client"
 if [ -x "$out" ]; then echo "$out"; exit 0; fi
 mkdir -p "$(dirname "$out")"
+# One build of a given source at a time (test files start in parallel); the others then find it built.
+exec 9>"$out.lock"
+flock 9
+if [ -x "$out" ]; then echo "$out"; exit 0; fi
 ( cd "$src" && GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -trimpath -tags "$tags" -o "$out.tmp.$$" . ) >&2
 mv "$out.tmp.$$" "$out"
 echo "$out"
