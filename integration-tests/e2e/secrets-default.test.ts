@@ -8,13 +8,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { certsIssue } from '@meshgate/certs';
 import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { tempDir, writeAtomic } from '../lib/fixture.ts';
-import { MeshgateProcess, runCli } from '../lib/meshgate-process.ts';
+import { MeshgateProcess, REPO_ROOT, runCli } from '../lib/meshgate-process.ts';
 import { getJson, getText } from '../lib/wait.ts';
 
 const GW_ID = 'spiffe://example.org/ns/default/sa/gw';
@@ -233,4 +234,71 @@ test('meshgate validate warns about the opt-in, and about identities no node can
     /^warning: .*: identities \["mesh\/gw","mesh\/gw-by-node","mesh\/meshgate\/gw"\] hold private keys, and the xDS port does not authenticate clients/m,
   );
   assert.doesNotMatch(plain.stderr, /insecureAllowUnauthenticatedSecrets is on/);
+});
+
+test('examples/mtls.yaml, set up as its header says, serves the identity over xDS mTLS to the gateway only', async () => {
+  const dir = p('example');
+  mkdirSync(dir);
+  copyFileSync(join(REPO_ROOT, 'examples/mtls.yaml'), join(dir, 'mtls.yaml'));
+  // The commands exactly as documented, with examples/ moved to this test's directory.
+  const steps = readFileSync(join(dir, 'mtls.yaml'), 'utf8')
+    .split('\n')
+    .filter((l) => /^#\s+npx meshgate (certs issue|bootstrap) /.test(l))
+    .map((l) =>
+      l
+        .replace(/^#\s+npx meshgate /, '')
+        .replace(/ > .*$/, '')
+        .replaceAll('examples/', `${dir}/`)
+        .split(/\s+/),
+    );
+  assert.equal(steps.length, 3, 'two certs issue steps and a bootstrap step');
+  let bootstrap = '';
+  for (const args of steps) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, `meshgate ${args.join(' ')}: ${r.stderr}`);
+    if (args[0] === 'bootstrap') bootstrap = r.stdout;
+  }
+  assert.match(
+    bootstrap,
+    new RegExp(`${dir}/certs/gateway/key\\.pem`),
+    'Envoy dials meshgate with the gateway certificate',
+  );
+  const v = await runCli(['validate', '--config', join(dir, 'mtls.yaml')]);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stderr, '', 'the documented setup draws no warning');
+  await certsIssue({
+    spiffe: 'spiffe://example.org/ns/default/sa/other',
+    ca: join(dir, 'certs/ca'),
+    out: join(dir, 'certs/other'),
+  });
+
+  const ex = new MeshgateProcess(join(dir, 'mtls.yaml'), ['--xds-address', '127.0.0.1']);
+  try {
+    await ex.start();
+    await ex.waitReady();
+    const fetchAs = async (who: string) => {
+      const f = (n: string) => readFileSync(join(dir, 'certs', who, n));
+      const c = await AdsClient.connect({
+        address: `localhost:${ex.xdsPort}`,
+        node: { id: `${who}-node`, user_agent_name: 'envoy' },
+        credentials: grpc.credentials.createSsl(f('ca.pem'), f('key.pem'), f('cert.pem')),
+      });
+      try {
+        c.subscribe(TYPE.secret, ['example/gateway', 'example/roots']);
+        await settle(c);
+        return c.held(TYPE.secret);
+      } finally {
+        c.close();
+      }
+    };
+    const gw = await fetchAs('gateway');
+    const s = gw.get('example/gateway')?.object as any;
+    assert.ok(
+      s?.tls_certificate?.private_key?.inline_string,
+      `the gateway gets its identity: ${JSON.stringify([...gw.keys()])}`,
+    );
+    assert.deepEqual([...(await fetchAs('other')).keys()], ['example/roots'], 'another client of the same CA does not');
+  } finally {
+    await ex.stop();
+  }
 });
