@@ -1,5 +1,5 @@
 // Self-checks of the Consul contract server's blocking-query contract, so the adapter tests
-// above rest on a stand-in that behaves as protocols.md 3.4 describes.
+// above rest on a stand-in that behaves as Consul documents blocking queries.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConsulContractServer } from '../lib/consul-contract-server.ts';

@@ -1,4 +1,4 @@
-// A resource the client rejects is recorded and not resent in a loop (lessons.md scar 1).
+// A resource the client rejects is recorded and not resent in a loop (docs/architecture.md, rule 1).
 // grpc-js-xds NACKs a Cluster whose TLS names a certificate-provider instance its bootstrap
 // does not have: a real mistake (gateway config with mTLS, client bootstrap without certs).
 import { after, before, test } from 'node:test';
