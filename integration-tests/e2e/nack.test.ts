@@ -69,7 +69,8 @@ test('a NACKed Cluster shows on /debug/nodes with its message and is not resent'
     metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_xds_nacks_total', { type: 'cluster' }) ?? 0;
   assert.ok(nacks >= 1);
 
-  // No resend loop: the pushes counter for clusters stays put while nothing changes.
+  // No resend loop: the pushes counter for clusters stays put while nothing changes (an absence can only be
+  // observed over a window; 3 s is three times the ACK-wait fallback that would trigger a resend).
   const p1 = await clusterPushes();
   await new Promise((r) => setTimeout(r, 3000));
   const p2 = await clusterPushes();
