@@ -1,4 +1,5 @@
 // Wires meshgate together: sources -> pipeline -> cache -> xDS server, plus the admin server.
+import { collectDefaultMetrics, Registry as PromRegistry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { Source } from '@meshgate/model';
@@ -184,6 +185,9 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     rules = next;
   });
 
+  const runtimeMetrics = new PromRegistry();
+  collectDefaultMetrics({ register: runtimeMetrics });
+
   const admin = new AdminServer(
     {
       readiness: () => {
@@ -201,7 +205,8 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
           },
         };
       },
-      metrics: () => metrics.registry.render(),
+      // meshgate_ series first, then prom-client's process, heap and event-loop collectors.
+      metrics: async () => metrics.registry.render() + (await runtimeMetrics.metrics()),
       nodes: () => nodesPage(server.nodes()),
       resources: (q) => resourcesPage(cache, q, p.profiles),
     },
