@@ -8,21 +8,12 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { emptyModel, type Model } from '@meshgate/model';
 import { translate } from '@meshgate/translator';
-import { encodeResource, lookupMessage, TYPE } from '@meshgate/xds-core';
+import { lookupMessage, TYPE } from '@meshgate/xds-core';
 import { REPO_ROOT } from '../lib/meshgate-process.ts';
-import { buildValidator, validate, type WireResource } from './oracle.ts';
+import { buildValidator, encoded, validate, type WireResource } from './oracle.ts';
 
 const GOLDEN_IN = join(REPO_ROOT, 'packages/translator/testdata/in');
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-
-/** The Any bytes xds-core's cache holds for a resource, split into the Any's two fields. */
-function wire(source: string, typeUrl: string, name: string, obj: object): WireResource {
-  const any = lookupMessage('google.protobuf.Any')!.decode(encodeResource(typeUrl, name, obj)) as unknown as {
-    type_url: string;
-    value: Uint8Array;
-  };
-  return { source, typeUrl: any.type_url, value: any.value };
-}
 
 /** Bytes of field 999 (varint 1): a field no Envoy message has. */
 const UNKNOWN_FIELD = Uint8Array.from([0xb8, 0x3e, 0x01]);
@@ -82,7 +73,7 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
       const { resources: set, problems } = translate(model, 'envoy');
       assert.deepEqual(problems, [], f);
       for (const [typeUrl, m] of set)
-        for (const [name, obj] of m) resources.push(wire(`testdata/in/${f}`, typeUrl, name, obj));
+        for (const [name, obj] of m) resources.push(encoded(`testdata/in/${f}`, typeUrl, name, obj));
     }
     // Every resource type meshgate serves is covered, so a passing run says something about each.
     assert.deepEqual(new Set(resources.map((r) => r.typeUrl)), new Set(Object.values(TYPE)));
@@ -96,28 +87,32 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
     const hcmType = lookupMessage(HCM)!;
     const hcmBytes = (o: object): Uint8Array => hcmType.encode(hcmType.fromObject(o)).finish();
     const bad: Array<[string, WireResource, RegExp]> = [
-      ['empty cluster name', wire('t', TYPE.cluster, '', { ...cluster(), name: '' }), /Cluster "": name: value length/],
+      [
+        'empty cluster name',
+        encoded('t', TYPE.cluster, '', { ...cluster(), name: '' }),
+        /Cluster "": name: value length/,
+      ],
       [
         'unknown field in a resource',
         {
-          ...wire('t', TYPE.cluster, 'c', cluster()),
-          value: withUnknown(wire('t', TYPE.cluster, 'c', cluster()).value),
+          ...encoded('t', TYPE.cluster, 'c', cluster()),
+          value: withUnknown(encoded('t', TYPE.cluster, 'c', cluster()).value),
         },
         /Cluster "c": \(resource\): unknown field\(s\) #999 in envoy\.config\.cluster\.v3\.Cluster/,
       ],
       [
         'unknown field inside an Any',
-        wire('t', TYPE.listener, 'http', listener({ type_url: HCM, value: withUnknown(hcmBytes(hcm())) })),
+        encoded('t', TYPE.listener, 'http', listener({ type_url: HCM, value: withUnknown(hcmBytes(hcm())) })),
         /Listener "http": filter_chains\[0\]\.filters\[0\]\.typed_config<HttpConnectionManager>: unknown field\(s\) #999/,
       ],
       [
         'a rule broken inside an Any (stat_prefix is required)',
-        wire('t', TYPE.listener, 'http', listener({ '@type': HCM, ...hcm({ stat_prefix: '' }) })),
+        encoded('t', TYPE.listener, 'http', listener({ '@type': HCM, ...hcm({ stat_prefix: '' }) })),
         /Listener "http": filter_chains\[0\]\.filters\[0\]\.typed_config<HttpConnectionManager>\.stat_prefix: value length must be at least 1/,
       ],
       [
         'a rule broken two Anys deep (listener > HCM > router filter)',
-        wire(
+        encoded(
           't',
           TYPE.listener,
           'http',
@@ -140,7 +135,7 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
       ],
       [
         'an Any of a type the validator does not know is an error, not skipped',
-        wire(
+        encoded(
           't',
           TYPE.listener,
           'http',
@@ -160,12 +155,12 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
       ],
       [
         'an enum number Envoy does not define',
-        wire('t', TYPE.cluster, 'c', cluster({ lb_policy: 99 })),
+        encoded('t', TYPE.cluster, 'c', cluster({ lb_policy: 99 })),
         /Cluster "c": lb_policy: value must be one of the defined enum values/,
       ],
       [
         'a route with no weighted clusters',
-        wire('t', TYPE.route, 'r', {
+        encoded('t', TYPE.route, 'r', {
           name: 'r',
           virtual_hosts: [
             {
@@ -179,7 +174,7 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
       ],
       [
         'a deprecated field (weighted_clusters.total_weight)',
-        wire('t', TYPE.route, 'r', {
+        encoded('t', TYPE.route, 'r', {
           name: 'r',
           virtual_hosts: [
             {
@@ -200,7 +195,7 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
       ],
       [
         'a resource in a response of another type',
-        { ...wire('t', TYPE.cluster, 'c', cluster()), responseTypeUrl: TYPE.listener },
+        { ...encoded('t', TYPE.cluster, 'c', cluster()), responseTypeUrl: TYPE.listener },
         /Cluster "c": \(resource\): carried in a response of type/,
       ],
     ];
@@ -213,7 +208,7 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
       );
     }
     // The valid cluster the bad ones are made from passes, so each failure above is the one thing broken.
-    const ok = await validate(bin, [wire('t', TYPE.cluster, 'c', cluster())]);
+    const ok = await validate(bin, [encoded('t', TYPE.cluster, 'c', cluster())]);
     assert.deepEqual(ok.problems, []);
     assert.equal(ok.code, 0);
   });

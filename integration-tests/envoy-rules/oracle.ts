@@ -3,7 +3,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TYPE } from '@meshgate/xds-core';
+import { encodeResource, lookupMessage, TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { REPO_ROOT } from '../lib/meshgate-process.ts';
 
@@ -17,6 +17,15 @@ export interface WireResource {
   value: Uint8Array;
   /** type_url of the DiscoveryResponse that carried it, when it came from a server. */
   responseTypeUrl?: string;
+}
+
+/** A resource object encoded by xds-core exactly as its cache serves it, as a WireResource. */
+export function encoded(source: string, typeUrl: string, name: string, obj: object): WireResource {
+  const any = lookupMessage('google.protobuf.Any')!.decode(encodeResource(typeUrl, name, obj)) as unknown as {
+    type_url: string;
+    value: Uint8Array;
+  };
+  return { source, typeUrl: any.type_url, value: any.value };
 }
 
 export interface Verdict {

@@ -9,6 +9,10 @@ out="$CACHE/envoy-validate/$hash/envoy-validate"
 if [ -x "$out" ]; then echo "$out"; exit 0; fi
 command -v go >/dev/null || { echo "build-envoy-validate: the go command is needed" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
+# Two suites may ask at once on a cold machine: one builds, the other waits for it instead of building twice.
+exec 9>"$(dirname "$out")/.lock"
+flock 9
+if [ -x "$out" ]; then echo "$out"; exit 0; fi
 ( cd "$here" && GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -trimpath -o "$out.tmp.$$" . ) >&2
 mv "$out.tmp.$$" "$out"
 echo "$out"
