@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../lib/meshgate-process.ts';
 import { buildValidator, encoded, validate, type WireResource } from './oracle.ts';
 
 const GOLDEN_IN = join(REPO_ROOT, 'packages/translator/testdata/in');
+const HPO = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 /** Bytes of field 999 (varint 1): a field no Envoy message has. */
@@ -104,6 +105,20 @@ describe('Envoy rules: translator goldens, and the oracle itself', { timeout: 90
         'unknown field inside an Any',
         encoded('t', TYPE.listener, 'http', listener({ type_url: HCM, value: withUnknown(hcmBytes(hcm())) })),
         /Listener "http": filter_chains\[0\]\.filters\[0\]\.typed_config<HttpConnectionManager>: unknown field\(s\) #999/,
+      ],
+      [
+        'unknown field inside an Any held in a map',
+        encoded(
+          't',
+          TYPE.cluster,
+          'c',
+          cluster({
+            typed_extension_protocol_options: {
+              [HPO.slice(HPO.lastIndexOf('/') + 1)]: { type_url: HPO, value: withUnknown(new Uint8Array()) },
+            },
+          }),
+        ),
+        /Cluster "c": typed_extension_protocol_options\["envoy\.extensions\.upstreams\.http\.v3\.HttpProtocolOptions"\]<HttpProtocolOptions>: unknown field\(s\) #999/,
       ],
       [
         'a rule broken inside an Any (stat_prefix is required)',
