@@ -66,6 +66,8 @@ export function nodesPage(nodes: NodeStatus[], departed: DepartedNode[] = []): u
       ...(n.peer ? { peer: n.peer } : {}),
       status: Object.fromEntries(n.types.map((t) => [t.type, syncState(t)])),
       types: n.types,
+      // Secrets withheld from the node: name, why, and what would change that.
+      ...(n.refusedSecrets ? { refusedSecrets: n.refusedSecrets } : {}),
     })),
     recentlyDisconnected: departed.map((d) => ({
       id: d.id,

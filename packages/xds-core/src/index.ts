@@ -17,6 +17,13 @@ export { XdsServer, defaultGroupFor, type XdsServerOptions } from './server.ts';
 export { DEFAULT_RECEIVE_WINDOWS, type ReceiveWindows } from './flow-control.ts';
 export { Debouncer, type DebouncerOptions } from './debouncer.ts';
 export { parseSubjectAltName, type PeerIdentity } from './peer.ts';
+export {
+  secretHoldsKey,
+  defaultAuthorizeSecret,
+  UNAUTHENTICATED_REFUSAL,
+  type SecretDecision,
+  type SecretInfo,
+} from './secret-access.ts';
 export { contentHash, setVersion } from './wire.ts';
 export type {
   XdsNode,
@@ -25,6 +32,7 @@ export type {
   NackRecord,
   DepartedNode,
   DepartedNack,
+  SecretRefusal,
   XdsServerEvents,
   ConnectEvent,
   DisconnectEvent,
