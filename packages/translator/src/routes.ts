@@ -56,18 +56,20 @@ function backends(r: Route): { service: string; weight: number }[] {
 const UINT32_MAX = 0xffff_ffff;
 
 /**
- * Weights as served in weighted_clusters, with `total_weight` always set to their sum.
+ * Weights as served in weighted_clusters, and their sum (what gRPC clients get as `total_weight`).
  *
- * Why total_weight at all: today's Envoy and gRPC use the sum of the weights and treat
- * total_weight as optional, but gRPC C-core 1.51 (Debian 12's python3-grpcio), grpc-go up
- * to 1.53, and Envoy before the field became optional read an unset total_weight as 100 and
- * NACK any route whose weights do not add up to exactly that. An explicit total equal to the sum
- * satisfies both readings, so a 1:3 split reaches every client generation as written.
+ * Why total_weight for gRPC: today's gRPC libraries use the sum of the weights, but gRPC C-core
+ * 1.51 (Debian 12's python3-grpcio, libgrpc++, ruby-grpc) and grpc-go up to 1.53 read an unset
+ * total_weight as 100 and NACK every route whose weights add up to anything else. An explicit
+ * total equal to the sum satisfies both readings, so a 1:3 split reaches every gRPC generation
+ * as written. Envoy gets no total_weight: Envoy 1.24 deprecated it and uses the sum (and logs a
+ * deprecation warning for every route that sets it); only releases out of support since 2023
+ * read it as 100.
  *
- * Why not rescale to 100: rounding would change the split the user wrote (1:2 would become
- * 33:67, 1:1:1 would need a remainder somewhere) for no gain, since every client accepts any
- * total. The one limit all of them share is that the total is a uint32 (grpc-go and C-core
- * refuse a sum above it), so only then are weights scaled down, each kept at 1 or more.
+ * Why not rescale to 100 instead: rounding would change the split the user wrote (1:2 would become
+ * 33:67, 1:1:1 would need a remainder somewhere). The one limit every client shares is that the
+ * sum must fit a uint32 (Envoy, grpc-go and C-core refuse more), so only then are weights scaled
+ * down, each kept at 1 or more.
  */
 export function servedWeights(bs: { service: string; weight: number }[]): { weights: number[]; total: number } {
   const sum = bs.reduce((s, b) => s + b.weight, 0);
@@ -126,8 +128,8 @@ export function translateRoute(
         if (strip.length) c.request_headers_to_remove = strip;
         return c;
       }),
-      total_weight: { value: total },
     };
+    if (profile === 'grpc') (action.weighted_clusters as Record<string, unknown>).total_weight = { value: total };
   }
   if (r.timeoutMs !== undefined) {
     action.timeout = duration(r.timeoutMs);
