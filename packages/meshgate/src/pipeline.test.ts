@@ -140,7 +140,7 @@ test('a model with problems keeps the last good resources and reports them until
   assert.deepEqual(versions(cache, 'grpc', TYPE.route), good);
   const r = pipeline.readiness();
   assert.equal(r.ready, false);
-  const problems = (r.detail.translation as { problems: { path: string; message: string }[] }).problems;
+  const problems = r.detail.translation.problems;
   assert.ok(
     problems.some((p) => p.path.includes('missing') || p.message.includes('missing')),
     JSON.stringify(problems),
@@ -188,9 +188,9 @@ test('intention denials reported by a source become a gauge per service, cleared
   const a = new HandSource('consul');
   const { metrics, pipeline } = setup([a]);
   await pipeline.start();
-  a.push(model(), { details: { intentionDenied: ['billing', 'web'] } });
+  a.push(model(), { consul: { intentionDenied: ['billing', 'web'] } });
   assert.equal(metrics.intentionDenied.get({ service: 'billing' }), 1);
-  a.sink.status({ name: 'consul', synced: true, stale: false, details: { intentionDenied: ['web'] } });
+  a.sink.status({ name: 'consul', synced: true, stale: false, consul: { intentionDenied: ['web'] } });
   assert.equal(metrics.intentionDenied.get({ service: 'billing' }), 0);
   assert.equal(metrics.intentionDenied.get({ service: 'web' }), 1);
   await pipeline.stop();
@@ -262,8 +262,7 @@ test('a route whose backend no source defines is reported with the route, its so
   await pipeline.idle();
   const r = pipeline.readiness();
   assert.equal(r.ready, false);
-  const problems = (r.detail.translation as { problems: { path: string; message: string; source?: string }[] })
-    .problems;
+  const problems = r.detail.translation.problems;
   assert.deepEqual(problems, [
     {
       path: 'routes[shop].backends[consul/dc2/shop]',

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { validateModel } from '@meshgate/model';
-import type { Model, ModelProblem } from '@meshgate/model';
+import { emptyModel, validateModel } from '@meshgate/model';
+import type { Model, ModelProblem, Service } from '@meshgate/model';
 import { TYPE, type Profile, type ResourceSet } from './types.ts';
 import { byName, cmp } from './common.ts';
 import { translateCluster } from './clusters.ts';
@@ -47,10 +47,44 @@ export function translate(model: Model, profile: Profile): { resources: Resource
   return { resources: out, problems: [] };
 }
 
+/** EDS rules beyond validateModel's: every endpoint address is an IP (clients NACK a name). */
+function endpointProblems(services: readonly Service[]): ModelProblem[] {
+  const problems: ModelProblem[] = [];
+  for (const s of services) {
+    for (const e of s.endpoints) {
+      if (e.address && isIP(e.address) === 0) {
+        problems.push({
+          path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
+          message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs (resolve the name first, e.g. 127.0.0.1 instead of localhost)`,
+          source: s.source,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * The endpoint fast path: ClusterLoadAssignments for the services of `model` whose endpoints
+ * alone changed, held to the same rules translate() applies to them. With problems nothing is
+ * returned to publish, as with translate().
+ */
+export function translateEndpointUpdate(
+  model: Model,
+  services: readonly Service[],
+  profile: Profile,
+): { assignments: Map<string, object>; problems: ModelProblem[] } {
+  // The services' references (trust bundle, client identity) are checked against the whole model.
+  const sub: Model = { ...emptyModel(), services, identities: model.identities, trustBundles: model.trustBundles };
+  const problems = [...validateModel(sub), ...endpointProblems(services)];
+  if (problems.length > 0) return { assignments: new Map(), problems };
+  return { assignments: new Map(services.map((s) => [s.name, translateEndpoints(s, profile)])), problems: [] };
+}
+
 /** Problems validateModel does not know about but a data plane would reject. */
 function extraProblems(model: Model): ModelProblem[] {
   const problems: ModelProblem[] = [];
-  const dup = (kind: string, items: { name: string; source?: string }[]) => {
+  const dup = (kind: string, items: readonly { name: string; source?: string }[]) => {
     const seen = new Set<string>();
     for (const it of items) {
       if (seen.has(it.name))
@@ -67,17 +101,7 @@ function extraProblems(model: Model): ModelProblem[] {
   dup('listeners', model.listeners);
   // Identities and trust bundles share the Secret namespace.
   dup('secrets', [...model.identities, ...model.trustBundles]);
-  for (const s of model.services) {
-    for (const e of s.endpoints) {
-      if (e.address && isIP(e.address) === 0) {
-        problems.push({
-          path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
-          message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs (resolve the name first, e.g. 127.0.0.1 instead of localhost)`,
-          source: s.source,
-        });
-      }
-    }
-  }
+  problems.push(...endpointProblems(model.services));
   for (const l of model.listeners) {
     if (l.address !== undefined && isIP(l.address) === 0) {
       problems.push({
