@@ -134,35 +134,31 @@ test('a bad leaf keeps the one in service; a leaf from a new CA waits for the ro
     PrivateKeyPEM: l.keyPem,
     ServiceURI: uri('gw'),
   });
-  const { ctx, state, errors } = context({
+  const { ctx, state, errors, answers } = context({
     '/v1/agent/connect/ca/roots': rootsBody(oldCa.root.certPem),
     '/v1/agent/connect/ca/leaf/gw': leafBody(first),
   });
   const signal = new AbortController().signal;
+  const inService = () => state.leaf?.chainPem;
   assert.equal(await leafStep(ctx, 0, signal), 7);
-  assert.equal(state.leaf, undefined, 'no roots yet: the leaf waits');
+  assert.equal(inService(), undefined, 'no roots yet: the leaf waits');
   assert.ok(state.pendingLeaf);
   await rootsStep(ctx, 0, signal);
-  assert.equal(state.leaf?.chainPem, `${first.certPem.trim()}\n`);
+  assert.equal(inService(), `${first.certPem.trim()}\n`);
   assert.equal(state.pendingLeaf, undefined);
 
   // The agent hands out a leaf of the new CA before the roots list that CA.
-  const answers = ctx.get;
-  ctx.get = async (path, ...rest) =>
-    path.endsWith('/leaf/gw') ? { status: 200, index: 8, body: leafBody(rotated) } : answers(path, ...rest);
+  answers['/v1/agent/connect/ca/leaf/gw'] = leafBody(rotated);
   await leafStep(ctx, 7, signal);
-  assert.equal(state.leaf?.chainPem, `${first.certPem.trim()}\n`, 'the previous leaf stays in service');
+  assert.equal(inService(), `${first.certPem.trim()}\n`, 'the previous leaf stays in service');
   assert.match(state.leafError ?? '', /leaf certificate for gw rejected: certificate does not chain/);
   assert.equal(errors.length, 1);
   applyPendingLeaf(ctx);
   assert.equal(errors.length, 2, 'tried again, still rejected');
 
-  ctx.get = async (path) =>
-    path.endsWith('/roots')
-      ? { status: 200, index: 9, body: rootsBody(oldCa.root.certPem, newCa.root.certPem) }
-      : { status: 200, index: 8, body: leafBody(rotated) };
+  answers['/v1/agent/connect/ca/roots'] = rootsBody(oldCa.root.certPem, newCa.root.certPem);
   await rootsStep(ctx, 7, signal);
-  assert.equal(state.leaf?.chainPem, `${rotated.certPem.trim()}\n`, 'the new roots make the waiting leaf valid');
+  assert.equal(inService(), `${rotated.certPem.trim()}\n`, 'the new roots make the waiting leaf valid');
   assert.equal(state.leafError, undefined);
   assert.equal(state.roots?.rootPems.length, 2);
 });
