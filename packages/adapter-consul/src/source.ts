@@ -2,7 +2,6 @@
 // starts the watches the settings ask for and keeps the per-service watches equal to the wanted
 // set. Every answer updates the state and queues one coalesced flush, which builds the model and
 // status from the state and hands them to the sink when they changed.
-import { readFileSync } from 'node:fs';
 import type { Model, Source, SourceSink, SourceStatus } from '@meshgate/model';
 import { buildModel, buildStatus } from './build.ts';
 import { leafStep, rootsStep } from './connect.ts';
@@ -22,6 +21,7 @@ import {
   newState,
   serviceWatchKey,
 } from './state.ts';
+import { AclToken } from './token.ts';
 import { Semaphore } from './util.ts';
 import {
   type WatchContext,
@@ -45,7 +45,7 @@ export class ConsulSource implements Source {
   private readonly limiter: Semaphore;
   private http?: ConsulHttp;
   private ctx?: WatchContext;
-  private token = '';
+  private readonly token: AclToken;
   private sink?: SourceSink;
   private stopped = false;
   private registering = false;
@@ -58,6 +58,7 @@ export class ConsulSource implements Source {
     this.s = resolveSettings(options);
     this.name = this.s.name;
     this.log = options.logger ?? silent;
+    this.token = new AclToken(options);
     this.limiter = new Semaphore(this.s.concurrency);
     this.engine = new LoopEngine({
       rateLimit: this.s.rateLimit,
@@ -87,7 +88,7 @@ export class ConsulSource implements Source {
           this.queueFlush();
         },
         failed: (key, err, first) => {
-          if (err instanceof ConsulHttpError && err.kind === 'acl') this.token = this.safeReread();
+          if (err instanceof ConsulHttpError && err.kind === 'acl') this.token.reload();
           const msg = this.redact(errText(err));
           if (first) this.log.warn({ watch: key, err: msg }, 'consul: watch failing; keeping the last known state');
           const w = this.state.watches.get(key);
@@ -125,10 +126,10 @@ export class ConsulSource implements Source {
 
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
-    this.token = this.readToken();
+    this.token.load();
     const http = new ConsulHttp({
       address: this.s.address,
-      token: () => this.token,
+      token: () => this.token.get(),
       tls: this.raw.tls,
       maxBodyBytes: this.s.maxBodyBytes,
       common: { dc: this.s.datacenter, ns: this.s.namespace, partition: this.s.partition },
@@ -182,43 +183,13 @@ export class ConsulSource implements Source {
 
   // ---------------------------------------------------------------- setup
 
-  private readToken(): string {
-    if (this.raw.token) return this.raw.token.trim();
-    if (this.raw.tokenEnv) {
-      const v = process.env[this.raw.tokenEnv];
-      if (v === undefined)
-        throw new Error(
-          `consul.tokenEnv: environment variable ${this.raw.tokenEnv} is not set; export it or use tokenFile`,
-        );
-      return v.trim();
-    }
-    if (this.raw.tokenFile) {
-      try {
-        return readFileSync(this.raw.tokenFile, 'utf8').trim();
-      } catch (e) {
-        throw new Error(
-          `consul.tokenFile: cannot read ${this.raw.tokenFile} (${(e as NodeJS.ErrnoException).code ?? 'error'}); fix the path or its permissions`,
-        );
-      }
-    }
-    return '';
-  }
-
-  private safeReread(): string {
-    try {
-      return this.readToken();
-    } catch {
-      return this.token;
-    }
-  }
-
   private redact(s: string): string {
-    return this.token && this.token.length >= 4 ? s.split(this.token).join('[redacted]') : s;
+    return this.token.redact(s);
   }
 
   /** A one-shot task failed (agent/self, register): stale until it succeeds. */
   private taskFailed(key: string, err: unknown): void {
-    if (err instanceof ConsulHttpError && err.kind === 'acl') this.token = this.safeReread();
+    if (err instanceof ConsulHttpError && err.kind === 'acl') this.token.reload();
     const msg = this.redact(errText(err));
     this.state.failingTasks.set(key, msg);
     this.noteError(msg);
