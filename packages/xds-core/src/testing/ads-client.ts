@@ -16,6 +16,7 @@
  *   c.received(TYPE.cluster)                 // number of responses received for the type
  *   await c.quiet(TYPE.endpoint, 300)        // true when no response of that type arrives within 300 ms
  *   c.send({ ...raw request fields })        // anything, for protocol tests (stale nonces, garbage)
+ *   onWire: (buf) => ...                     // option: every response's bytes as received, before decoding
  *   c.status                                 // Promise of the stream's final grpc status
  *   c.close()
  *
@@ -43,6 +44,8 @@ export interface AdsClientOptions {
   decode?: boolean;
   /** Deadline for connecting, ms (default 5000). */
   connectTimeoutMs?: number;
+  /** Called with every response exactly as it arrived on the wire, before decoding (e.g. to scan for leaks). */
+  onWire?: (bytes: Buffer) => void;
 }
 
 export interface ReceivedResource {
@@ -121,7 +124,11 @@ export class AdsClient {
     this.#call.on('error', () => {
       /* surfaced through `status` */
     });
-    this.#call.on('data', (buf: Buffer) => this.#onResponse(buf));
+    const onWire = opts.onWire;
+    this.#call.on('data', (buf: Buffer) => {
+      onWire?.(buf);
+      this.#onResponse(buf);
+    });
     this.#call.on('end', () => {
       this.#ended = true;
     });
