@@ -26,7 +26,11 @@ const IP: Spec = { kind: 'string', nonEmpty: true, typeName: 'IP address' };
 
 /** Who may fetch an identity's Secret; the same entries wherever an identity is defined. */
 export const ALLOWED_NODES: Field = {
-  spec: { kind: 'list', of: { kind: 'string', nonEmpty: true, check: allowedEntryProblem } },
+  spec: {
+    kind: 'list',
+    of: { kind: 'string', nonEmpty: true, check: allowedEntryProblem },
+    hint: 'a list of entries: spiffe://..., dns:<name>, or a node id or cluster',
+  },
   default: '[]',
   doc: 'who may fetch this Secret: `spiffe://...` / `dns:<name>` (checked against the verified client certificate) or a node id / node cluster (self-declared); empty: every node. See [Who may fetch an identity](#who-may-fetch-an-identity-allowednodes)',
 };

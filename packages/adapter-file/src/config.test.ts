@@ -195,7 +195,7 @@ test('missing keys, bad durations, hostnames and bad enums say what to write', (
 `,
   );
   assert.deepEqual(r.messages, [
-    `${r.file}:2:5: services[0]: missing required key "name" (the cluster name, and the `xds:///<name>` target proxyless gRPC clients can dial)`,
+    `${r.file}:2:5: services[0]: missing required key "name" (the cluster name, and the xds:///<name> target proxyless gRPC clients can dial)`,
     `${r.file}:3:49: services[0].endpoints[0].health: expected one of healthy, unhealthy, draining, unknown, got "sick"`,
     `${r.file}:5:21: services[1].connectTimeout: expected a duration such as 250ms, 90s, 1h30m, 24h or 7d, got 5 (write 5ms or 5s)`,
   ]);

@@ -14,7 +14,8 @@ import type {
   Service,
   TrustBundle,
 } from '@meshgate/model';
-import { checkConfigText, ConfigError, sortErrors } from '@meshgate/config-schema';
+import { checkConfigText, readConfigText, sortErrors } from '@meshgate/config-schema';
+import type { ConfigError } from '@meshgate/config-schema';
 import type { Loc, ObjectSpec, Reader } from '@meshgate/config-schema';
 import { CONFIG_SCHEMA } from './config-schema.ts';
 
@@ -67,24 +68,9 @@ export interface ParseOptions {
 
 /** Reads and checks a config file. Synchronous: files are small and a reload must be atomic. */
 export function loadConfigFile(path: string, opts: ParseOptions = {}): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    return {
-      errors: [
-        new ConfigError(
-          'io',
-          path,
-          { path: '', line: 1, col: 1 },
-          `cannot read the config file (${code}); check the path and permissions`,
-        ),
-      ],
-      files: [],
-      external: [],
-    };
-  }
+  const read = readConfigText(path);
+  if ('error' in read) return { errors: [read.error], files: [], external: [] };
+  const text = read.text;
   return parseConfig(text, path, { baseDir: dirname(resolve(path)), ...opts });
 }
 

@@ -1,8 +1,27 @@
+import { readFileSync } from 'node:fs';
 import { Document, LineCounter, parseDocument, type Node } from 'yaml';
 import { checkDuration } from './duration.ts';
 import { ConfigError, sortErrors } from './errors.ts';
 import { Reader } from './reader.ts';
 import { expected, type ObjectSpec, type Spec } from './spec.ts';
+
+/** Reads a config file; a failure is the one `io` error every reader of the file reports alike. */
+export function readConfigText(file: string): { text: string } | { error: ConfigError } {
+  try {
+    return { text: readFileSync(file, 'utf8') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    return {
+      error: new ConfigError(
+        'io',
+        file,
+        { path: '', line: 1, col: 1 },
+        `cannot read the config file (${code})`,
+        'check the path (--config) and its permissions',
+      ),
+    };
+  }
+}
 
 export interface CheckedText {
   /** Each top-level section that was right, read (durations in ms, headers as lists, ...). */

@@ -13,7 +13,7 @@ export type { ConfigErrorCode, Loc } from './errors.ts';
 export { composeSchema, expected, walkFields } from './spec.ts';
 export type { ConfigSection, Field, ObjectSpec, Spec, StringSpec } from './spec.ts';
 export { Reader, show } from './reader.ts';
-export { checkConfigText, checkValue, readText } from './check.ts';
+export { checkConfigText, checkValue, readConfigText, readText } from './check.ts';
 export type { CheckedText } from './check.ts';
 export { closest } from './suggest.ts';
 export { fillDoc, typeText, durationText } from './docs.ts';

@@ -244,7 +244,8 @@ export class Reader {
     }
     for (const [k, f] of Object.entries(spec.fields)) {
       if (f.required && !seen.has(k)) {
-        this.error('required', at, `missing required key ${JSON.stringify(k)} (${f.doc})`);
+        // The doc is Markdown; a message is plain text.
+        this.error('required', at, `missing required key ${JSON.stringify(k)} (${f.doc.replace(/`/g, '')})`);
         ok = false;
       }
     }

@@ -19,7 +19,10 @@ function withFile(text: string, fn: (file: string) => void) {
 test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1 s max debounce', () => {
   withFile('services: []\n', (f) => {
     const s = loadSettings(f, {}, {});
-    assert.deepEqual({ ...s.xds }, { port: 18000, address: '0.0.0.0', debounceMs: 100, maxDelayMs: 1000 });
+    assert.deepEqual(
+      { ...s.xds },
+      { port: 18000, address: '0.0.0.0', debounceMs: 100, maxDelayMs: 1000, insecureAllowUnauthenticatedSecrets: false },
+    );
     assert.deepEqual(s.admin, { port: 19000, address: '127.0.0.1' });
     assert.equal(s.logLevel, 'info');
   });
@@ -50,7 +53,10 @@ test('mistakes in meshgate sections name file:line:col and the key', () => {
     );
   });
   withFile('admin:\n  prot: 1\n', (f) => {
-    assert.throws(() => loadSettings(f, {}, {}), /:2:3: admin\.prot: unknown key; valid keys are port, address/);
+    assert.throws(
+      () => loadSettings(f, {}, {}),
+      /:2:3: admin\.prot: unknown key "prot"; did you mean "port"\? \(allowed: port, address\)/,
+    );
   });
   withFile('services: []\n', (f) => {
     assert.throws(
@@ -58,5 +64,8 @@ test('mistakes in meshgate sections name file:line:col and the key', () => {
       /environment variable MESHGATE_XDS_PORT must be a port/,
     );
   });
-  assert.throws(() => loadSettings('/nonexistent/m.yaml'), /cannot read config file \/nonexistent\/m\.yaml: ENOENT/);
+  assert.throws(
+    () => loadSettings('/nonexistent/m.yaml'),
+    /\/nonexistent\/m\.yaml:1:1: cannot read the config file \(ENOENT\); check the path \(--config\)/,
+  );
 });
