@@ -101,6 +101,7 @@ export interface ConsulSourceOptions {
 const DURATION_MAX_WAIT = 600_000;
 
 const nonEmpty = { kind: 'string', nonEmpty: true } as const;
+const path = { kind: 'string', nonEmpty: true, typeName: 'path' } as const;
 
 /**
  * The `consul:` section of meshgate's config file, contributed to meshgate's one schema. Defaults
@@ -110,7 +111,7 @@ export const CONSUL_SECTION: ConfigSection = {
   key: 'consul',
   owner: '@meshgate/adapter-consul',
   field: {
-    doc: 'adds a Consul source (docs/consul.md)',
+    doc: 'adds a Consul source (see docs/consul.md)',
     spec: {
       kind: 'object',
       refused: {
@@ -151,7 +152,7 @@ export const CONSUL_SECTION: ConfigSection = {
         namespace: { spec: nonEmpty, doc: 'Enterprise namespace, sent as `?ns=` only when set' },
         partition: { spec: nonEmpty, doc: 'Enterprise admin partition, sent as `?partition=` only when set' },
         tokenFile: {
-          spec: { kind: 'string', nonEmpty: true, typeName: 'path' },
+          spec: path,
           doc: 'file holding the ACL token, re-read when Consul answers 403',
         },
         tokenEnv: {
@@ -168,11 +169,11 @@ export const CONSUL_SECTION: ConfigSection = {
             together: [['certFile', 'keyFile']],
             fields: {
               caFile: {
-                spec: nonEmpty,
+                spec: path,
                 doc: "PEM file with the CA(s) of the agent's HTTPS certificate; default: the system roots",
               },
-              certFile: { spec: nonEmpty, doc: 'client certificate PEM file, when the agent has verify_incoming' },
-              keyFile: { spec: nonEmpty, doc: 'client key PEM file (goes with certFile)' },
+              certFile: { spec: path, doc: 'client certificate PEM file, when the agent has verify_incoming' },
+              keyFile: { spec: path, doc: 'client key PEM file (goes with certFile)' },
               serverName: {
                 spec: nonEmpty,
                 doc: "name to verify in the agent's certificate (and send as SNI); default: the host of `address`",
@@ -310,10 +311,7 @@ export function consulOptions(
     if (rateLimit.maxInterval !== undefined) out.rateLimit.maxIntervalMs = rateLimit.maxInterval;
   }
   if (out.tokenEnv && env[out.tokenEnv] === undefined)
-    problem(
-      `${pathPrefix}.tokenEnv`,
-      `environment variable ${out.tokenEnv} is not set; export it or use tokenFile`,
-    );
+    problem(`${pathPrefix}.tokenEnv`, `environment variable ${out.tokenEnv} is not set; export it or use tokenFile`);
   return out;
 }
 

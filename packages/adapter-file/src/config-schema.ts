@@ -95,7 +95,10 @@ const tls: ObjectSpec = {
       spec: { kind: 'string', nonEmpty: true },
       doc: "server name sent in the handshake (e.g. Consul's `web.default.dc1.internal.<td>.consul`)",
     },
-    alpn: { spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } }, doc: 'ALPN protocols offered, e.g. `[h2]`' },
+    alpn: {
+      spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } },
+      doc: 'ALPN protocols offered, e.g. `[h2]`',
+    },
     expectedSans: {
       spec: { kind: 'list', of: san, nonEmpty: true },
       required: true,
@@ -151,7 +154,12 @@ const headerMatch: ObjectSpec = {
   },
 };
 
-const URL_PATH: Spec = { kind: 'string', pattern: /^\//, hint: 'paths start with /', typeName: 'string starting with `/`' };
+const URL_PATH: Spec = {
+  kind: 'string',
+  pattern: /^\//,
+  hint: 'paths start with /',
+  typeName: 'string starting with `/`',
+};
 
 const match: ObjectSpec = {
   kind: 'object',
@@ -232,7 +240,11 @@ const listener: ObjectSpec = {
       default: '0.0.0.0',
       doc: 'address Envoy binds; two listeners may not share address and port',
     },
-    routes: { spec: { kind: 'list', of: NAME }, required: true, doc: 'routes served on this listener (each must exist)' },
+    routes: {
+      spec: { kind: 'list', of: NAME },
+      required: true,
+      doc: 'routes served on this listener (each must exist)',
+    },
   },
 };
 

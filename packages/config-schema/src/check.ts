@@ -43,7 +43,12 @@ export interface CheckedText {
 export function checkConfigText(text: string, file: string, schema: ObjectSpec): CheckedText {
   const lines = new LineCounter();
   const reader = new Reader(file, lines);
-  const doc = parseDocument(text, { keepSourceTokens: true, lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    keepSourceTokens: true,
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+  });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const pos = lines.linePos(e.pos[0]);

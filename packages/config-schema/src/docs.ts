@@ -27,7 +27,8 @@ function rows(schema: ObjectSpec): Row[] {
       out.push({ path: p, field: f });
       walk(f.spec, p);
     }
-    for (const [k, why] of Object.entries(spec.refused ?? {})) out.push({ path: path ? `${path}.${k}` : k, refused: why });
+    for (const [k, why] of Object.entries(spec.refused ?? {}))
+      out.push({ path: path ? `${path}.${k}` : k, refused: why });
   };
   walk(schema, '');
   return out;
@@ -42,13 +43,24 @@ export function typeText(spec: Spec): string {
       return `integer ${spec.min}..${spec.max}`;
     case 'duration':
       if (spec.maxMs !== undefined) return `duration ${formatDuration(spec.minMs)}..${formatDuration(spec.maxMs)}`;
-      return spec.minMs === 0 ? 'duration (`0s` allowed)' : spec.minMs === 1 ? 'duration > 0' : `duration ≥ ${formatDuration(spec.minMs)}`;
+      return spec.minMs === 0
+        ? 'duration (`0s` allowed)'
+        : spec.minMs === 1
+          ? 'duration > 0'
+          : `duration ≥ ${formatDuration(spec.minMs)}`;
     case 'bool':
       return 'bool';
     case 'list': {
       if (spec.typeName) return spec.typeName;
       const inner = typeText(spec.of);
-      const plural = /^[a-z ]+$/.test(inner) && !inner.includes(' ') ? `${inner}s` : inner;
+      // "identity" -> "identities", "trust bundle" -> "trust bundles", "IP address" -> "IP addresses".
+      const plural = !/^[A-Za-z ]+$/.test(inner)
+        ? inner
+        : /[^aeiou]y$/.test(inner)
+          ? `${inner.slice(0, -1)}ies`
+          : /(s|x)$/.test(inner)
+            ? `${inner}es`
+            : `${inner}s`;
       return `${spec.nonEmpty ? 'non-empty list' : 'list'} of ${plural}`;
     }
     case 'headers':
@@ -64,7 +76,7 @@ export function typeText(spec: Spec): string {
 
 function meaning(f: Field): string {
   const over = [f.flag ? `flag \`--${f.flag}\`` : '', f.env ? `env \`${f.env}\`` : ''].filter(Boolean).join(', ');
-  return over ? `${f.doc} (${over})` : f.doc;
+  return over ? `${f.doc}; ${over}` : f.doc;
 }
 
 function cell(s: string): string {
@@ -81,8 +93,7 @@ function table(header: string[], body: string[][]): string {
 /** The duration grammar in words, for the docs. */
 export function durationText(): string {
   return [
-    `A **duration** is a number and a unit, or several of them summed, Go-style: ${DURATION_EXAMPLES
-      .split(/, | or /)
+    `A **duration** is a number and a unit, or several of them summed, Go-style: ${DURATION_EXAMPLES.split(/, | or /)
       .map((d) => `\`${d}\``)
       .join(', ')}.`,
     `Units: ${DURATION_UNITS.map((u) => `\`${u}\``).join(', ')}; fractions are allowed (\`1.5s\`); a bare number is`,
@@ -122,7 +133,11 @@ export function fillDoc(doc: string, schema: ObjectSpec): string {
           : [
               `\`${row.path}\``,
               typeText(row.field!.spec),
-              row.field!.default !== undefined ? `\`${row.field!.default}\`` : row.field!.required ? 'required' : 'none',
+              row.field!.default !== undefined
+                ? `\`${row.field!.default}\``
+                : row.field!.required
+                  ? 'required'
+                  : 'none',
               meaning(row.field!),
             ],
       );

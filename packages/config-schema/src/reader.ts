@@ -149,8 +149,7 @@ export class Reader {
     at: Loc,
   ): { values: Record<string, unknown>; failed: Set<string> } {
     const failed = new Set<string>();
-    if (node === null || node === undefined || (isScalar(node) && node.value === null))
-      return { values: {}, failed }; // an empty file is an empty config
+    if (node === null || node === undefined || (isScalar(node) && node.value === null)) return { values: {}, failed }; // an empty file is an empty config
     const out = this.readObject(node, spec, '', at, failed);
     return { values: out ?? {}, failed };
   }

@@ -39,7 +39,7 @@ test('--help short-circuits', () => {
   assert.equal(parseCommand(spec, ['--help']).help, true);
 });
 
-test('serve flags are read by their setting\'s rules, and name the flag when wrong', async () => {
+test("serve flags are read by their setting's rules, and name the flag when wrong", async () => {
   const { flagOverrides, spec: serve } = await import('./commands/serve.ts');
   const parse = (argv: string[]) => flagOverrides(parseCommand(serve, ['--config', 'x.yaml', ...argv]).values);
   assert.deepEqual(parse(['--xds-port', '0', '--admin-port', '19001', '--log-level', 'debug']), {

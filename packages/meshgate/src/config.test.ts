@@ -21,7 +21,13 @@ test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1
     const s = loadSettings(f, {}, {});
     assert.deepEqual(
       { ...s.xds },
-      { port: 18000, address: '0.0.0.0', debounceMs: 100, maxDelayMs: 1000, insecureAllowUnauthenticatedSecrets: false },
+      {
+        port: 18000,
+        address: '0.0.0.0',
+        debounceMs: 100,
+        maxDelayMs: 1000,
+        insecureAllowUnauthenticatedSecrets: false,
+      },
     );
     assert.deepEqual(s.admin, { port: 19000, address: '127.0.0.1' });
     assert.equal(s.logLevel, 'info');

@@ -1,7 +1,14 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { consulOptions } from '@meshgate/adapter-consul';
 import type { ConsulSourceOptions } from '@meshgate/adapter-consul';
-import { checkConfigText, ConfigError, InvalidConfigError, readConfigText, readText, sortErrors } from '@meshgate/config-schema';
+import {
+  checkConfigText,
+  ConfigError,
+  InvalidConfigError,
+  readConfigText,
+  readText,
+  sortErrors,
+} from '@meshgate/config-schema';
 import type { CheckedText, Field, Reader, Spec } from '@meshgate/config-schema';
 import type { KeyType } from '@meshgate/certs';
 import type { CertsSettings } from './certs-source.ts';
@@ -175,7 +182,6 @@ function problemAt(r: Reader, code: 'environment' | 'range') {
   return (path: string, reason: string) => r.error(code, r.at(path), reason);
 }
 
-
 /** The checked `certs:` section as CertsSource settings; relative paths are the config file's. */
 // biome-ignore lint/suspicious/noExplicitAny: checked by the certs section's schema before it gets here
 export function certsSettings(c: Record<string, any>, rel: (p: string) => string = (p) => p): CertsSettings {
@@ -199,7 +205,11 @@ export function certsSettings(c: Record<string, any>, rel: (p: string) => string
 function ownProblems(errors: readonly ConfigError[]): ConfigError[] {
   const root = (p: string) => p.split(/[.[]/)[0];
   return errors.filter((e) =>
-    e.code === 'syntax' ? false : e.path === '' ? e.file === '' || e.code === 'io' : MESHGATE_KEYS.includes(root(e.path)),
+    e.code === 'syntax'
+      ? false
+      : e.path === ''
+        ? e.file === '' || e.code === 'io'
+        : MESHGATE_KEYS.includes(root(e.path)),
   );
 }
 

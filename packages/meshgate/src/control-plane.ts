@@ -72,7 +72,8 @@ function buildSources(settings: MeshgateSettings, log: Logger): { sources: Sourc
     consul = new ConsulSource({ ...settings.consul, logger: log.child({ component: 'source', source: 'consul' }) });
     sources.push(consul);
   }
-  if (settings.certs) sources.push(new CertsSource(settings.certs, log.child({ component: 'source', source: 'certs' })));
+  if (settings.certs)
+    sources.push(new CertsSource(settings.certs, log.child({ component: 'source', source: 'certs' })));
   return { sources, ...(consul ? { consul } : {}) };
 }
 

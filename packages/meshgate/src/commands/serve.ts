@@ -52,7 +52,8 @@ export function flagOverrides(v: ParsedValues): Overrides {
       continue;
     }
     const got = readText(String(raw), f.field.spec);
-    if (!('value' in got)) throw new UsageError('serve', `--${f.flag} must be ${got.expected}, got ${JSON.stringify(raw)}`);
+    if (!('value' in got))
+      throw new UsageError('serve', `--${f.flag} must be ${got.expected}, got ${JSON.stringify(raw)}`);
     out[f.key] = got.value;
   }
   return out as Overrides;
