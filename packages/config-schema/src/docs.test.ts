@@ -47,6 +47,10 @@ test('a key with no table, or a marker naming no key, is an error rather than a 
     /config key xds is in no table/,
   );
   assert.throws(
+    () => fillDoc('<!-- BEGIN config-table . -->\n<!-- END config-table -->\n', SCHEMA),
+    /config key xds\.port is in no table/,
+  );
+  assert.throws(
     () =>
       fillDoc(
         '<!-- BEGIN config-table . -->\n<!-- END config-table -->\n<!-- BEGIN config-table xsd -->\n<!-- END config-table -->\n',

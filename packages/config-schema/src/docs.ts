@@ -4,7 +4,7 @@
 //
 //   <!-- BEGIN config-table services -->      every key below `services` (not in a deeper table)
 //   <!-- END config-table -->
-//   <!-- BEGIN config-table . -->             the top-level keys
+//   <!-- BEGIN config-table . -->             the top-level keys (only)
 //   <!-- BEGIN config-durations -->           the duration grammar, in words
 import { DURATION_EXAMPLES, DURATION_UNITS, formatDuration } from './duration.ts';
 import type { Field, ObjectSpec, Spec } from './spec.ts';
@@ -114,7 +114,8 @@ export function fillDoc(doc: string, schema: ObjectSpec): string {
   for (const r of roots)
     if (r !== '.' && !all.some((row) => row.path === r))
       throw new Error(`docs marker "config-table ${r}" names no key of the config schema`);
-  const under = (p: string, root: string) => root === '.' || p.startsWith(`${root}.`);
+  // `.` holds the top-level keys only, so a new section's keys need a table of their own.
+  const under = (p: string, root: string) => (root === '.' ? !p.includes('.') : p.startsWith(`${root}.`));
   // Each key goes to the deepest table whose root it is strictly below.
   const home = new Map<string, string>();
   for (const row of all) {

@@ -21,7 +21,7 @@ function flagOption(f: (typeof FLAGS)[number]): OptionSpec {
   return {
     type: bool ? 'boolean' : 'string',
     ...(bool ? {} : { value: placeholder }),
-    description: `${enumText}${field.doc}${field.env ? `; env ${field.env}` : ''}; file ${path}${field.default !== undefined && !bool ? ` (default ${field.default})` : ''}`,
+    description: `${enumText}${field.doc.replace(/`/g, '')}${field.env ? `; env ${field.env}` : ''}; file ${path}${field.default !== undefined && !bool ? ` (default ${field.default})` : ''}`,
   };
 }
 
