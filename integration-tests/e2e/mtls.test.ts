@@ -3,7 +3,7 @@
 // grpc-js-xds client (certificate-provider instances named as in the model, gRFC A29) calls a
 // grpc-js backend that requires a client certificate from the mesh CA and authorizes the caller's
 // SPIFFE ID. An Envoy-profile ADS client on the same meshgate watches the Secret change under its
-// stable name while clusters and listeners stay put (lessons.md scars 9 and 11).
+// stable name while clusters and listeners stay put (docs/architecture.md, rules 9 and 11).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';

@@ -1,5 +1,6 @@
 // Settings of the Consul source, their defaults, and the `consul:` section of meshgate's YAML
-// config (its schema and its conversion to options). Every setting Emissary lacked (lessons.md scar 12) is here: ACL token
+// config (its schema and its conversion to options). Every setting Emissary lacked
+// (docs/architecture.md, rule 12) is here: ACL token
 // from a file or env var, agent TLS, datacenter, namespace, partition.
 
 import { checkValue } from '@meshgate/config-schema';

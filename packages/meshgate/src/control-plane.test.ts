@@ -63,6 +63,10 @@ test('readiness covers sources, translation and certificates; metrics carry the 
     m,
     /^meshgate_cert_expiry_timestamp_seconds\{identity="mesh\/example\/gateway",mesh="example"\} \d{10}$/m,
   );
+  // Runtime health next to meshgate's own series: resident memory, heap and event-loop lag.
+  assert.match(m, /^process_resident_memory_bytes \d+/m);
+  assert.match(m, /^nodejs_heap_size_used_bytes \d+/m);
+  assert.match(m, /^nodejs_eventloop_lag_p99_seconds \d/m);
   assert.equal((await admin('/healthz')).status, 200);
   assert.equal((await admin('/nope')).status, 404);
   assert.equal((await fetch(`http://127.0.0.1:${cp.adminPort}/readyz`, { method: 'POST' })).status, 405);

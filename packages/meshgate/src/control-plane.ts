@@ -1,4 +1,5 @@
 // Wires meshgate together: sources -> pipeline -> cache -> xDS server, plus the admin server.
+import { collectDefaultMetrics, Registry as PromRegistry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { Source } from '@meshgate/model';
@@ -167,10 +168,14 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     }
   });
 
+  const runtimeMetrics = new PromRegistry();
+  collectDefaultMetrics({ register: runtimeMetrics });
+
   const admin = new AdminServer(
     {
       readiness: () => p.readiness(),
-      metrics: () => metrics.registry.render(),
+      // meshgate_ series first, then prom-client's process, heap and event-loop collectors.
+      metrics: async () => metrics.registry.render() + (await runtimeMetrics.metrics()),
       nodes: () => nodesPage(server.nodes()),
       resources: (q) => resourcesPage(cache, q, p.profiles),
     },

@@ -2,8 +2,8 @@
 // Source events are debounced; a change that touches only endpoints takes a fast path that
 // re-translates just the changed services' ClusterLoadAssignments and patches them into the
 // cache, so listeners, routes and clusters are not rebuilt and only EDS watchers wake
-// (lessons.md scars 7, 8). A model with problems is never published: the last good
-// resources stay in service (scar 5) and the problems show on /readyz and in metrics.
+// (docs/architecture.md, rules 7 and 8). A model with problems is never published: the last good
+// resources stay in service (rule 5) and the problems show on /readyz and in metrics.
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
@@ -212,7 +212,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   private run(): void {
     if (this.stopped) return;
-    // Nothing is published before every source has a complete first view (lessons.md scar 5).
+    // Nothing is published before every source has a complete first view (docs/architecture.md, rule 5).
     if (!this.allSynced) return;
     const started = this.burstStart ?? performance.now();
     this.burstStart = undefined;

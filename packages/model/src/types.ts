@@ -1,7 +1,7 @@
 // The mesh-neutral model: plain data that every source produces and the translator consumes.
 // No I/O lives here. Names are stable identities chosen by the source (for example
 // `consul/dc1/web` or `file/echo-v1`), never list positions, so that removing one entry
-// never renames another (lessons.md scar 13).
+// never renames another (docs/architecture.md, rule 13).
 
 export interface Locality {
   region?: string;

@@ -21,7 +21,7 @@ export function cmp(a: string, b: string): number {
 
 export function headersToAdd(headers: HeaderValue[]): object[] {
   // OVERWRITE so a client cannot smuggle its own value for a header the gateway sets
-  // (e.g. l5d-dst-override, lessons.md scar 16).
+  // (e.g. l5d-dst-override, docs/architecture.md, rule 16).
   return [...headers]
     .sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value))
     .map((h) => ({ header: { key: h.name, value: h.value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }));

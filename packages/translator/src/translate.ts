@@ -14,7 +14,7 @@ export function emptyResourceSet(): ResourceSet {
 
 /**
  * Model -> xDS resources for one node profile. Pure. When the model has problems the
- * resource set is empty and the caller keeps serving its last good set (lessons.md scar 5).
+ * resource set is empty and the caller keeps serving its last good set (docs/architecture.md, rule 5).
  */
 export function translate(model: Model, profile: Profile): { resources: ResourceSet; problems: ModelProblem[] } {
   const problems = [...validateModel(model), ...extraProblems(model)];
