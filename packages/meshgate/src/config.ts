@@ -5,11 +5,12 @@ import {
   checkConfigText,
   ConfigError,
   InvalidConfigError,
+  parseDuration,
   readConfigText,
   readText,
   sortErrors,
 } from '@meshgate/config-schema';
-import type { CheckedText, Field, Reader, Spec } from '@meshgate/config-schema';
+import type { CheckedText, Field, Spec } from '@meshgate/config-schema';
 import type { KeyType } from '@meshgate/certs';
 import type { CertsSettings } from './certs-source.ts';
 import { CONFIG_SCHEMA, DEFAULTS, MESHGATE_KEYS } from './config-schema.ts';
@@ -124,13 +125,12 @@ export function readSettings(
     }
     return fileValue === undefined ? def : (fileValue as T);
   };
-  const ms = (path: string, text: string) => readText(text, fieldAt(path).spec) as { value: number };
 
   const xds = v.xds ?? {};
   const admin = v.admin ?? {};
   const logging = v.logging ?? {};
-  const debounceMs = (xds.debounce as number | undefined) ?? ms('xds.debounce', DEFAULTS.debounce).value;
-  const maxDelayMs = (xds.maxDelay as number | undefined) ?? ms('xds.maxDelay', DEFAULTS.maxDelay).value;
+  const debounceMs = (xds.debounce as number | undefined) ?? parseDuration(DEFAULTS.debounce)!;
+  const maxDelayMs = (xds.maxDelay as number | undefined) ?? parseDuration(DEFAULTS.maxDelay)!;
   if (debounceMs > maxDelayMs)
     r.error(
       'range',
@@ -173,19 +173,15 @@ export function readSettings(
     logLevel,
     sections: Object.fromEntries(MESHGATE_KEYS.filter((k) => v[k] !== undefined).map((k) => [k, v[k]])),
   };
-  if (v.consul !== undefined) settings.consul = consulOptions(v.consul, problemAt(r, 'environment'), env);
+  if (v.consul !== undefined)
+    settings.consul = consulOptions(v.consul, (path, reason) => r.error('environment', r.at(path), reason), env);
   if (v.certs !== undefined) settings.certs = certsSettings(v.certs, rel);
   return { settings, errors: sortErrors([...r.errors, ...extra]), checked };
-}
-
-function problemAt(r: Reader, code: 'environment' | 'range') {
-  return (path: string, reason: string) => r.error(code, r.at(path), reason);
 }
 
 /** The checked `certs:` section as CertsSource settings; relative paths are the config file's. */
 // biome-ignore lint/suspicious/noExplicitAny: checked by the certs section's schema before it gets here
 export function certsSettings(c: Record<string, any>, rel: (p: string) => string = (p) => p): CertsSettings {
-  const ttlMs = readText(DEFAULTS.certsTtl, fieldAt('certs.identities.ttl').spec) as { value: number };
   return {
     dir: rel(c.dir),
     trustBundle: c.trustBundle ?? DEFAULTS.certsTrustBundle,
@@ -194,7 +190,7 @@ export function certsSettings(c: Record<string, any>, rel: (p: string) => string
       name: it.name,
       ...(it.spiffe !== undefined ? { spiffe: it.spiffe } : {}),
       ...(it.dns !== undefined ? { dns: it.dns } : {}),
-      ttlMs: it.ttl ?? ttlMs.value,
+      ttlMs: it.ttl ?? parseDuration(DEFAULTS.certsTtl)!,
       keyType: (it.keyType ?? DEFAULTS.certsKeyType) as KeyType,
       ...(it.allowedNodes?.length ? { allowedNodes: [...it.allowedNodes] } : {}),
     })),
