@@ -159,8 +159,9 @@ export function readSettings(
       debounceMs,
       maxDelayMs,
       ...(tls ? { tls: { certFile: rel(tls.certFile), keyFile: rel(tls.keyFile), caFile: rel(tls.caFile) } } : {}),
+      // The flag can only turn the opt-in on, never override a file that has it on.
       insecureAllowUnauthenticatedSecrets: pick(
-        flags.insecureAllowUnauthenticatedSecrets,
+        flags.insecureAllowUnauthenticatedSecrets || undefined,
         'xds.insecureAllowUnauthenticatedSecrets',
         xds.insecureAllowUnauthenticatedSecrets,
         false,
