@@ -10,7 +10,7 @@ export {
 export type { DurationBounds } from './duration.ts';
 export { ConfigError, InvalidConfigError, formatErrors, sortErrors } from './errors.ts';
 export type { ConfigErrorCode, Loc } from './errors.ts';
-export { composeSchema, expected, walkFields } from './spec.ts';
+export { composeSchema, expected } from './spec.ts';
 export type { ConfigSection, Field, ObjectSpec, Spec, StringSpec } from './spec.ts';
 export { Reader, show } from './reader.ts';
 export { checkConfigText, checkValue, readConfigText, readText } from './check.ts';

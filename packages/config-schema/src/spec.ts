@@ -96,19 +96,3 @@ export function expected(spec: Spec): string {
       return 'anything';
   }
 }
-
-/** Walks every key below `spec`, depth first, with its dotted path (list levels add nothing). */
-export function walkFields(
-  spec: Spec,
-  visit: (path: string, field: Field, parent: ObjectSpec) => void,
-  path = '',
-): void {
-  if (spec.kind === 'list') return walkFields(spec.of, visit, path);
-  if (spec.kind === 'stringOrObject') return walkFields(spec.object, visit, path);
-  if (spec.kind !== 'object') return;
-  for (const [k, f] of Object.entries(spec.fields)) {
-    const p = path ? `${path}.${k}` : k;
-    visit(p, f, spec);
-    walkFields(f.spec, visit, p);
-  }
-}
