@@ -32,7 +32,7 @@ export const ALLOWED_NODES: Field = {
     hint: 'a list of entries: spiffe://..., dns:<name>, or a node id or cluster',
   },
   default: '[]',
-  doc: 'who may fetch this Secret: `spiffe://...` / `dns:<name>` (checked against the verified client certificate) or a node id / node cluster (self-declared); empty: every node. See [Who may fetch an identity](#who-may-fetch-an-identity-allowednodes)',
+  doc: 'who may fetch this Secret: `spiffe://...` / `dns:<name>` (checked against the verified client certificate) or a node id / node cluster (self-declared); empty: every client `xds.tls` verified; without `xds.tls` nobody. See [Who may fetch an identity](#who-may-fetch-an-identity-allowednodes)',
 };
 
 const locality: Spec = {

@@ -74,7 +74,7 @@ const XDS: ConfigSection = {
         insecureAllowUnauthenticatedSecrets: {
           spec: { kind: 'bool' },
           default: 'false',
-          doc: 'INSECURE, development only: serve Secrets holding private keys to xDS clients that presented no verified client certificate (without `xds.tls`: anyone who can reach the port)',
+          doc: 'local development only, insecure: serve Secrets holding private keys to xDS clients without a verified certificate (by default they go only to clients `xds.tls` verified and `allowedNodes` admits); warned about at start-up, on `/readyz` and by `meshgate validate`',
           flag: 'insecure-allow-unauthenticated-secrets',
         },
       },
@@ -93,7 +93,7 @@ const ADMIN: ConfigSection = {
         port: {
           spec: PORT,
           default: String(DEFAULTS.adminPort),
-          doc: 'admin HTTP port; 0 picks a free one',
+          doc: 'admin HTTP port (/healthz /readyz /metrics /debug); 0 picks a free one',
           flag: 'admin-port',
           env: 'MESHGATE_ADMIN_PORT',
         },

@@ -123,3 +123,22 @@ test('a broken model section does not stop serve: its settings are read, the fil
     assert.equal(loadSettings(f, {}, {}).xds.port, 1234);
   });
 });
+
+test('xds.insecureAllowUnauthenticatedSecrets: off by default, on from the file or the flag, refused unless boolean', () => {
+  withFile('xds: { port: 1000 }\n', (f) => {
+    assert.equal(loadSettings(f, {}, {}).xds.insecureAllowUnauthenticatedSecrets, false);
+    assert.equal(
+      loadSettings(f, { insecureAllowUnauthenticatedSecrets: true }, {}).xds.insecureAllowUnauthenticatedSecrets,
+      true,
+    );
+  });
+  withFile('xds:\n  insecureAllowUnauthenticatedSecrets: true\n', (f) => {
+    assert.equal(loadSettings(f, {}, {}).xds.insecureAllowUnauthenticatedSecrets, true);
+  });
+  withFile('xds:\n  insecureAllowUnauthenticatedSecrets: "yes"\n', (f) => {
+    assert.throws(
+      () => loadSettings(f, {}, {}),
+      /m\.yaml:2:\d+: xds\.insecureAllowUnauthenticatedSecrets: must be true or false, got "yes"; leave it out/,
+    );
+  });
+});

@@ -47,6 +47,8 @@ export function translate(model: Model, profile: Profile): { resources: Resource
   return { resources: out, problems: [] };
 }
 
+const MAX_WEIGHT = 0xffffffff;
+
 /** Problems validateModel does not know about but a data plane would reject. */
 function extraProblems(model: Model): ModelProblem[] {
   const problems: ModelProblem[] = [];
@@ -68,6 +70,26 @@ function extraProblems(model: Model): ModelProblem[] {
   // Identities and trust bundles share the Secret namespace.
   dup('secrets', [...model.identities, ...model.trustBundles]);
   for (const s of model.services) {
+    // Weights are uint32 on the wire: a larger one, or a locality whose sum is larger, would wrap (a locality weight
+    // of 0 is refused by Envoy's own rules; any other wrap silently skews the split).
+    let total = 0;
+    for (const e of s.endpoints) {
+      total += e.weight ?? 1;
+      if (e.weight !== undefined && e.weight > MAX_WEIGHT) {
+        problems.push({
+          path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
+          message: `weight ${e.weight} is more than ${MAX_WEIGHT}, the largest weight xDS can carry`,
+          source: s.source,
+        });
+      }
+    }
+    if (total > MAX_WEIGHT && s.endpoints.every((e) => (e.weight ?? 1) <= MAX_WEIGHT)) {
+      problems.push({
+        path: `services[${s.name}]`,
+        message: `endpoint weights add up to ${total}, more than ${MAX_WEIGHT} (xDS carries a locality's total weight as a uint32); scale the weights down`,
+        source: s.source,
+      });
+    }
     for (const e of s.endpoints) {
       if (e.address && isIP(e.address) === 0) {
         problems.push({

@@ -2,8 +2,10 @@ import { loadConfigFile } from '@meshgate/adapter-file';
 import type { ExternalReference } from '@meshgate/adapter-file';
 import { formatErrors, sortErrors } from '@meshgate/config-schema';
 import type { Model } from '@meshgate/model';
+import { identityName } from '@meshgate/adapter-consul';
 import { readSettings } from '../config.ts';
 import { CONFIG_SCHEMA } from '../config-schema.ts';
+import { secretsWarnings } from '../node-authz.ts';
 
 /**
  * Loads a config file the way `serve` does, without starting anything: the whole file against
@@ -49,4 +51,26 @@ export function externalNotes(
     (x) =>
       `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul), ${what}`,
   );
+}
+
+/**
+ * The warnings `serve` logs (and shows on /readyz) about how identities' private keys are served,
+ * for a config that loaded: the file's identities, the built-in CA's and the Consul gateway's.
+ */
+export function offlineSecretsWarnings(path: string, model: Model): string[] {
+  const settings = readSettings(path, {}, process.env).settings;
+  if (!settings) return [];
+  const identities: Array<{ name: string; allowedNodes?: readonly string[] }> = model.identities.map((i) => ({
+    name: i.name,
+    ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}),
+  }));
+  for (const i of settings.certs?.identities ?? [])
+    identities.push({ name: i.name, ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}) });
+  const gw = settings.consul?.gateway;
+  if (gw) identities.push({ name: identityName(gw.name ?? 'meshgate-gateway') });
+  return secretsWarnings({
+    xdsTls: settings.xds.tls !== undefined,
+    insecureAllowUnauthenticated: settings.xds.insecureAllowUnauthenticatedSecrets,
+    identities,
+  });
 }
