@@ -72,7 +72,7 @@ export class Reader {
       case 'bool': {
         const v = this.scalar(node);
         if (typeof v !== 'boolean') {
-          this.error('type', at, `expected true or false, got ${show(node)}`);
+          this.error('type', at, `expected true or false, got ${show(node)}`, spec.hint);
           return undefined;
         }
         return v;

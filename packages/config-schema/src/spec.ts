@@ -8,7 +8,8 @@ export type Spec =
   | { kind: 'int'; min: number; max: number; typeName?: string }
   /** The one duration grammar (duration.ts); the value read is milliseconds. `minMs: 0` allows `0s`. */
   | { kind: 'duration'; minMs: number; maxMs?: number }
-  | { kind: 'bool' }
+  /** `hint`: the fix added to a refusal, for a switch whose wrong value deserves more than "true or false". */
+  | { kind: 'bool'; hint?: string }
   | { kind: 'list'; of: Spec; nonEmpty?: boolean; typeName?: string; hint?: string }
   | { kind: 'headers' } // map of header name -> string value; read as [{ name (lower-cased), value }]
   | ObjectSpec

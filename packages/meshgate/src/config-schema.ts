@@ -72,7 +72,10 @@ const XDS: ConfigSection = {
           doc: 'mutual TLS on the xDS port: every client must present a certificate from `caFile`; paths are relative to the config file',
         },
         insecureAllowUnauthenticatedSecrets: {
-          spec: { kind: 'bool' },
+          spec: {
+            kind: 'bool',
+            hint: 'leave it out (false) unless this is a local development setup: it serves private keys to xDS clients that present no certificate',
+          },
           default: 'false',
           doc: 'local development only, insecure: serve Secrets holding private keys to xDS clients without a verified certificate (by default they go only to clients `xds.tls` verified and `allowedNodes` admits); warned about at start-up, on `/readyz` and by `meshgate validate`',
           flag: 'insecure-allow-unauthenticated-secrets',

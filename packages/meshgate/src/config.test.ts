@@ -138,7 +138,7 @@ test('xds.insecureAllowUnauthenticatedSecrets: off by default, on from the file 
   withFile('xds:\n  insecureAllowUnauthenticatedSecrets: "yes"\n', (f) => {
     assert.throws(
       () => loadSettings(f, {}, {}),
-      /m\.yaml:2:\d+: xds\.insecureAllowUnauthenticatedSecrets: must be true or false, got "yes"; leave it out/,
+      /m\.yaml:2:\d+: xds\.insecureAllowUnauthenticatedSecrets: expected true or false, got "yes"; leave it out/,
     );
   });
 });
