@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.ts';
 
 export interface AdminHandlers {
-  /** Readiness with a JSON-able detail object. */
-  readiness(): { ready: boolean; detail: unknown };
+  /** Readiness with a JSON-able detail object (the rest of the /readyz body). */
+  readiness(): { ready: boolean; detail: object };
   metrics(): string | Promise<string>;
   nodes(): unknown;
   /** Returns undefined when nothing matches (404). Throws AdminInputError for bad queries (400). */
@@ -73,7 +73,7 @@ export class AdminServer {
           return send(res, 200, 'ok\n', 'text/plain; charset=utf-8');
         case '/readyz': {
           const r = this.handlers.readiness();
-          return send(res, r.ready ? 200 : 503, json({ ready: r.ready, ...(r.detail as object) }));
+          return send(res, r.ready ? 200 : 503, json({ ready: r.ready, ...r.detail }));
         }
         case '/metrics':
           Promise.resolve()

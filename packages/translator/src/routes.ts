@@ -58,7 +58,7 @@ export function guardedHeaders(services: Iterable<Service>): Set<string> {
   return out;
 }
 
-function toStrip(guarded: Set<string>, ...setters: (HeaderValue[] | undefined)[]): string[] {
+function toStrip(guarded: Set<string>, ...setters: (readonly HeaderValue[] | undefined)[]): string[] {
   const set = new Set(setters.flatMap((hs) => (hs ?? []).map((h) => h.name.toLowerCase())));
   return [...guarded].filter((n) => !set.has(n)).sort(cmp);
 }

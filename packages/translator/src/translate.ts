@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { validateModel } from '@meshgate/model';
-import type { Model, ModelProblem } from '@meshgate/model';
+import { emptyModel, validateModel } from '@meshgate/model';
+import type { Model, ModelProblem, Service } from '@meshgate/model';
 import { TYPE, type Profile, type ResourceSet } from './types.ts';
 import { byName, cmp } from './common.ts';
 import { translateCluster } from './clusters.ts';
@@ -49,29 +49,14 @@ export function translate(model: Model, profile: Profile): { resources: Resource
 
 const MAX_WEIGHT = 0xffffffff;
 
-/** Problems validateModel does not know about but a data plane would reject. */
-function extraProblems(model: Model): ModelProblem[] {
+/**
+ * EDS rules beyond validateModel's: every endpoint address is an IP (clients NACK a name), and weights fit the
+ * wire's uint32 (a larger one, or a locality whose sum is larger, would wrap: a locality weight of 0 is refused by
+ * Envoy's own rules; any other wrap silently skews the split).
+ */
+function endpointProblems(services: readonly Service[]): ModelProblem[] {
   const problems: ModelProblem[] = [];
-  const dup = (kind: string, items: { name: string; source?: string }[]) => {
-    const seen = new Set<string>();
-    for (const it of items) {
-      if (seen.has(it.name))
-        problems.push({
-          path: `${kind}[${it.name}]`,
-          message: `duplicate name ${JSON.stringify(it.name)}; names must be unique`,
-          source: it.source,
-        });
-      seen.add(it.name);
-    }
-  };
-  dup('services', model.services);
-  dup('routes', model.routes);
-  dup('listeners', model.listeners);
-  // Identities and trust bundles share the Secret namespace.
-  dup('secrets', [...model.identities, ...model.trustBundles]);
-  for (const s of model.services) {
-    // Weights are uint32 on the wire: a larger one, or a locality whose sum is larger, would wrap (a locality weight
-    // of 0 is refused by Envoy's own rules; any other wrap silently skews the split).
+  for (const s of services) {
     let total = 0;
     for (const e of s.endpoints) {
       total += e.weight ?? 1;
@@ -100,6 +85,47 @@ function extraProblems(model: Model): ModelProblem[] {
       }
     }
   }
+  return problems;
+}
+
+/**
+ * The endpoint fast path: ClusterLoadAssignments for the services of `model` whose endpoints
+ * alone changed, held to the same rules translate() applies to them. With problems nothing is
+ * returned to publish, as with translate().
+ */
+export function translateEndpointUpdate(
+  model: Model,
+  services: readonly Service[],
+  profile: Profile,
+): { assignments: Map<string, object>; problems: ModelProblem[] } {
+  // The services' references (trust bundle, client identity) are checked against the whole model.
+  const sub: Model = { ...emptyModel(), services, identities: model.identities, trustBundles: model.trustBundles };
+  const problems = [...validateModel(sub), ...endpointProblems(services)];
+  if (problems.length > 0) return { assignments: new Map(), problems };
+  return { assignments: new Map(services.map((s) => [s.name, translateEndpoints(s, profile)])), problems: [] };
+}
+
+/** Problems validateModel does not know about but a data plane would reject. */
+function extraProblems(model: Model): ModelProblem[] {
+  const problems: ModelProblem[] = [];
+  const dup = (kind: string, items: readonly { name: string; source?: string }[]) => {
+    const seen = new Set<string>();
+    for (const it of items) {
+      if (seen.has(it.name))
+        problems.push({
+          path: `${kind}[${it.name}]`,
+          message: `duplicate name ${JSON.stringify(it.name)}; names must be unique`,
+          source: it.source,
+        });
+      seen.add(it.name);
+    }
+  };
+  dup('services', model.services);
+  dup('routes', model.routes);
+  dup('listeners', model.listeners);
+  // Identities and trust bundles share the Secret namespace.
+  dup('secrets', [...model.identities, ...model.trustBundles]);
+  problems.push(...endpointProblems(model.services));
   for (const l of model.listeners) {
     if (l.address !== undefined && isIP(l.address) === 0) {
       problems.push({
