@@ -108,3 +108,45 @@ test('certs init-ca, issue and inspect', async () => {
   assert.equal(both.code, 2);
   assert.match(both.stderr, /exactly one of --spiffe/);
 });
+
+// The same duration, the same answer, whether it is a flag or a key in the file (issue 13: `--ttl 1h30m`
+// worked while `certs.identities[].ttl: 1h30m` failed, and `0s` the other way round).
+for (const [ttl, ok] of [
+  ['1h30m', true],
+  ['7d', true],
+  ['0s', false],
+] as const)
+  test(`ttl ${ttl}: certs issue --ttl and certs.identities[].ttl agree`, async () => {
+    const flag = await runCli([
+      'certs',
+      'issue',
+      '--dns',
+      'gw.example.org',
+      '--ca',
+      join(tmp.dir, `ttl-ca`),
+      '--ttl',
+      ttl,
+      '--out',
+      join(tmp.dir, `ttl-${ttl}`),
+    ]);
+    const file = join(tmp.dir, `ttl-${ttl}.yaml`);
+    writeAtomic(
+      file,
+      `certs:\n  dir: ${join(tmp.dir, 'ttl-ca')}\n  identities:\n    - name: mesh/meshgate/gw\n      dns: gw.example.org\n      ttl: ${ttl}\n`,
+    );
+    const validate = await runCli(['validate', '--config', file]);
+    if (ok) {
+      assert.equal(flag.code, 0, flag.stderr);
+      assert.equal(validate.code, 0, validate.stderr);
+    } else {
+      assert.notEqual(flag.code, 0);
+      assert.match(flag.stderr, /invalid --ttl "0s": use a duration greater than zero/);
+      assert.equal(validate.code, 1);
+      assert.match(
+        validate.stderr,
+        new RegExp(
+          `${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:12: certs\\.identities\\[0\\]\\.ttl: expected a duration greater than zero, got "0s"`,
+        ),
+      );
+    }
+  });

@@ -307,6 +307,15 @@ describe('values.schema.json refuses bad values', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /at '\/config\/logging\/level'/);
   });
+  test("durations follow meshgate's one grammar: 1h30m and 7d pass, a bare number is refused", async () => {
+    for (const d of ['1h30m', '7d']) {
+      const ok = await template(['--set', `config.xds.maxDelay=${d}`]);
+      assert.equal(ok.code, 0, ok.stderr);
+    }
+    const r = await template(['--set-string', 'config.xds.debounce=100']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /at '\/config\/xds\/debounce': '100' does not match pattern/);
+  });
   test('an annotation that is not a string (sidecar.istio.io/inject: false)', async () => {
     const r = await template(['--set', 'podAnnotations.sidecar\\.istio\\.io/inject=false']);
     assert.notEqual(r.code, 0);

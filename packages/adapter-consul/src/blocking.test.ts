@@ -7,9 +7,9 @@ import {
   formatWait,
   jitteredWait,
   nextIndex,
-  parseDuration,
   parseIndexHeader,
 } from './blocking.ts';
+import { parseDuration } from '@meshgate/config-schema';
 
 test('nextIndex echoes a growing index', () => {
   assert.equal(nextIndex(0, 17), 17);

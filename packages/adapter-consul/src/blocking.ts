@@ -28,17 +28,6 @@ export function parseIndexHeader(v: string | string[] | undefined | null): numbe
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-
-/** Parses a Go-style duration such as "250ms", "10s", "5m", "1h"; undefined when malformed. */
-export function parseDuration(s: string): number | undefined {
-  const m = DURATION_RE.exec(s.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const mult = m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000;
-  return Math.round(n * mult);
-}
-
 /** Formats milliseconds as a Consul `wait` value, clamped to 1ms..10m. */
 export function formatWait(ms: number): string {
   const v = Math.min(MAX_WAIT_MS, Math.max(1, Math.round(ms)));

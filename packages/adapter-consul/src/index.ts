@@ -1,6 +1,7 @@
 export { ConsulSource } from './source.ts';
-export type { ConsulSourceOptions, ConsulTlsOptions, ConsulLogger, ConfigError } from './options.ts';
-export { parseConsulConfig } from './options.ts';
+export type { ConsulSourceOptions, ConsulTlsOptions, ConsulLogger } from './options.ts';
+export { CONSUL_SECTION, consulOptions, parseConsulConfig } from './options.ts';
+export type { ConfigError } from '@meshgate/config-schema';
 export {
   connectSni,
   connectSpiffeId,

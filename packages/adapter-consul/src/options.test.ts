@@ -45,7 +45,7 @@ test('errors name the path and the fix', () => {
   assert.match(by['consul.wait'], /10m/);
   assert.match(by['consul.tls'], /certFile and keyFile go together/);
   assert.match(by['consul.services'], /list of Consul service names/);
-  assert.match(by['consul.bogus'], /unknown setting/);
+  assert.match(by['consul.bogus'], /unknown key "bogus"/);
   assert.match(by['consul.gateway.port'], /1\.\.65535/);
   assert.ok(
     errors.every((e) => !e.message.includes('secret-value')),

@@ -1,6 +1,10 @@
-// Settings of the Consul source, their defaults, and the validator for the `consul:` section of
-// meshgate's YAML config. Every setting Emissary lacked (docs/architecture.md, rule 12) is here: ACL token
+// Settings of the Consul source, their defaults, and the `consul:` section of meshgate's YAML
+// config (its schema and its conversion to options). Every setting Emissary lacked
+// (docs/architecture.md, rule 12) is here: ACL token
 // from a file or env var, agent TLS, datacenter, namespace, partition.
+
+import { checkValue } from '@meshgate/config-schema';
+import type { ConfigError, ConfigSection } from '@meshgate/config-schema';
 
 /** A pino-compatible logger (only the methods used). */
 export interface ConsulLogger {
@@ -95,249 +99,241 @@ export interface ConsulSourceOptions {
   logger?: ConsulLogger;
 }
 
-export interface ConfigError {
-  path: string;
-  message: string;
-}
+const DURATION_MAX_WAIT = 600_000;
 
-const KNOWN = new Set([
-  'name',
-  'address',
-  'datacenter',
-  'namespace',
-  'partition',
-  'tokenFile',
-  'tokenEnv',
-  'tls',
-  'services',
-  'tag',
-  'watchAll',
-  'includeWarning',
-  'connect',
-  'localityRegionKey',
-  'localityZoneKey',
-  'weightTagPrefix',
-  'gateway',
-  'wait',
-  'requestTimeout',
-  'concurrency',
-  'maxBodyBytes',
-  'rateLimit',
-]);
+const nonEmpty = { kind: 'string', nonEmpty: true } as const;
+const path = { kind: 'string', nonEmpty: true, typeName: 'path' } as const;
 
-function parseDurationMs(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
-  if (typeof v !== 'string') return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']);
+/**
+ * The `consul:` section of meshgate's config file, contributed to meshgate's one schema. Defaults
+ * are the ConsulSource's; the docs' table is generated from here.
+ */
+export const CONSUL_SECTION: ConfigSection = {
+  key: 'consul',
+  owner: '@meshgate/adapter-consul',
+  field: {
+    doc: 'adds a Consul source (see docs/consul.md)',
+    spec: {
+      kind: 'object',
+      refused: {
+        token:
+          'an inline ACL token is not accepted in config files; put it in a file (tokenFile) or an environment variable (tokenEnv)',
+      },
+      fields: {
+        name: { spec: nonEmpty, default: 'consul', doc: 'source name in status and merge precedence' },
+        address: {
+          spec: {
+            kind: 'string',
+            nonEmpty: true,
+            typeName: 'URL',
+            check: (s) => {
+              try {
+                const u = new URL(s);
+                if (u.protocol !== 'http:' && u.protocol !== 'https:')
+                  return 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8500';
+                if (u.username || u.password)
+                  return 'must not carry credentials; use tokenFile or tokenEnv for the ACL token';
+              } catch {
+                return 'must be a URL such as http://127.0.0.1:8500 or https://consul.example:8501';
+              }
+              return undefined;
+            },
+          },
+          default: 'http://127.0.0.1:8500',
+          doc: 'agent HTTP(S) address',
+        },
+        datacenter: {
+          spec: {
+            kind: 'string',
+            pattern: /^[A-Za-z0-9_-]+$/,
+            hint: 'a Consul datacenter name (letters, digits, - and _)',
+          },
+          doc: "datacenter to read, sent as `?dc=`; default: the agent's own (from /v1/agent/self)",
+        },
+        namespace: { spec: nonEmpty, doc: 'Enterprise namespace, sent as `?ns=` only when set' },
+        partition: { spec: nonEmpty, doc: 'Enterprise admin partition, sent as `?partition=` only when set' },
+        tokenFile: {
+          spec: path,
+          doc: 'file holding the ACL token, re-read when Consul answers 403',
+        },
+        tokenEnv: {
+          spec: {
+            kind: 'string',
+            pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+            hint: 'an environment variable name such as CONSUL_HTTP_TOKEN',
+          },
+          doc: 'environment variable holding the ACL token (`CONSUL_HTTP_TOKEN` is not read unless named here)',
+        },
+        tls: {
+          spec: {
+            kind: 'object',
+            together: [['certFile', 'keyFile']],
+            fields: {
+              caFile: {
+                spec: path,
+                doc: "PEM file with the CA(s) of the agent's HTTPS certificate; default: the system roots",
+              },
+              certFile: { spec: path, doc: 'client certificate PEM file, when the agent has verify_incoming' },
+              keyFile: { spec: path, doc: 'client key PEM file (goes with certFile)' },
+              serverName: {
+                spec: nonEmpty,
+                doc: "name to verify in the agent's certificate (and send as SNI); default: the host of `address`",
+              },
+            },
+          },
+          doc: 'agent TLS, for an https address',
+        },
+        services: {
+          spec: { kind: 'list', of: nonEmpty, hint: 'a list of Consul service names, e.g. [web, api]' },
+          default: '[]',
+          doc: 'services to watch by Consul name',
+        },
+        tag: { spec: nonEmpty, doc: 'also watch every catalog service carrying this tag' },
+        watchAll: {
+          spec: { kind: 'bool' },
+          default: 'false',
+          doc: 'watch every service in the catalog (small catalogs only: one blocking request per service)',
+        },
+        includeWarning: {
+          spec: { kind: 'bool' },
+          default: 'false',
+          doc: 'take instances whose checks are `warning` as well as `passing`',
+        },
+        connect: {
+          spec: { kind: 'string', enum: ['auto', 'always', 'never'] },
+          default: 'auto',
+          doc: 'how to tell Connect services; `auto`: the catalog lists `<svc>-sidecar-proxy`',
+        },
+        localityRegionKey: { spec: nonEmpty, default: 'region', doc: "node meta key giving an endpoint's region" },
+        localityZoneKey: { spec: nonEmpty, default: 'zone', doc: "node meta key giving an endpoint's zone" },
+        weightTagPrefix: {
+          spec: nonEmpty,
+          default: 'meshgate-weight=',
+          doc: 'tag prefix giving an endpoint weight (`meshgate-weight=N`); else `Service.Weights.Passing`',
+        },
+        gateway: {
+          spec: {
+            kind: 'object',
+            fields: {
+              name: {
+                spec: nonEmpty,
+                default: 'meshgate-gateway',
+                doc: 'Consul service name of the gateway, the source of intentions',
+              },
+              register: {
+                spec: { kind: 'bool' },
+                default: 'true',
+                doc: 'register the gateway in the agent (and deregister on stop)',
+              },
+              kind: {
+                spec: { kind: 'string', enum: ['ingress-gateway', 'typical'] },
+                default: 'ingress-gateway',
+                doc: 'service kind to register',
+              },
+              address: { spec: nonEmpty, default: '127.0.0.1', doc: 'address to register' },
+              port: { spec: { kind: 'int', min: 1, max: 65535 }, default: '8443', doc: 'port to register' },
+              ingressRoutes: {
+                spec: { kind: 'bool' },
+                default: 'true',
+                doc: 'read the `ingress-gateway` config entry of this name for listeners and routes',
+              },
+              checkIntentions: {
+                spec: { kind: 'bool' },
+                default: 'true',
+                doc: 'check intentions gateway -> service for routed Connect services',
+              },
+            },
+          },
+          doc: "the gateway's Connect identity; default: disabled",
+        },
+        wait: {
+          spec: { kind: 'duration', minMs: 1, maxMs: DURATION_MAX_WAIT },
+          default: '5m',
+          doc: "blocking wait (at most 10m, Consul's cap)",
+        },
+        requestTimeout: {
+          spec: { kind: 'duration', minMs: 1, maxMs: 600_000 },
+          default: '10s',
+          doc: "timeout of non-blocking requests (and added to a blocking one's wait)",
+        },
+        concurrency: {
+          spec: { kind: 'int', min: 1, max: 1024 },
+          default: '32',
+          doc: 'at most this many non-blocking requests in flight (the initial fan-out)',
+        },
+        maxBodyBytes: {
+          spec: { kind: 'int', min: 1024, max: 1 << 30 },
+          default: '16777216',
+          doc: 'larger answers are refused and reported',
+        },
+        rateLimit: {
+          spec: {
+            kind: 'object',
+            fields: {
+              burst: { spec: { kind: 'int', min: 1, max: 100 }, default: '2', doc: 'requests a loop may make at once' },
+              minInterval: {
+                spec: { kind: 'duration', minMs: 0 },
+                default: '1s',
+                doc: 'token refill interval when calm',
+              },
+              maxInterval: {
+                spec: { kind: 'duration', minMs: 0 },
+                default: '15s',
+                doc: 'longest refill interval under sustained churn',
+              },
+            },
+          },
+          doc: 'per-loop token bucket',
+        },
+      },
+    },
+  },
+};
+
+/**
+ * Turns a checked `consul:` section into options. Only what the schema cannot know is checked
+ * here: whether the named token variable is set. `problem(path, reason)` reports at `path`.
+ */
+export function consulOptions(
+  // biome-ignore lint/suspicious/noExplicitAny: checked by CONSUL_SECTION before it gets here
+  section: Record<string, any>,
+  problem: (path: string, reason: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+  pathPrefix = 'consul',
+): ConsulSourceOptions {
+  const { wait, requestTimeout, rateLimit, ...rest } = section;
+  const out: ConsulSourceOptions = { ...rest };
+  if (wait !== undefined) out.waitMs = wait;
+  if (requestTimeout !== undefined) out.requestTimeoutMs = requestTimeout;
+  if (rateLimit !== undefined) {
+    out.rateLimit = {};
+    if (rateLimit.burst !== undefined) out.rateLimit.burst = rateLimit.burst;
+    if (rateLimit.minInterval !== undefined) out.rateLimit.minIntervalMs = rateLimit.minInterval;
+    if (rateLimit.maxInterval !== undefined) out.rateLimit.maxIntervalMs = rateLimit.maxInterval;
+  }
+  if (out.tokenEnv && env[out.tokenEnv] === undefined)
+    problem(`${pathPrefix}.tokenEnv`, `environment variable ${out.tokenEnv} is not set; export it or use tokenFile`);
+  return out;
 }
 
 /**
- * Validates the `consul:` section of meshgate's config (a plain object from YAML) and returns
- * options, or errors that name the path (prefixed with `pathPrefix`, e.g. `consul`) and the fix.
- * Durations are strings like "5m" or "10s"; the token can only come from `tokenFile` or `tokenEnv`.
+ * Checks a `consul:` section given as a plain object (from a program, or YAML already parsed) and
+ * returns options, or errors naming the path (`consul.tls.certFile`) and the fix. meshgate itself
+ * checks the section with the rest of the file (CONSUL_SECTION), which adds line numbers.
  */
 export function parseConsulConfig(
   obj: unknown,
   pathPrefix = 'consul',
+  env: NodeJS.ProcessEnv = process.env,
 ): { options?: ConsulSourceOptions; errors: ConfigError[] } {
-  const errors: ConfigError[] = [];
-  const p = (k: string) => (pathPrefix ? `${pathPrefix}.${k}` : k);
-  if (obj === null || obj === undefined) return { options: {}, errors };
-  if (typeof obj !== 'object' || Array.isArray(obj)) {
-    return {
-      errors: [
-        {
-          path: pathPrefix || '(root)',
-          message: 'must be a mapping of Consul settings, e.g. {address: "http://127.0.0.1:8500"}',
-        },
-      ],
-    };
-  }
-  const o = obj as Record<string, unknown>;
-  const out: ConsulSourceOptions = {};
-  for (const k of Object.keys(o)) {
-    if (k === 'token')
-      errors.push({
-        path: p(k),
-        message:
-          'an inline ACL token is not accepted in config files; put it in a file (tokenFile) or an environment variable (tokenEnv)',
-      });
-    else if (!KNOWN.has(k))
-      errors.push({ path: p(k), message: `unknown setting; known settings: ${[...KNOWN].join(', ')}` });
-  }
-  const optStr = (k: string, check?: (s: string) => string | undefined): string | undefined => {
-    const v = o[k];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string' || v === '') {
-      errors.push({ path: p(k), message: 'must be a non-empty string' });
-      return undefined;
-    }
-    const bad = check?.(v);
-    if (bad) {
-      errors.push({ path: p(k), message: bad });
-      return undefined;
-    }
-    return v;
-  };
-  const optBool = (k: string): boolean | undefined => {
-    const v = o[k];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') errors.push({ path: p(k), message: 'must be true or false' });
-    return typeof v === 'boolean' ? v : undefined;
-  };
-  const optInt = (k: string, min: number, max: number, obj2 = o, path = p(k)): number | undefined => {
-    const v = obj2[k];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      errors.push({ path, message: `must be an integer in ${min}..${max}` });
-      return undefined;
-    }
-    return v;
-  };
-  const set = <K extends keyof ConsulSourceOptions>(k: K, v: ConsulSourceOptions[K] | undefined) => {
-    if (v !== undefined) out[k] = v;
-  };
-
-  set('name', optStr('name'));
-  set(
-    'address',
-    optStr('address', (s) => {
-      try {
-        const u = new URL(s);
-        if (u.protocol !== 'http:' && u.protocol !== 'https:')
-          return 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8500';
-        if (u.username || u.password) return 'must not carry credentials; use tokenFile or tokenEnv for the ACL token';
-      } catch {
-        return 'must be a URL such as http://127.0.0.1:8500 or https://consul.example:8501';
-      }
-      return undefined;
-    }),
+  if (obj === null || obj === undefined) return { options: {}, errors: [] };
+  const { value, reader } = checkValue(obj, CONSUL_SECTION.field.spec, pathPrefix);
+  if (value === undefined || reader.errors.length) return { errors: reader.errors };
+  const options = consulOptions(
+    value as Record<string, unknown>,
+    (path, reason) => reader.error('environment', reader.at(path), reason),
+    env,
+    pathPrefix,
   );
-  set(
-    'datacenter',
-    optStr('datacenter', (s) =>
-      /^[A-Za-z0-9_-]+$/.test(s) ? undefined : 'must be a Consul datacenter name (letters, digits, - and _)',
-    ),
-  );
-  set('namespace', optStr('namespace'));
-  set('partition', optStr('partition'));
-  set('tokenFile', optStr('tokenFile'));
-  set(
-    'tokenEnv',
-    optStr('tokenEnv', (s) =>
-      /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? undefined : 'must be an environment variable name such as CONSUL_HTTP_TOKEN',
-    ),
-  );
-  if (out.tokenEnv && process.env[out.tokenEnv] === undefined)
-    errors.push({
-      path: p('tokenEnv'),
-      message: `environment variable ${out.tokenEnv} is not set; export it or use tokenFile`,
-    });
-  set('tag', optStr('tag'));
-  set('watchAll', optBool('watchAll'));
-  set('includeWarning', optBool('includeWarning'));
-  set('localityRegionKey', optStr('localityRegionKey'));
-  set('localityZoneKey', optStr('localityZoneKey'));
-  set('weightTagPrefix', optStr('weightTagPrefix'));
-  set(
-    'connect',
-    optStr('connect', (s) =>
-      ['auto', 'always', 'never'].includes(s) ? undefined : 'must be one of auto, always, never',
-    ) as ConsulSourceOptions['connect'],
-  );
-  set('concurrency', optInt('concurrency', 1, 1024));
-  set('maxBodyBytes', optInt('maxBodyBytes', 1024, 1 << 30));
-
-  if (o.services !== undefined && o.services !== null) {
-    if (!Array.isArray(o.services) || o.services.some((s) => typeof s !== 'string' || s === ''))
-      errors.push({ path: p('services'), message: 'must be a list of Consul service names, e.g. [web, api]' });
-    else out.services = [...o.services] as string[];
-  }
-  for (const [k, key, max] of [
-    ['wait', 'waitMs', 600_000],
-    ['requestTimeout', 'requestTimeoutMs', 600_000],
-  ] as const) {
-    if (o[k] === undefined || o[k] === null) continue;
-    const ms = parseDurationMs(o[k]);
-    if (ms === undefined || ms > max)
-      errors.push({
-        path: p(k),
-        message: `must be a duration such as "30s" or "5m"${k === 'wait' ? " (at most 10m, Consul's cap)" : ''}`,
-      });
-    else out[key] = ms;
-  }
-  if (o.tls !== undefined && o.tls !== null) {
-    if (typeof o.tls !== 'object' || Array.isArray(o.tls))
-      errors.push({ path: p('tls'), message: 'must be a mapping with caFile, certFile, keyFile, serverName' });
-    else {
-      const t = o.tls as Record<string, unknown>;
-      const tls: ConsulTlsOptions = {};
-      for (const k of Object.keys(t)) {
-        if (!['caFile', 'certFile', 'keyFile', 'serverName'].includes(k))
-          errors.push({
-            path: p(`tls.${k}`),
-            message: 'unknown setting; known: caFile, certFile, keyFile, serverName',
-          });
-        else if (typeof t[k] !== 'string' || t[k] === '')
-          errors.push({ path: p(`tls.${k}`), message: 'must be a non-empty string' });
-        else tls[k as keyof ConsulTlsOptions] = t[k] as string;
-      }
-      if (!!tls.certFile !== !!tls.keyFile)
-        errors.push({ path: p('tls'), message: 'certFile and keyFile go together: set both or neither' });
-      out.tls = tls;
-    }
-  }
-  if (o.rateLimit !== undefined && o.rateLimit !== null) {
-    if (typeof o.rateLimit !== 'object' || Array.isArray(o.rateLimit))
-      errors.push({ path: p('rateLimit'), message: 'must be a mapping with burst, minInterval, maxInterval' });
-    else {
-      const r = o.rateLimit as Record<string, unknown>;
-      const rl: NonNullable<ConsulSourceOptions['rateLimit']> = {};
-      for (const k of Object.keys(r)) {
-        if (k === 'burst') rl.burst = optInt('burst', 1, 100, r, p('rateLimit.burst'));
-        else if (k === 'minInterval' || k === 'maxInterval') {
-          const ms = parseDurationMs(r[k]);
-          if (ms === undefined) errors.push({ path: p(`rateLimit.${k}`), message: 'must be a duration such as "1s"' });
-          else rl[k === 'minInterval' ? 'minIntervalMs' : 'maxIntervalMs'] = ms;
-        } else
-          errors.push({
-            path: p(`rateLimit.${k}`),
-            message: 'unknown setting; known: burst, minInterval, maxInterval',
-          });
-      }
-      out.rateLimit = rl;
-    }
-  }
-  if (o.gateway !== undefined && o.gateway !== null) {
-    if (typeof o.gateway !== 'object' || Array.isArray(o.gateway))
-      errors.push({ path: p('gateway'), message: 'must be a mapping, e.g. {name: meshgate-gateway}' });
-    else {
-      const g = o.gateway as Record<string, unknown>;
-      const gw: NonNullable<ConsulSourceOptions['gateway']> = {};
-      for (const k of Object.keys(g)) {
-        const gp = p(`gateway.${k}`);
-        const v = g[k];
-        if (k === 'name' || k === 'address') {
-          if (typeof v !== 'string' || v === '') errors.push({ path: gp, message: 'must be a non-empty string' });
-          else gw[k] = v;
-        } else if (k === 'kind') {
-          if (v !== 'ingress-gateway' && v !== 'typical')
-            errors.push({ path: gp, message: 'must be ingress-gateway or typical' });
-          else gw.kind = v;
-        } else if (k === 'port') gw.port = optInt('port', 1, 65535, g, gp);
-        else if (k === 'register' || k === 'ingressRoutes' || k === 'checkIntentions') {
-          if (typeof v !== 'boolean') errors.push({ path: gp, message: 'must be true or false' });
-          else gw[k] = v;
-        } else
-          errors.push({
-            path: gp,
-            message: 'unknown setting; known: name, register, kind, address, port, ingressRoutes, checkIntentions',
-          });
-      }
-      out.gateway = gw;
-    }
-  }
-  return errors.length ? { errors } : { options: out, errors };
+  return reader.errors.length ? { errors: reader.errors } : { options, errors: [] };
 }

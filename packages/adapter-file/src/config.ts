@@ -2,7 +2,6 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { emptyModel, validateModel } from '@meshgate/model';
 import type {
   Draft,
@@ -16,8 +15,9 @@ import type {
   Service,
   TrustBundle,
 } from '@meshgate/model';
-import { ConfigError } from './errors.ts';
-import { Reader, type Loc } from './schema.ts';
+import { checkConfigText, readConfigText, sortErrors } from '@meshgate/config-schema';
+import type { ConfigError } from '@meshgate/config-schema';
+import type { Loc, ObjectSpec, Reader } from '@meshgate/config-schema';
 import { CONFIG_SCHEMA } from './config-schema.ts';
 
 export interface LoadResult {
@@ -47,8 +47,14 @@ export interface ParseOptions {
   /** Directory that relative certFile/keyFile/caFiles are resolved against. Default: the file's directory. */
   baseDir?: string;
   /**
-   * Top-level keys that belong to someone else (meshgate's `xds`, `admin`, `consul`, ...): accepted
-   * without checking, so they are not reported as unknown. They still count for "did you mean".
+   * The whole file's schema when the file holds more than the model's sections (meshgate's one
+   * schema: the model's sections plus `xds`, `consul`, ...): every section is checked on each
+   * load, and only the model's sections are converted here. Default: the model's sections only.
+   */
+  schema?: ObjectSpec;
+  /**
+   * Top-level keys that belong to someone else, accepted without checking (prefer `schema`, which
+   * checks them). They still count for "did you mean".
    */
   extraTopLevelKeys?: readonly string[];
   /**
@@ -63,59 +69,26 @@ export interface ParseOptions {
 
 /** Reads and checks a config file. Synchronous: files are small and a reload must be atomic. */
 export function loadConfigFile(path: string, opts: ParseOptions = {}): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    return {
-      errors: [
-        new ConfigError('io', path, '', 1, 1, `cannot read the config file (${code}); check the path and permissions`),
-      ],
-      files: [],
-      external: [],
-    };
-  }
+  const read = readConfigText(path);
+  if ('error' in read) return { errors: [read.error], files: [], external: [] };
+  const text = read.text;
   return parseConfig(text, path, { baseDir: dirname(resolve(path)), ...opts });
 }
 
 /** Checks config text; `file` is only used in messages and for resolving relative paths. */
 export function parseConfig(text: string, file: string, opts: ParseOptions = {}): LoadResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    keepSourceTokens: true,
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-  });
-  if (doc.errors.length > 0) {
-    return {
-      errors: doc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        const first = e.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
-        return new ConfigError('syntax', file, '', pos.line, pos.col, `YAML syntax error: ${first}`);
-      }),
-      files: [],
-      external: [],
-    };
-  }
-  const r = new Reader(file, lines);
-  const root = doc.contents;
-  const schema = { ...CONFIG_SCHEMA, fields: { ...CONFIG_SCHEMA.fields } };
+  const base = opts.schema ?? CONFIG_SCHEMA;
+  const schema = { ...base, fields: { ...base.fields } };
   for (const k of opts.extraTopLevelKeys ?? [])
     if (!(k in schema.fields)) schema.fields[k] = { spec: { kind: 'any' }, doc: 'checked elsewhere' };
-  const top =
-    root === null || (root as { value?: unknown }).value === null ? {} : r.read(root, schema, '', r.loc(root, ''));
-  if (r.errors.length > 0 || top === undefined) return { errors: sortErrors(r.errors), files: [], external: [] };
+  const checked = checkConfigText(text, file, schema);
+  const r = checked.reader;
+  if (checked.errors.length > 0) return { errors: checked.errors, files: [], external: [] };
   const c = new Converter(r, opts.source ?? 'file', opts.baseDir ?? dirname(resolve(file)));
-  const model = c.convert(top as Raw);
+  const model = c.convert(checked.values as Raw);
   const external = r.errors.length === 0 ? c.modelProblems(model, opts.externalReferences ?? false) : [];
   const errors = sortErrors(r.errors);
   return errors.length > 0 ? { errors, files: c.files, external: [] } : { model, errors: [], files: c.files, external };
-}
-
-function sortErrors(errors: ConfigError[]): ConfigError[] {
-  return [...errors].sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 // Shapes were checked by the schema before conversion, so the converter reads them loosely.
@@ -361,20 +334,8 @@ class Converter {
       privateKeyPem: key.text,
       source: this.source,
     };
-    if (i.allowedNodes?.length) {
-      (i.allowedNodes as string[]).forEach((e, n) => {
-        const at = this.sub(i, `allowedNodes[${n}]`);
-        if (e === 'dns:')
-          this.r.error('range', at, `${JSON.stringify(e)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`);
-        else if (e.includes('://') && (!URL.canParse(e) || /\s/.test(e)))
-          this.r.error(
-            'range',
-            at,
-            `${JSON.stringify(e)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`,
-          );
-      });
-      out.allowedNodes = [...i.allowedNodes];
-    }
+    // The entries' syntax was checked by the schema (ALLOWED_NODES).
+    if (i.allowedNodes?.length) out.allowedNodes = [...i.allowedNodes];
     return out;
   }
 

@@ -5,6 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Model, SourceSink, SourceStatus } from '@meshgate/model';
+import { composeSchema } from '@meshgate/config-schema';
+import { FILE_SECTIONS } from './config-schema.ts';
 import { FileSource, type FileSourceOptions } from './file-source.ts';
 
 const CONFIG = (port: number) => `services:
@@ -98,6 +100,29 @@ test('a schema error in an edit is reported with its location and emits nothing'
     `${file}:4:37: services[0].endpoints[0].port: expected an integer 1..65535, got 0`,
   );
   assert.equal(sink.models.length, 1);
+});
+
+test("with the whole file's schema, an edit that breaks another section is reported at its line too", async (t) => {
+  const schema = composeSchema([
+    ...FILE_SECTIONS,
+    {
+      key: 'xds',
+      owner: 'test',
+      field: {
+        doc: 'x',
+        spec: { kind: 'object', fields: { debounce: { spec: { kind: 'duration', minMs: 0 }, doc: 'd' } } },
+      },
+    },
+  ]);
+  const { file, sink } = await started(t, `${CONFIG(50051)}xds: { debounce: 1h30m }\n`, { schema });
+  assert.equal(sink.lastPort, 50051);
+  writeFileSync(file, `${CONFIG(50052)}xds: { debounce: 100 }\n`);
+  await eventually('stale status', () => sink.lastStatus?.stale === true);
+  assert.equal(
+    sink.lastStatus!.lastError,
+    `${file}:11:18: xds.debounce: expected a duration such as 250ms, 90s, 1h30m, 24h or 7d, got 100 (write 100ms or 100s)`,
+  );
+  assert.equal(sink.lastPort, 50051, 'the last good model stays');
 });
 
 test('editors that write a temp file and rename it over the config are followed', async (t) => {

@@ -4,7 +4,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Model, Source, SourceSink, SourceStatus } from '@meshgate/model';
 import { loadConfigFile } from './config.ts';
-import { formatErrors } from './errors.ts';
+import { formatErrors } from '@meshgate/config-schema';
+import type { ObjectSpec } from '@meshgate/config-schema';
 
 export interface FileSourceOptions {
   /** Path of the YAML config file. */
@@ -17,7 +18,9 @@ export interface FileSourceOptions {
   pollIntervalMs?: number;
   /** Use fs.watch. Default true; false leaves only the poll (for file systems without change events). */
   watch?: boolean;
-  /** Top-level keys owned by other components, passed to the parser (see ParseOptions). */
+  /** The whole file's schema when it holds more than the model's sections (see ParseOptions.schema). */
+  schema?: ObjectSpec;
+  /** Top-level keys owned by other components, accepted unchecked (see ParseOptions). */
   extraTopLevelKeys?: readonly string[];
   /**
    * Accept route backends the file does not define, for other sources to provide (see
@@ -39,6 +42,7 @@ export class FileSource implements Source {
   private readonly debounceMs: number;
   private readonly pollIntervalMs: number;
   private readonly useWatch: boolean;
+  private readonly schema: ObjectSpec | undefined;
   private readonly extraTopLevelKeys: readonly string[];
   private readonly externalReferences: boolean;
   private external: string[] = [];
@@ -58,6 +62,7 @@ export class FileSource implements Source {
     this.debounceMs = opts.debounceMs ?? 50;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.useWatch = opts.watch ?? true;
+    this.schema = opts.schema;
     this.extraTopLevelKeys = opts.extraTopLevelKeys ?? [];
     this.externalReferences = opts.externalReferences ?? false;
     this.state = { name: this.name, synced: false, stale: false };
@@ -162,6 +167,7 @@ export class FileSource implements Source {
       this.lastFingerprint = fp;
       const { model, errors, files, external } = loadConfigFile(this.path, {
         source: this.name,
+        ...(this.schema ? { schema: this.schema } : {}),
         extraTopLevelKeys: this.extraTopLevelKeys,
         externalReferences: this.externalReferences,
       });

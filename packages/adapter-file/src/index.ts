@@ -1,8 +1,8 @@
 export { loadConfigFile, parseConfig } from './config.ts';
 export type { ExternalReference, LoadResult, ParseOptions } from './config.ts';
-export { ConfigError, formatErrors } from './errors.ts';
-export type { ConfigErrorCode } from './errors.ts';
 export { FileSource } from './file-source.ts';
 export type { FileSourceOptions } from './file-source.ts';
-export { CONFIG_SCHEMA } from './config-schema.ts';
-export { parseDuration } from './schema.ts';
+export { ALLOWED_NODES, CONFIG_SCHEMA, FILE_SECTIONS, NAME } from './config-schema.ts';
+// The located error and the duration grammar are meshgate's one kind, re-exported for this package's users.
+export { ConfigError, formatErrors, parseDuration } from '@meshgate/config-schema';
+export type { ConfigErrorCode } from '@meshgate/config-schema';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommand, parseDuration, UsageError } from './args.ts';
+import { parseCommand, UsageError } from './args.ts';
 import type { CommandSpec } from './args.ts';
 
 const spec: CommandSpec = {
@@ -39,8 +39,15 @@ test('--help short-circuits', () => {
   assert.equal(parseCommand(spec, ['--help']).help, true);
 });
 
-test('durations', () => {
-  assert.equal(parseDuration('250ms', 'x'), 250);
-  assert.equal(parseDuration('24h', 'x'), 86_400_000);
-  assert.throws(() => parseDuration('24', '--ttl'), /--ttl must be a duration/);
+test("serve flags are read by their setting's rules, and name the flag when wrong", async () => {
+  const { flagOverrides, spec: serve } = await import('./commands/serve.ts');
+  const parse = (argv: string[]) => flagOverrides(parseCommand(serve, ['--config', 'x.yaml', ...argv]).values);
+  assert.deepEqual(parse(['--xds-port', '0', '--admin-port', '19001', '--log-level', 'debug']), {
+    xdsPort: 0,
+    adminPort: 19001,
+    logLevel: 'debug',
+  });
+  assert.deepEqual(parse(['--insecure-allow-unauthenticated-secrets']), { insecureAllowUnauthenticatedSecrets: true });
+  assert.throws(() => parse(['--xds-port', '70000']), /--xds-port must be a port number 0\.\.65535, got "70000"/);
+  assert.throws(() => parse(['--log-level', 'loud']), /--log-level must be one of trace, debug, info/);
 });

@@ -130,15 +130,3 @@ export function parsePort(value: unknown, from: string): number {
     throw new UsageError('serve', `${from} must be a port number 0..65535, got ${JSON.stringify(value)}`);
   return n;
 }
-
-/** Parses durations like 90s, 15m, 24h, 7d, 250ms into milliseconds. */
-export function parseDuration(value: string, from: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
-  if (!m)
-    throw new UsageError(
-      '',
-      `${from} must be a duration like 250ms, 90s, 15m, 24h or 7d, got ${JSON.stringify(value)}`,
-    );
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
-  return Math.round(Number(m[1]) * unit);
-}

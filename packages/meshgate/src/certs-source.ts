@@ -2,13 +2,15 @@
 // `certs.dir` state directory and renews them from each certificate's own lifetime (about
 // half-life with jitter, docs/architecture.md, rule 11). A renewal changes only the identity's Secret; its
 // SDS name stays the same (rule 9).
-import { CertificateAuthority, KEY_TYPES, RotationManager } from '@meshgate/certs';
+import { CertificateAuthority, RotationManager } from '@meshgate/certs';
 import type { KeyType } from '@meshgate/certs';
 import { emptyModel } from '@meshgate/model';
 import type { Identity, Source, SourceSink } from '@meshgate/model';
-import { parseDuration } from './args.ts';
+import { checkValue } from '@meshgate/config-schema';
+import type { ConfigError } from '@meshgate/config-schema';
+import { certsSettings } from './config.ts';
+import { CERTS_SECTION } from './config-schema.ts';
 import type { Logger } from './logger.ts';
-import { allowedEntryProblem } from './node-authz.ts';
 
 export interface CertsIdentitySpec {
   /** SDS name, e.g. mesh/meshgate/gateway. */
@@ -27,59 +29,14 @@ export interface CertsSettings {
   identities: CertsIdentitySpec[];
 }
 
-/** Checks the raw `certs:` section; errors name the key and the fix. */
-export function parseCertsSection(raw: Record<string, unknown> & { dir: string }): {
-  settings?: CertsSettings;
-  errors: string[];
-} {
-  const errors: string[] = [];
-  const allowed = ['dir', 'trustBundle', 'identities'];
-  for (const k of Object.keys(raw))
-    if (!allowed.includes(k)) errors.push(`certs.${k}: unknown key; valid keys are ${allowed.join(', ')}`);
-  const trustBundle = raw.trustBundle === undefined ? 'mesh/meshgate/roots' : String(raw.trustBundle);
-  const identities: CertsIdentitySpec[] = [];
-  const list = raw.identities ?? [];
-  if (!Array.isArray(list)) errors.push('certs.identities: must be a list of {name, spiffe|dns, ttl, keyType}');
-  else
-    list.forEach((it: Record<string, unknown>, i: number) => {
-      const p = `certs.identities[${i}]`;
-      if (!it || typeof it !== 'object') return void errors.push(`${p}: must be a mapping`);
-      for (const k of Object.keys(it))
-        if (!['name', 'spiffe', 'dns', 'ttl', 'keyType', 'allowedNodes'].includes(k))
-          errors.push(`${p}.${k}: unknown key`);
-      if (typeof it.name !== 'string' || !it.name) errors.push(`${p}.name: required, e.g. mesh/meshgate/gateway`);
-      if (!it.spiffe === !it.dns)
-        errors.push(`${p}: set exactly one of spiffe (spiffe://<trust-domain>/<path>) or dns`);
-      let ttlMs = 86_400_000;
-      try {
-        if (it.ttl !== undefined) ttlMs = parseDuration(String(it.ttl), `${p}.ttl`);
-      } catch (err) {
-        errors.push((err as Error).message);
-      }
-      if (it.allowedNodes !== undefined) {
-        if (!Array.isArray(it.allowedNodes) || it.allowedNodes.some((n) => typeof n !== 'string' || n === ''))
-          errors.push(
-            `${p}.allowedNodes: must be a list of non-empty strings (spiffe://..., dns:<name>, or a node id or cluster)`,
-          );
-        else
-          for (const [n, e] of (it.allowedNodes as string[]).entries()) {
-            const why = allowedEntryProblem(e);
-            if (why) errors.push(`${p}.allowedNodes[${n}]: ${why}`);
-          }
-      }
-      const keyType = (it.keyType ?? 'ec-p256') as KeyType;
-      if (!(KEY_TYPES as readonly string[]).includes(keyType))
-        errors.push(`${p}.keyType: use one of ${KEY_TYPES.join(', ')}`);
-      identities.push({
-        name: String(it.name),
-        ...(it.spiffe ? { spiffe: String(it.spiffe) } : {}),
-        ...(it.dns ? { dns: String(it.dns) } : {}),
-        ttlMs,
-        keyType,
-        ...(Array.isArray(it.allowedNodes) ? { allowedNodes: it.allowedNodes.map(String) } : {}),
-      });
-    });
-  return errors.length ? { errors } : { settings: { dir: raw.dir, trustBundle, identities }, errors };
+/**
+ * Checks a `certs:` section given as a plain object (tests, embedding) with the one schema; the
+ * config file's section is checked with the rest of the file (config.ts), which adds line numbers.
+ */
+export function parseCertsSection(raw: unknown): { settings?: CertsSettings; errors: ConfigError[] } {
+  const { value, reader } = checkValue(raw, CERTS_SECTION.field.spec, 'certs');
+  if (value === undefined || reader.errors.length) return { errors: reader.errors };
+  return { settings: certsSettings(value as Record<string, unknown>), errors: [] };
 }
 
 export class CertsSource implements Source {

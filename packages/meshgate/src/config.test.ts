@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from './config.ts';
+import { InvalidConfigError, loadSettings, readSettings } from './config.ts';
 
 function withFile(text: string, fn: (file: string) => void) {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-config-'));
@@ -61,7 +61,10 @@ test('mistakes in meshgate sections name file:line:col and the key', () => {
     );
   });
   withFile('admin:\n  prot: 1\n', (f) => {
-    assert.throws(() => loadSettings(f, {}, {}), /:2:3: admin\.prot: unknown key; valid keys are port, address/);
+    assert.throws(
+      () => loadSettings(f, {}, {}),
+      /:2:3: admin\.prot: unknown key "prot"; did you mean "port"\? \(allowed: port, address\)/,
+    );
   });
   withFile('services: []\n', (f) => {
     assert.throws(
@@ -69,7 +72,58 @@ test('mistakes in meshgate sections name file:line:col and the key', () => {
       /environment variable MESHGATE_XDS_PORT must be a port/,
     );
   });
-  assert.throws(() => loadSettings('/nonexistent/m.yaml'), /cannot read config file \/nonexistent\/m\.yaml: ENOENT/);
+  assert.throws(
+    () => loadSettings('/nonexistent/m.yaml'),
+    /\/nonexistent\/m\.yaml:1:1: cannot read the config file \(ENOENT\); check the path \(--config\)/,
+  );
+});
+
+test('every section is checked against the one schema, every problem located at once', () => {
+  const text = [
+    'services:', //                                         1
+    '  - name: web', //                                     2
+    '    endpoints: [{ address: 127.0.0.1, port: 0 }]', //   3
+    'xds:', //                                              4
+    '  debounce: 2s', //                                    5
+    '  maxDelay: 1s', //                                    6
+    'certs:', //                                            7
+    '  dir: ca', //                                         8
+    '  identities:', //                                     9
+    '    - { name: gw, spiffe: "spiffe://example.org/gw", keyType: ed25519 }', // 10
+    'consul:', //                                           11
+    '  token: s3cr3t-token', //                             12
+    '  tls: { certFile: c.pem }', //                        13
+    'kubernetes: {}', //                                    14
+    '',
+  ].join('\n');
+  withFile(text, (f) => {
+    const r = readSettings(f, {}, {});
+    assert.deepEqual(
+      r.errors.map((e) => e.message.replace(`${f}:`, '')),
+      [
+        '3:45: services[0].endpoints[0].port: expected an integer 1..65535, got 0',
+        '6:13: xds.maxDelay: xds.maxDelay (1000ms) is shorter than xds.debounce (2000ms); make maxDelay at least as long as debounce',
+        '10:63: certs.identities[0].keyType: expected one of ec-p256, rsa-2048, got "ed25519"',
+        '12:3: consul.token: an inline ACL token is not accepted in config files; put it in a file (tokenFile) or an environment variable (tokenEnv)',
+        '13:8: consul.tls: certFile and keyFile go together: set both or neither',
+        '14:1: kubernetes: unknown key "kubernetes" (allowed: services, routes, listeners, identities, trustBundles, xds, admin, logging, certs, consul)',
+      ],
+    );
+    assert.ok(!r.errors.some((e) => e.message.includes('s3cr3t')), 'a refused token is never echoed');
+    // serve stops on meshgate's own sections only; the model's and unknown keys are the file source's to report.
+    assert.throws(
+      () => loadSettings(f, {}, {}),
+      (e: unknown) =>
+        e instanceof InvalidConfigError &&
+        e.problems.map((p) => p.path).join() === 'xds.maxDelay,certs.identities[0].keyType,consul.token,consul.tls',
+    );
+  });
+});
+
+test('a broken model section does not stop serve: its settings are read, the file source reports it', () => {
+  withFile('services:\n  - name: web\n    endpoints: [{ address: localhost, port: 0 }]\nxds: { port: 1234 }\n', (f) => {
+    assert.equal(loadSettings(f, {}, {}).xds.port, 1234);
+  });
 });
 
 test('xds.insecureAllowUnauthenticatedSecrets: off by default, on from the file or the flag, refused unless boolean', () => {
@@ -86,7 +140,7 @@ test('xds.insecureAllowUnauthenticatedSecrets: off by default, on from the file 
   withFile('xds:\n  insecureAllowUnauthenticatedSecrets: "yes"\n', (f) => {
     assert.throws(
       () => loadSettings(f, {}, {}),
-      /m\.yaml:2:\d+: xds\.insecureAllowUnauthenticatedSecrets: must be true or false, got "yes"; leave it out/,
+      /m\.yaml:2:\d+: xds\.insecureAllowUnauthenticatedSecrets: expected true or false, got "yes"; leave it out/,
     );
   });
 });

@@ -1,11 +1,23 @@
-import { readFileSync } from 'node:fs';
-import { resolve, dirname, isAbsolute } from 'node:path';
-import { LineCounter, parseDocument, isMap } from 'yaml';
-import { parseDuration, parsePort } from './args.ts';
-import { LOG_LEVELS } from './logger.ts';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { consulOptions } from '@meshgate/adapter-consul';
+import type { ConsulSourceOptions } from '@meshgate/adapter-consul';
+import {
+  checkConfigText,
+  ConfigError,
+  InvalidConfigError,
+  parseDuration,
+  readConfigText,
+  readText,
+  sortErrors,
+} from '@meshgate/config-schema';
+import type { CheckedText, Field, Spec } from '@meshgate/config-schema';
+import type { KeyType } from '@meshgate/certs';
+import type { CertsSettings } from './certs-source.ts';
+import { CONFIG_SCHEMA, DEFAULTS, MESHGATE_KEYS } from './config-schema.ts';
 
-/** Top-level keys of the config file that belong to meshgate itself, not to the file source. */
-export const MESHGATE_KEYS = ['xds', 'admin', 'consul', 'certs', 'logging'] as const;
+export { MESHGATE_KEYS };
+/** One located error type for every config problem (file, flags, env); re-exported for embedders. */
+export { ConfigError, InvalidConfigError };
 
 export interface MeshgateSettings {
   configPath: string;
@@ -19,185 +31,201 @@ export interface MeshgateSettings {
     /** How long /debug/nodes keeps the NACKs of a node that disconnected (ms; 0 keeps none). */
     nackRetentionMs: number;
     tls?: { certFile: string; keyFile: string; caFile: string };
-    /** Serve Secrets holding private keys to clients without a verified certificate (local development only). */
+    /** Serve key-holding Secrets to clients without a verified certificate (insecure, dev only). */
     insecureAllowUnauthenticatedSecrets: boolean;
   };
   admin: { port: number; address: string };
   logLevel: string;
-  /** The raw `consul:` section, handed to adapter-consul's parseConsulConfig. */
-  consul?: unknown;
-  /** The raw `certs:` section (built-in CA state). */
-  certs?: { dir: string; [k: string]: unknown };
+  /** The `consul:` section as ConsulSource options; absent without the section. */
+  consul?: ConsulSourceOptions;
+  /** The `certs:` section (built-in CA); absent without the section. */
+  certs?: CertsSettings;
+  /** Every checked non-model section as written (durations in ms), for sections wired elsewhere. */
+  sections: Record<string, unknown>;
 }
 
-/** A config-file mistake in a meshgate section; the message names the file, line and key. */
-export class ConfigError extends Error {
-  readonly code = 'E_CONFIG';
-}
-
+/** Programmatic overrides (tests, embedding), the same settings `serve`'s flags set. */
 export interface Overrides {
   xdsPort?: number;
   xdsAddress?: string;
   adminPort?: number;
   adminAddress?: string;
   logLevel?: string;
-  /** `--insecure-allow-unauthenticated-secrets`: turns the file's setting on (a flag never turns it off). */
   insecureAllowUnauthenticatedSecrets?: boolean;
 }
 
-const DEFAULTS = {
-  xdsPort: 18000,
-  xdsAddress: '0.0.0.0',
-  adminPort: 19000,
-  adminAddress: '127.0.0.1',
-  debounceMs: 100,
-  maxDelayMs: 1000,
-  nackRetentionMs: 5 * 60_000,
-  logLevel: 'info',
-};
+/** Which setting each override (and so each flag) sets. */
+export const OVERRIDE_PATHS = {
+  xdsPort: 'xds.port',
+  xdsAddress: 'xds.address',
+  adminPort: 'admin.port',
+  adminAddress: 'admin.address',
+  logLevel: 'logging.level',
+  insecureAllowUnauthenticatedSecrets: 'xds.insecureAllowUnauthenticatedSecrets',
+} as const satisfies Record<keyof Overrides, string>;
+
+/** The schema field at a dotted path of CONFIG_SCHEMA (list levels add nothing: `certs.identities.ttl`). */
+export function fieldAt(path: string): Field {
+  let spec: Spec = CONFIG_SCHEMA;
+  let field: Field | undefined;
+  for (const k of path.split('.')) {
+    while (spec.kind === 'list' || spec.kind === 'stringOrObject') spec = spec.kind === 'list' ? spec.of : spec.object;
+    if (spec.kind !== 'object' || !spec.fields[k]) throw new Error(`no config key ${path}`);
+    field = spec.fields[k];
+    spec = field.spec;
+  }
+  return field!;
+}
+
+export interface ReadResult {
+  /**
+   * Absent only when the file cannot be read. With problems, sections that had them are left at
+   * their defaults (or out), so a caller that goes on anyway has the rest.
+   */
+  settings?: MeshgateSettings;
+  /** Every problem in the file's sections (model sections' shape included), env and overrides, in file order. */
+  errors: ConfigError[];
+  /** The checked file, for callers that report more (the model's own checks). */
+  checked?: CheckedText;
+}
 
 /**
- * Reads meshgate's own sections from the config file. Precedence: flags, then env
- * (MESHGATE_XDS_PORT, MESHGATE_ADMIN_PORT), then the file, then defaults. A file that does not
- * parse as YAML yields defaults here; the file source reports the syntax error with its position.
+ * Reads the config file against the one schema and turns meshgate's own sections into settings.
+ * Precedence: overrides (flags), then env (MESHGATE_XDS_PORT, MESHGATE_ADMIN_PORT), then the file,
+ * then defaults. Every problem is returned, not only the first.
+ */
+export function readSettings(
+  configPath: string,
+  flags: Overrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ReadResult {
+  const file = resolve(configPath);
+  const read = readConfigText(file);
+  if ('error' in read) return { errors: [read.error] };
+  const checked = checkConfigText(read.text, file, CONFIG_SCHEMA);
+  const r = checked.reader;
+  const extra: ConfigError[] = [];
+  const v = checked.values as Record<string, Record<string, unknown> | undefined>;
+  const rel = (p: string) => (isAbsolute(p) ? p : resolve(dirname(file), p));
+
+  // A setting: override, then env, then file, then default.
+  const pick = <T>(override: T | undefined, path: string, fileValue: unknown, def: T): T => {
+    if (override !== undefined) return override;
+    const f = fieldAt(path);
+    const e = f.env ? env[f.env] : undefined;
+    if (f.env && e !== undefined && e !== '') {
+      const got = readText(e, f.spec);
+      if ('value' in got) return got.value as T;
+      extra.push(
+        new ConfigError(
+          'environment',
+          '',
+          { path: '', line: 0, col: 0 },
+          `environment variable ${f.env} must be ${got.expected}, got ${JSON.stringify(e)}`,
+        ),
+      );
+    }
+    return fileValue === undefined ? def : (fileValue as T);
+  };
+
+  const xds = v.xds ?? {};
+  const admin = v.admin ?? {};
+  const logging = v.logging ?? {};
+  const debounceMs = (xds.debounce as number | undefined) ?? parseDuration(DEFAULTS.debounce)!;
+  const maxDelayMs = (xds.maxDelay as number | undefined) ?? parseDuration(DEFAULTS.maxDelay)!;
+  if (debounceMs > maxDelayMs)
+    r.error(
+      'range',
+      r.at(xds.maxDelay !== undefined ? 'xds.maxDelay' : 'xds.debounce'),
+      `xds.maxDelay (${maxDelayMs}ms) is shorter than xds.debounce (${debounceMs}ms)`,
+      'make maxDelay at least as long as debounce',
+    );
+  const tls = xds.tls as Record<string, string> | undefined;
+  const logLevel = pick(flags.logLevel, 'logging.level', logging.level, DEFAULTS.logLevel as string);
+  const levels = fieldAt('logging.level').spec;
+  if (levels.kind === 'string' && levels.enum && !levels.enum.includes(logLevel))
+    extra.push(
+      new ConfigError(
+        'range',
+        '',
+        { path: '', line: 0, col: 0 },
+        `log level ${JSON.stringify(logLevel)} is not one of ${levels.enum.join(', ')}`,
+      ),
+    );
+
+  const settings: MeshgateSettings = {
+    configPath: file,
+    xds: {
+      port: pick(flags.xdsPort, 'xds.port', xds.port, DEFAULTS.xdsPort as number),
+      address: pick(flags.xdsAddress, 'xds.address', xds.address, DEFAULTS.xdsAddress as string),
+      debounceMs,
+      maxDelayMs,
+      nackRetentionMs: (xds.nackRetention as number | undefined) ?? parseDuration(DEFAULTS.nackRetention)!,
+      ...(tls ? { tls: { certFile: rel(tls.certFile), keyFile: rel(tls.keyFile), caFile: rel(tls.caFile) } } : {}),
+      // The flag can only turn the opt-in on, never override a file that has it on.
+      insecureAllowUnauthenticatedSecrets: pick(
+        flags.insecureAllowUnauthenticatedSecrets || undefined,
+        'xds.insecureAllowUnauthenticatedSecrets',
+        xds.insecureAllowUnauthenticatedSecrets,
+        false,
+      ),
+    },
+    admin: {
+      port: pick(flags.adminPort, 'admin.port', admin.port, DEFAULTS.adminPort as number),
+      address: pick(flags.adminAddress, 'admin.address', admin.address, DEFAULTS.adminAddress as string),
+    },
+    logLevel,
+    sections: Object.fromEntries(MESHGATE_KEYS.filter((k) => v[k] !== undefined).map((k) => [k, v[k]])),
+  };
+  if (v.consul !== undefined)
+    settings.consul = consulOptions(v.consul, (path, reason) => r.error('environment', r.at(path), reason), env);
+  if (v.certs !== undefined) settings.certs = certsSettings(v.certs, rel);
+  return { settings, errors: sortErrors([...r.errors, ...extra]), checked };
+}
+
+/** The checked `certs:` section as CertsSource settings; relative paths are the config file's. */
+// biome-ignore lint/suspicious/noExplicitAny: checked by the certs section's schema before it gets here
+export function certsSettings(c: Record<string, any>, rel: (p: string) => string = (p) => p): CertsSettings {
+  return {
+    dir: rel(c.dir),
+    trustBundle: c.trustBundle ?? DEFAULTS.certsTrustBundle,
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    identities: ((c.identities ?? []) as Record<string, any>[]).map((it) => ({
+      name: it.name,
+      ...(it.spiffe !== undefined ? { spiffe: it.spiffe } : {}),
+      ...(it.dns !== undefined ? { dns: it.dns } : {}),
+      ttlMs: it.ttl ?? parseDuration(DEFAULTS.certsTtl)!,
+      keyType: (it.keyType ?? DEFAULTS.certsKeyType) as KeyType,
+      ...(it.allowedNodes?.length ? { allowedNodes: [...it.allowedNodes] } : {}),
+    })),
+  };
+}
+
+/** Problems that stop `serve` before it starts: in meshgate's own sections, env and overrides. */
+function ownProblems(errors: readonly ConfigError[]): ConfigError[] {
+  const root = (p: string) => p.split(/[.[]/)[0];
+  return errors.filter((e) =>
+    e.code === 'syntax'
+      ? false
+      : e.path === ''
+        ? e.file === '' || e.code === 'io'
+        : MESHGATE_KEYS.includes(root(e.path)),
+  );
+}
+
+/**
+ * Settings for `serve`: throws an InvalidConfigError listing every problem in meshgate's own
+ * sections, env and flags. Problems in the model's sections (and YAML syntax errors) are left to
+ * the file source, which reports them (status, /readyz, logs), serves nothing until the file is
+ * right, and picks up the fix on the next save.
  */
 export function loadSettings(
   configPath: string,
   flags: Overrides = {},
   env: NodeJS.ProcessEnv = process.env,
 ): MeshgateSettings {
-  const file = resolve(configPath);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; pass an existing YAML file with --config`,
-    );
-  }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
-  const root = doc.errors.length === 0 && isMap(doc.contents) ? (doc.toJS() as Record<string, unknown>) : {};
-  const where = (path: (string | number)[], atKey = false) => {
-    let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    if (atKey) {
-      const parent = doc.getIn(path.slice(0, -1), true);
-      const pair = isMap(parent)
-        ? parent.items.find((it) => (it.key as { value?: unknown })?.value === path.at(-1))
-        : undefined;
-      node = (pair?.key as typeof node) ?? node;
-    }
-    const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
-    return pos ? `${file}:${pos.line}:${pos.col}` : file;
-  };
-  const fail = (path: (string | number)[], msg: string, atKey = false): never => {
-    throw new ConfigError(`${where(path, atKey)}: ${path.join('.')}: ${msg}`);
-  };
-  const section = (key: string): Record<string, unknown> => {
-    const v = root[key];
-    if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) fail([key], 'must be a mapping');
-    return v as Record<string, unknown>;
-  };
-  const allowOnly = (key: string, sec: Record<string, unknown>, allowed: string[]) => {
-    for (const k of Object.keys(sec))
-      if (!allowed.includes(k)) fail([...key.split('.'), k], `unknown key; valid keys are ${allowed.join(', ')}`, true);
-  };
-  const xds = section('xds');
-  allowOnly('xds', xds, [
-    'port',
-    'address',
-    'debounce',
-    'maxDelay',
-    'nackRetention',
-    'tls',
-    'insecureAllowUnauthenticatedSecrets',
-  ]);
-  const admin = section('admin');
-  allowOnly('admin', admin, ['port', 'address']);
-  const logging = section('logging');
-  allowOnly('logging', logging, ['level']);
-
-  const port = (v: unknown, path: string[]) => {
-    try {
-      return parsePort(v, path.join('.'));
-    } catch (err) {
-      return fail(path, (err as Error).message);
-    }
-  };
-  const dur = (v: unknown, path: string[], def: number) => {
-    if (v === undefined) return def;
-    if (typeof v === 'number' && v >= 0) return v;
-    try {
-      return parseDuration(String(v), path.join('.'));
-    } catch (err) {
-      return fail(path, (err as Error).message);
-    }
-  };
-  const str = (v: unknown, path: string[]) =>
-    v === undefined ? undefined : typeof v === 'string' && v ? v : fail(path, 'must be a non-empty string');
-  const rel = (p: string) => (isAbsolute(p) ? p : resolve(dirname(file), p));
-
-  let tls: MeshgateSettings['xds']['tls'];
-  if (xds.tls !== undefined) {
-    const t = xds.tls as Record<string, unknown>;
-    if (typeof t !== 'object' || t === null) fail(['xds', 'tls'], 'must be a mapping with certFile, keyFile, caFile');
-    allowOnly('xds.tls', t, ['certFile', 'keyFile', 'caFile']);
-    const need = (k: string) =>
-      rel(
-        str(t[k], ['xds', 'tls', k]) ??
-          fail(['xds', 'tls'], `${k} is required (PEM file path, relative to the config file)`),
-      );
-    tls = { certFile: need('certFile'), keyFile: need('keyFile'), caFile: need('caFile') };
-  }
-
-  const insecure = xds.insecureAllowUnauthenticatedSecrets;
-  if (insecure !== undefined && typeof insecure !== 'boolean')
-    fail(
-      ['xds', 'insecureAllowUnauthenticatedSecrets'],
-      `must be true or false, got ${JSON.stringify(insecure)}; leave it out (false) unless this is a local development setup: it serves private keys to xDS clients that present no certificate`,
-    );
-
-  const envPort = (name: string) => (env[name] ? parsePort(env[name], `environment variable ${name}`) : undefined);
-  const logLevel = flags.logLevel ?? str(logging.level, ['logging', 'level']) ?? DEFAULTS.logLevel;
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
-    throw new ConfigError(`log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
-
-  let certs: MeshgateSettings['certs'];
-  if (root.certs !== undefined && root.certs !== null) {
-    const c = section('certs');
-    const dir =
-      str(c.dir, ['certs', 'dir']) ??
-      fail(
-        ['certs'],
-        'dir is required: the built-in CA state directory (create it with `meshgate certs init-ca --out DIR`)',
-      );
-    certs = { ...c, dir: rel(dir) };
-  }
-
-  return {
-    configPath: file,
-    xds: {
-      port:
-        flags.xdsPort ??
-        envPort('MESHGATE_XDS_PORT') ??
-        (xds.port !== undefined ? port(xds.port, ['xds', 'port']) : DEFAULTS.xdsPort),
-      address: flags.xdsAddress ?? str(xds.address, ['xds', 'address']) ?? DEFAULTS.xdsAddress,
-      debounceMs: dur(xds.debounce, ['xds', 'debounce'], DEFAULTS.debounceMs),
-      maxDelayMs: dur(xds.maxDelay, ['xds', 'maxDelay'], DEFAULTS.maxDelayMs),
-      nackRetentionMs: dur(xds.nackRetention, ['xds', 'nackRetention'], DEFAULTS.nackRetentionMs),
-      ...(tls ? { tls } : {}),
-      insecureAllowUnauthenticatedSecrets: flags.insecureAllowUnauthenticatedSecrets === true || insecure === true,
-    },
-    admin: {
-      port:
-        flags.adminPort ??
-        envPort('MESHGATE_ADMIN_PORT') ??
-        (admin.port !== undefined ? port(admin.port, ['admin', 'port']) : DEFAULTS.adminPort),
-      address: flags.adminAddress ?? str(admin.address, ['admin', 'address']) ?? DEFAULTS.adminAddress,
-    },
-    logLevel,
-    ...(root.consul !== undefined && root.consul !== null ? { consul: root.consul } : {}),
-    ...(certs ? { certs } : {}),
-  };
+  const r = readSettings(configPath, flags, env);
+  const own = ownProblems(r.errors);
+  if (own.length || !r.settings) throw new InvalidConfigError(own.length ? own : r.errors);
+  return r.settings;
 }

@@ -105,7 +105,7 @@ test('`meshgate translate --type secret` redacts the key', async () => {
 });
 
 test("the file source accepts meshgate's own top-level sections (xds, admin, consul, certs, logging)", async () => {
-  // Needs adapter-file's `extraTopLevelKeys` option; serve passes ['xds','admin','consul','certs','logging'].
+  // The file source checks the whole file against meshgate's one schema (fileSourceOptions passes it).
   const withSections = join(dir, 'sections.yaml');
   writeFileSync(
     withSections,

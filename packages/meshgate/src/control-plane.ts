@@ -5,11 +5,13 @@ import * as grpc from '@grpc/grpc-js';
 import type { Source } from '@meshgate/model';
 import { FileSource } from '@meshgate/adapter-file';
 import type { FileSourceOptions } from '@meshgate/adapter-file';
-import { ConsulSource, parseConsulConfig } from '@meshgate/adapter-consul';
+import { ConsulSource } from '@meshgate/adapter-consul';
+import { ConfigError, InvalidConfigError } from '@meshgate/config-schema';
 import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
 import type { PeerIdentity, SecretDecision, SecretInfo, XdsNode } from '@meshgate/xds-core';
 import { AdminServer } from './admin.ts';
-import { loadSettings, MESHGATE_KEYS, ConfigError } from './config.ts';
+import { loadSettings } from './config.ts';
+import { CONFIG_SCHEMA } from './config-schema.ts';
 import type { MeshgateSettings, Overrides } from './config.ts';
 import { nodesPage, resourcesPage } from './debug.ts';
 import { createLogger } from './logger.ts';
@@ -17,7 +19,7 @@ import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
-import { CertsSource, parseCertsSection } from './certs-source.ts';
+import { CertsSource } from './certs-source.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { secretAccess, secretsWarnings } from './node-authz.ts';
 import type { SecretsPolicy } from './node-authz.ts';
@@ -46,15 +48,16 @@ const SHORT_TYPE: Record<string, string> = Object.fromEntries(Object.entries(TYP
 const typeLabel = (typeUrl: string) => SHORT_TYPE[typeUrl] ?? 'other';
 
 /**
- * The file source reads the same file; meshgate's own top-level sections are not its business.
- * With other sources configured (`externalReferences`), routes may name their services (e.g.
- * `consul/dc1/web`): the merged model is checked for references nobody resolves instead.
+ * The file source reads the same file and checks all of it against the one schema on each
+ * reload; it converts only the model's sections. With other sources configured
+ * (`externalReferences`), routes may name their services (e.g. `consul/dc1/web`): the merged model
+ * is checked for references nobody resolves instead.
  */
 export function fileSourceOptions(path: string, externalReferences = false): FileSourceOptions {
   return {
     path,
     name: 'file',
-    extraTopLevelKeys: [...MESHGATE_KEYS],
+    schema: CONFIG_SCHEMA,
     ...(externalReferences ? { externalReferences } : {}),
   };
 }
@@ -67,21 +70,12 @@ export function consulBackends(names: Iterable<string>): string[] {
 function buildSources(settings: MeshgateSettings, log: Logger): { sources: Source[]; consul?: ConsulSource } {
   const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, settings.consul !== undefined))];
   let consul: ConsulSource | undefined;
-  if (settings.consul !== undefined) {
-    const { options, errors } = parseConsulConfig(settings.consul, 'consul');
-    if (errors.length || !options)
-      throw new ConfigError(
-        `${settings.configPath}: consul section:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`,
-      );
-    consul = new ConsulSource({ ...options, logger: log.child({ component: 'source', source: 'consul' }) });
+  if (settings.consul) {
+    consul = new ConsulSource({ ...settings.consul, logger: log.child({ component: 'source', source: 'consul' }) });
     sources.push(consul);
   }
-  if (settings.certs) {
-    const { settings: certs, errors } = parseCertsSection(settings.certs);
-    if (!certs)
-      throw new ConfigError(`${settings.configPath}: certs section:\n${errors.map((e) => `  ${e}`).join('\n')}`);
-    sources.push(new CertsSource(certs, log.child({ component: 'source', source: 'certs' })));
-  }
+  if (settings.certs)
+    sources.push(new CertsSource(settings.certs, log.child({ component: 'source', source: 'certs' })));
   return { sources, ...(consul ? { consul } : {}) };
 }
 
@@ -92,9 +86,15 @@ function serverCredentials(settings: MeshgateSettings): grpc.ServerCredentials {
     try {
       return readFileSync(f);
     } catch (err) {
-      throw new ConfigError(
-        `${settings.configPath}: xds.tls.${what}: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
+      throw new InvalidConfigError([
+        new ConfigError(
+          'file',
+          settings.configPath,
+          { path: `xds.tls.${what}`, line: 0, col: 0 },
+          `cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+          'check the path (relative paths are resolved against the config file)',
+        ),
+      ]);
     }
   };
   // Clients must present a certificate from the CA: the xDS port hands out mesh identities.

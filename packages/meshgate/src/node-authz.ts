@@ -5,27 +5,11 @@
 // honest clients apart; a URI SAN (SPIFFE ID) or DNS SAN is checked against the verified client
 // certificate, so it binds the Secret to a key the client holds. Trust bundles go to anyone.
 import type { PeerIdentity } from '@meshgate/xds-core';
+import { parseAllowedEntry } from '@meshgate/model';
 
-export type AllowedEntry =
-  | { kind: 'uri'; value: string } // `spiffe://example.org/ns/gw/sa/gw`: a verified URI SAN
-  | { kind: 'dns'; value: string } // `dns:gw.example.org`: a verified DNS SAN
-  | { kind: 'node'; value: string }; // anything else: the node id or node cluster the client declares
-
-export function parseAllowedEntry(entry: string): AllowedEntry {
-  if (entry.includes('://')) return { kind: 'uri', value: entry };
-  if (entry.startsWith('dns:')) return { kind: 'dns', value: entry.slice(4).toLowerCase() };
-  return { kind: 'node', value: entry };
-}
-
-/** Why an entry can never match as written, or undefined. */
-export function allowedEntryProblem(entry: string): string | undefined {
-  const e = parseAllowedEntry(entry);
-  if (e.kind === 'dns' && e.value === '')
-    return `${JSON.stringify(entry)}: write the DNS SAN after dns:, e.g. dns:gateway.example.org`;
-  if (e.kind === 'uri' && (!URL.canParse(entry) || /\s/.test(entry)))
-    return `${JSON.stringify(entry)} is not a valid URI; write the client's URI SAN, e.g. spiffe://example.org/ns/gw/sa/gateway`;
-  return undefined;
-}
+// The entry grammar lives in the model, beside Identity.allowedNodes, so every source checks it alike.
+export { allowedEntryProblem, parseAllowedEntry } from '@meshgate/model';
+export type { AllowedEntry } from '@meshgate/model';
 
 /**
  * Whether a node may receive a Secret limited to `allowed`. Empty: every node. Entries of one

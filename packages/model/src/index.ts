@@ -6,3 +6,5 @@ export { mergeModels } from './merge.ts';
 export type { MergeConflict } from './merge.ts';
 export { validateModel } from './validate.ts';
 export type { ModelProblem } from './validate.ts';
+export { allowedEntryProblem, parseAllowedEntry } from './allowed-nodes.ts';
+export type { AllowedEntry } from './allowed-nodes.ts';

@@ -1,37 +1,31 @@
-import { loadConfigFile, formatErrors } from '@meshgate/adapter-file';
-import type { ExternalReference, ParseOptions } from '@meshgate/adapter-file';
-import { identityName, parseConsulConfig } from '@meshgate/adapter-consul';
+import { loadConfigFile } from '@meshgate/adapter-file';
+import type { ExternalReference } from '@meshgate/adapter-file';
+import { formatErrors, sortErrors } from '@meshgate/config-schema';
 import type { Model } from '@meshgate/model';
-import { loadSettings, MESHGATE_KEYS } from '../config.ts';
-import type { MeshgateSettings } from '../config.ts';
-import { parseCertsSection } from '../certs-source.ts';
+import { identityName } from '@meshgate/adapter-consul';
+import { readSettings } from '../config.ts';
+import { CONFIG_SCHEMA } from '../config-schema.ts';
 import { secretsWarnings } from '../node-authz.ts';
 
 /**
- * Loads a config file the way `serve` does, without starting anything: the file source's model
- * plus meshgate's own sections. Returns printable error lines (file:line:col first) or the model.
- * With a `consul:` section, route backends the file does not define are left to Consul, as in
- * `serve`; they are listed in `external`.
+ * Loads a config file the way `serve` does, without starting anything: the whole file against
+ * the one schema, meshgate's own sections into settings, and the model's into the model. Returns
+ * printable error lines (file:line:col first), every problem at once, or the model. With a
+ * `consul:` section, route backends the file does not define are left to Consul, as in `serve`;
+ * they are listed in `external`.
  */
 export function loadForOffline(path: string): { model?: Model; errors: string[]; external: ExternalReference[] } {
-  const later: string[] = [];
-  let settings: MeshgateSettings | undefined;
-  try {
-    settings = loadSettings(path, {}, {});
-    if (settings.consul !== undefined) {
-      for (const e of parseConsulConfig(settings.consul, 'consul').errors)
-        later.push(`${settings.configPath}: ${e.path}: ${e.message}`);
-    }
-  } catch (err) {
-    later.push((err as Error).message);
-  }
-  const opts: ParseOptions = {
-    extraTopLevelKeys: [...MESHGATE_KEYS],
-    externalReferences: settings?.consul !== undefined,
-  };
-  const r = loadConfigFile(path, opts);
-  const errors = [...(r.errors.length ? formatErrors(r.errors, 50).split('\n') : []), ...later];
-  return errors.length ? { errors, external: [] } : { model: r.model!, errors: [], external: r.external };
+  // The environment as serve would see it: a tokenEnv naming an unset variable is a problem here too.
+  const s = readSettings(path, {}, process.env);
+  // Schema problems are reported once, by the settings pass; the model's own checks (references,
+  // files) need a file whose shape is right.
+  const shapeOk = s.settings !== undefined && !s.checked?.syntax && (s.checked?.errors.length ?? 0) === 0;
+  const r = shapeOk
+    ? loadConfigFile(path, { schema: CONFIG_SCHEMA, externalReferences: s.settings?.consul !== undefined })
+    : undefined;
+  const errors = sortErrors([...s.errors, ...(r?.errors ?? [])]);
+  if (errors.length || !r?.model) return { errors: formatErrors(errors, 50).split('\n'), external: [] };
+  return { model: r.model, errors: [], external: r.external };
 }
 
 /**
@@ -64,18 +58,16 @@ export function externalNotes(
  * for a config that loaded: the file's identities, the built-in CA's and the Consul gateway's.
  */
 export function offlineSecretsWarnings(path: string, model: Model): string[] {
-  const settings = loadSettings(path, {}, {});
+  const settings = readSettings(path, {}, process.env).settings;
+  if (!settings) return [];
   const identities: Array<{ name: string; allowedNodes?: readonly string[] }> = model.identities.map((i) => ({
     name: i.name,
     ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}),
   }));
-  if (settings.certs)
-    for (const i of parseCertsSection(settings.certs).settings?.identities ?? [])
-      identities.push({ name: i.name, ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}) });
-  if (settings.consul !== undefined) {
-    const gw = parseConsulConfig(settings.consul, 'consul').options?.gateway;
-    if (gw) identities.push({ name: identityName(gw.name ?? 'meshgate-gateway') });
-  }
+  for (const i of settings.certs?.identities ?? [])
+    identities.push({ name: i.name, ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}) });
+  const gw = settings.consul?.gateway;
+  if (gw) identities.push({ name: identityName(gw.name ?? 'meshgate-gateway') });
   return secretsWarnings({
     xdsTls: settings.xds.tls !== undefined,
     insecureAllowUnauthenticated: settings.xds.insecureAllowUnauthenticatedSecrets,

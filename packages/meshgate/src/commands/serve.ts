@@ -1,8 +1,29 @@
-import { parseConfigCommand, parsePort } from '../args.ts';
-import type { CommandSpec } from '../args.ts';
+import { readText } from '@meshgate/config-schema';
+import { parseConfigCommand, UsageError } from '../args.ts';
+import type { CommandSpec, OptionSpec, ParsedValues } from '../args.ts';
 import { createControlPlane } from '../control-plane.ts';
-import { createLogger, LOG_LEVELS } from '../logger.ts';
-import { loadSettings } from '../config.ts';
+import { createLogger } from '../logger.ts';
+import { fieldAt, loadSettings, OVERRIDE_PATHS } from '../config.ts';
+import type { Overrides } from '../config.ts';
+
+/** The settings that have a flag, from the one schema: flag name -> override key and schema path. */
+const FLAGS = Object.entries(OVERRIDE_PATHS).map(([key, path]) => {
+  const field = fieldAt(path);
+  if (!field.flag) throw new Error(`config key ${path} is an override but has no flag`);
+  return { key: key as keyof Overrides, path, field, flag: field.flag };
+});
+
+function flagOption(f: (typeof FLAGS)[number]): OptionSpec {
+  const { field, path } = f;
+  const bool = field.spec.kind === 'bool';
+  const placeholder = field.spec.kind === 'int' ? 'PORT' : path.endsWith('address') ? 'ADDR' : 'LEVEL';
+  const enumText = field.spec.kind === 'string' && field.spec.enum ? `one of ${field.spec.enum.join(', ')}; ` : '';
+  return {
+    type: bool ? 'boolean' : 'string',
+    ...(bool ? {} : { value: placeholder }),
+    description: `${enumText}${field.doc.replace(/`/g, '')}${field.env ? `; env ${field.env}` : ''}; file ${path}${field.default !== undefined && !bool ? ` (default ${field.default})` : ''}`,
+  };
+}
 
 export const spec: CommandSpec = {
   name: 'serve',
@@ -16,39 +37,27 @@ export const spec: CommandSpec = {
       description:
         'YAML config: services, routes, listeners, identities, trustBundles, and the xds/admin/consul/certs/logging sections (required)',
     },
-    'xds-port': {
-      type: 'string',
-      value: 'PORT',
-      description: 'xDS (ADS) port; env MESHGATE_XDS_PORT; file xds.port (default 18000)',
-    },
-    'xds-address': {
-      type: 'string',
-      value: 'ADDR',
-      description: 'xDS bind address; file xds.address (default 0.0.0.0)',
-    },
-    'admin-port': {
-      type: 'string',
-      value: 'PORT',
-      description:
-        'admin HTTP port (/healthz /readyz /metrics /debug); env MESHGATE_ADMIN_PORT; file admin.port (default 19000)',
-    },
-    'admin-address': {
-      type: 'string',
-      value: 'ADDR',
-      description: 'admin bind address; file admin.address (default 127.0.0.1)',
-    },
-    'log-level': {
-      type: 'string',
-      value: 'LEVEL',
-      description: `one of ${LOG_LEVELS.join(', ')}; file logging.level (default info)`,
-    },
-    'insecure-allow-unauthenticated-secrets': {
-      type: 'boolean',
-      description:
-        'local development only: serve Secrets holding private keys to xDS clients without a verified certificate; file xds.insecureAllowUnauthenticatedSecrets (default: only to clients xds.tls verified)',
-    },
+    ...Object.fromEntries(FLAGS.map((f) => [f.flag, flagOption(f)])),
   },
 };
+
+/** Flag values as overrides, each read by its setting's own rules (the file's, the env's). */
+export function flagOverrides(v: ParsedValues): Overrides {
+  const out: Record<string, unknown> = {};
+  for (const f of FLAGS) {
+    const raw = v[f.flag];
+    if (raw === undefined) continue;
+    if (typeof raw === 'boolean') {
+      out[f.key] = raw;
+      continue;
+    }
+    const got = readText(String(raw), f.field.spec);
+    if (!('value' in got))
+      throw new UsageError('serve', `--${f.flag} must be ${got.expected}, got ${JSON.stringify(raw)}`);
+    out[f.key] = got.value;
+  }
+  return out as Overrides;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const v = parseConfigCommand(spec, argv, () => {
@@ -58,14 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   });
   if (typeof v === 'number') return v;
-  const flags = {
-    ...(v['xds-port'] !== undefined ? { xdsPort: parsePort(v['xds-port'], '--xds-port') } : {}),
-    ...(v['xds-address'] !== undefined ? { xdsAddress: String(v['xds-address']) } : {}),
-    ...(v['admin-port'] !== undefined ? { adminPort: parsePort(v['admin-port'], '--admin-port') } : {}),
-    ...(v['admin-address'] !== undefined ? { adminAddress: String(v['admin-address']) } : {}),
-    ...(v['log-level'] !== undefined ? { logLevel: String(v['log-level']) } : {}),
-    ...(v['insecure-allow-unauthenticated-secrets'] === true ? { insecureAllowUnauthenticatedSecrets: true } : {}),
-  };
+  const flags = flagOverrides(v);
   const settings = loadSettings(String(v.config), flags);
   const log = createLogger(settings.logLevel);
   const cp = await createControlPlane({ configPath: String(v.config), ...flags, logger: log });
