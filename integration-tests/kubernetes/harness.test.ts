@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import { loadEcho } from '../../examples/backends/echo-proto.ts';
+import { applyChartRbac } from '../lib/kube-chart.ts';
 import { type KubeEnv, kubeBinaries, startKubeEnv } from '../lib/kube-env.ts';
 import { type BackendNetns, createBackendNetns } from '../lib/netns.ts';
 
@@ -159,6 +160,50 @@ subjects: [{kind: ServiceAccount, name: reader, namespace: harness}]
     const status = gone.status === 200 ? JSON.parse(gone.body).object : JSON.parse(gone.body);
     assert.equal(status.code, 410, `expected 410 Gone, got HTTP ${gone.status}: ${gone.body}`);
     assert.equal(status.reason, 'Expired');
+  });
+
+  test("applyChartRbac: the chart's ServiceAccount may do what the chart grants on the real API server, nothing more", async () => {
+    const rbac = await applyChartRbac(env, 'meshgate-system');
+    const canI = async (...args: string[]) =>
+      (await env.kubectl(['--kubeconfig', rbac.kubeconfig, 'auth', 'can-i', ...args]).catch((e: Error) => e.message))
+        .trim()
+        .endsWith('yes');
+    const gw = 'gateway.networking.k8s.io';
+    const yes: string[][] = [
+      ['list', 'services', '-A'],
+      ['watch', 'endpointslices.discovery.k8s.io', '-A'],
+      ['watch', 'pods', '-A'],
+      ['list', 'namespaces'],
+      ['watch', `gatewayclasses.${gw}`],
+      ['watch', `httproutes.${gw}`, '-A'],
+      ['list', `referencegrants.${gw}`, '-A'],
+      ['patch', `httproutes.${gw}`, '--subresource=status', '-n', 'harness'],
+      ['update', `gateways.${gw}`, '--subresource=status', '-n', 'harness'],
+      ['update', `gatewayclasses.${gw}`, '--subresource=status'],
+      ['create', 'leases.coordination.k8s.io', '-n', 'meshgate-system'],
+      ['update', 'leases.coordination.k8s.io/meshgate-leader', '-n', 'meshgate-system'],
+      ['watch', 'secrets', '-n', 'meshgate-system'],
+    ];
+    const no: string[][] = [
+      ['list', 'secrets', '-n', 'harness'],
+      ['get', 'configmaps', '-n', 'meshgate-system'],
+      ['update', `httproutes.${gw}`, '-n', 'harness'],
+      ['create', `gateways.${gw}`, '-n', 'harness'],
+      ['delete', 'services', '-n', 'harness'],
+      ['update', 'endpointslices.discovery.k8s.io', '-n', 'harness'],
+      ['create', 'leases.coordination.k8s.io', '-n', 'harness'],
+      ['update', 'leases.coordination.k8s.io/someone-else', '-n', 'meshgate-system'],
+    ];
+    for (const a of yes) assert.equal(await canI(...a), true, `the chart grants: ${a.join(' ')}`);
+    for (const a of no) assert.equal(await canI(...a), false, `the chart does not grant: ${a.join(' ')}`);
+    // A real read with that token, and the GatewayClass the chart made.
+    const slices = JSON.parse(
+      await env.kubectl(['--kubeconfig', rbac.kubeconfig, 'get', 'endpointslices', '-A', '-o', 'json']),
+    );
+    assert.ok(slices.items.some((s: any) => s.metadata.name === 'echo-a'));
+    const gc = JSON.parse(await env.kubectl(['get', 'gatewayclass', 'meshgate', '-o', 'json']));
+    assert.equal(gc.spec.controllerName, 'meshgate.io/gateway-controller');
+    assert.equal((rbac.config.leaderElection as any).leaseName, 'meshgate-leader');
   });
 
   test('stop: both processes exit and the temp dir is removed', async () => {

@@ -359,9 +359,13 @@ export async function startKubeEnv(opts: KubeEnvOptions = {}): Promise<KubeEnv> 
     kubectl,
     apply,
     async serviceAccountKubeconfig(ns, sa) {
-      await apply(
-        `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ${sa}, namespace: ${ns}}\n`,
-      );
+      // create, not apply: applying a bare ServiceAccount would strip what an earlier apply set on it.
+      const create = (args: string[]) =>
+        kubectl(['create', ...args]).catch((err: Error) => {
+          if (!/AlreadyExists/.test(err.message)) throw err;
+        });
+      await create(['namespace', ns]);
+      await create(['serviceaccount', sa, '-n', ns]);
       const token = (await kubectl(['create', 'token', sa, '-n', ns, '--duration=24h'])).trim();
       return writeKubeconfig(
         join(dir, `sa-${ns}-${sa}.kubeconfig`),
