@@ -82,8 +82,8 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
 let binaries: Promise<KubeBinaries> | undefined;
 
 /**
- * Builds (first use: etcd ~1 min, kube-apiserver ~8 min) or finds the cached binaries. kubectl is taken
- * from PATH. Call it in a before() hook with a long timeout; startKubeEnv calls it too.
+ * Builds (first use: etcd ~1 min, kube-apiserver ~8 min) or finds the cached binaries; kubectl is the one on
+ * PATH (1.24+) or built. Call it in a before() hook with a long timeout; startKubeEnv calls it too.
  */
 export function kubeBinaries(): Promise<KubeBinaries> {
   binaries ??= (async () => {
@@ -92,12 +92,7 @@ export function kubeBinaries(): Promise<KubeBinaries> {
     // One after the other: both builds at once would need ~3 GB of RAM on a 2-core machine.
     const etcd = await script('build-etcd.sh');
     const apiserver = await script('build-kube-apiserver.sh');
-    const kubectl = await run('bash', ['-c', 'command -v kubectl']).then(
-      (s) => s.trim(),
-      () => {
-        throw new Error('kubectl is not on PATH; the Kubernetes suite needs it (any client within the skew policy)');
-      },
-    );
+    const kubectl = await script('build-kubectl.sh');
     return { etcd, apiserver, kubectl };
   })();
   binaries.catch(() => {
