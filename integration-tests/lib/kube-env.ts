@@ -50,7 +50,12 @@ export interface KubeEnv {
   serviceAccountKubeconfig(ns: string, sa: string): Promise<string>;
   /** Stops kube-apiserver and starts it again on the same port, same etcd; resolves when /readyz is 200. */
   restartApiserver(): Promise<void>;
-  /** Compacts etcd to its current revision, so a watch from an older resourceVersion gets 410 Gone. */
+  /**
+   * Compacts etcd to its current revision, as the API server's own compactor would. Requests the API server
+   * serves from etcd at an older resourceVersion then get 410 Gone; its watch cache keeps its window until
+   * the API server restarts, as in a real cluster. So `compactEtcd(); restartApiserver()` makes every client
+   * that resumes a watch from its last resourceVersion get 410 Gone (and relist).
+   */
   compactEtcd(): Promise<void>;
   /** Process ids, e.g. for reading the API server's RSS in the benchmark. */
   pids(): { etcd?: number; apiserver?: number };
@@ -150,6 +155,8 @@ function httpsStatus(url: string, ca: string, token: string): Promise<number> {
     req.end();
   });
 }
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 async function etcdPost(etcdUrl: string, path: string, body: object): Promise<any> {
   const res = await fetch(`${etcdUrl}${path}`, {
@@ -375,8 +382,13 @@ export async function startKubeEnv(opts: KubeEnvOptions = {}): Promise<KubeEnv> 
       await startApiserver(apiPort);
     },
     async compactEtcd() {
-      const head = await etcdPost(etcdUrl, '/v3/kv/range', { key: Buffer.from('/').toString('base64') });
-      const revision = head.header.revision;
+      // As the API server's own compactor does: record the revision under compact_rev_key (the API server
+      // watches that key to learn the compacted revision), then compact etcd to it. The put also moves the
+      // revision past every resourceVersion a client has seen.
+      const key = b64('compact_rev_key');
+      const put = await etcdPost(etcdUrl, '/v3/kv/put', { key, value: b64('0') });
+      const revision = String(put.header.revision);
+      await etcdPost(etcdUrl, '/v3/kv/put', { key, value: b64(revision) });
       await etcdPost(etcdUrl, '/v3/kv/compaction', { revision, physical: true });
     },
     pids: () => ({ etcd: etcd?.pid, apiserver: apiserver?.pid }),
