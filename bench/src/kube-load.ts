@@ -64,10 +64,9 @@ export function sliceObject(i: number, shape: LoadShape, port = 8080): object {
 
 export class KubeRest {
   private readonly agent: Agent;
-  constructor(
-    private readonly target: KubeTarget,
-    maxSockets = 64,
-  ) {
+  private readonly target: KubeTarget;
+  constructor(target: KubeTarget, maxSockets = 64) {
+    this.target = target;
     this.agent = new Agent({ keepAlive: true, maxSockets, ca: target.caPem });
   }
 

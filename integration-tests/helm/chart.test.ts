@@ -74,7 +74,11 @@ before(
 const valuesArgs = (file: string | undefined) => (file ? ['-f', file] : []);
 const template = (extra: string[]) => run(helm, ['template', RELEASE, CHART, '--namespace', NAMESPACE, ...extra]);
 
-type K8sObject = { kind: string; metadata: { name: string; annotations?: Record<string, string> }; [k: string]: any };
+type K8sObject = {
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [k: string]: any;
+};
 function objects(out: string): K8sObject[] {
   return parseAllDocuments(out)
     .map((d) => d.toJS())

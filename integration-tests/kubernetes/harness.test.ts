@@ -98,8 +98,11 @@ describe('kube-env', () => {
     const { Client } = loadEcho();
     const client = new Client(`${ns.nsIp}:${echo.port}`, grpc.credentials.createInsecure());
     const reply = await new Promise<any>((resolve, reject) =>
-      client.Echo({ message: 'hi' }, { deadline: Date.now() + 5000 }, (err: Error | null, r: unknown) =>
-        err ? reject(err) : resolve(r),
+      client.Echo(
+        { message: 'hi' },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5000 },
+        (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r)),
       ),
     );
     client.close();
