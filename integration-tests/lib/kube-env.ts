@@ -285,7 +285,6 @@ export async function startKubeEnv(opts: KubeEnvOptions = {}): Promise<KubeEnv> 
         [
           `--etcd-servers=${etcdUrl}`,
           '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
           `--secure-port=${apiPort}`,
           `--tls-cert-file=${certs.cert}`,
           `--tls-private-key-file=${certs.key}`,
