@@ -363,7 +363,7 @@ export async function startKubeEnv(opts: KubeEnvOptions = {}): Promise<KubeEnv> 
       // create, not apply: applying a bare ServiceAccount would strip what an earlier apply set on it.
       const create = (args: string[]) =>
         kubectl(['create', ...args]).catch((err: Error) => {
-          if (!/AlreadyExists/.test(err.message)) throw err;
+          if (!/AlreadyExists|already exists/.test(err.message)) throw err;
         });
       await create(['namespace', ns]);
       await create(['serviceaccount', sa, '-n', ns]);
