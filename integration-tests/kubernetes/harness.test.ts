@@ -179,7 +179,7 @@ subjects: [{kind: ServiceAccount, name: reader, namespace: harness}]
   });
 
   test("applyChartRbac: the chart's ServiceAccount may do what the chart grants on the real API server, nothing more", async () => {
-    const rbac = await applyChartRbac(env, 'meshgate-system');
+    const rbac = await applyChartRbac(env, 'meshgate-system', { set: ['kubernetes.pods=true'] });
     const canI = async (...args: string[]) =>
       (await env.kubectl(['--kubeconfig', rbac.kubeconfig, 'auth', 'can-i', ...args]).catch((e: Error) => e.message))
         .trim()
