@@ -18,6 +18,8 @@ export interface LoadShape {
   namespaces: number;
   /** Requests in flight at once. */
   concurrency: number;
+  /** clusterIP: None (no ClusterIP allocation). */
+  headless?: boolean;
 }
 
 export const S6_FULL: LoadShape = { services: 10_000, endpointsPerService: 10, namespaces: 100, concurrency: 64 };
@@ -42,7 +44,10 @@ export function serviceObject(i: number, shape: LoadShape): object {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: benchServiceName(i), namespace: namespaceOf(i, shape) },
-    spec: { ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' }] },
+    spec: {
+      ...(shape.headless ? { clusterIP: 'None' } : {}),
+      ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' }],
+    },
   };
 }
 
