@@ -60,21 +60,57 @@ export interface Service {
 export interface HeaderValue {
   name: string;
   value: string;
+  /** Add a value next to an existing one instead of replacing it. Default false (replace). */
+  append?: boolean;
 }
 
 export interface HeaderMatch {
   name: string;
   exact?: string;
   prefix?: string;
+  /** RE2 regular expression matching the whole value. */
+  regex?: string;
   present?: boolean;
   invert?: boolean;
 }
 
+export interface QueryParamMatch {
+  name: string;
+  /** Exactly one of exact, regex is set. */
+  exact?: string;
+  regex?: string;
+}
+
 export interface RouteMatch {
-  /** Exactly one of prefix, path is set. */
+  /** Exactly one of prefix, path, regex is set. */
   prefix?: string;
   path?: string;
+  /** RE2 regular expression matching the whole path. */
+  regex?: string;
   headers?: HeaderMatch[];
+  queryParams?: QueryParamMatch[];
+}
+
+/** Answer with a redirect instead of forwarding; unset parts keep the request's own. */
+export interface RouteRedirect {
+  scheme?: string;
+  host?: string;
+  port?: number;
+  /** Replace the whole path. */
+  path?: string;
+  /** Replace the part the route's prefix matched. */
+  prefix?: string;
+  /** 301 (default), 302, 303, 307 or 308. */
+  statusCode?: number;
+}
+
+/** Rewrite the request before forwarding it. */
+export interface RouteRewrite {
+  host?: string;
+  /** Replace the whole path. */
+  path?: string;
+  /** Replace the part the route's prefix matched. */
+  prefix?: string;
 }
 
 export interface WeightedBackend {
@@ -95,7 +131,12 @@ export interface Route {
   /** Hosts (authorities) this route answers. A gRPC client dialing xds:///<host> gets it. */
   hosts: string[];
   match: RouteMatch;
+  /** Empty only with redirect or directResponse. */
   backends: WeightedBackend[];
+  redirect?: RouteRedirect;
+  rewrite?: RouteRewrite;
+  /** Answer locally with this status (e.g. 500 for a route whose backends all failed to resolve). */
+  directResponse?: { status: number; body?: string };
   timeoutMs?: number;
   retries?: RetryPolicy;
   requestHeadersToAdd?: HeaderValue[];

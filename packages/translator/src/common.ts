@@ -24,7 +24,10 @@ export function headersToAdd(headers: HeaderValue[]): object[] {
   // (e.g. l5d-dst-override, lessons.md scar 16).
   return [...headers]
     .sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value))
-    .map((h) => ({ header: { key: h.name, value: h.value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
+    .map((h) => ({
+      header: { key: h.name, value: h.value },
+      append_action: h.append ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD',
+    }));
 }
 
 export function routerFilter(): object {

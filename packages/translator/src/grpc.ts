@@ -38,7 +38,12 @@ export function grpcListener(target: string): object {
 export function grpcRouteConfig(target: string, routes: Route[], services: Map<string, Service>): object {
   let entries: object[];
   if (routes.length > 0) {
-    entries = [...routes].sort(compareRoutes).map((r) => translateRoute(r, services, 'grpc'));
+    // Redirects and local responses are HTTP-proxy features: grpc-js-xds rejects the whole
+    // RouteConfiguration that holds one, so gRPC clients do not get those routes.
+    entries = [...routes]
+      .filter((r) => !r.redirect && !r.directResponse)
+      .sort(compareRoutes)
+      .map((r) => translateRoute(r, services, 'grpc'));
   } else {
     // Implicit target of a service: everything goes to that service's cluster.
     const s = services.get(target);
