@@ -154,6 +154,8 @@ export interface GatewayListener {
   address?: string;
   /** Names of routes served on this listener. */
   routes: string[];
+  /** Terminate TLS with these identities (the proxy picks one by SNI). Absent = plaintext. */
+  tls?: { identities: string[] };
   source?: string;
 }
 

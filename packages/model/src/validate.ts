@@ -155,6 +155,15 @@ export function validateModel(model: Model): ModelProblem[] {
     if (other)
       problems.push({ path: p, message: `address ${key} is already used by listener ${other}`, source: l.source });
     ports.set(key, l.name);
+    for (const id of l.tls?.identities ?? [])
+      if (!identities.has(id))
+        problems.push({
+          path: `${p}.tls`,
+          message: `identity ${JSON.stringify(id)} does not exist; define it or fix the name`,
+          source: l.source,
+        });
+    if (l.tls && l.tls.identities.length === 0)
+      problems.push({ path: `${p}.tls`, message: 'identities is empty', source: l.source });
     for (const rn of l.routes)
       if (!routes.has(rn))
         problems.push({
