@@ -2,7 +2,15 @@
 // every object should carry. Pure: reads the typed state, returns data; the status writer decides
 // whether anything must be written.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import type { GatewayListener, HeaderMatch, HeaderValue, Identity, Route, RouteMatch, WeightedBackend } from '@meshgate/model';
+import type {
+  GatewayListener,
+  HeaderMatch,
+  HeaderValue,
+  Identity,
+  Route,
+  RouteMatch,
+  WeightedBackend,
+} from '@meshgate/model';
 import { regexProblem } from '@meshgate/model';
 import { serviceModelName } from './services.ts';
 import type { GwObject, KubeState } from './state.ts';
@@ -56,13 +64,13 @@ export interface GatewayBuild {
   statuses: DesiredStatus[];
 }
 
-const cond = (
-  type: string,
-  ok: boolean,
-  reason: string,
-  message: string,
-  generation: number,
-): Condition => ({ type, status: ok ? 'True' : 'False', reason, message, observedGeneration: generation });
+const cond = (type: string, ok: boolean, reason: string, message: string, generation: number): Condition => ({
+  type,
+  status: ok ? 'True' : 'False',
+  reason,
+  message,
+  observedGeneration: generation,
+});
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -404,7 +412,13 @@ interface BackendResult {
   messages: string[];
 }
 
-function resolveBackends(state: KubeState, route: GwObject, kind: StatusKind, refs: unknown, o: GatewayOptions): BackendResult {
+function resolveBackends(
+  state: KubeState,
+  route: GwObject,
+  kind: StatusKind,
+  refs: unknown,
+  o: GatewayOptions,
+): BackendResult {
   const out: BackendResult = { backends: [], messages: [] };
   const fail = (reason: string, msg: string) => {
     out.reason ??= reason;
@@ -415,11 +429,23 @@ function resolveBackends(state: KubeState, route: GwObject, kind: StatusKind, re
     const ns = b.namespace ?? route.namespace;
     const label = `${ns}/${b.name}${b.port ? `:${b.port}` : ''}`;
     if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') {
-      fail('InvalidKind', `backendRef ${label}: kind ${b.group ? `${b.group}/` : ''}${b.kind} is not supported; use a Service`);
+      fail(
+        'InvalidKind',
+        `backendRef ${label}: kind ${b.group ? `${b.group}/` : ''}${b.kind} is not supported; use a Service`,
+      );
       continue;
     }
-    if (!referenceAllowed(state, { group: GROUP, kind, namespace: route.namespace }, { group: '', kind: 'Service', namespace: ns, name: b.name })) {
-      fail('RefNotPermitted', `backendRef ${label}: no ReferenceGrant in ${ns} allows ${kind}s from ${route.namespace}`);
+    if (
+      !referenceAllowed(
+        state,
+        { group: GROUP, kind, namespace: route.namespace },
+        { group: '', kind: 'Service', namespace: ns, name: b.name },
+      )
+    ) {
+      fail(
+        'RefNotPermitted',
+        `backendRef ${label}: no ReferenceGrant in ${ns} allows ${kind}s from ${route.namespace}`,
+      );
       continue;
     }
     const svc = o.inScope(ns) ? state.services.get(`${ns}/${b.name}`) : undefined;
@@ -440,7 +466,12 @@ function resolveBackends(state: KubeState, route: GwObject, kind: StatusKind, re
   return out;
 }
 
-function buildRules(state: KubeState, route: GwObject, kind: StatusKind, o: GatewayOptions): BuiltRule & { resolved: BackendResult } {
+function buildRules(
+  state: KubeState,
+  route: GwObject,
+  kind: StatusKind,
+  o: GatewayOptions,
+): BuiltRule & { resolved: BackendResult } {
   const rules = Array.isArray(route.spec.rules) ? route.spec.rules : [];
   const routes: Route[] = [];
   const problems: string[] = [];
@@ -498,7 +529,14 @@ function buildRules(state: KubeState, route: GwObject, kind: StatusKind, o: Gate
       return;
     }
     matches.forEach((match: RouteMatch | undefined, j: number) => {
-      const r: Route = { name: `${base}/${ruleName}/m${j}`, hosts: [], match: match!, backends: [], ...extra, source: o.source };
+      const r: Route = {
+        name: `${base}/${ruleName}/m${j}`,
+        hosts: [],
+        match: match!,
+        backends: [],
+        ...extra,
+        source: o.source,
+      };
       if (extra.redirect) r.backends = [];
       else if (res.backends.length) r.backends = res.backends;
       // Gateway API: a rule whose backends all fail to resolve answers 500.
@@ -534,7 +572,9 @@ export function buildGatewayApi(state: KubeState, o: GatewayOptions): GatewayBui
   }
   const identities = new Map<string, Identity>();
   const gateways = new Map<string, { gw: GwObject; listeners: ListenerInfo[] }>();
-  for (const gw of [...state.gateways.values()].sort((a, b) => cmp(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`))) {
+  for (const gw of [...state.gateways.values()].sort((a, b) =>
+    cmp(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`),
+  )) {
     if (!ourClasses.has(gw.spec.gatewayClassName) || !o.inScope(gw.namespace)) continue;
     gateways.set(`${gw.namespace}/${gw.name}`, { gw, listeners: gatewayListeners(gw, state, identities) });
   }
@@ -560,20 +600,42 @@ export function buildGatewayApi(state: KubeState, o: GatewayOptions): GatewayBui
       if (!g) continue; // not meshgate's (or not there): another controller's business
       built ??= buildRules(state, route, kind, o);
       const candidates = g.listeners.filter(
-        (l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port),
+        (l) =>
+          (ref.sectionName === undefined || l.name === ref.sectionName) &&
+          (ref.port === undefined || l.port === ref.port),
       );
       let accepted: Condition;
       if (candidates.length === 0) {
-        accepted = cond('Accepted', false, 'NoMatchingParent', `Gateway ${gwKey} has no listener matching sectionName/port`, gen);
+        accepted = cond(
+          'Accepted',
+          false,
+          'NoMatchingParent',
+          `Gateway ${gwKey} has no listener matching sectionName/port`,
+          gen,
+        );
       } else {
-        const allowed = candidates.filter((l) => l.valid && l.kinds.includes(kind) && namespaceAllowed(l, route.namespace, state));
+        const allowed = candidates.filter(
+          (l) => l.valid && l.kinds.includes(kind) && namespaceAllowed(l, route.namespace, state),
+        );
         const hosted = allowed
           .map((l) => ({ l, hosts: intersectHostnames(l.hostname, hostnames) }))
           .filter((x) => x.hosts.length > 0);
         if (allowed.length === 0)
-          accepted = cond('Accepted', false, 'NotAllowedByListeners', `no listener of Gateway ${gwKey} allows this ${kind} from namespace ${route.namespace}`, gen);
+          accepted = cond(
+            'Accepted',
+            false,
+            'NotAllowedByListeners',
+            `no listener of Gateway ${gwKey} allows this ${kind} from namespace ${route.namespace}`,
+            gen,
+          );
         else if (hosted.length === 0)
-          accepted = cond('Accepted', false, 'NoMatchingListenerHostname', `no listener hostname of Gateway ${gwKey} intersects the route's hostnames`, gen);
+          accepted = cond(
+            'Accepted',
+            false,
+            'NoMatchingListenerHostname',
+            `no listener hostname of Gateway ${gwKey} intersects the route's hostnames`,
+            gen,
+          );
         else if (built.routes.length === 0 && built.problems.length > 0)
           accepted = cond('Accepted', false, 'UnsupportedValue', built.problems.join('; '), gen);
         else {
@@ -589,7 +651,9 @@ export function buildGatewayApi(state: KubeState, o: GatewayOptions): GatewayBui
         : cond('ResolvedRefs', true, 'ResolvedRefs', 'all backendRefs resolved', gen);
       const conditions = [accepted, resolved];
       if (accepted.status === 'True' && built.problems.length)
-        conditions.push(cond('PartiallyInvalid', true, 'UnsupportedValue', `rules left out: ${built.problems.join('; ')}`, gen));
+        conditions.push(
+          cond('PartiallyInvalid', true, 'UnsupportedValue', `rules left out: ${built.problems.join('; ')}`, gen),
+        );
       const parentRef: Record<string, unknown> = { group: GROUP, kind: 'Gateway', ...ref };
       parents.push({ parentRef, controllerName: o.controllerName, conditions });
     }
@@ -633,8 +697,20 @@ export function buildGatewayApi(state: KubeState, o: GatewayOptions): GatewayBui
       namespace: gw.namespace,
       name: gw.name,
       conditions: [
-        cond('Accepted', anyValid, anyValid ? 'Accepted' : 'ListenersNotValid', anyValid ? 'accepted by meshgate' : 'no listener is valid', gw.generation),
-        cond('Programmed', anyProgrammed, anyProgrammed ? 'Programmed' : 'Invalid', anyProgrammed ? 'served over xDS' : 'no listener is programmed', gw.generation),
+        cond(
+          'Accepted',
+          anyValid,
+          anyValid ? 'Accepted' : 'ListenersNotValid',
+          anyValid ? 'accepted by meshgate' : 'no listener is valid',
+          gw.generation,
+        ),
+        cond(
+          'Programmed',
+          anyProgrammed,
+          anyProgrammed ? 'Programmed' : 'Invalid',
+          anyProgrammed ? 'served over xDS' : 'no listener is programmed',
+          gw.generation,
+        ),
       ],
       listeners: ls.map((l) => ({
         name: l.name,

@@ -8,12 +8,12 @@ import { fetch } from 'undici';
 /** An API server answer other than 2xx, with the server's own reason (`NotFound`, `Conflict`, `Expired`...). */
 export class KubeApiError extends Error {
   readonly code = 'E_KUBE_API';
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-  ) {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
     super(message);
+    this.status = status;
+    this.reason = reason;
   }
 }
 
@@ -124,7 +124,7 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       // client-node's Watch applies the same credentials, reads the stream line by line and
       // aborts a stream that has been silent for requestTimeoutMs (bookmarks keep it alive).
       const watcher = new Watch(kc);
-      watcher.requestTimeoutMs = idleTimeoutMs;
+      (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = idleTimeoutMs;
       return new Promise<void>((resolve, reject) => {
         let opened: AbortController | undefined;
         let settled = false;
@@ -137,7 +137,11 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
             reject(
               e.statusCode
                 ? new KubeApiError(e.statusCode, e.message, `watch ${path}: ${e.statusCode} ${e.message}`)
-                : new KubeApiError(0, e.name === 'TimeoutError' ? 'Timeout' : 'Unreachable', `watch ${path}: ${e.message}`),
+                : new KubeApiError(
+                    0,
+                    e.name === 'TimeoutError' ? 'Timeout' : 'Unreachable',
+                    `watch ${path}: ${e.message}`,
+                  ),
             );
           } else resolve();
         };

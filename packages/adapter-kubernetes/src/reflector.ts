@@ -29,6 +29,11 @@ export interface ReflectorOptions {
   backoff?: { baseMs: number; capMs: number };
   /** Server-side watch timeout range (seconds); each watch picks one at random. Default 240..480. */
   watchSeconds?: [number, number];
+  /**
+   * The resource may not exist on this server (a CRD not installed): a 404 counts as an empty,
+   * complete list and is retried at the backoff cap, so installing the CRD later is picked up.
+   */
+  optional?: boolean;
 }
 
 /** Full jitter: uniform in [0, min(cap, base * 2^attempt)], at least 50 ms. */
@@ -43,15 +48,21 @@ export class Reflector {
   /** Completed lists (1 after the first sync; more after 410 Gone relists). */
   lists = 0;
   watches = 0;
+  /** The resource was not found (optional resources only). */
+  absent = false;
   private readonly abort = new AbortController();
   private failures = 0;
   private running: Promise<void> | undefined;
 
-  constructor(
-    private readonly client: KubeClient,
-    private readonly o: ReflectorOptions,
-    private readonly h: ReflectorHandler,
-  ) {}
+  private readonly client: KubeClient;
+  private readonly o: ReflectorOptions;
+  private readonly h: ReflectorHandler;
+
+  constructor(client: KubeClient, o: ReflectorOptions, h: ReflectorHandler) {
+    this.client = client;
+    this.o = o;
+    this.h = h;
+  }
 
   start(): void {
     this.running ??= this.loop();
@@ -86,6 +97,7 @@ export class Reflector {
       if (this.abort.signal.aborted) return;
     } while (cont);
     this.h.replace(items);
+    this.absent = false;
     this.resourceVersion = rv;
     this.lists++;
   }
@@ -107,7 +119,8 @@ export class Reflector {
         if (type === 'ERROR') {
           const code = (obj as { code?: number }).code;
           if (code === 410) gone = true;
-          else this.h.error(new Error(`watch ${this.o.path}: ${(obj as { message?: string }).message ?? 'error event'}`));
+          else
+            this.h.error(new Error(`watch ${this.o.path}: ${(obj as { message?: string }).message ?? 'error event'}`));
           return;
         }
         if (type === 'ADDED' || type === 'MODIFIED') this.h.upsert(obj);
@@ -153,6 +166,16 @@ export class Reflector {
       } catch (err) {
         if (this.abort.signal.aborted) break;
         const e = err as KubeApiError;
+        if (e instanceof KubeApiError && e.status === 404 && this.o.optional) {
+          if (!this.absent) {
+            this.absent = true;
+            this.h.replace([]);
+            this.lists++;
+          }
+          this.ok();
+          await sleep(capMs, this.abort.signal);
+          continue;
+        }
         if (e instanceof KubeApiError && e.status === 410) {
           // Expired resourceVersion or continue token: list again at once, keeping the store.
           this.resourceVersion = '';

@@ -186,7 +186,8 @@ export function toGw(o: KubeObject): GwObject {
 
 export function toSecret(o: KubeObject): SecretInfo {
   const data = (o.data ?? {}) as Record<string, string>;
-  const dec = (k: string) => (typeof data[k] === 'string' ? Buffer.from(data[k], 'base64').toString('utf8') : undefined);
+  const dec = (k: string) =>
+    typeof data[k] === 'string' ? Buffer.from(data[k], 'base64').toString('utf8') : undefined;
   const cert = dec('tls.crt');
   const key = dec('tls.key');
   return {

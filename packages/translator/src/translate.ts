@@ -123,7 +123,10 @@ export function checkResources(set: ResourceSet): ModelProblem[] {
       rc as {
         virtual_hosts: {
           name: string;
-          routes: { name: string; route?: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } } }[];
+          routes: {
+            name: string;
+            route?: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } };
+          }[];
         }[];
       }
     ).virtual_hosts) {

@@ -1,0 +1,90 @@
+// buildModel(state): the whole partial model of the Kubernetes source from its typed state. Pure.
+// ServiceModelCache lets the source rebuild only the Services whose objects or slices changed;
+// its output equals buildModel's.
+import type { Model, Service } from '@meshgate/model';
+import { buildGatewayApi, DEFAULT_CONTROLLER } from './gateway.ts';
+import type { GatewayBuild } from './gateway.ts';
+import { serviceModels, slicesByService } from './services.ts';
+import type { KubeState, SliceInfo } from './state.ts';
+
+export interface BuildOptions {
+  source: string;
+  inScope: (namespace: string) => boolean;
+  gatewayApi: boolean;
+  controllerName?: string;
+}
+
+export function buildModel(state: KubeState, o: BuildOptions): { model: Model; gateway: GatewayBuild } {
+  const bySvc = slicesByService(state);
+  const services: Service[] = [];
+  for (const [key, svc] of state.services)
+    if (o.inScope(svc.namespace)) services.push(...serviceModels(svc, bySvc.get(key) ?? [], o.source));
+  return assemble(services, state, o);
+}
+
+function assemble(services: Service[], state: KubeState, o: BuildOptions): { model: Model; gateway: GatewayBuild } {
+  const gateway = o.gatewayApi
+    ? buildGatewayApi(state, {
+        controllerName: o.controllerName ?? DEFAULT_CONTROLLER,
+        inScope: o.inScope,
+        source: o.source,
+      })
+    : { routes: [], listeners: [], identities: [], statuses: [] };
+  services.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    model: {
+      services,
+      routes: gateway.routes,
+      listeners: gateway.listeners,
+      identities: gateway.identities,
+      trustBundles: [],
+    },
+    gateway,
+  };
+}
+
+/** Per-Service memo of serviceModels(); `dirty` names the `namespace/name` keys to redo. */
+export class ServiceModelCache {
+  private readonly byKey = new Map<string, Service[]>();
+  /** Slice keys per Service key, maintained from slice events. */
+  private readonly slices = new Map<string, Map<string, SliceInfo>>();
+
+  private readonly o: BuildOptions;
+
+  constructor(o: BuildOptions) {
+    this.o = o;
+  }
+
+  sliceSet(s: SliceInfo): void {
+    const k = `${s.namespace}/${s.service}`;
+    let m = this.slices.get(k);
+    if (!m) this.slices.set(k, (m = new Map()));
+    m.set(`${s.namespace}/${s.name}`, s);
+  }
+
+  sliceDelete(s: SliceInfo): void {
+    const k = `${s.namespace}/${s.service}`;
+    const m = this.slices.get(k);
+    m?.delete(`${s.namespace}/${s.name}`);
+    if (m && m.size === 0) this.slices.delete(k);
+  }
+
+  /** Rebuilds the slice index from scratch (after a relist of slices). */
+  resetSlices(all: Iterable<SliceInfo>): void {
+    this.slices.clear();
+    for (const s of all) if (s.service) this.sliceSet(s);
+  }
+
+  build(state: KubeState, dirty: Set<string> | 'all'): { model: Model; gateway: GatewayBuild } {
+    if (dirty === 'all') this.byKey.clear();
+    const keys = dirty === 'all' ? state.services.keys() : dirty;
+    for (const k of keys) {
+      const svc = state.services.get(k);
+      if (!svc || !this.o.inScope(svc.namespace)) this.byKey.delete(k);
+      else this.byKey.set(k, serviceModels(svc, this.slices.get(k)?.values() ?? [], this.o.source));
+    }
+    const services: Service[] = [];
+    for (const list of this.byKey.values()) services.push(...list);
+    return assemble(services, state, this.o);
+  }
+}
