@@ -5,7 +5,7 @@ import { parseDuration, parsePort } from './args.ts';
 import { LOG_LEVELS } from './logger.ts';
 
 /** Top-level keys of the config file that belong to meshgate itself, not to the file source. */
-export const MESHGATE_KEYS = ['xds', 'admin', 'consul', 'certs', 'logging'] as const;
+export const MESHGATE_KEYS = ['xds', 'admin', 'consul', 'kubernetes', 'certs', 'logging'] as const;
 
 export interface MeshgateSettings {
   configPath: string;
@@ -22,6 +22,12 @@ export interface MeshgateSettings {
   logLevel: string;
   /** The raw `consul:` section, handed to adapter-consul's parseConsulConfig. */
   consul?: unknown;
+  /**
+   * The raw `kubernetes:` section (handed to adapter-kubernetes' parseKubernetesConfig), or null when
+   * only --kubeconfig turned the source on. `kubeconfig` is the flag's or the file's path, resolved.
+   */
+  kubernetes?: unknown;
+  kubeconfig?: string;
   /** The raw `certs:` section (built-in CA state). */
   certs?: { dir: string; [k: string]: unknown };
 }
@@ -37,6 +43,8 @@ export interface Overrides {
   adminPort?: number;
   adminAddress?: string;
   logLevel?: string;
+  /** --kubeconfig: read Kubernetes with this kubeconfig file (turns the kubernetes source on). */
+  kubeconfig?: string;
 }
 
 const DEFAULTS = {
@@ -48,6 +56,22 @@ const DEFAULTS = {
   maxDelayMs: 1000,
   logLevel: 'info',
 };
+
+/**
+ * The kubernetes source is on with a `kubernetes:` section (even an empty one) or --kubeconfig. The
+ * flag wins over the section's kubeconfig; a relative path in the file is relative to the file.
+ */
+function kubernetesSettings(
+  section: unknown,
+  flag: string | undefined,
+  rel: (p: string) => string,
+): Pick<MeshgateSettings, 'kubernetes' | 'kubeconfig'> {
+  if (section === undefined && flag === undefined) return {};
+  const fromFile = (section as { kubeconfig?: unknown } | null)?.kubeconfig;
+  const path =
+    flag !== undefined ? resolve(flag) : typeof fromFile === 'string' && fromFile ? rel(fromFile) : undefined;
+  return { kubernetes: section ?? null, ...(path ? { kubeconfig: path } : {}) };
+}
 
 /**
  * Reads meshgate's own sections from the config file. Precedence: flags, then env
@@ -174,6 +198,7 @@ export function loadSettings(
     },
     logLevel,
     ...(root.consul !== undefined && root.consul !== null ? { consul: root.consul } : {}),
+    ...kubernetesSettings(root.kubernetes, flags.kubeconfig, rel),
     ...(certs ? { certs } : {}),
   };
 }

@@ -5,6 +5,7 @@ import type { Source } from '@meshgate/model';
 import { FileSource } from '@meshgate/adapter-file';
 import type { FileSourceOptions } from '@meshgate/adapter-file';
 import { ConsulSource, parseConsulConfig } from '@meshgate/adapter-consul';
+import { KubernetesSource, parseKubernetesConfig } from '@meshgate/adapter-kubernetes';
 import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
 import type { PeerIdentity, XdsNode } from '@meshgate/xds-core';
 import { AdminServer } from './admin.ts';
@@ -62,8 +63,13 @@ export function consulBackends(names: Iterable<string>): string[] {
   return [...names].filter((n) => /^consul\/[^/]+\/[^/]+$/.test(n)).sort();
 }
 
-function buildSources(settings: MeshgateSettings, log: Logger): { sources: Source[]; consul?: ConsulSource } {
-  const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, settings.consul !== undefined))];
+function buildSources(
+  settings: MeshgateSettings,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): { sources: Source[]; consul?: ConsulSource } {
+  const external = settings.consul !== undefined || settings.kubernetes !== undefined;
+  const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, external))];
   let consul: ConsulSource | undefined;
   if (settings.consul !== undefined) {
     const { options, errors } = parseConsulConfig(settings.consul, 'consul');
@@ -73,6 +79,27 @@ function buildSources(settings: MeshgateSettings, log: Logger): { sources: Sourc
       );
     consul = new ConsulSource({ ...options, logger: log.child({ component: 'source', source: 'consul' }) });
     sources.push(consul);
+  }
+  if (settings.kubernetes !== undefined) {
+    const { options, errors } = parseKubernetesConfig(settings.kubernetes, 'kubernetes');
+    if (errors.length || !options)
+      throw new ConfigError(
+        `${settings.configPath}: kubernetes section:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`,
+      );
+    const kubeconfig = settings.kubeconfig;
+    // Outside a pod there is no service account to fall back on: say which setting is missing.
+    if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST)
+      throw new ConfigError(
+        `${settings.configPath}: kubernetes: no kubeconfig and not running in a pod; pass --kubeconfig PATH or set kubernetes.kubeconfig`,
+      );
+    sources.push(
+      new KubernetesSource({
+        ...options,
+        // The flag (or the file's path, resolved against the file) replaces the section's own string.
+        kubeconfig,
+        logger: log.child({ component: 'source', source: options.name ?? 'kubernetes' }),
+      }),
+    );
   }
   if (settings.certs) {
     const { settings: certs, errors } = parseCertsSection(settings.certs);
@@ -110,7 +137,7 @@ function serverCredentials(settings: MeshgateSettings): grpc.ServerCredentials {
 export async function createControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
   const settings = loadSettings(o.configPath, o, o.env);
   const log = o.logger ?? createLogger(settings.logLevel);
-  const built = buildSources(settings, log);
+  const built = buildSources(settings, log, o.env);
   const sources = [...built.sources, ...(o.extraSources ?? [])];
   const consul = built.consul;
   const cache = new XdsCache();

@@ -1,6 +1,7 @@
 import { loadConfigFile, formatErrors } from '@meshgate/adapter-file';
 import type { ExternalReference, ParseOptions } from '@meshgate/adapter-file';
 import { parseConsulConfig } from '@meshgate/adapter-consul';
+import { parseKubernetesConfig } from '@meshgate/adapter-kubernetes';
 import type { Model } from '@meshgate/model';
 import { loadSettings, MESHGATE_KEYS } from '../config.ts';
 import type { MeshgateSettings } from '../config.ts';
@@ -20,12 +21,16 @@ export function loadForOffline(path: string): { model?: Model; errors: string[];
       for (const e of parseConsulConfig(settings.consul, 'consul').errors)
         later.push(`${settings.configPath}: ${e.path}: ${e.message}`);
     }
+    if (settings.kubernetes !== undefined) {
+      for (const e of parseKubernetesConfig(settings.kubernetes, 'kubernetes').errors)
+        later.push(`${settings.configPath}: ${e.path}: ${e.message}`);
+    }
   } catch (err) {
     later.push((err as Error).message);
   }
   const opts: ParseOptions = {
     extraTopLevelKeys: [...MESHGATE_KEYS],
-    externalReferences: settings?.consul !== undefined,
+    externalReferences: settings?.consul !== undefined || settings?.kubernetes !== undefined,
   };
   const r = loadConfigFile(path, opts);
   const errors = [...(r.errors.length ? formatErrors(r.errors, 50).split('\n') : []), ...later];
@@ -53,6 +58,6 @@ export function externalNotes(
 ): string[] {
   return external.map(
     (x) =>
-      `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul), ${what}`,
+      `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul, kubernetes), ${what}`,
   );
 }

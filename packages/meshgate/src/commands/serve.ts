@@ -6,7 +6,8 @@ import { loadSettings } from '../config.ts';
 
 export const spec: CommandSpec = {
   name: 'serve',
-  summary: 'run the control plane: watch the config file (and Consul when configured), serve xDS and the admin API',
+  summary:
+    'run the control plane: watch the config file (and Consul or Kubernetes when configured), serve xDS and the admin API',
   usage: 'meshgate serve --config FILE [flags]',
   options: {
     config: {
@@ -14,7 +15,7 @@ export const spec: CommandSpec = {
       short: 'c',
       value: 'FILE',
       description:
-        'YAML config: services, routes, listeners, identities, trustBundles, and the xds/admin/consul/certs/logging sections (required)',
+        'YAML config: services, routes, listeners, identities, trustBundles, and the xds/admin/consul/kubernetes/certs/logging sections (required)',
     },
     'xds-port': {
       type: 'string',
@@ -36,6 +37,12 @@ export const spec: CommandSpec = {
       type: 'string',
       value: 'ADDR',
       description: 'admin bind address; file admin.address (default 127.0.0.1)',
+    },
+    kubeconfig: {
+      type: 'string',
+      value: 'PATH',
+      description:
+        'read Services, EndpointSlices and Gateway API routes with this kubeconfig; file kubernetes.kubeconfig (default in a pod: its service account)',
     },
     'log-level': {
       type: 'string',
@@ -59,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(v['admin-port'] !== undefined ? { adminPort: parsePort(v['admin-port'], '--admin-port') } : {}),
     ...(v['admin-address'] !== undefined ? { adminAddress: String(v['admin-address']) } : {}),
     ...(v['log-level'] !== undefined ? { logLevel: String(v['log-level']) } : {}),
+    ...(v.kubeconfig !== undefined ? { kubeconfig: String(v.kubeconfig) } : {}),
   };
   const settings = loadSettings(String(v.config), flags);
   const log = createLogger(settings.logLevel);
