@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only S1,S2,S3] [-- --kinds ours,peer] [-- --modes sotw,delta] [-- --no-peer] [-- --profile]`
+// `npm run bench [-- --quick] [-- --only S1,S2,S3,S6] [-- --kinds ours,peer] [-- --modes sotw,delta] [-- --no-peer] [-- --profile]`
 // Runs the scenarios against meshgate and the go-control-plane peer, prints one table and writes
 // bench/results/latest.json: [{ scenario, metric, unit, ours, peer, ratio }], ratio = ours / peer
 // (lower is better for every time, byte and memory figure).
@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { churn, fanout, FULL, QUICK, s1, type Config, type Figure } from './scenarios.ts';
 import { BENCH_DIR, buildPeer, type Kind, type StartOptions } from './servers.ts';
+import { S6_FULL, S6_QUICK } from './kube-load.ts';
+import { s6 } from './s6.ts';
 
 interface Row {
   scenario: string;
@@ -117,6 +119,16 @@ if (want('S2') || want('S4') || want('S5')) {
 if (want('S3'))
   for (const mode of cfg.modes)
     await both(`S3 ${mode}`, (k) => churn(k, mode, cfg, k === 'ours' ? oursOpts : peerOpts));
+// S6 is meshgate's alone (the Go peer has no Kubernetes source): its peer column stays null.
+if (want('S6')) {
+  const t0 = Date.now();
+  try {
+    add('ours', await s6(cfg.quick ? S6_QUICK : S6_FULL, cfg.quick ? 200 : 1000));
+  } catch (err) {
+    console.error(`  S6 failed: ${(err as Error).message}`);
+  }
+  console.log(`  S6 ours: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
 
 const result: Row[] = [...rows.values()].sort((a, b) =>
   a.scenario < b.scenario ? -1 : a.scenario > b.scenario ? 1 : 0,

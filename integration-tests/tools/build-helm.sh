@@ -2,10 +2,10 @@
 # Builds Helm v3 (Apache-2.0) from the Go module proxy, the way `go install` would, and caches the binary.
 # A helm already on PATH is used when it is major version 3 (the chart targets Helm v3; v4 changed the CLI).
 # Prints the binary's path on stdout; build output goes to stderr.
-#   MESHGATE_HELM_VERSION=v3.x.y  pick another v3 release (default v3.22.0, the newest the proxy serves here)
+#   MESHGATE_HELM_VERSION=v3.x.y  pick another v3 release (default v3.21.4, the newest approved release)
 set -euo pipefail
-VERSION="${MESHGATE_HELM_VERSION:-v3.22.0}"
-case "$VERSION" in v3.*) ;; *) echo "build-helm: MESHGATE_HELM_VERSION must be a v3 release such as v3.22.0, got '$VERSION'" >&2; exit 1 ;; esac
+VERSION="${MESHGATE_HELM_VERSION:-v3.21.4}"
+case "$VERSION" in v3.*) ;; *) echo "build-helm: MESHGATE_HELM_VERSION must be a v3 release such as v3.21.4, got '$VERSION'" >&2; exit 1 ;; esac
 CACHE="${MESHGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshgate}"
 DIR="$CACHE/helm-$VERSION"
 OUT="$DIR/helm"

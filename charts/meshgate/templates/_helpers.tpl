@@ -98,6 +98,26 @@ passes here is the one the pod gets.
 {{- end }}
 {{- $_ := set $cfg "consul" $consul }}
 {{- end }}
+{{- if .Values.kubernetes.enabled }}
+{{- $k := get $cfg "kubernetes" | default dict }}
+{{- range $key, $from := dict "namespaces" "kubernetes.namespaces" "controllerName" "kubernetes.gatewayClass.controllerName" "secretNamespaces" "kubernetes.secrets" "leaderElection" "the release (its namespace and name)" }}
+{{- if hasKey $k $key }}
+{{- fail (printf "config.kubernetes.%s is set, but the chart derives it from %s so that it matches the RBAC it grants; remove config.kubernetes.%s" $key $from $key) }}
+{{- end }}
+{{- end }}
+{{- with .Values.kubernetes.namespaces }}
+{{- $_ := set $k "namespaces" . }}
+{{- end }}
+{{- $_ := set $k "controllerName" .Values.kubernetes.gatewayClass.controllerName }}
+{{- $secretNamespaces := include "meshgate.secretNamespaces" . | fromJsonArray }}
+{{- if not (has "*" $secretNamespaces) }}
+{{- $_ := set $k "secretNamespaces" $secretNamespaces }}
+{{- end }}
+{{- $_ := set $k "leaderElection" (dict "namespace" .Release.Namespace "leaseName" (include "meshgate.leaseName" .)) }}
+{{- $_ := set $cfg "kubernetes" $k }}
+{{- else if hasKey $cfg "kubernetes" }}
+{{- fail "config.kubernetes is set but kubernetes.enabled is false, so the pod would get no API token and no RBAC; set kubernetes.enabled=true (see examples/values-kubernetes.yaml)" }}
+{{- end }}
 {{- toYaml $cfg }}
 {{- end }}
 
@@ -106,4 +126,17 @@ passes here is the one the pod gets.
 {{- end }}
 {{- define "meshgate.adminPort" -}}
 {{- (get (.Values.config.admin | default dict) "port") | default 19000 | int }}
+{{- end }}
+
+{{/* Namespaces whose Secrets meshgate may read, as a JSON array: [] none, ["*"] all. */}}
+{{- define "meshgate.secretNamespaces" -}}
+{{- if not .Values.kubernetes.secrets.enabled }}[]
+{{- else if .Values.kubernetes.secrets.namespaces }}{{ .Values.kubernetes.secrets.namespaces | toJson }}
+{{- else }}{{ list .Release.Namespace | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* The Lease the replicas elect a status writer with. */}}
+{{- define "meshgate.leaseName" -}}
+{{- printf "%s-leader" (include "meshgate.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
