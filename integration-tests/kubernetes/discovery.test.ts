@@ -1,0 +1,118 @@
+// Services + EndpointSlices in a real kube-apiserver -> meshgate (as the chart's ServiceAccount) ->
+// grpc-js-xds clients calling echo backends in a network namespace.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ECHO_PORT,
+  type KubeMeshgate,
+  kubeDetails,
+  serviceYaml,
+  sliceYaml,
+  startKubeMeshgate,
+} from '../lib/kube-meshgate.ts';
+import type { MeshgateProcess } from '../lib/meshgate-process.ts';
+import { waitFor } from '../lib/wait.ts';
+import { XdsClientProcess } from '../lib/xds-client.ts';
+
+let k: KubeMeshgate;
+let mg: MeshgateProcess;
+let client: XdsClientProcess;
+const TARGET = `k8s/shop/echo/${ECHO_PORT}`;
+
+before(
+  async () => {
+    k = await startKubeMeshgate(['echo-a', 'echo-b', 'echo-c']);
+    // The Service exists before meshgate starts, so the file's route to it resolves from the first publish.
+    await k.env.apply(serviceYaml('shop', 'echo'));
+    mg = k.meshgate({
+      routes: [
+        {
+          name: 'file-to-k8s',
+          hosts: ['from-file.example'],
+          match: { prefix: '/' },
+          backends: [{ service: TARGET, weight: 1 }],
+        },
+      ],
+    });
+    await mg.start();
+    await mg.waitReady(30_000);
+    client = new XdsClientProcess(mg.xdsPort, 'k8s-discovery');
+  },
+  { timeout: 2_400_000 },
+);
+after(async () => {
+  await client?.close();
+  await k?.close();
+});
+
+/** Backends (by name) that answered a burst of calls; every call must succeed. */
+async function served(target = TARGET, n = 30): Promise<string> {
+  const s = await client.burst(target, n, 3000);
+  if (s.failures) return `failures: ${s.errors.join('; ')}`;
+  return Object.keys(s.counts)
+    .map((k) => k.split(':')[0])
+    .sort()
+    .join(',');
+}
+
+describe('kubernetes discovery', () => {
+  test('Service + EndpointSlice: clients route there; add, drain (terminating) and remove endpoints; several slices', async (t) => {
+    const [a, b, c] = ['echo-a', 'echo-b', 'echo-c'].map((n) => k.echoes[n].ip);
+    let t0 = Date.now();
+    await k.env.apply(sliceYaml('shop', 'echo', 'echo-1', [{ ip: a }]));
+    await waitFor(async () => (await served()) === 'echo-a', 'calls to reach echo-a', 10_000, 50);
+    t.diagnostic(`EndpointSlice created -> calls served in ${Date.now() - t0} ms`);
+
+    // A second slice of the same Service adds endpoints; a third address in slice 1 too.
+    t0 = Date.now();
+    await k.env.apply(sliceYaml('shop', 'echo', 'echo-2', [{ ip: b }]));
+    await k.env.apply(sliceYaml('shop', 'echo', 'echo-1', [{ ip: a }, { ip: c, zone: 'zone-c' }]));
+    await waitFor(
+      async () => (await served(TARGET, 60)) === 'echo-a,echo-b,echo-c',
+      'all three slices endpoints',
+      10_000,
+      50,
+    );
+    t.diagnostic(`endpoints added -> all served in ${Date.now() - t0} ms`);
+
+    // Drain a: terminating but still serving, while b and c are ready -> a gets nothing.
+    await k.env.apply(
+      sliceYaml('shop', 'echo', 'echo-1', [{ ip: a, ready: false, serving: true, terminating: true }, { ip: c }]),
+    );
+    await waitFor(async () => (await served(TARGET, 60)) === 'echo-b,echo-c', 'a drained', 10_000, 50);
+
+    // Nothing ready left: the terminating-but-serving endpoint is used rather than failing calls.
+    await k.env.kubectl(['delete', 'endpointslice', '-n', 'shop', 'echo-2']);
+    await k.env.apply(
+      sliceYaml('shop', 'echo', 'echo-1', [
+        { ip: a, ready: false, serving: true, terminating: true },
+        { ip: c, ready: false, serving: false, terminating: true },
+      ]),
+    );
+    await waitFor(
+      async () => (await served()) === 'echo-a',
+      'the serving terminating endpoint as the last resort',
+      10_000,
+      50,
+    );
+
+    // Back to normal, then removed endpoints leave.
+    await k.env.apply(sliceYaml('shop', 'echo', 'echo-1', [{ ip: b }]));
+    await waitFor(async () => (await served()) === 'echo-b', 'only b after a and c were removed', 10_000, 50);
+  });
+
+  test('a file route names a Kubernetes service (k8s/<ns>/<svc>/<port>) and reaches its endpoints', async () => {
+    await waitFor(
+      async () => (await served('from-file.example')) === 'echo-b',
+      'the file route to the Kubernetes service',
+    );
+  });
+
+  test('meshgate runs with only the chart RBAC: synced, not stale, every resource listed', async () => {
+    const d = await kubeDetails(mg);
+    assert.equal(d.failing, undefined, JSON.stringify(d));
+    assert.equal(typeof d.endpointSlices, 'number');
+    const ready = await fetch(`${mg.adminUrl}/readyz`);
+    assert.equal(ready.status, 200, mg.logs());
+  });
+});
