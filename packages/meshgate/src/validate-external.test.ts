@@ -81,7 +81,10 @@ test('translate: with a consul section, backends left to Consul become empty sta
 });
 
 test('validate: a kubernetes section lets routes name k8s/<ns>/<svc>/<port>; its mistakes name the key', async () => {
-  const k8s = FILE.replace(/^consul:\n.*\n/, 'kubernetes:\n  namespaces: [shop]\n').replace('consul/dc1/shop', 'k8s/shop/cart/8080');
+  const k8s = FILE.replace(/^consul:\n.*\n/, 'kubernetes:\n  namespaces: [shop]\n').replace(
+    'consul/dc1/shop',
+    'k8s/shop/cart/8080',
+  );
   const ok = await runCliProcess(['validate', '--config', write('k8s.yaml', k8s)]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /backend "k8s\/shop\/cart\/8080" is not defined in this file; left to the other sources/);
