@@ -56,6 +56,8 @@ export interface KubeClient {
     onEvent: (type: WatchEventType, obj: KubeObject) => void,
     signal: AbortSignal,
     idleTimeoutMs: number,
+    /** The server accepted the watch (HTTP 200): the connection is healthy even before any event. */
+    onOpen?: () => void,
   ): Promise<void>;
 }
 
@@ -120,7 +122,7 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       }
       return (text ? JSON.parse(text) : undefined) as T;
     },
-    watch(path, params, onEvent, signal, idleTimeoutMs) {
+    watch(path, params, onEvent, signal, idleTimeoutMs, onOpen) {
       // client-node's Watch applies the same credentials, reads the stream line by line and
       // aborts a stream that has been silent for requestTimeoutMs (bookmarks keep it alive).
       const watcher = new Watch(kc);
@@ -156,6 +158,8 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
             (c) => {
               opened = c;
               if (signal.aborted) c.abort();
+              // watch() resolves once the response is in; when it was not a 200, done already ran.
+              else if (!settled) onOpen?.();
             },
             (err) => done(err),
           );

@@ -135,6 +135,7 @@ export class Reflector {
       this.abort.signal,
       // Silent longer than the server's own timeout plus bookmark slack: the connection is dead.
       (seconds + 60) * 1000,
+      () => this.ok(),
     );
     this.watches++;
     if (gone) this.resourceVersion = '';
