@@ -2,6 +2,9 @@
 // grpc-js-xds clients calling echo backends in a network namespace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   ECHO_PORT,
   type KubeMeshgate,
@@ -10,7 +13,7 @@ import {
   sliceYaml,
   startKubeMeshgate,
 } from '../lib/kube-meshgate.ts';
-import type { MeshgateProcess } from '../lib/meshgate-process.ts';
+import { type MeshgateProcess, REPO_ROOT, runCli } from '../lib/meshgate-process.ts';
 import { waitFor } from '../lib/wait.ts';
 import { XdsClientProcess } from '../lib/xds-client.ts';
 
@@ -99,6 +102,30 @@ describe('kubernetes discovery', () => {
     // Back to normal, then removed endpoints leave.
     await k.env.apply(sliceYaml('shop', 'echo', 'echo-1', [{ ip: b }]));
     await waitFor(async () => (await served()) === 'echo-b', 'only b after a and c were removed', 10_000, 50);
+  });
+
+  test('grpc-go (a second xDS implementation) reaches the same Kubernetes endpoints', async () => {
+    const run = promisify(execFile);
+    const built = await run('bash', [join(REPO_ROOT, 'integration-tests/tools/build-grpc-go-client.sh')], {
+      maxBuffer: 1 << 24,
+      timeout: 600_000,
+    });
+    const bin = built.stdout.trim().split('\n').pop()!;
+    const b = await runCli(['bootstrap', '--grpc', '--xds-port', String(mg.xdsPort), '--node-id', 'k8s-grpc-go']);
+    assert.equal(b.code, 0, b.stderr);
+    const { stdout } = await run(
+      bin,
+      ['-target', `xds:///${TARGET}`, '-calls', '20', '-method', '/meshgate.examples.echo.Echo/Echo'],
+      {
+        env: { ...process.env, GRPC_XDS_BOOTSTRAP: '', GRPC_XDS_BOOTSTRAP_CONFIG: b.stdout },
+        timeout: 120_000,
+      },
+    );
+    const calls = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { ok: boolean; fields?: Record<string, string>; error?: string });
+    assert.deepEqual(new Set(calls.map((c) => (c.ok ? c.fields?.['2'] : c.error))), new Set(['echo-b']));
   });
 
   test('a file route names a Kubernetes service (k8s/<ns>/<svc>/<port>) and reaches its endpoints', async () => {
