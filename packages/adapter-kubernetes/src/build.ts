@@ -46,6 +46,8 @@ function assemble(services: Service[], state: KubeState, o: BuildOptions): { mod
 /** Per-Service memo of serviceModels(); `dirty` names the `namespace/name` keys to redo. */
 export class ServiceModelCache {
   private readonly byKey = new Map<string, Service[]>();
+  /** The JSON of each Service's models, to tell a real change from an event that changed nothing meshgate uses. */
+  private readonly json = new Map<string, string>();
   /** Slice keys per Service key, maintained from slice events. */
   private readonly slices = new Map<string, Map<string, SliceInfo>>();
 
@@ -75,16 +77,34 @@ export class ServiceModelCache {
     for (const s of all) if (s.service) this.sliceSet(s);
   }
 
-  build(state: KubeState, dirty: Set<string> | 'all'): { model: Model; gateway: GatewayBuild } {
-    if (dirty === 'all') this.byKey.clear();
+  /** `servicesChanged`: whether any model service differs from the previous build's. */
+  build(
+    state: KubeState,
+    dirty: Set<string> | 'all',
+  ): { model: Model; gateway: GatewayBuild; servicesChanged: boolean } {
+    let changed = false;
+    if (dirty === 'all') {
+      for (const k of this.byKey.keys()) if (!state.services.has(k)) changed = true;
+      this.byKey.clear();
+    }
     const keys = dirty === 'all' ? state.services.keys() : dirty;
     for (const k of keys) {
       const svc = state.services.get(k);
-      if (!svc || !this.o.inScope(svc.namespace)) this.byKey.delete(k);
-      else this.byKey.set(k, serviceModels(svc, this.slices.get(k)?.values() ?? [], this.o.source));
+      if (!svc || !this.o.inScope(svc.namespace)) {
+        changed ||= this.json.has(k);
+        this.byKey.delete(k);
+        this.json.delete(k);
+        continue;
+      }
+      const list = serviceModels(svc, this.slices.get(k)?.values() ?? [], this.o.source);
+      const json = JSON.stringify(list);
+      if (this.json.get(k) !== json) changed = true;
+      this.json.set(k, json);
+      this.byKey.set(k, list);
     }
+    if (dirty === 'all') for (const k of [...this.json.keys()]) if (!this.byKey.has(k)) this.json.delete(k);
     const services: Service[] = [];
     for (const list of this.byKey.values()) services.push(...list);
-    return assemble(services, state, this.o);
+    return { ...assemble(services, state, this.o), servicesChanged: changed };
   }
 }

@@ -90,7 +90,6 @@ export class KubernetesSource implements Source {
   private allDirty = true;
   private flushQueued = false;
   private synced = false;
-  private lastModelJson = '';
   private lastGatewayJson = '';
   private lastStatusJson = '';
   private statuses: DesiredStatus[] = [];
@@ -311,18 +310,13 @@ export class KubernetesSource implements Source {
       );
     }
     const dirty = this.allDirty ? 'all' : this.dirty;
-    const { model, gateway } = this.cache.build(this.state, dirty);
+    const { model, gateway, servicesChanged } = this.cache.build(this.state, dirty);
     this.allDirty = false;
     this.dirty = new Set();
     this.statuses = gateway.statuses;
+    // Compared per part: a whole-model JSON of 100,000 endpoints would cost more than the change itself.
     const gwJson = JSON.stringify([gateway.routes, gateway.listeners, gateway.identities]);
-    const changedServices = dirty === 'all' || dirty.size > 0;
-    let changed = gwJson !== this.lastGatewayJson;
-    if (!changed && changedServices) {
-      const json = JSON.stringify(model.services);
-      changed = json !== this.lastModelJson;
-      this.lastModelJson = json;
-    } else if (changed) this.lastModelJson = JSON.stringify(model.services);
+    const changed = servicesChanged || gwJson !== this.lastGatewayJson;
     this.lastGatewayJson = gwJson;
     if (changed || !this.model) {
       this.model = model;
