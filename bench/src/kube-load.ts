@@ -18,6 +18,8 @@ export interface LoadShape {
   namespaces: number;
   /** Requests in flight at once. */
   concurrency: number;
+  /** clusterIP: None (no ClusterIP allocation). */
+  headless?: boolean;
 }
 
 export const S6_FULL: LoadShape = { services: 10_000, endpointsPerService: 10, namespaces: 100, concurrency: 64 };
@@ -42,7 +44,10 @@ export function serviceObject(i: number, shape: LoadShape): object {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: benchServiceName(i), namespace: namespaceOf(i, shape) },
-    spec: { ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' }] },
+    spec: {
+      ...(shape.headless ? { clusterIP: 'None' } : {}),
+      ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' }],
+    },
   };
 }
 
@@ -207,19 +212,56 @@ export async function listAll(
 }
 
 /**
- * One EndpointSlice update, the S6 change: endpoint 0 of service i moves to `port` (a marker the load generator
- * matches). Resolves when the API server has accepted the write; the change's clock starts before the call.
+ * One EndpointSlice update, the S6 change: the slice of service i moves to `port` (a marker the load generator
+ * and the watcher match). Resolves when the API server has accepted the write; clock the change before calling.
+ * Pass a warm KubeRest so no TLS handshake lands in the figure.
  */
-export async function updateSlicePort(target: KubeTarget, shape: LoadShape, i: number, port: number): Promise<void> {
-  const rest = new KubeRest(target, 1);
-  try {
-    await rest.call(
-      'PATCH',
-      `/apis/discovery.k8s.io/v1/namespaces/${namespaceOf(i, shape)}/endpointslices/${benchServiceName(i)}-0`,
-      { ports: [{ name: 'http', port, protocol: 'TCP' }] },
-      'application/merge-patch+json',
+export async function updateSlicePort(rest: KubeRest, shape: LoadShape, i: number, port: number): Promise<void> {
+  await rest.call(
+    'PATCH',
+    `/apis/discovery.k8s.io/v1/namespaces/${namespaceOf(i, shape)}/endpointslices/${benchServiceName(i)}-0`,
+    { ports: [{ name: 'http', port, protocol: 'TCP' }] },
+    'application/merge-patch+json',
+  );
+}
+
+/**
+ * A plain watch on every EndpointSlice (as an informer's watch, from `resourceVersion`); calls onPort with the
+ * first port of each slice event as it arrives. The API server's share of an update's latency is the time from
+ * the write to this event.
+ */
+export function watchSlicePorts(
+  target: KubeTarget,
+  resourceVersion: string,
+  onPort: (port: number, at: number) => void,
+): { ready: Promise<void>; close(): void } {
+  let close = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    const req = request(
+      `${target.apiUrl}/apis/discovery.k8s.io/v1/endpointslices?watch=1&allowWatchBookmarks=false&resourceVersion=${resourceVersion}`,
+      { ca: target.caPem, headers: { authorization: `Bearer ${target.adminToken}` } },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`watch: HTTP ${res.statusCode}`));
+        resolve();
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          const at = performance.now();
+          buf += d;
+          let nl = buf.indexOf('\n');
+          while (nl >= 0) {
+            const ev = JSON.parse(buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+            const port = ev.object?.ports?.[0]?.port;
+            if (typeof port === 'number') onPort(port, at);
+            nl = buf.indexOf('\n');
+          }
+        });
+      },
     );
-  } finally {
-    rest.close();
-  }
+    req.on('error', reject);
+    req.end();
+    close = () => req.destroy();
+  });
+  return { ready, close: () => close() };
 }

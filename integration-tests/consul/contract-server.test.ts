@@ -1,8 +1,9 @@
 // Self-checks of the Consul contract server's blocking-query contract, so the adapter tests
-// above rest on a stand-in that behaves as protocols.md 3.4 describes.
+// above rest on a stand-in that behaves as Consul documents blocking queries.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConsulContractServer } from '../lib/consul-contract-server.ts';
+import { waitFor } from '../lib/wait.ts';
 
 let c: ConsulContractServer;
 before(async () => {
@@ -45,7 +46,7 @@ describe('consul contract server [stand-in for a real agent]', () => {
 
     t0 = Date.now();
     const pending = get(`/v1/health/service/blk?index=${idx}&wait=30s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => c.waitingQueries >= 1, 'the blocking query to be waiting');
     const reg = await fetch(`${c.address}/v1/agent/service/register`, {
       method: 'PUT',
       headers: { 'x-consul-token': 'tok-123456' },
@@ -61,7 +62,7 @@ describe('consul contract server [stand-in for a real agent]', () => {
   test('resetIndex answers waiting queries at once with the lower index', async () => {
     const first = await get('/v1/catalog/services');
     const pending = get(`/v1/catalog/services?index=${first.index}&wait=30s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => c.waitingQueries >= 1, 'the blocking query to be waiting');
     c.resetIndex(2);
     const r = await pending;
     assert.ok(Number(r.index) < Number(first.index));

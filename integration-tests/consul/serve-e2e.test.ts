@@ -51,7 +51,10 @@ describe('meshgate serve with a consul section', { timeout: 180_000 }, () => {
     assert.equal(s.failures, 0, s.errors.join('; '));
     assert.ok(s.counts[key('echo-a')] > 0 && s.counts[key('echo-b')] > 0, JSON.stringify(s.counts));
     const readyz = (await getJson(`${mg.adminUrl}/readyz`)).body;
-    assert.ok(JSON.stringify(readyz).includes('consul'), JSON.stringify(readyz));
+    // The Consul source itself must be synced and fresh, not merely listed.
+    assert.equal(readyz.ready, true, JSON.stringify(readyz));
+    assert.equal(readyz.sources?.consul?.synced, true, JSON.stringify(readyz));
+    assert.equal(readyz.sources?.consul?.stale, false, JSON.stringify(readyz));
 
     await consul.setCheck(checkA, 'critical');
     await waitFor(

@@ -40,7 +40,7 @@ routes:
   });
 
   test('host shop sends traffic to the file service and the Consul service; a second Consul instance joins', async () => {
-    const { consul, mg, client, key } = h;
+    const { consul, mg, client, key, backends } = h;
     const s = await client.burst('xds:///shop', 100);
     assert.equal(s.failures, 0, s.errors.join('; '));
     assert.ok(s.counts[key('shop-file')] > 0 && s.counts[key('shop-consul-a')] > 0, JSON.stringify(s.counts));
@@ -69,7 +69,7 @@ routes:
   });
 
   test('a backend no source defines is reported with the route and its source; the last good routing stays', async () => {
-    const { consul, mg, config } = h;
+    const { consul, mg, config, client, key } = h;
     const dangling = `consul/${consul.datacenter}-elsewhere/shop`;
     writeAtomic(config, yaml(dangling));
     const body = await waitFor(

@@ -3,7 +3,7 @@
 // grpc-js-xds client (certificate-provider instances named as in the model, gRFC A29) calls a
 // grpc-js backend that requires a client certificate from the mesh CA and authorizes the caller's
 // SPIFFE ID. An Envoy-profile ADS client on the same meshgate watches the Secret change under its
-// stable name while clusters and listeners stay put (lessons.md scars 9 and 11).
+// stable name while clusters and listeners stay put (docs/architecture.md, rules 9 and 11).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -105,7 +105,14 @@ trustBundles:
   - { name: mesh/roots, caFiles: [gw/ca.pem] }
 `,
   );
-  mg = new MeshgateProcess(p('meshgate.yaml'), ['--xds-address', '127.0.0.1']);
+  // The grpc-js-xds client can only dial xDS in plaintext (it reads its certificates from files), and the
+  // Envoy-profile checks below are about rotation, not about who may fetch a key (xds-port-mtls.test.ts is):
+  // so this meshgate opts in to serving keys to unauthenticated clients, as a local development setup would.
+  mg = new MeshgateProcess(p('meshgate.yaml'), [
+    '--xds-address',
+    '127.0.0.1',
+    '--insecure-allow-unauthenticated-secrets',
+  ]);
   mg.xdsPort = await freePort();
   // Spawned before meshgate starts: loading grpc-js-xds takes seconds on a busy machine. It dials only on the first call.
   client = new MtlsClientProcess(mg.xdsPort, 'gw-grpc', {

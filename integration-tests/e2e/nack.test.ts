@@ -1,4 +1,4 @@
-// A resource the client rejects is recorded and not resent in a loop (lessons.md scar 1).
+// A resource the client rejects is recorded and not resent in a loop (docs/architecture.md, rule 1).
 // grpc-js-xds NACKs a Cluster whose TLS names a certificate-provider instance its bootstrap
 // does not have: a real mistake (gateway config with mTLS, client bootstrap without certs).
 import { after, before, test } from 'node:test';
@@ -69,7 +69,8 @@ test('a NACKed Cluster shows on /debug/nodes with its message and is not resent'
     metricValue((await getText(`${mg.adminUrl}/metrics`)).body, 'meshgate_xds_nacks_total', { type: 'cluster' }) ?? 0;
   assert.ok(nacks >= 1);
 
-  // No resend loop: the pushes counter for clusters stays put while nothing changes.
+  // No resend loop: the pushes counter for clusters stays put while nothing changes (an absence can only be
+  // observed over a window; 3 s is three times the ACK-wait fallback that would trigger a resend).
   const p1 = await clusterPushes();
   await new Promise((r) => setTimeout(r, 3000));
   const p2 = await clusterPushes();

@@ -1,5 +1,5 @@
 // meshgate restarted while clients are connected: grpc-js-xds keeps using its cached config
-// while the control plane is away, reconnects, and no RPC fails (lessons.md: resilience tests).
+// while the control plane is away, reconnects, and no RPC fails (docs/architecture.md, rule 10).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

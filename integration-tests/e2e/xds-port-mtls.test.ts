@@ -2,7 +2,8 @@
 // with a certificate from the configured CA get a stream, and a Secret limited with
 // `identities[].allowedNodes` reaches only the nodes it names: by the SPIFFE ID of the verified
 // client certificate, and/or by the node id or node cluster the client declares (both must match
-// when both are listed).
+// when both are listed). A verified client that allowedNodes does not admit is refused, and
+// /debug/nodes says why.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -186,6 +187,37 @@ test('allowedNodes can name a SPIFFE ID, matched against the verified client cer
   const names = ['mesh/gw-by-spiffe', 'mesh/roots'];
   assert.deepEqual(await secretsFor('any-node-id', 'e2e', 'gw', names), names.slice().sort());
   assert.deepEqual(await secretsFor('any-node-id', 'e2e', 'other', names), ['mesh/roots']);
+});
+
+test('a verified client that allowedNodes does not admit sees the refusal and its reason on /debug/nodes', async () => {
+  const c = await connect('not-admitted', 'other');
+  try {
+    c.subscribe(TYPE.secret, ['mesh/gw-by-spiffe', 'mesh/public', 'mesh/roots']);
+    await c.next(TYPE.secret, 10_000);
+    while (!(await c.quiet(TYPE.secret, 1000))) await c.next(TYPE.secret, 1000);
+    assert.deepEqual([...c.held(TYPE.secret).keys()].sort(), ['mesh/public', 'mesh/roots']);
+    const n = ((await getJson(`${mg.adminUrl}/debug/nodes`)).body.nodes as any[]).find((x) => x.id === 'not-admitted');
+    assert.deepEqual(
+      n?.refusedSecrets?.map((r: { name: string }) => r.name),
+      ['mesh/gw-by-spiffe'],
+      JSON.stringify(n),
+    );
+    assert.equal(
+      n.refusedSecrets[0].reason,
+      `allowedNodes ["${GW_ID}"] does not admit this node (client certificate URI SANs ["${OTHER_ID}"], DNS SANs [], node id "not-admitted", cluster "e2e"); add the gateway's SPIFFE ID to the identity's allowedNodes`,
+    );
+  } finally {
+    c.close();
+  }
+  const ready = (await getJson(`${mg.adminUrl}/readyz`)).body;
+  assert.equal(ready.secrets.clientAuthentication, 'mtls');
+  // Without allowedNodes, any holder of a certificate from xds.tls.caFile may fetch the key: said at start and on /readyz.
+  assert.ok(
+    ready.secrets.warnings.some((w: string) =>
+      /^identity "mesh\/public" has no allowedNodes: every client with a certificate from xds\.tls\.caFile/.test(w),
+    ),
+    JSON.stringify(ready.secrets),
+  );
 });
 
 test('plain allowedNodes entries under xds.tls are flagged at start-up as self-declared, naming no secret content', async () => {

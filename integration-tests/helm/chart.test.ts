@@ -405,7 +405,6 @@ describe('kubernetes mode', () => {
     ]);
   const namespaced = (scope: string) => [
     ...reads(scope, [
-      'core/pods',
       'core/services',
       'discovery.k8s.io/endpointslices',
       'gateway.networking.k8s.io/gateways',
@@ -415,10 +414,13 @@ describe('kubernetes mode', () => {
     ]),
     ...statusWrites(scope, ['gateways', 'grpcroutes', 'httproutes']),
   ];
-  const clusterScoped = [
-    ...reads('cluster', ['core/namespaces', 'gateway.networking.k8s.io/gatewayclasses']),
+  const gatewayClasses = [
+    ...reads('cluster', ['gateway.networking.k8s.io/gatewayclasses']),
     ...statusWrites('cluster', ['gatewayclasses']),
   ];
+  // Namespaces are read (for their labels) only when every namespace is watched, as the source does.
+  const namespaceReads = reads('cluster', ['core/namespaces']);
+  const configOf = (out: string) => parse(find(objects(out), 'ConfigMap', RELEASE).data['meshgate.yaml']).kubernetes;
   const lease = [
     `coordination.k8s.io/leases create @${NAMESPACE}`,
     `coordination.k8s.io/leases get [${RELEASE}-leader] @${NAMESPACE}`,
@@ -431,7 +433,7 @@ describe('kubernetes mode', () => {
     assert.equal(r.code, 0, r.stderr);
     const objs = objects(r.stdout);
     const expected = [
-      ...clusterScoped,
+      ...gatewayClasses,
       ...['meshgate', 'payments', 'shop'].flatMap(namespaced),
       ...lease,
       ...secrets(NAMESPACE),
@@ -446,23 +448,20 @@ describe('kubernetes mode', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(
       grants(objects(r.stdout)),
-      [...clusterScoped, ...namespaced('cluster'), ...lease, ...secrets(NAMESPACE)].sort(),
+      [...gatewayClasses, ...namespaceReads, ...namespaced('cluster'), ...lease, ...secrets(NAMESPACE)].sort(),
     );
   });
 
-  test('Secrets: none when disabled, cluster-wide only with "*", and readPods off drops pods', async () => {
-    const none = await template([
-      '--set',
-      'kubernetes.enabled=true',
-      '--set',
-      'kubernetes.secrets.enabled=false',
-      '--set',
-      'kubernetes.readPods=false',
-    ]);
+  test('Secrets: none when disabled, cluster-wide only with "*"; Pods only with kubernetes.pods', async () => {
+    const none = await template(['--set', 'kubernetes.enabled=true', '--set', 'kubernetes.secrets.enabled=false']);
     assert.equal(none.code, 0, none.stderr);
     const g = grants(objects(none.stdout));
     assert.ok(!g.some((x) => x.startsWith('core/secrets')), g.join('\n'));
     assert.ok(!g.some((x) => x.startsWith('core/pods')), g.join('\n'));
+    assert.equal(configOf(none.stdout).pods, false);
+    const pods = await template(['--set', 'kubernetes.enabled=true', '--set', 'kubernetes.pods=true']);
+    assert.ok(grants(objects(pods.stdout)).includes('core/pods watch @cluster'));
+    assert.equal(configOf(pods.stdout).pods, true);
     assert.deepEqual(
       parse(find(objects(none.stdout), 'ConfigMap', RELEASE).data['meshgate.yaml']).kubernetes.secretNamespaces,
       [],
@@ -482,6 +481,7 @@ describe('kubernetes mode', () => {
     const k = parse(find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']).kubernetes;
     assert.deepEqual(k, {
       namespaces: ['shop', 'payments', 'meshgate'],
+      pods: false,
       controllerName: 'meshgate.io/gateway-controller',
       secretNamespaces: [NAMESPACE],
       leaderElection: { namespace: NAMESPACE, leaseName: `${RELEASE}-leader` },
@@ -497,6 +497,36 @@ describe('kubernetes mode', () => {
       r.stderr,
       /config\.kubernetes\.controllerName is set, but the chart derives it from kubernetes\.gatewayClass\.controllerName/,
     );
+  });
+
+  test('the grants follow config.kubernetes: no Gateway API, no status writes, no leader election', async () => {
+    const base = ['--set', 'kubernetes.enabled=true'];
+    const noGw = await template([...base, '--set', 'config.kubernetes.gatewayApi=false']);
+    assert.equal(noGw.code, 0, noGw.stderr);
+    assert.deepEqual(
+      grants(objects(noGw.stdout)),
+      [...namespaceReads, ...reads('cluster', ['core/services', 'discovery.k8s.io/endpointslices'])].sort(),
+      'services and slices only: no Gateway API objects, their Secrets, status or Lease',
+    );
+    assert.ok(!objects(noGw.stdout).some((o) => o.kind === 'GatewayClass'), 'no GatewayClass');
+    const noStatus = await template([...base, '--set', 'config.kubernetes.writeStatus=false']);
+    const g = grants(objects(noStatus.stdout));
+    assert.ok(!g.some((x) => /\/status |leases/.test(x)), g.join('\n'));
+    assert.ok(g.includes('gateway.networking.k8s.io/httproutes watch @cluster'));
+    const noLe = await template([...base, '--set', 'config.kubernetes.leaderElection.enabled=false']);
+    const g2 = grants(objects(noLe.stdout));
+    assert.ok(!g2.some((x) => x.includes('leases')), g2.join('\n'));
+    assert.ok(g2.includes('gateway.networking.k8s.io/httproutes/status update @cluster'));
+    // Other leader election settings pass through; the chart only fills in where the Lease is.
+    const ls = await template([...base, '--set', 'config.kubernetes.leaderElection.leaseSeconds=30']);
+    assert.deepEqual(configOf(ls.stdout).leaderElection, {
+      leaseSeconds: 30,
+      namespace: NAMESPACE,
+      leaseName: `${RELEASE}-leader`,
+    });
+    const bad = await template([...base, '--set', 'config.kubernetes.leaderElection.leaseName=other']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /config\.kubernetes\.leaderElection\.leaseName is set, but the chart derives it/);
   });
 
   test('config.kubernetes without kubernetes.enabled is refused (no token, no RBAC)', async () => {

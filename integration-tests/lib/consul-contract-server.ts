@@ -1,5 +1,5 @@
 // A Consul HTTP API **contract server**: the part of Consul's agent API that meshgate's Consul
-// adapter relies on, implemented from the documented wire contract (protocols.md section 3 and
+// adapter relies on, implemented from the documented wire contract (Consul's HTTP API documentation and
 // Consul's public API docs), because a real Consul agent cannot be built on this machine (the Go
 // module proxy refuses hashicorp/consul@v1.16.4 with 403; see integration-tests/consul/README.md).
 // It is not Consul: no raft, no gossip, one node, one datacenter. What it does keep faithfully:

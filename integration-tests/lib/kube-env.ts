@@ -285,7 +285,6 @@ export async function startKubeEnv(opts: KubeEnvOptions = {}): Promise<KubeEnv> 
         [
           `--etcd-servers=${etcdUrl}`,
           '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
           `--secure-port=${apiPort}`,
           `--tls-cert-file=${certs.cert}`,
           `--tls-private-key-file=${certs.key}`,
@@ -364,7 +363,7 @@ export async function startKubeEnv(opts: KubeEnvOptions = {}): Promise<KubeEnv> 
       // create, not apply: applying a bare ServiceAccount would strip what an earlier apply set on it.
       const create = (args: string[]) =>
         kubectl(['create', ...args]).catch((err: Error) => {
-          if (!/AlreadyExists/.test(err.message)) throw err;
+          if (!/AlreadyExists|already exists/.test(err.message)) throw err;
         });
       await create(['namespace', ns]);
       await create(['serviceaccount', sa, '-n', ns]);

@@ -88,7 +88,9 @@ export class MeshgateProcess {
         return (await getText(`${this.adminUrl}/healthz`)).status === 200;
       },
       'meshgate /healthz',
-      20_000,
+      // Starting from TypeScript sources on a loaded 2-core machine has taken over 20 s; a wait is not a timing
+      // assertion, so it is generous (a process that exits early still fails at once, above).
+      60_000,
     ).catch((err) => {
       throw new Error(`${(err as Error).message}\n--- meshgate output ---\n${this.logs()}`);
     });

@@ -8,7 +8,8 @@ case "$VERSION" in v3.*) ;; *) echo "build-etcd: MESHGATE_ETCD_VERSION must look
 CACHE="${MESHGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshgate}"
 OUT="$CACHE/bin/etcd-$VERSION"
 
-suitable() { "$1" --version 2>/dev/null | head -1 | grep -q "^etcd Version: ${VERSION#v}\$"; }
+# Read the whole output before matching: with pipefail, `| head -1` could kill etcd with SIGPIPE and fail.
+suitable() { local v; v=$("$1" --version 2>/dev/null) && grep -q "^etcd Version: ${VERSION#v}\$" <<<"$v"; }
 
 if [ -x "$OUT" ] && suitable "$OUT"; then echo "$OUT"; exit 0; fi
 command -v go >/dev/null || { echo "build-etcd: the go command is needed to build etcd $VERSION" >&2; exit 1; }

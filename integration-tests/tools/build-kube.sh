@@ -13,9 +13,11 @@ case "$VERSION" in v1.*.*) ;; *) echo "build-kube: MESHGATE_KUBE_VERSION must lo
 CACHE="${MESHGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshgate}"
 OUT="$CACHE/bin/$CMD-$VERSION"
 
+# Read the whole output before matching: with pipefail, an early-exiting grep could SIGPIPE the binary.
 suitable() {
-  if [ "$CMD" = kubectl ]; then "$1" version --client 2>/dev/null | grep -q "^Client Version: $VERSION\$"
-  else "$1" --version 2>/dev/null | head -1 | grep -q "^Kubernetes $VERSION\$"; fi
+  local v
+  if [ "$CMD" = kubectl ]; then v=$("$1" version --client 2>/dev/null) && grep -q "^Client Version: $VERSION\$" <<<"$v"
+  else v=$("$1" --version 2>/dev/null) && grep -q "^Kubernetes $VERSION\$" <<<"$v"; fi
 }
 
 if [ -x "$OUT" ] && suitable "$OUT"; then echo "$OUT"; exit 0; fi

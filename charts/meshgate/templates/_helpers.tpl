@@ -100,20 +100,29 @@ passes here is the one the pod gets.
 {{- end }}
 {{- if .Values.kubernetes.enabled }}
 {{- $k := get $cfg "kubernetes" | default dict }}
-{{- range $key, $from := dict "namespaces" "kubernetes.namespaces" "controllerName" "kubernetes.gatewayClass.controllerName" "secretNamespaces" "kubernetes.secrets" "leaderElection" "the release (its namespace and name)" }}
+{{- range $key, $from := dict "namespaces" "kubernetes.namespaces" "controllerName" "kubernetes.gatewayClass.controllerName" "secretNamespaces" "kubernetes.secrets" "pods" "kubernetes.pods" }}
 {{- if hasKey $k $key }}
 {{- fail (printf "config.kubernetes.%s is set, but the chart derives it from %s so that it matches the RBAC it grants; remove config.kubernetes.%s" $key $from $key) }}
+{{- end }}
+{{- end }}
+{{- $le := get $k "leaderElection" | default dict }}
+{{- range $key := list "namespace" "leaseName" }}
+{{- if hasKey $le $key }}
+{{- fail (printf "config.kubernetes.leaderElection.%s is set, but the chart derives it from the release (the Lease its Role grants); remove it" $key) }}
 {{- end }}
 {{- end }}
 {{- with .Values.kubernetes.namespaces }}
 {{- $_ := set $k "namespaces" . }}
 {{- end }}
+{{- $_ := set $k "pods" .Values.kubernetes.pods }}
 {{- $_ := set $k "controllerName" .Values.kubernetes.gatewayClass.controllerName }}
 {{- $secretNamespaces := include "meshgate.secretNamespaces" . | fromJsonArray }}
 {{- if not (has "*" $secretNamespaces) }}
 {{- $_ := set $k "secretNamespaces" $secretNamespaces }}
 {{- end }}
-{{- $_ := set $k "leaderElection" (dict "namespace" .Release.Namespace "leaseName" (include "meshgate.leaseName" .)) }}
+{{- $_ := set $le "namespace" .Release.Namespace }}
+{{- $_ := set $le "leaseName" (include "meshgate.leaseName" .) }}
+{{- $_ := set $k "leaderElection" $le }}
 {{- $_ := set $cfg "kubernetes" $k }}
 {{- else if hasKey $cfg "kubernetes" }}
 {{- fail "config.kubernetes is set but kubernetes.enabled is false, so the pod would get no API token and no RBAC; set kubernetes.enabled=true (see examples/values-kubernetes.yaml)" }}
@@ -139,4 +148,17 @@ passes here is the one the pod gets.
 {{/* The Lease the replicas elect a status writer with. */}}
 {{- define "meshgate.leaseName" -}}
 {{- printf "%s-leader" (include "meshgate.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+What the Kubernetes source will do, read back from the rendered config so that the RBAC follows it:
+gatewayApi (Gateway API objects and their TLS Secrets), writeStatus, leaderElection (a Lease), as JSON.
+*/}}
+{{- define "meshgate.kubernetesFeatures" -}}
+{{- $k := (include "meshgate.config" . | fromYaml).kubernetes | default dict }}
+{{- $gw := ne (toString (get $k "gatewayApi")) "false" }}
+{{- $status := and $gw (ne (toString (get $k "writeStatus")) "false") }}
+{{- $le := get $k "leaderElection" | default dict }}
+{{- $lease := and $status (ne (toString (get $le "enabled")) "false") }}
+{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease | toJson }}
 {{- end }}

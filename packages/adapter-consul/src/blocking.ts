@@ -1,4 +1,4 @@
-// Blocking-query bookkeeping for Consul watches (protocols.md 3.4): index rules, wait durations,
+// Blocking-query bookkeeping for Consul watches (Consul HTTP API: blocking queries): index rules, wait durations,
 // the per-loop token bucket and retry backoff. Pure functions and small classes, no I/O.
 
 /** Default blocking wait Consul applies when none is sent. */
@@ -67,7 +67,7 @@ export interface TokenBucketOptions {
   burst?: number;
   /** Refill interval when calm. Default 1000 ms (one request per second). */
   minIntervalMs?: number;
-  /** Refill interval under sustained churn. Default 15000 ms (protocols.md 3.4). */
+  /** Refill interval under sustained churn. Default 15000 ms (Consul blocking-query guidance). */
   maxIntervalMs?: number;
   /** Consecutive empty-bucket takes before the pace starts to slow. Default 3. */
   churnThreshold?: number;
@@ -77,7 +77,7 @@ export interface TokenBucketOptions {
  * A token bucket that slows a watch loop that keeps waking up. Each request takes a token;
  * tokens refill one per interval. When the loop finds the bucket empty (sustained churn), the
  * interval doubles up to maxIntervalMs, but only after `churnThreshold` empty takes in a row, so
- * a short burst of ordinary changes still shows up within about a second (lessons.md scar 14);
+ * a short burst of ordinary changes still shows up within about a second (docs/architecture.md, rule 14);
  * a request that finds a full bucket (a calm period) brings it back to minIntervalMs. `take()` returns how long to wait first; 0 = go now.
  */
 export class TokenBucket {

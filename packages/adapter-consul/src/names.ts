@@ -1,6 +1,6 @@
 // Stable names the Consul source puts into the model, and the mesh names Consul itself uses
-// (protocols.md 3.6 and 3.9). Every name derives from an identity (datacenter, service, port),
-// never from a list position, so removing one entry never renames another (lessons.md scar 13).
+// (Consul Connect SNI and SPIFFE formats, see docs/consul.md). Every name derives from an identity (datacenter, service, port),
+// never from a list position, so removing one entry never renames another (docs/architecture.md, rule 13).
 
 /** Model service name for a Consul service: `consul/<dc>/<svc>`. */
 export function serviceModelName(dc: string, svc: string): string {

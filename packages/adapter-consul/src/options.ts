@@ -1,5 +1,5 @@
 // Settings of the Consul source, their defaults, and the validator for the `consul:` section of
-// meshgate's YAML config. Every setting Emissary lacked (lessons.md scar 12) is here: ACL token
+// meshgate's YAML config. Every setting Emissary lacked (docs/architecture.md, rule 12) is here: ACL token
 // from a file or env var, agent TLS, datacenter, namespace, partition.
 
 /** A pino-compatible logger (only the methods used). */

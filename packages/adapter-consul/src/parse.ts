@@ -1,7 +1,7 @@
 // Turns Consul's JSON answers into checked plain values. Consul answers are outside input: every
 // field is type-checked, unknown fields are ignored, and a wrong shape raises ConsulDataError
 // naming the endpoint and the field so one bad answer can be reported and skipped.
-import type { Endpoint, Locality } from '@meshgate/model';
+import type { Draft, Endpoint, Locality } from '@meshgate/model';
 
 export class ConsulDataError extends Error {
   readonly code = 'CONSUL_BAD_DATA';
@@ -135,14 +135,14 @@ export function parseHealthEntries(body: unknown, what: string, o: HealthParseOp
       }
     }
 
-    const locality: Locality = {};
+    const locality: Draft<Locality> = {};
     if (isObj(node.Meta)) {
       const r = node.Meta[o.regionKey];
       const z = node.Meta[o.zoneKey];
       if (typeof r === 'string' && r) locality.region = r;
       if (typeof z === 'string' && z) locality.zone = z;
     }
-    const endpoint: Endpoint = { address, port };
+    const endpoint: Draft<Endpoint> = { address, port };
     if (weight !== undefined && weight !== 1) endpoint.weight = weight;
     if (locality.region || locality.zone) endpoint.locality = locality;
     out.push({

@@ -81,8 +81,10 @@ test('the quickstart example loads into the expected model', () => {
 test('the mTLS example loads with real openssl-made certificates and reads them at load', (t) => {
   const dir = tempDir(t);
   copyFileSync(join(examples, 'mtls.yaml'), join(dir, 'mtls.yaml'));
+  // The layout `meshgate certs issue` writes: certs/ca/ca.pem, certs/gateway/{cert,key}.pem.
   const certs = join(dir, 'certs');
-  mkdirSync(certs);
+  mkdirSync(join(certs, 'ca'), { recursive: true });
+  mkdirSync(join(certs, 'gateway'));
   const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
   ossl(
     'req',
@@ -99,7 +101,7 @@ test('the mTLS example loads with real openssl-made certificates and reads them 
     '-keyout',
     'ca.key',
     '-out',
-    'ca.crt',
+    'ca/ca.pem',
   );
   ossl(
     'req',
@@ -111,12 +113,26 @@ test('the mTLS example loads with real openssl-made certificates and reads them 
     '-subj',
     '/CN=gateway',
     '-keyout',
-    'gateway.key',
+    'gateway/key.pem',
     '-out',
     'gateway.csr',
   );
-  ossl('x509', '-req', '-in', 'gateway.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '1', '-out', 'gateway.crt');
-  const r = loadConfigFile(join(dir, 'mtls.yaml'));
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    'gateway.csr',
+    '-CA',
+    'ca/ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-days',
+    '1',
+    '-out',
+    'gateway/cert.pem',
+  );
+  // `xds` is meshgate's own section (mTLS on the xDS port), not the file source's.
+  const r = loadConfigFile(join(dir, 'mtls.yaml'), { extraTopLevelKeys: ['xds'] });
   assert.deepEqual(r.errors, []);
   const svc = r.model!.services[0];
   assert.deepEqual(svc.tls, {
@@ -127,11 +143,16 @@ test('the mTLS example loads with real openssl-made certificates and reads them 
     clientIdentity: 'example/gateway',
   });
   assert.equal(svc.connectTimeoutMs, 2000);
-  assert.equal(r.model!.identities[0].privateKeyPem, readFileSync(join(certs, 'gateway.key'), 'utf8'));
-  assert.deepEqual(r.model!.trustBundles[0].caPems, [readFileSync(join(certs, 'ca.crt'), 'utf8')]);
+  assert.equal(r.model!.identities[0].privateKeyPem, readFileSync(join(certs, 'gateway/key.pem'), 'utf8'));
+  assert.deepEqual(r.model!.identities[0].allowedNodes, ['spiffe://example.org/ns/default/sa/gateway']);
+  assert.deepEqual(r.model!.trustBundles[0].caPems, [readFileSync(join(certs, 'ca/ca.pem'), 'utf8')]);
   assert.deepEqual(r.model!.routes[0].retries, { retryOn: 'unavailable', numRetries: 2, perTryTimeoutMs: 1000 });
   assert.equal(r.model!.routes[0].timeoutMs, 3000);
-  assert.deepEqual(r.files.sort(), [join(certs, 'ca.crt'), join(certs, 'gateway.crt'), join(certs, 'gateway.key')]);
+  assert.deepEqual(r.files.sort(), [
+    join(certs, 'ca/ca.pem'),
+    join(certs, 'gateway/cert.pem'),
+    join(certs, 'gateway/key.pem'),
+  ]);
 });
 
 test('a syntax error names the line and column', (t) => {

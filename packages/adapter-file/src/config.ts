@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { emptyModel, validateModel } from '@meshgate/model';
 import type {
+  Draft,
   Endpoint,
   GatewayListener,
   HeaderValue,
@@ -206,13 +207,13 @@ class Converter {
           `address ${JSON.stringify(e.address)} is not an IP address; endpoints must be IPv4 or IPv6 addresses (e.g. 127.0.0.1 instead of localhost)`,
         );
       }
-      const ep: Endpoint = { address: e.address, port: e.port };
+      const ep: Draft<Endpoint> = { address: e.address, port: e.port };
       if (e.weight !== undefined) ep.weight = e.weight;
       if (e.health !== undefined) ep.health = e.health;
       if (e.locality !== undefined) ep.locality = { ...e.locality };
       return ep;
     });
-    const out: Service = { name: s.name, endpoints, source: this.source };
+    const out: Draft<Service> = { name: s.name, endpoints, source: this.source };
     if (s.protocol !== undefined) out.protocol = s.protocol;
     if (s.connectTimeout !== undefined) out.connectTimeoutMs = s.connectTimeout;
     const h = headers(s.requestHeadersToAdd);
@@ -242,7 +243,7 @@ class Converter {
     if (match.prefix !== undefined && match.path !== undefined) {
       this.r.error('range', this.at(rt.match), 'set only one of prefix or path');
     }
-    const out: Route = {
+    const out: Draft<Route> = {
       name: rt.name,
       hosts: [...rt.hosts],
       match: match.path !== undefined ? { path: match.path } : { prefix: match.prefix ?? '/' },
@@ -286,7 +287,7 @@ class Converter {
     (l.routes as string[]).forEach((rn, i) =>
       this.where.set(`${base}.routes[${rn}]`, this.loc(`${this.at(l).path}.routes[${i}]`, l)),
     );
-    const out: GatewayListener = { name: l.name, port: l.port, routes: [...l.routes], source: this.source };
+    const out: Draft<GatewayListener> = { name: l.name, port: l.port, routes: [...l.routes], source: this.source };
     if (l.address !== undefined) {
       if (isIP(l.address) === 0)
         this.r.error(
@@ -354,7 +355,12 @@ class Converter {
     );
     if (cert === undefined || key === undefined) return undefined;
     if (!this.pairOk(i.name, cert, key, certAt, keyAt)) return undefined;
-    const out: Identity = { name: i.name, certChainPem: cert.text, privateKeyPem: key.text, source: this.source };
+    const out: Draft<Identity> = {
+      name: i.name,
+      certChainPem: cert.text,
+      privateKeyPem: key.text,
+      source: this.source,
+    };
     if (i.allowedNodes?.length) {
       (i.allowedNodes as string[]).forEach((e, n) => {
         const at = this.sub(i, `allowedNodes[${n}]`);

@@ -3,6 +3,7 @@
 // whether anything must be written.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type {
+  Draft,
   GatewayListener,
   HeaderMatch,
   HeaderValue,
@@ -350,7 +351,7 @@ function headerMatches(list: unknown, problems: string[]): HeaderMatch[] {
 
 function httpMatch(m: Record<string, unknown> | undefined, problems: string[]): RouteMatch | undefined {
   const before = problems.length;
-  const match: RouteMatch = { prefix: '/' };
+  const match: Draft<RouteMatch> = { prefix: '/' };
   // biome-ignore lint/suspicious/noExplicitAny: raw spec
   const path = (m?.path ?? { type: 'PathPrefix', value: '/' }) as any;
   const type = path.type ?? 'PathPrefix';
@@ -383,7 +384,7 @@ function httpMatch(m: Record<string, unknown> | undefined, problems: string[]): 
 
 function grpcMatch(m: Record<string, unknown> | undefined, problems: string[]): RouteMatch | undefined {
   const before = problems.length;
-  const match: RouteMatch = {};
+  const match: Draft<RouteMatch> = {};
   // biome-ignore lint/suspicious/noExplicitAny: raw spec
   const method = m?.method as any;
   const type = method?.type ?? 'Exact';
@@ -485,7 +486,7 @@ function buildRules(
       resolvedAll.reason ??= res.reason;
       resolvedAll.messages.push(...res.messages);
     }
-    const extra: Partial<Route> = {};
+    const extra: Partial<Draft<Route>> = {};
     for (const f of Array.isArray(rule.filters) ? rule.filters : []) {
       if (f.type === 'RequestHeaderModifier') {
         const m = headerMods(f.requestHeaderModifier ?? {});
@@ -529,10 +530,10 @@ function buildRules(
       return;
     }
     matches.forEach((match: RouteMatch | undefined, j: number) => {
-      const r: Route = {
+      const r: Draft<Route> = {
         name: `${base}/${ruleName}/m${j}`,
         hosts: [],
-        match: match!,
+        match: match as Draft<RouteMatch>,
         backends: [],
         ...extra,
         source: o.source,

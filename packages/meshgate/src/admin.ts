@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger.ts';
 
 export interface AdminHandlers {
-  /** Readiness with a JSON-able detail object. */
-  readiness(): { ready: boolean; detail: unknown };
-  metrics(): string;
+  /** Readiness with a JSON-able detail object (the rest of the /readyz body). */
+  readiness(): { ready: boolean; detail: object };
+  metrics(): string | Promise<string>;
   nodes(): unknown;
   /** Returns undefined when nothing matches (404). Throws AdminInputError for bad queries (400). */
   resources(query: URLSearchParams): unknown;
@@ -73,10 +73,16 @@ export class AdminServer {
           return send(res, 200, 'ok\n', 'text/plain; charset=utf-8');
         case '/readyz': {
           const r = this.handlers.readiness();
-          return send(res, r.ready ? 200 : 503, json({ ready: r.ready, ...(r.detail as object) }));
+          return send(res, r.ready ? 200 : 503, json({ ready: r.ready, ...r.detail }));
         }
         case '/metrics':
-          return send(res, 200, this.handlers.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
+          Promise.resolve()
+            .then(() => this.handlers.metrics())
+            .then(
+              (body) => send(res, 200, body, 'text/plain; version=0.0.4; charset=utf-8'),
+              (err: Error) => send(res, 500, json({ error: `metrics: ${err.message}` })),
+            );
+          return;
         case '/debug/nodes':
           return send(res, 200, json(this.handlers.nodes()));
         case '/debug/resources': {

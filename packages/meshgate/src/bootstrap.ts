@@ -20,7 +20,7 @@ export interface EnvoyBootstrapOptions {
 
 export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown> {
   // Delta ADS and initial_fetch_timeout 0s: Envoy waits for the control plane instead of
-  // starting with an empty config (lessons.md, Envoy Gateway's bootstrap).
+  // starting with an empty config (Envoy Gateway's bootstrap does the same).
   const configSource = () => ({ ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '0s' });
   const cluster: Record<string, unknown> = {
     name: XDS_CLUSTER,

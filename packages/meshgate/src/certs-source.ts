@@ -1,7 +1,7 @@
 // The built-in CA as a source: issues the gateway's own identities from the CA kept in the
 // `certs.dir` state directory and renews them from each certificate's own lifetime (about
-// half-life with jitter, lessons.md scar 11). A renewal changes only the identity's Secret; its
-// SDS name stays the same (scar 9).
+// half-life with jitter, docs/architecture.md, rule 11). A renewal changes only the identity's Secret; its
+// SDS name stays the same (rule 9).
 import { CertificateAuthority, KEY_TYPES, RotationManager } from '@meshgate/certs';
 import type { KeyType } from '@meshgate/certs';
 import { emptyModel } from '@meshgate/model';

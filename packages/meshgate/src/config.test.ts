@@ -19,7 +19,16 @@ function withFile(text: string, fn: (file: string) => void) {
 test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1 s max debounce', () => {
   withFile('services: []\n', (f) => {
     const s = loadSettings(f, {}, {});
-    assert.deepEqual({ ...s.xds }, { port: 18000, address: '0.0.0.0', debounceMs: 100, maxDelayMs: 1000 });
+    assert.deepEqual(
+      { ...s.xds },
+      {
+        port: 18000,
+        address: '0.0.0.0',
+        debounceMs: 100,
+        maxDelayMs: 1000,
+        insecureAllowUnauthenticatedSecrets: false,
+      },
+    );
     assert.deepEqual(s.admin, { port: 19000, address: '127.0.0.1' });
     assert.equal(s.logLevel, 'info');
   });
@@ -59,4 +68,23 @@ test('mistakes in meshgate sections name file:line:col and the key', () => {
     );
   });
   assert.throws(() => loadSettings('/nonexistent/m.yaml'), /cannot read config file \/nonexistent\/m\.yaml: ENOENT/);
+});
+
+test('xds.insecureAllowUnauthenticatedSecrets: off by default, on from the file or the flag, refused unless boolean', () => {
+  withFile('xds: { port: 1000 }\n', (f) => {
+    assert.equal(loadSettings(f, {}, {}).xds.insecureAllowUnauthenticatedSecrets, false);
+    assert.equal(
+      loadSettings(f, { insecureAllowUnauthenticatedSecrets: true }, {}).xds.insecureAllowUnauthenticatedSecrets,
+      true,
+    );
+  });
+  withFile('xds:\n  insecureAllowUnauthenticatedSecrets: true\n', (f) => {
+    assert.equal(loadSettings(f, {}, {}).xds.insecureAllowUnauthenticatedSecrets, true);
+  });
+  withFile('xds:\n  insecureAllowUnauthenticatedSecrets: "yes"\n', (f) => {
+    assert.throws(
+      () => loadSettings(f, {}, {}),
+      /m\.yaml:2:\d+: xds\.insecureAllowUnauthenticatedSecrets: must be true or false, got "yes"; leave it out/,
+    );
+  });
 });

@@ -17,6 +17,8 @@ export interface MeshgateSettings {
     /** Longest a burst may delay a publish (ms). */
     maxDelayMs: number;
     tls?: { certFile: string; keyFile: string; caFile: string };
+    /** Serve Secrets holding private keys to clients without a verified certificate (local development only). */
+    insecureAllowUnauthenticatedSecrets: boolean;
   };
   admin: { port: number; address: string };
   logLevel: string;
@@ -45,6 +47,8 @@ export interface Overrides {
   logLevel?: string;
   /** --kubeconfig: read Kubernetes with this kubeconfig file (turns the kubernetes source on). */
   kubeconfig?: string;
+  /** `--insecure-allow-unauthenticated-secrets`: turns the file's setting on (a flag never turns it off). */
+  insecureAllowUnauthenticatedSecrets?: boolean;
 }
 
 const DEFAULTS = {
@@ -121,7 +125,7 @@ export function loadSettings(
       if (!allowed.includes(k)) fail([...key.split('.'), k], `unknown key; valid keys are ${allowed.join(', ')}`, true);
   };
   const xds = section('xds');
-  allowOnly('xds', xds, ['port', 'address', 'debounce', 'maxDelay', 'tls']);
+  allowOnly('xds', xds, ['port', 'address', 'debounce', 'maxDelay', 'tls', 'insecureAllowUnauthenticatedSecrets']);
   const admin = section('admin');
   allowOnly('admin', admin, ['port', 'address']);
   const logging = section('logging');
@@ -160,6 +164,13 @@ export function loadSettings(
     tls = { certFile: need('certFile'), keyFile: need('keyFile'), caFile: need('caFile') };
   }
 
+  const insecure = xds.insecureAllowUnauthenticatedSecrets;
+  if (insecure !== undefined && typeof insecure !== 'boolean')
+    fail(
+      ['xds', 'insecureAllowUnauthenticatedSecrets'],
+      `must be true or false, got ${JSON.stringify(insecure)}; leave it out (false) unless this is a local development setup: it serves private keys to xDS clients that present no certificate`,
+    );
+
   const envPort = (name: string) => (env[name] ? parsePort(env[name], `environment variable ${name}`) : undefined);
   const logLevel = flags.logLevel ?? str(logging.level, ['logging', 'level']) ?? DEFAULTS.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
@@ -188,6 +199,7 @@ export function loadSettings(
       debounceMs: dur(xds.debounce, ['xds', 'debounce'], DEFAULTS.debounceMs),
       maxDelayMs: dur(xds.maxDelay, ['xds', 'maxDelay'], DEFAULTS.maxDelayMs),
       ...(tls ? { tls } : {}),
+      insecureAllowUnauthenticatedSecrets: flags.insecureAllowUnauthenticatedSecrets === true || insecure === true,
     },
     admin: {
       port:

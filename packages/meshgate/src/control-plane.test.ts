@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { certsIssue } from '@meshgate/certs';
+import { TYPE } from '@meshgate/xds-core';
+import { AdsClient } from '@meshgate/xds-core/testing';
 import { createControlPlane } from './control-plane.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { createLogger } from './logger.ts';
@@ -63,6 +65,10 @@ test('readiness covers sources, translation and certificates; metrics carry the 
     m,
     /^meshgate_cert_expiry_timestamp_seconds\{identity="mesh\/example\/gateway",mesh="example"\} \d{10}$/m,
   );
+  // Runtime health next to meshgate's own series: resident memory, heap and event-loop lag.
+  assert.match(m, /^process_resident_memory_bytes \d+/m);
+  assert.match(m, /^nodejs_heap_size_used_bytes \d+/m);
+  assert.match(m, /^nodejs_eventloop_lag_p99_seconds \d/m);
   assert.equal((await admin('/healthz')).status, 200);
   assert.equal((await admin('/nope')).status, 404);
   assert.equal((await fetch(`http://127.0.0.1:${cp.adminPort}/readyz`, { method: 'POST' })).status, 405);
@@ -108,4 +114,35 @@ test("the file source accepts meshgate's own top-level sections (xds, admin, con
   const r = await runCliProcess(['validate', '--config', withSections]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ok: 1 service, 0 routes, 0 listeners$/m);
+});
+
+test('default settings: a plaintext node gets the trust bundle, not the identity; /debug/nodes and /readyz say why', async () => {
+  const c = await AdsClient.connect({
+    address: `127.0.0.1:${cp.xdsPort}`,
+    node: { id: 'plain-gw', user_agent_name: 'envoy' },
+  });
+  try {
+    c.subscribe(TYPE.secret, ['mesh/example/gateway', 'mesh/example/roots']);
+    const r = await c.next(TYPE.secret, 5000);
+    assert.deepEqual(
+      r.resources.map((x) => x.name),
+      ['mesh/example/roots'],
+    );
+    const nodes = (await (await admin('/debug/nodes')).json()) as any;
+    const n = nodes.nodes.find((x: { id: string }) => x.id === 'plain-gw');
+    assert.equal(n.refusedSecrets.length, 1, JSON.stringify(n));
+    assert.equal(n.refusedSecrets[0].name, 'mesh/example/gateway');
+    assert.match(
+      n.refusedSecrets[0].reason,
+      /no verified client certificate \(xds\.tls is not set\); configure xds\.tls/,
+    );
+  } finally {
+    c.close();
+  }
+  const ready = (await (await admin('/readyz')).json()) as any;
+  assert.equal(ready.secrets.clientAuthentication, 'none');
+  assert.equal(ready.secrets.insecureAllowUnauthenticatedSecrets, false);
+  assert.match(ready.secrets.warnings[0], /^identities \["mesh\/example\/gateway"\] hold private keys/);
+  assert.match(logs, /identities \[\\"mesh\/example\/gateway\\"\] hold private keys/);
+  assert.match(logs, /secret withheld from this node/);
 });

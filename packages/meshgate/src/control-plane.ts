@@ -1,4 +1,5 @@
 // Wires meshgate together: sources -> pipeline -> cache -> xDS server, plus the admin server.
+import { collectDefaultMetrics, Registry as PromRegistry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { Source } from '@meshgate/model';
@@ -7,7 +8,7 @@ import type { FileSourceOptions } from '@meshgate/adapter-file';
 import { ConsulSource, parseConsulConfig } from '@meshgate/adapter-consul';
 import { KubernetesSource, parseKubernetesConfig } from '@meshgate/adapter-kubernetes';
 import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
-import type { PeerIdentity, XdsNode } from '@meshgate/xds-core';
+import type { PeerIdentity, SecretDecision, SecretInfo, XdsNode } from '@meshgate/xds-core';
 import { AdminServer } from './admin.ts';
 import { loadSettings, MESHGATE_KEYS, ConfigError } from './config.ts';
 import type { MeshgateSettings, Overrides } from './config.ts';
@@ -19,7 +20,8 @@ import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { CertsSource, parseCertsSection } from './certs-source.ts';
 import { ConvergenceTracker } from './convergence.ts';
-import { allowedNodesAdvice, nodeMayHave } from './node-authz.ts';
+import { secretAccess, secretsWarnings } from './node-authz.ts';
+import type { SecretsPolicy } from './node-authz.ts';
 
 export interface ControlPlaneOptions extends Overrides {
   /** The YAML config file (adapter-file format plus meshgate's own sections). */
@@ -142,14 +144,21 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
   const consul = built.consul;
   const cache = new XdsCache();
   let pipeline: Pipeline | undefined;
+  const policy: SecretsPolicy = {
+    xdsTls: settings.xds.tls !== undefined,
+    insecureAllowUnauthenticated: settings.xds.insecureAllowUnauthenticatedSecrets,
+  };
   const server = new XdsServer({
     cache,
     logger: log,
-    authorizeSecret: (node: XdsNode, secretName: string, peer: PeerIdentity | undefined) => {
-      // Identities may be limited by the client certificate's SANs and/or the node id or cluster
-      // (see node-authz.ts); trust bundles are public.
+    authorizeSecret: (node: XdsNode, secretName: string, peer: PeerIdentity | undefined, info: SecretInfo) => {
+      // Trust bundles are public. A Secret with a private key needs an authenticated client that the
+      // identity's allowedNodes admits (node-authz.ts); one no identity claims (a race with a reload)
+      // is treated as an identity without allowedNodes.
+      if (!info.holdsKey) return true;
       const id = pipeline?.model?.identities.find((i) => i.name === secretName);
-      return !id || nodeMayHave(id.allowedNodes, node, peer);
+      const d = secretAccess(id?.allowedNodes, node, peer, policy);
+      return d.ok ? true : ({ refuse: d.reason } satisfies SecretDecision);
     },
   });
   const metrics = createMetrics(() => server.stats().streams);
@@ -181,23 +190,50 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
   server.on('ack', (e) => convergence.answer(e));
   server.on('nack', (e) => convergence.answer(e));
   p.on('published', (e) => convergence.published(e.at, e.groups));
-  // Checked on every publish (start-up and each reload), logged once per identity and list.
-  const advised = new Set<string>();
-  p.on('published', () => {
-    for (const id of p.model?.identities ?? []) {
-      const advice = allowedNodesAdvice(id.name, id.allowedNodes, settings.xds.tls !== undefined);
-      const key = `${id.name}\0${JSON.stringify(id.allowedNodes)}`;
-      if (advice && !advised.has(key)) {
-        advised.add(key);
-        log.warn({ identity: id.name, allowedNodes: id.allowedNodes }, advice);
-      }
+  // Checked at start and on every publish (each reload), each warning logged once. A reload that
+  // changes who may fetch an identity re-decides every Secret already asked for.
+  const warned = new Set<string>();
+  let warnings: string[] = [];
+  const warn = (list: string[]) => {
+    warnings = list;
+    for (const w of list) {
+      if (warned.has(w)) continue;
+      warned.add(w);
+      log.warn({ xdsTls: policy.xdsTls, insecureAllowUnauthenticatedSecrets: policy.insecureAllowUnauthenticated }, w);
     }
+  };
+  warn(secretsWarnings({ ...policy, identities: [] }));
+  let rules = '';
+  p.on('published', () => {
+    const identities = (p.model?.identities ?? []).map((i) => ({ name: i.name, allowedNodes: i.allowedNodes }));
+    warn(secretsWarnings({ ...policy, identities }));
+    const next = JSON.stringify(identities);
+    if (rules !== '' && next !== rules) server.recheckSecrets();
+    rules = next;
   });
+
+  const runtimeMetrics = new PromRegistry();
+  collectDefaultMetrics({ register: runtimeMetrics });
 
   const admin = new AdminServer(
     {
-      readiness: () => p.readiness(),
-      metrics: () => metrics.registry.render(),
+      readiness: () => {
+        const r = p.readiness();
+        return {
+          ready: r.ready,
+          detail: {
+            ...r.detail,
+            // How Secrets with private keys are served, and what is unsafe or unserved about it.
+            secrets: {
+              clientAuthentication: policy.xdsTls ? 'mtls' : 'none',
+              insecureAllowUnauthenticatedSecrets: policy.insecureAllowUnauthenticated,
+              ...(warnings.length ? { warnings } : {}),
+            },
+          },
+        };
+      },
+      // meshgate_ series first, then prom-client's process, heap and event-loop collectors.
+      metrics: async () => metrics.registry.render() + (await runtimeMetrics.metrics()),
       nodes: () => nodesPage(server.nodes()),
       resources: (q) => resourcesPage(cache, q, p.profiles),
     },

@@ -61,6 +61,8 @@ export function nodesPage(nodes: NodeStatus[]): unknown {
       ...(n.peer ? { peer: n.peer } : {}),
       status: Object.fromEntries(n.types.map((t) => [t.type, syncState(t)])),
       types: n.types,
+      // Secrets withheld from the node: name, why, and what would change that.
+      ...(n.refusedSecrets ? { refusedSecrets: n.refusedSecrets } : {}),
     })),
   };
 }

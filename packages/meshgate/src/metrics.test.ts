@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMetrics } from './metrics.ts';
+import { SourceMetrics, createMetrics } from './metrics.ts';
 
 test('renders Prometheus text with HELP, TYPE, escaped labels and cumulative buckets', () => {
   const m = createMetrics(() => 3);
@@ -21,4 +21,24 @@ test('renders Prometheus text with HELP, TYPE, escaped labels and cumulative buc
   assert.match(text, /^meshgate_convergence_seconds_sum\{stage="publish"\} 3.02$/m);
   for (const line of text.trim().split('\n'))
     assert.match(line, /^(# (HELP|TYPE) meshgate_\w+ .+|meshgate_\w+(\{.*\})? \S+)$/, line);
+});
+
+test('source metrics come from the typed status fields, never from details', () => {
+  const m = createMetrics(() => 0);
+  const sm = new SourceMetrics(m);
+  sm.init('consul');
+  assert.equal(m.sourceSynced.get({ source: 'consul' }), 0);
+  sm.apply('file', { name: 'file', synced: true, stale: false, details: { intentionDenied: ['web'] } });
+  assert.equal(m.intentionDenied.get({ service: 'web' }), undefined, 'details are for people only');
+  const rows: [string, string[], Record<string, number | undefined>][] = [
+    ['two denied', ['billing', 'web'], { billing: 1, web: 1 }],
+    ['billing allowed again drops to 0', ['web'], { billing: 0, web: 1 }],
+    ['none denied', [], { billing: 0, web: 0 }],
+  ];
+  for (const [what, denied, want] of rows) {
+    sm.apply('consul', { name: 'consul', synced: true, stale: true, consul: { intentionDenied: denied } });
+    for (const [service, v] of Object.entries(want)) assert.equal(m.intentionDenied.get({ service }), v, what);
+  }
+  assert.equal(m.sourceSynced.get({ source: 'consul' }), 1);
+  assert.equal(m.sourceStale.get({ source: 'consul' }), 1);
 });

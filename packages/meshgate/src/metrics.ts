@@ -1,5 +1,6 @@
 // Prometheus text exposition (format 0.0.4) written by hand: meshgate needs a dozen series and
 // no client library's registry, so this stays small and dependency-free.
+import type { SourceStatus } from '@meshgate/model';
 
 type Labels = Record<string, string>;
 
@@ -200,3 +201,35 @@ export function createMetrics(connectedProxies: () => number) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Turns what sources report into metrics: synced and stale for every source, and each kind's
+ * typed facts (SourceStatus.consul, ...). `details` is for people and is never read here.
+ */
+export class SourceMetrics {
+  private readonly m: Metrics;
+  /** Per source: the services its intentions deny, so those allowed again drop to 0. */
+  private readonly denied = new Map<string, ReadonlySet<string>>();
+
+  constructor(m: Metrics) {
+    this.m = m;
+  }
+
+  /** A source before its first status: neither synced nor stale. */
+  init(source: string): void {
+    this.m.sourceSynced.set({ source }, 0);
+    this.m.sourceStale.set({ source }, 0);
+  }
+
+  apply(source: string, status: SourceStatus): void {
+    this.m.sourceSynced.set({ source }, status.synced ? 1 : 0);
+    this.m.sourceStale.set({ source }, status.stale ? 1 : 0);
+    if (status.consul) {
+      const now = new Set(status.consul.intentionDenied);
+      for (const service of this.denied.get(source) ?? [])
+        if (!now.has(service)) this.m.intentionDenied.set({ service }, 0);
+      for (const service of now) this.m.intentionDenied.set({ service }, 1);
+      this.denied.set(source, now);
+    }
+  }
+}

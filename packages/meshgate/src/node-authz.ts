@@ -1,7 +1,9 @@
-// Who may fetch an identity's Secret (`allowedNodes`). The node id and cluster are whatever the
-// client writes in its xDS Node message, so on their own they only keep honest clients apart;
-// a URI SAN (SPIFFE ID) or DNS SAN is checked against the client certificate the xDS port's mTLS
-// (`xds.tls`) verified, so it binds the Secret to a key the client holds.
+// Who may fetch an identity's Secret. A Secret holding a private key goes only to a client whose
+// certificate the xDS port verified (`xds.tls`) and that the identity's `allowedNodes` admits,
+// unless `xds.insecureAllowUnauthenticatedSecrets` opts out for local development. The node id and
+// cluster are whatever the client writes in its xDS Node message, so on their own they only keep
+// honest clients apart; a URI SAN (SPIFFE ID) or DNS SAN is checked against the verified client
+// certificate, so it binds the Secret to a key the client holds. Trust bundles go to anyone.
 import type { PeerIdentity } from '@meshgate/xds-core';
 
 export type AllowedEntry =
@@ -78,4 +80,87 @@ export function allowedNodesAdvice(
       )}), but the xDS port has no client certificates to check (xds.tls is not set), so no node gets this Secret. Configure xds.tls`;
   }
   return undefined;
+}
+
+/** How the xDS port authenticates clients, as far as Secrets with private keys are concerned. */
+export interface SecretsPolicy {
+  /** `xds.tls` is set: every xDS client presented a certificate from `xds.tls.caFile`. */
+  xdsTls: boolean;
+  /** `xds.insecureAllowUnauthenticatedSecrets`: serve keys to clients without a verified certificate. */
+  insecureAllowUnauthenticated: boolean;
+}
+
+const OPT_IN = 'xds.insecureAllowUnauthenticatedSecrets: true (flag --insecure-allow-unauthenticated-secrets)';
+const SAFE_SETUP =
+  "configure xds.tls (mutual TLS on the xDS port; certificates from `meshgate certs init-ca` and `meshgate certs issue`) and list the SPIFFE ID of the gateway's client certificate in the identity's allowedNodes (allowedNodes: [spiffe://...])";
+
+export type SecretAccess = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Whether `node` may have the Secret of identity `allowed` belongs to, which holds a private key;
+ * when not, the reason names what the node presented and what to change. Names and SANs only,
+ * never anything of the Secret.
+ */
+export function secretAccess(
+  allowed: readonly string[] | undefined,
+  node: { id: string; cluster?: string },
+  peer: PeerIdentity | undefined,
+  policy: SecretsPolicy,
+): SecretAccess {
+  if (!peer && !policy.insecureAllowUnauthenticated) {
+    return {
+      ok: false,
+      reason: `it holds a private key and this xDS connection has no verified client certificate${policy.xdsTls ? '' : ' (xds.tls is not set)'}; ${SAFE_SETUP} (local development only: ${OPT_IN})`,
+    };
+  }
+  if (nodeMayHave(allowed, node, peer)) return { ok: true };
+  const presented = [
+    peer
+      ? `client certificate URI SANs ${JSON.stringify(peer.uriSans)}, DNS SANs ${JSON.stringify(peer.dnsSans)}`
+      : 'no client certificate',
+    `node id ${JSON.stringify(node.id)}`,
+    `cluster ${JSON.stringify(node.cluster ?? '')}`,
+  ].join(', ');
+  return {
+    ok: false,
+    reason: `allowedNodes ${JSON.stringify(allowed)} does not admit this node (${presented}); add the gateway's SPIFFE ID to the identity's allowedNodes`,
+  };
+}
+
+export interface SecretsWarningInput extends SecretsPolicy {
+  /** Every identity (Secret with a private key) meshgate serves, with its allowedNodes. */
+  identities: ReadonlyArray<{ name: string; allowedNodes?: readonly string[] }>;
+}
+
+/**
+ * What to warn about in how identities' private keys are served: at start-up and on reloads (the
+ * log), on /readyz and by `meshgate validate`. Names and entries only, never a Secret's content.
+ */
+export function secretsWarnings(o: SecretsWarningInput): string[] {
+  const out: string[] = [];
+  const names = o.identities.map((i) => i.name);
+  if (o.insecureAllowUnauthenticated && !o.xdsTls) {
+    out.push(
+      `xds.insecureAllowUnauthenticatedSecrets is on: any process that can reach the xDS port can fetch the private key of every identity not limited to a spiffe:// or dns: entry, by sending any node id (or one its allowedNodes names: without xds.tls that is only what the client declares). Use it for local development only; instead ${SAFE_SETUP}`,
+    );
+  } else if (o.insecureAllowUnauthenticated) {
+    out.push(
+      'xds.insecureAllowUnauthenticatedSecrets has no effect: xds.tls already makes every xDS client present a certificate from xds.tls.caFile; remove it',
+    );
+  } else if (!o.xdsTls && names.length) {
+    out.push(
+      `identities ${JSON.stringify(names)} hold private keys, and the xDS port does not authenticate clients (xds.tls is not set), so no node gets them over SDS: an Envoy gateway's clusters that present them stay unusable. To serve them, ${SAFE_SETUP}. Proxyless gRPC clients read certificates from files and are not affected. Local development only: ${OPT_IN}`,
+    );
+    return out;
+  }
+  for (const i of o.identities) {
+    if (o.xdsTls && !i.allowedNodes?.length) {
+      out.push(
+        `identity ${JSON.stringify(i.name)} has no allowedNodes: every client with a certificate from xds.tls.caFile can fetch its private key. Limit it with allowedNodes: [spiffe://<the gateway's ID>], or issue certificates from xds.tls.caFile to gateways only`,
+      );
+    }
+    const advice = allowedNodesAdvice(i.name, i.allowedNodes, o.xdsTls);
+    if (advice) out.push(advice);
+  }
+  return out;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { emptyModel } from '@meshgate/model';
 import type { Model, Source, SourceSink, SourceStatus } from '@meshgate/model';
-import { TYPE, XdsCache } from '@meshgate/xds-core';
+import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
+import { AdsClient } from '@meshgate/xds-core/testing';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
@@ -140,7 +141,7 @@ test('a model with problems keeps the last good resources and reports them until
   assert.deepEqual(versions(cache, 'grpc', TYPE.route), good);
   const r = pipeline.readiness();
   assert.equal(r.ready, false);
-  const problems = (r.detail.translation as { problems: { path: string; message: string }[] }).problems;
+  const problems = r.detail.translation.problems;
   assert.ok(
     problems.some((p) => p.path.includes('missing') || p.message.includes('missing')),
     JSON.stringify(problems),
@@ -188,9 +189,9 @@ test('intention denials reported by a source become a gauge per service, cleared
   const a = new HandSource('consul');
   const { metrics, pipeline } = setup([a]);
   await pipeline.start();
-  a.push(model(), { details: { intentionDenied: ['billing', 'web'] } });
+  a.push(model(), { consul: { intentionDenied: ['billing', 'web'] } });
   assert.equal(metrics.intentionDenied.get({ service: 'billing' }), 1);
-  a.sink.status({ name: 'consul', synced: true, stale: false, details: { intentionDenied: ['web'] } });
+  a.sink.status({ name: 'consul', synced: true, stale: false, consul: { intentionDenied: ['web'] } });
   assert.equal(metrics.intentionDenied.get({ service: 'billing' }), 0);
   assert.equal(metrics.intentionDenied.get({ service: 'web' }), 1);
   await pipeline.stop();
@@ -262,8 +263,7 @@ test('a route whose backend no source defines is reported with the route, its so
   await pipeline.idle();
   const r = pipeline.readiness();
   assert.equal(r.ready, false);
-  const problems = (r.detail.translation as { problems: { path: string; message: string; source?: string }[] })
-    .problems;
+  const problems = r.detail.translation.problems;
   assert.deepEqual(problems, [
     {
       path: 'routes[shop].backends[consul/dc2/shop]',
@@ -277,5 +277,71 @@ test('a route whose backend no source defines is reported with the route, its so
   );
   assert.match(logs, /keeping the last good resources/);
   assert.deepEqual(versions(cache, 'grpc', TYPE.route), good);
+  await pipeline.stop();
+});
+
+test('an endpoint-only change to a non-IP address never reaches a client by the fast path', async (t) => {
+  const a = new HandSource('a');
+  const { cache, pipeline, published } = setup([a]);
+  const server = new XdsServer({ cache, logger: createLogger('silent') });
+  const port = await server.listen(0, '127.0.0.1');
+  const client = await AdsClient.connect({ address: `127.0.0.1:${port}`, node: { id: 'grpc-1' }, mode: 'sotw' });
+  t.after(async () => {
+    client.close();
+    await server.close();
+    await pipeline.stop();
+  });
+  await pipeline.start();
+  a.push(model());
+  await pipeline.idle();
+  client.subscribe(TYPE.endpoint, ['echo-v1']);
+  const addressesOf = (r: { resources: { object?: Record<string, unknown> }[] }) =>
+    r.resources.flatMap((res) =>
+      (res.object as any).endpoints.flatMap((l: any) =>
+        l.lb_endpoints.map(
+          (e: any) => `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value}`,
+        ),
+      ),
+    );
+  assert.deepEqual(addressesOf(await client.next(TYPE.endpoint, 5000)), ['127.0.0.1:50051']);
+
+  // Only an endpoint differs from the last good model and nothing is wrong yet: the fast path.
+  a.push(model({ v1Address: 'echo.internal' }));
+  await pipeline.idle();
+  const r = pipeline.readiness();
+  assert.equal(r.ready, false);
+  assert.deepEqual(
+    r.detail.translation.problems.map((p) => p.path),
+    ['services[echo-v1].endpoints[echo.internal:50051]'],
+  );
+  assert.match(r.detail.translation.problems[0].message, /not an IP address/);
+  assert.equal(published.length, 1, 'nothing was published');
+
+  // The next good change is the next thing the client sees: the bad address was never sent.
+  a.push(model({ v1Port: 50071 }));
+  await pipeline.idle();
+  assert.deepEqual(addressesOf(await client.next(TYPE.endpoint, 5000)), ['127.0.0.1:50071']);
+  assert.equal(pipeline.readiness().ready, true);
+});
+
+test('merge precedence: the earlier source wins a name both define, and the conflict is reported', async () => {
+  const first = new HandSource('first');
+  const second = new HandSource('second');
+  const { cache, pipeline } = setup([first, second]);
+  await pipeline.start();
+  const only = (port: number): Model => ({
+    ...emptyModel(),
+    services: [{ name: 'echo-v1', protocol: 'grpc', endpoints: [{ address: '127.0.0.1', port }] }],
+  });
+  // The later source reports first: precedence is the configured order, not arrival order.
+  second.push(only(2));
+  first.push(only(1));
+  await pipeline.idle();
+  const cla = cache.get('grpc', TYPE.endpoint, 'echo-v1')!.object as any;
+  assert.equal(cla.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 1);
+  assert.equal(pipeline.model?.services[0].source, 'first');
+  assert.deepEqual(pipeline.readiness().detail.conflicts, [
+    { kind: 'services', name: 'echo-v1', kept: 'first', dropped: 'second' },
+  ]);
   await pipeline.stop();
 });

@@ -2,19 +2,22 @@
 // Source events are debounced; a change that touches only endpoints takes a fast path that
 // re-translates just the changed services' ClusterLoadAssignments and patches them into the
 // cache, so listeners, routes and clusters are not rebuilt and only EDS watchers wake
-// (lessons.md scars 7, 8). A model with problems is never published: the last good
-// resources stay in service (scar 5) and the problems show on /readyz and in metrics.
+// (docs/architecture.md, rules 7 and 8). A model with problems is never published: the last good
+// resources stay in service (rule 5) and the problems show on /readyz and in metrics.
+// The pipeline only merges, translates and publishes: the rules a model must meet belong to the
+// model and the translator, certificate readiness to cert-readiness.ts, source metrics to metrics.ts.
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
-import { X509Certificate } from 'node:crypto';
-import { emptyModel, mergeModels, validateModel } from '@meshgate/model';
+import { emptyModel, mergeModels } from '@meshgate/model';
 import type { MergeConflict, Model, ModelProblem, Service, Source, SourceStatus } from '@meshgate/model';
-import { translate, translateEndpoints } from '@meshgate/translator';
+import { translate, translateEndpointUpdate } from '@meshgate/translator';
 import type { Profile } from '@meshgate/translator';
 import { Debouncer, TYPE } from '@meshgate/xds-core';
 import type { PublishResult, XdsCache } from '@meshgate/xds-core';
+import { CertReadiness, type CertStatus } from './cert-readiness.ts';
 import type { Logger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { type Metrics, SourceMetrics } from './metrics.ts';
+
+export type { CertStatus } from './cert-readiness.ts';
 
 export interface PipelineOptions {
   sources: Source[];
@@ -44,11 +47,24 @@ export interface PublishedEvent {
   seconds: number;
 }
 
-export interface CertStatus {
-  identity: string;
-  mesh: string;
-  notAfter: string;
-  nearExpiry: boolean;
+/** What /readyz shows about one source. */
+export interface SourceReadiness {
+  synced: boolean;
+  stale: boolean;
+  lastError?: string;
+  lastErrorAt?: string;
+  lastUpdateAt?: string;
+  watches?: SourceStatus['watches'];
+  details?: SourceStatus['details'];
+}
+
+/** The body of /readyz besides `ready`. */
+export interface ReadinessDetail {
+  sources: Record<string, SourceReadiness>;
+  translation: { ok: boolean; problems: readonly ModelProblem[]; lastPublishAt?: string };
+  cache: { ready: boolean };
+  certs?: CertStatus[];
+  conflicts?: readonly MergeConflict[];
 }
 
 interface PipelineEvents {
@@ -60,7 +76,7 @@ interface PipelineEvents {
  * changed when nothing else differs (empty when the models are equal), or undefined when any
  * other part changed and a full translation is needed.
  */
-export function endpointOnlyChanges(prev: Model, next: Model): Service[] | undefined {
+export function endpointOnlyChanges(prev: Model, next: Model): readonly Service[] | undefined {
   const strip = (m: Model) => JSON.stringify({ ...m, services: m.services.map((s) => ({ ...s, endpoints: [] })) });
   if (prev.services.length !== next.services.length || strip(prev) !== strip(next)) return undefined;
   const changed: Service[] = [];
@@ -77,20 +93,19 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private readonly cache: XdsCache;
   private readonly log: Logger;
   private readonly metrics: Metrics | undefined;
+  private readonly sourceMetrics: SourceMetrics | undefined;
   private readonly debouncer: Debouncer;
-  private readonly nearExpiryFraction: number;
+  private readonly certs: CertReadiness;
   private readonly parts = new Map<string, Model>();
   private readonly statuses = new Map<string, SourceStatus>();
   private readonly startErrors = new Map<string, string>();
-  private readonly denied = new Map<string, Set<string>>();
   private readonly onRouteBackends: ((names: ReadonlySet<string>) => void) | undefined;
   /** Per source: the backend names of its routes (recomputed only for the source that changed). */
   private readonly backendsBySource = new Map<string, Set<string>>();
   private backendsKey = '';
   private lastGood: Model | undefined;
-  private problems: ModelProblem[] = [];
-  private conflicts: MergeConflict[] = [];
-  private certs: CertStatus[] = [];
+  private problems: readonly ModelProblem[] = [];
+  private conflicts: readonly MergeConflict[] = [];
   private burstStart: number | undefined;
   private lastPublishAt: number | undefined;
   private stopped = false;
@@ -108,7 +123,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.profiles = o.profiles ?? ['envoy', 'grpc'];
     this.log = o.logger;
     this.metrics = o.metrics;
-    this.nearExpiryFraction = o.certNearExpiryFraction ?? 0.1;
+    this.sourceMetrics = o.metrics ? new SourceMetrics(o.metrics) : undefined;
+    this.certs = new CertReadiness({
+      nearExpiryFraction: o.certNearExpiryFraction ?? 0.1,
+      log: this.log,
+      metrics: o.metrics,
+    });
     this.onRouteBackends = o.onRouteBackends;
     this.debouncer = new Debouncer(
       {
@@ -120,8 +140,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     );
     for (const s of this.sources) {
       this.statuses.set(s.name, { name: s.name, synced: false, stale: false });
-      this.metrics?.sourceSynced.set({ source: s.name }, 0);
-      this.metrics?.sourceStale.set({ source: s.name }, 0);
+      this.sourceMetrics?.init(s.name);
     }
   }
 
@@ -189,17 +208,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         'source reported an error; serving its last good view',
       );
     } else if (prev?.stale && !status.stale) log.info('source recovered');
-    this.metrics?.sourceSynced.set({ source: name }, status.synced ? 1 : 0);
-    this.metrics?.sourceStale.set({ source: name }, status.stale ? 1 : 0);
-    const denied = (status.details as { intentionDenied?: unknown } | undefined)?.intentionDenied;
-    if (Array.isArray(denied)) {
-      // Services that became allowed again drop to 0 rather than keep a stale 1.
-      const now = new Set(denied.map(String));
-      for (const svc of this.denied.get(name) ?? [])
-        if (!now.has(svc)) this.metrics?.intentionDenied.set({ service: svc }, 0);
-      for (const svc of now) this.metrics?.intentionDenied.set({ service: svc }, 1);
-      this.denied.set(name, now);
-    }
+    this.sourceMetrics?.apply(name, status);
     if (status.synced && !prev?.synced) {
       log.info('source synced');
       this.debouncer.trigger();
@@ -212,7 +221,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
 
   private run(): void {
     if (this.stopped) return;
-    // Nothing is published before every source has a complete first view (lessons.md scar 5).
+    // Nothing is published before every source has a complete first view (docs/architecture.md, rule 5).
     if (!this.allSynced) return;
     const started = this.burstStart ?? performance.now();
     this.burstStart = undefined;
@@ -250,32 +259,25 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.finish('full', results, started);
   }
 
-  private publishEndpoints(model: Model, services: Service[], started: number): void {
-    // Checks the same endpoint rules translate() applies, on just the changed services, so a bad
-    // address never reaches clients by the fast path (they would NACK the assignment).
-    const sub = { ...emptyModel(), services, identities: model.identities, trustBundles: model.trustBundles };
-    const problems = validateModel(sub);
-    for (const s of services) {
-      for (const e of s.endpoints) {
-        if (e.address && isIP(e.address) === 0)
-          problems.push({
-            path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
-            message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs`,
-            source: s.source,
-          });
-      }
+  private publishEndpoints(model: Model, services: readonly Service[], started: number): void {
+    // The translator holds the fast path to the rules translate() applies, so a bad address never
+    // reaches clients this way either (they would NACK the assignment).
+    const sets = new Map<Profile, Map<string, object>>();
+    for (const p of this.profiles) {
+      const r = translateEndpointUpdate(model, services, p);
+      if (r.problems.length) return this.reject(r.problems);
+      sets.set(p, r.assignments);
     }
-    if (problems.length) return this.reject(problems);
     const results: [string, PublishResult][] = this.profiles.map((p) => [
       p,
-      this.cache.patch(p, TYPE.endpoint, new Map(services.map((s) => [s.name, translateEndpoints(s, p)]))),
+      this.cache.patch(p, TYPE.endpoint, sets.get(p)!),
     ]);
     this.accept(model);
     this.metrics?.publishes.inc({ kind: 'endpoints' });
     this.finish('endpoints', results, started);
   }
 
-  private reject(problems: ModelProblem[]): void {
+  private reject(problems: readonly ModelProblem[]): void {
     const fresh = JSON.stringify(problems) !== JSON.stringify(this.problems);
     this.problems = problems;
     this.metrics?.translationProblems.set({}, problems.length);
@@ -293,7 +295,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.problems = [];
     this.metrics?.translationProblems.set({}, 0);
     this.lastGood = model;
-    this.updateCerts(model);
+    this.certs.update(model.identities);
   }
 
   private finish(kind: 'full' | 'endpoints', results: [string, PublishResult][], started: number): void {
@@ -331,49 +333,12 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.log.info('all sources synced; serving xDS');
   }
 
-  private updateCerts(model: Model): void {
-    const out: CertStatus[] = [];
-    this.metrics?.certExpiry.reset();
-    for (const id of model.identities) {
-      try {
-        const cert = new X509Certificate(id.certChainPem);
-        const notAfter = Date.parse(cert.validTo);
-        const notBefore = Date.parse(cert.validFrom);
-        const mesh = id.name.startsWith('mesh/') ? id.name.split('/')[1] : (id.source ?? 'unknown');
-        const left = notAfter - Date.now();
-        out.push({
-          identity: id.name,
-          mesh,
-          notAfter: new Date(notAfter).toISOString(),
-          nearExpiry: left < (notAfter - notBefore) * this.nearExpiryFraction,
-        });
-        this.metrics?.certExpiry.set({ mesh, identity: id.name }, Math.floor(notAfter / 1000));
-      } catch (err) {
-        this.log.warn({ identity: id.name, err: (err as Error).message }, 'identity certificate does not parse');
-      }
-    }
-    this.certs = out;
-  }
-
   /** Readiness and its detail for /readyz. */
-  readiness(): { ready: boolean; detail: Record<string, unknown> } {
-    // Recomputed at read time so a certificate nearing expiry flips readiness without an event.
-    const now = Date.now();
-    const certs = this.certs.map((c) => ({ ...c }));
-    if (this.lastGood) {
-      for (const c of certs) {
-        const id = this.lastGood.identities.find((i) => i.name === c.identity);
-        if (!id) continue;
-        try {
-          const x = new X509Certificate(id.certChainPem);
-          const na = Date.parse(x.validTo);
-          c.nearExpiry = na - now < (na - Date.parse(x.validFrom)) * this.nearExpiryFraction;
-        } catch {
-          /* reported when the model was accepted */
-        }
-      }
-    }
-    const sources: Record<string, unknown> = {};
+  readiness(): { ready: boolean; detail: ReadinessDetail } {
+    // Near-expiry is a time comparison against values computed when the certificate changed, so
+    // a certificate nearing expiry still flips readiness without an event.
+    const certs = this.certs.status();
+    const sources: Record<string, SourceReadiness> = {};
     for (const [name, s] of this.statuses) {
       const startError = this.startErrors.get(name);
       sources[name] = {
@@ -382,6 +347,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
         ...(s.lastError || startError ? { lastError: s.lastError ?? startError } : {}),
         ...(s.lastErrorAt ? { lastErrorAt: new Date(s.lastErrorAt).toISOString() } : {}),
         ...(s.lastUpdateAt ? { lastUpdateAt: new Date(s.lastUpdateAt).toISOString() } : {}),
+        ...(s.watches ? { watches: s.watches } : {}),
         ...(s.details ? { details: s.details } : {}),
       };
     }
@@ -390,7 +356,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     const fresh = [...this.statuses.values()].every((s) => !s.stale) && this.startErrors.size === 0;
     const translationOk = this.problems.length === 0 && this.lastGood !== undefined;
     const certsOk = certs.every((c) => !c.nearExpiry);
-    const detail: Record<string, unknown> = {
+    const detail: ReadinessDetail = {
       sources,
       translation: {
         ok: translationOk,

@@ -1,26 +1,30 @@
 import type { Model } from './types.ts';
-import { emptyModel } from './types.ts';
 
 export interface MergeConflict {
-  kind: keyof Model;
-  name: string;
-  kept: string;
-  dropped: string;
+  readonly kind: keyof Model;
+  readonly name: string;
+  /** The source whose item is kept (the earlier one in the list). */
+  readonly kept: string;
+  readonly dropped: string;
 }
+
+type Named = { readonly name: string; readonly source?: string };
 
 /**
  * Merges partial models from several sources. Precedence is explicit: parts earlier in the list
  * win when two sources define the same name of the same kind; the loser is reported, never
- * silently mixed in. Output lists are sorted by name so equal inputs give equal outputs.
+ * silently mixed in. Each item is stamped with the source it came from. Output lists are sorted
+ * by name so equal inputs give equal outputs.
  */
-export function mergeModels(parts: { source: string; model: Model }[]): { model: Model; conflicts: MergeConflict[] } {
-  const out = emptyModel();
+export function mergeModels(parts: readonly { readonly source: string; readonly model: Model }[]): {
+  model: Model;
+  conflicts: MergeConflict[];
+} {
   const conflicts: MergeConflict[] = [];
-  const kinds = Object.keys(out) as (keyof Model)[];
-  for (const kind of kinds) {
-    const seen = new Map<string, { source: string; item: { name: string; source?: string } }>();
+  const mergeKind = <T extends Named>(kind: keyof Model, pick: (m: Model) => readonly T[]): T[] => {
+    const seen = new Map<string, { source: string; item: T }>();
     for (const part of parts) {
-      for (const item of part.model[kind] as { name: string }[]) {
+      for (const item of pick(part.model)) {
         const prev = seen.get(item.name);
         if (prev) {
           conflicts.push({ kind, name: item.name, kept: prev.source, dropped: part.source });
@@ -29,10 +33,14 @@ export function mergeModels(parts: { source: string; model: Model }[]): { model:
         seen.set(item.name, { source: part.source, item: { source: part.source, ...item } });
       }
     }
-    const items = [...seen.values()]
-      .map((v) => v.item)
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    (out[kind] as { name: string }[]) = items;
-  }
-  return { model: out, conflicts };
+    return [...seen.values()].map((v) => v.item).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  };
+  const model: Model = {
+    services: mergeKind('services', (m) => m.services),
+    routes: mergeKind('routes', (m) => m.routes),
+    listeners: mergeKind('listeners', (m) => m.listeners),
+    identities: mergeKind('identities', (m) => m.identities),
+    trustBundles: mergeKind('trustBundles', (m) => m.trustBundles),
+  };
+  return { model, conflicts };
 }

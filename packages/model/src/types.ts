@@ -1,30 +1,30 @@
-// The mesh-neutral model: plain data that every source produces and the translator consumes.
-// No I/O lives here. Names are stable identities chosen by the source (for example
+// The mesh-neutral model: plain read-only data that every source produces and the translator
+// consumes. No I/O lives here. Names are stable identities chosen by the source (for example
 // `consul/dc1/web` or `file/echo-v1`), never list positions, so that removing one entry
-// never renames another (lessons.md scar 13).
+// never renames another (docs/architecture.md, rule 13).
 
 export interface Locality {
-  region?: string;
-  zone?: string;
-  subZone?: string;
+  readonly region?: string;
+  readonly zone?: string;
+  readonly subZone?: string;
 }
 
 export type EndpointHealth = 'healthy' | 'unhealthy' | 'draining' | 'unknown';
 
 export interface Endpoint {
-  address: string;
-  port: number;
+  readonly address: string;
+  readonly port: number;
   /** Load-balancing weight, 1..128 for gRPC clients and 1..2^32-1 for Envoy. Default 1. */
-  weight?: number;
-  locality?: Locality;
+  readonly weight?: number;
+  readonly locality?: Locality;
   /** Default 'healthy'. Unhealthy endpoints are sent with that status, not dropped, so Envoy can drain them. */
-  health?: EndpointHealth;
+  readonly health?: EndpointHealth;
 }
 
 /** An exact subject-alternative-name expectation for an upstream's certificate. */
 export interface SanMatch {
-  kind: 'uri' | 'dns';
-  value: string;
+  readonly kind: 'uri' | 'dns';
+  readonly value: string;
 }
 
 /**
@@ -32,161 +32,175 @@ export interface SanMatch {
  * model carries (`identities`, `trustBundles`) so a rotation changes only the Secret.
  */
 export interface UpstreamTls {
-  sni?: string;
-  alpn?: string[];
+  readonly sni?: string;
+  readonly alpn?: readonly string[];
   /** Exact SANs the upstream must present; empty means "any cert chaining to the bundle" and is refused by validation. */
-  expectedSans: SanMatch[];
+  readonly expectedSans: readonly SanMatch[];
   /** Name of a TrustBundle in the model. */
-  trustBundle: string;
+  readonly trustBundle: string;
   /** Name of an Identity in the model presented as the client certificate (mTLS). Absent = one-way TLS. */
-  clientIdentity?: string;
+  readonly clientIdentity?: string;
 }
 
 export type ServiceProtocol = 'http' | 'http2' | 'grpc' | 'tcp';
 
 export interface Service {
   /** Stable name; becomes the Envoy cluster name and the `xds:///<name>` target for gRPC clients. */
-  name: string;
-  endpoints: Endpoint[];
-  protocol?: ServiceProtocol;
-  tls?: UpstreamTls;
-  connectTimeoutMs?: number;
+  readonly name: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly protocol?: ServiceProtocol;
+  readonly tls?: UpstreamTls;
+  readonly connectTimeoutMs?: number;
   /** Headers added to every request routed to this service (for example Linkerd's l5d-dst-override). */
-  requestHeadersToAdd?: HeaderValue[];
+  readonly requestHeadersToAdd?: readonly HeaderValue[];
   /** Which source produced it (for status pages and merge precedence). */
-  source?: string;
+  readonly source?: string;
 }
 
 export interface HeaderValue {
-  name: string;
-  value: string;
+  readonly name: string;
+  readonly value: string;
   /** Add a value next to an existing one instead of replacing it. Default false (replace). */
-  append?: boolean;
+  readonly append?: boolean;
 }
 
 export interface HeaderMatch {
-  name: string;
-  exact?: string;
-  prefix?: string;
+  readonly name: string;
+  readonly exact?: string;
+  readonly prefix?: string;
   /** RE2 regular expression matching the whole value. */
-  regex?: string;
-  present?: boolean;
-  invert?: boolean;
+  readonly regex?: string;
+  readonly present?: boolean;
+  readonly invert?: boolean;
 }
 
 export interface QueryParamMatch {
-  name: string;
+  readonly name: string;
   /** Exactly one of exact, regex is set. */
-  exact?: string;
-  regex?: string;
+  readonly exact?: string;
+  readonly regex?: string;
 }
 
 export interface RouteMatch {
   /** Exactly one of prefix, path, regex is set. */
-  prefix?: string;
-  path?: string;
+  readonly prefix?: string;
+  readonly path?: string;
   /** RE2 regular expression matching the whole path. */
-  regex?: string;
-  headers?: HeaderMatch[];
-  queryParams?: QueryParamMatch[];
+  readonly regex?: string;
+  readonly headers?: readonly HeaderMatch[];
+  readonly queryParams?: readonly QueryParamMatch[];
 }
 
 /** Answer with a redirect instead of forwarding; unset parts keep the request's own. */
 export interface RouteRedirect {
-  scheme?: string;
-  host?: string;
-  port?: number;
+  readonly scheme?: string;
+  readonly host?: string;
+  readonly port?: number;
   /** Replace the whole path. */
-  path?: string;
+  readonly path?: string;
   /** Replace the part the route's prefix matched. */
-  prefix?: string;
+  readonly prefix?: string;
   /** 301 (default), 302, 303, 307 or 308. */
-  statusCode?: number;
+  readonly statusCode?: number;
 }
 
 /** Rewrite the request before forwarding it. */
 export interface RouteRewrite {
-  host?: string;
+  readonly host?: string;
   /** Replace the whole path. */
-  path?: string;
+  readonly path?: string;
   /** Replace the part the route's prefix matched. */
-  prefix?: string;
+  readonly prefix?: string;
 }
 
 export interface WeightedBackend {
-  service: string;
-  weight: number;
+  readonly service: string;
+  readonly weight: number;
 }
 
 export interface RetryPolicy {
   /** Envoy retry_on string, e.g. "5xx,reset,connect-failure" or for gRPC "unavailable". */
-  retryOn: string;
-  numRetries: number;
-  perTryTimeoutMs?: number;
+  readonly retryOn: string;
+  readonly numRetries: number;
+  readonly perTryTimeoutMs?: number;
 }
 
 export interface Route {
   /** Stable name; ties the route to its virtual host entry and status. */
-  name: string;
+  readonly name: string;
   /** Hosts (authorities) this route answers. A gRPC client dialing xds:///<host> gets it. */
-  hosts: string[];
-  match: RouteMatch;
+  readonly hosts: readonly string[];
+  readonly match: RouteMatch;
   /** Empty only with redirect or directResponse. */
-  backends: WeightedBackend[];
-  redirect?: RouteRedirect;
-  rewrite?: RouteRewrite;
+  readonly backends: readonly WeightedBackend[];
+  readonly redirect?: RouteRedirect;
+  readonly rewrite?: RouteRewrite;
   /** Answer locally with this status (e.g. 500 for a route whose backends all failed to resolve). */
-  directResponse?: { status: number; body?: string };
-  timeoutMs?: number;
-  retries?: RetryPolicy;
-  requestHeadersToAdd?: HeaderValue[];
-  requestHeadersToRemove?: string[];
-  responseHeadersToAdd?: HeaderValue[];
-  responseHeadersToRemove?: string[];
-  source?: string;
+  readonly directResponse?: { readonly status: number; readonly body?: string };
+  readonly timeoutMs?: number;
+  readonly retries?: RetryPolicy;
+  readonly requestHeadersToAdd?: readonly HeaderValue[];
+  readonly requestHeadersToRemove?: readonly string[];
+  readonly responseHeadersToAdd?: readonly HeaderValue[];
+  readonly responseHeadersToRemove?: readonly string[];
+  readonly source?: string;
 }
 
 /** A socket listener on an Envoy gateway node. gRPC clients never receive these. */
 export interface GatewayListener {
-  name: string;
-  port: number;
+  readonly name: string;
+  readonly port: number;
   /** Default 0.0.0.0. */
-  address?: string;
+  readonly address?: string;
   /** Names of routes served on this listener. */
-  routes: string[];
+  readonly routes: readonly string[];
   /** Terminate TLS with these identities (the proxy picks one by SNI). Absent = plaintext. */
-  tls?: { identities: string[] };
-  source?: string;
+  readonly tls?: { readonly identities: readonly string[] };
+  readonly source?: string;
 }
 
 /** A certificate and key the gateway presents (its identity in one mesh). Served over SDS. */
 export interface Identity {
   /** Stable SDS name, e.g. `mesh/consul/ingress`. */
-  name: string;
+  readonly name: string;
   /** Leaf first, then intermediates. */
-  certChainPem: string;
-  privateKeyPem: string;
+  readonly certChainPem: string;
+  readonly privateKeyPem: string;
   /** Node ids or node clusters allowed to receive this secret; empty = every node. */
-  allowedNodes?: string[];
-  source?: string;
+  readonly allowedNodes?: readonly string[];
+  readonly source?: string;
 }
 
 /** A set of CA certificates used to verify peers. Served over SDS as a validation context. */
 export interface TrustBundle {
   /** Stable SDS name, e.g. `mesh/consul/roots`. */
-  name: string;
-  caPems: string[];
-  source?: string;
+  readonly name: string;
+  readonly caPems: readonly string[];
+  readonly source?: string;
 }
 
 export interface Model {
-  services: Service[];
-  routes: Route[];
-  listeners: GatewayListener[];
-  identities: Identity[];
-  trustBundles: TrustBundle[];
+  readonly services: readonly Service[];
+  readonly routes: readonly Route[];
+  readonly listeners: readonly GatewayListener[];
+  readonly identities: readonly Identity[];
+  readonly trustBundles: readonly TrustBundle[];
 }
 
-export function emptyModel(): Model {
+/**
+ * A model part while its source builds it: the same shape, writable. Sources build drafts and
+ * hand them on as the read-only types above; nothing downstream changes a model.
+ */
+export type Draft<T> = T extends readonly (infer U)[]
+  ? Draft<U>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: Draft<T[K]> }
+    : T;
+
+/** A model whose lists the source is still filling; the items in them are already read-only. */
+export type ModelDraft = { -readonly [K in keyof Model]: Model[K] extends readonly (infer U)[] ? U[] : never };
+
+/** A new empty model, for the source that fills it. */
+export function emptyModel(): ModelDraft {
   return { services: [], routes: [], listeners: [], identities: [], trustBundles: [] };
 }

@@ -2,9 +2,9 @@ import type { Model } from './types.ts';
 
 export interface ModelProblem {
   /** Path of the offending item, e.g. `routes[echo].backends[echo-v3]`. Built from names, not indexes. */
-  path: string;
-  message: string;
-  source?: string;
+  readonly path: string;
+  readonly message: string;
+  readonly source?: string;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/;

@@ -30,7 +30,7 @@ export function translateCluster(service: Service, profile: Profile): object {
   return cluster;
 }
 
-function sortedSans(sans: SanMatch[]): SanMatch[] {
+function sortedSans(sans: readonly SanMatch[]): SanMatch[] {
   return [...sans].sort((a, b) =>
     a.kind + a.value < b.kind + b.value ? -1 : a.kind + a.value > b.kind + b.value ? 1 : 0,
   );

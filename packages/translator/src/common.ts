@@ -19,9 +19,9 @@ export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function headersToAdd(headers: HeaderValue[]): object[] {
+export function headersToAdd(headers: readonly HeaderValue[]): object[] {
   // OVERWRITE so a client cannot smuggle its own value for a header the gateway sets
-  // (e.g. l5d-dst-override, lessons.md scar 16).
+  // (e.g. l5d-dst-override, docs/architecture.md, rule 16).
   return [...headers]
     .sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value))
     .map((h) => ({

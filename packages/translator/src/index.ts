@@ -1,5 +1,5 @@
 export { TYPE, PROFILES } from './types.ts';
 export type { Profile, ResourceSet } from './types.ts';
-export { translate, checkResources, emptyResourceSet } from './translate.ts';
+export { translate, translateEndpointUpdate, checkResources, emptyResourceSet } from './translate.ts';
 export { translateEndpoints } from './endpoints.ts';
 export { compareRoutes } from './routes.ts';

@@ -61,7 +61,7 @@ function backends(r: Route): { service: string; weight: number }[] {
 
 /**
  * Header names some service sets on its requests (e.g. Linkerd's l5d-dst-override). A client must
- * not be able to send them to a service that does not set them itself (lessons.md scar 16), so
+ * not be able to send them to a service that does not set them itself (docs/architecture.md, rule 16), so
  * the Envoy profile strips them wherever they are not overwritten.
  */
 export function guardedHeaders(services: Iterable<Service>): Set<string> {
@@ -70,7 +70,7 @@ export function guardedHeaders(services: Iterable<Service>): Set<string> {
   return out;
 }
 
-function toStrip(guarded: Set<string>, ...setters: (HeaderValue[] | undefined)[]): string[] {
+function toStrip(guarded: Set<string>, ...setters: (readonly HeaderValue[] | undefined)[]): string[] {
   const set = new Set(setters.flatMap((hs) => (hs ?? []).map((h) => h.name.toLowerCase())));
   return [...guarded].filter((n) => !set.has(n)).sort(cmp);
 }

@@ -141,6 +141,28 @@ test('endpoint assignment: locality weight is the sum of its endpoints, duplicat
   );
 });
 
+test('endpoint weights that do not fit the uint32 xDS carries are refused, not wrapped', () => {
+  const svc = (weights: number[]) =>
+    model({
+      services: [
+        { name: 's', endpoints: weights.map((weight, i) => ({ address: `10.0.0.${i + 1}`, port: 80, weight })) },
+      ],
+    });
+  const text = (weights: number[]) =>
+    translate(svc(weights), 'envoy')
+      .problems.map((p) => `${p.path}: ${p.message}`)
+      .join('\n');
+  // Two endpoints of 2^32-1 in one locality used to become a locality weight of 2^33-2, sent as 4294967294;
+  // with 2^32-1 and 1 it wrapped to 0, which Envoy refuses.
+  assert.match(text([0xffffffff, 1]), /services\[s\]: endpoint weights add up to 4294967296, more than 4294967295/);
+  assert.match(
+    text([2 ** 32]),
+    /services\[s\]\.endpoints\[10\.0\.0\.1:80\]: weight 4294967296 is more than 4294967295/,
+  );
+  assert.equal(text([0xffffffff]), '');
+  assert.equal(text([0xfffffffe, 1]), '');
+});
+
 test('checkResources finds a route to a missing cluster and a cluster without assignment', () => {
   const { resources } = translate(twoServices, 'envoy');
   resources.get(TYPE.cluster)!.delete('echo-v1');

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { validateModel } from '@meshgate/model';
-import type { Model, ModelProblem } from '@meshgate/model';
+import { emptyModel, validateModel } from '@meshgate/model';
+import type { Model, ModelProblem, Service } from '@meshgate/model';
 import { TYPE, type Profile, type ResourceSet } from './types.ts';
 import { byName, cmp } from './common.ts';
 import { translateCluster } from './clusters.ts';
@@ -14,7 +14,7 @@ export function emptyResourceSet(): ResourceSet {
 
 /**
  * Model -> xDS resources for one node profile. Pure. When the model has problems the
- * resource set is empty and the caller keeps serving its last good set (lessons.md scar 5).
+ * resource set is empty and the caller keeps serving its last good set (docs/architecture.md, rule 5).
  */
 export function translate(model: Model, profile: Profile): { resources: ResourceSet; problems: ModelProblem[] } {
   const problems = [...validateModel(model), ...extraProblems(model)];
@@ -47,10 +47,68 @@ export function translate(model: Model, profile: Profile): { resources: Resource
   return { resources: out, problems: [] };
 }
 
+const MAX_WEIGHT = 0xffffffff;
+
+/**
+ * EDS rules beyond validateModel's: every endpoint address is an IP (clients NACK a name), and weights fit the
+ * wire's uint32 (a larger one, or a locality whose sum is larger, would wrap: a locality weight of 0 is refused by
+ * Envoy's own rules; any other wrap silently skews the split).
+ */
+function endpointProblems(services: readonly Service[]): ModelProblem[] {
+  const problems: ModelProblem[] = [];
+  for (const s of services) {
+    let total = 0;
+    for (const e of s.endpoints) {
+      total += e.weight ?? 1;
+      if (e.weight !== undefined && e.weight > MAX_WEIGHT) {
+        problems.push({
+          path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
+          message: `weight ${e.weight} is more than ${MAX_WEIGHT}, the largest weight xDS can carry`,
+          source: s.source,
+        });
+      }
+    }
+    if (total > MAX_WEIGHT && s.endpoints.every((e) => (e.weight ?? 1) <= MAX_WEIGHT)) {
+      problems.push({
+        path: `services[${s.name}]`,
+        message: `endpoint weights add up to ${total}, more than ${MAX_WEIGHT} (xDS carries a locality's total weight as a uint32); scale the weights down`,
+        source: s.source,
+      });
+    }
+    for (const e of s.endpoints) {
+      if (e.address && isIP(e.address) === 0) {
+        problems.push({
+          path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
+          message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs (resolve the name first, e.g. 127.0.0.1 instead of localhost)`,
+          source: s.source,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * The endpoint fast path: ClusterLoadAssignments for the services of `model` whose endpoints
+ * alone changed, held to the same rules translate() applies to them. With problems nothing is
+ * returned to publish, as with translate().
+ */
+export function translateEndpointUpdate(
+  model: Model,
+  services: readonly Service[],
+  profile: Profile,
+): { assignments: Map<string, object>; problems: ModelProblem[] } {
+  // The services' references (trust bundle, client identity) are checked against the whole model.
+  const sub: Model = { ...emptyModel(), services, identities: model.identities, trustBundles: model.trustBundles };
+  const problems = [...validateModel(sub), ...endpointProblems(services)];
+  if (problems.length > 0) return { assignments: new Map(), problems };
+  return { assignments: new Map(services.map((s) => [s.name, translateEndpoints(s, profile)])), problems: [] };
+}
+
 /** Problems validateModel does not know about but a data plane would reject. */
 function extraProblems(model: Model): ModelProblem[] {
   const problems: ModelProblem[] = [];
-  const dup = (kind: string, items: { name: string; source?: string }[]) => {
+  const dup = (kind: string, items: readonly { name: string; source?: string }[]) => {
     const seen = new Set<string>();
     for (const it of items) {
       if (seen.has(it.name))
@@ -67,17 +125,7 @@ function extraProblems(model: Model): ModelProblem[] {
   dup('listeners', model.listeners);
   // Identities and trust bundles share the Secret namespace.
   dup('secrets', [...model.identities, ...model.trustBundles]);
-  for (const s of model.services) {
-    for (const e of s.endpoints) {
-      if (e.address && isIP(e.address) === 0) {
-        problems.push({
-          path: `services[${s.name}].endpoints[${e.address}:${e.port}]`,
-          message: `address ${JSON.stringify(e.address)} is not an IP address; EDS endpoints must be IPs (resolve the name first, e.g. 127.0.0.1 instead of localhost)`,
-          source: s.source,
-        });
-      }
-    }
-  }
+  problems.push(...endpointProblems(model.services));
   for (const l of model.listeners) {
     if (l.address !== undefined && isIP(l.address) === 0) {
       problems.push({

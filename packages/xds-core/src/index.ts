@@ -17,12 +17,20 @@ export { XdsServer, defaultGroupFor, type XdsServerOptions } from './server.ts';
 export { DEFAULT_RECEIVE_WINDOWS, type ReceiveWindows } from './flow-control.ts';
 export { Debouncer, type DebouncerOptions } from './debouncer.ts';
 export { parseSubjectAltName, type PeerIdentity } from './peer.ts';
+export {
+  secretHoldsKey,
+  defaultAuthorizeSecret,
+  UNAUTHENTICATED_REFUSAL,
+  type SecretDecision,
+  type SecretInfo,
+} from './secret-access.ts';
 export { contentHash, setVersion } from './wire.ts';
 export type {
   XdsNode,
   NodeStatus,
   TypeStatus,
   NackRecord,
+  SecretRefusal,
   XdsServerEvents,
   ConnectEvent,
   DisconnectEvent,

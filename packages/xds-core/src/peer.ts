@@ -16,7 +16,15 @@ export function parseSubjectAltName(san: string | undefined): PeerIdentity {
     if (idx < 0) continue;
     const kind = part.slice(0, idx).trim();
     let value = part.slice(idx + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    // Node writes a value holding a comma or other special characters as a JSON string (commas as \u002c), so
+    // splitting on ", " never cuts one value in two; decode it to compare the SAN the certificate really carries.
+    if (value.startsWith('"') && value.endsWith('"')) {
+      try {
+        value = JSON.parse(value) as string;
+      } catch {
+        continue;
+      }
+    }
     if (kind === 'URI') out.uriSans.push(value);
     else if (kind === 'DNS') out.dnsSans.push(value);
   }

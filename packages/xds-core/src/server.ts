@@ -21,6 +21,10 @@ import type { PeerIdentity } from './peer.ts';
 import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, type ReceiveWindows } from './flow-control.ts';
 import type { NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
 import { TYPE, silentLogger, type Logger } from './types.ts';
+import { defaultAuthorizeSecret, type SecretDecision, type SecretInfo } from './secret-access.ts';
+
+/** Refusals remembered for logging each once; past this many the memory starts over (and repeats may be logged). */
+const MAX_LOGGED_REFUSALS = 10_000;
 
 export interface XdsServerOptions {
   cache: XdsCache;
@@ -28,9 +32,12 @@ export interface XdsServerOptions {
   /** Cache group (node profile) serving this node. Default: 'envoy' for Envoy (user_agent_name or metadata
    *  meshgate_profile), else 'grpc'. */
   groupFor?(node: XdsNode): string;
-  /** Whether `node` may receive Secret `secretName`. `peer` holds the client certificate's SANs under mTLS.
-   *  Default: allow all (only safe when the xDS port is reachable by trusted clients alone). */
-  authorizeSecret?(node: XdsNode, secretName: string, peer: PeerIdentity | undefined): boolean;
+  /** Whether `node` may receive Secret `secretName`: true, or false / `{ refuse: reason }` to withhold it (the node
+   *  is answered as if it did not exist; the reason shows in nodes() and is logged once per node and Secret).
+   *  `peer` holds the client certificate's SANs under mTLS; `info.holdsKey` says whether the Secret carries key
+   *  material (anything but a trust bundle). Default: trust bundles for every node, key material only to clients
+   *  whose certificate the port verified (see secret-access.ts). */
+  authorizeSecret?(node: XdsNode, secretName: string, peer: PeerIdentity | undefined, info: SecretInfo): SecretDecision;
   /** Cap on resource names one stream may subscribe to (default 100,000); beyond it the stream is closed with
    *  RESOURCE_EXHAUSTED. */
   maxNamesPerStream?: number;
@@ -111,6 +118,8 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly #nameSets = new WeakMap<readonly string[], Map<string, Set<string>>>();
   /** The canonical shared name set per group and type for delta streams (see #shareNames); held weakly. */
   readonly #sharedNames = new Map<string, WeakRef<Set<string>>>();
+  /** node id, Secret name and reason of each refusal already logged. */
+  readonly #loggedRefusals = new Set<string>();
   #closed = false;
 
   constructor(opts: XdsServerOptions) {
@@ -118,7 +127,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     this.cache = opts.cache;
     this.#log = opts.logger?.child?.({ component: 'xds-server' }) ?? opts.logger ?? silentLogger;
     const groupFor = opts.groupFor ?? defaultGroupFor;
-    const authorize = opts.authorizeSecret ?? (() => true);
+    const authorize = opts.authorizeSecret ?? defaultAuthorizeSecret;
     if (opts.ackWaitMs !== undefined && !(Number.isFinite(opts.ackWaitMs) && opts.ackWaitMs >= 0)) {
       throw new TypeError(
         `XdsServer option ackWaitMs must be a number of milliseconds >= 0, got ${String(opts.ackWaitMs)}`,
@@ -136,6 +145,13 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
       nameSet: (group, typeUrl, list) => this.#nameSet(group, typeUrl, list),
       shareNames: (group, typeUrl, names) => this.#shareNames(group, typeUrl, names),
       authorizeSecret: authorize,
+      firstRefusal: (node, name, reason) => {
+        const key = `${node}\0${name}\0${reason}`;
+        if (this.#loggedRefusals.has(key)) return false;
+        if (this.#loggedRefusals.size >= MAX_LOGGED_REFUSALS) this.#loggedRefusals.clear();
+        this.#loggedRefusals.add(key);
+        return true;
+      },
       registerNode: (s) => this.#registerNode(s),
       releaseNode: (s) => this.#releaseNode(s),
       emitEvent: (name, ...args) => {
@@ -275,6 +291,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         streams: new Set(),
         types: new Map(),
         peer: s.peer,
+        refusedSecrets: new Map(),
       };
       this.#nodes.set(id, e);
     }
@@ -351,9 +368,25 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         streams: e.streams.size,
         ...(e.peer ? { peer: { uriSans: [...e.peer.uriSans], dnsSans: [...e.peer.dnsSans] } } : {}),
         types: types.sort((a, b) => a.type.localeCompare(b.type)),
+        ...(e.refusedSecrets.size
+          ? {
+              refusedSecrets: [...e.refusedSecrets]
+                .map(([name, r]) => ({ name, reason: r.reason, since: new Date(r.at).toISOString() }))
+                .sort((a, b) => a.name.localeCompare(b.name)),
+            }
+          : {}),
       });
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Decides again, for every stream, which subscribed Secrets it may have: call it when the rules behind
+   * authorizeSecret change without the Secrets themselves changing (e.g. a reload that edits who may fetch one).
+   * Newly allowed Secrets are sent; newly refused ones are removed from delta clients (SotW has no way to say so).
+   */
+  recheckSecrets(): void {
+    for (const s of this.#streams) s.recheck(TYPE.secret);
   }
 
   /** Internal sizes, for leak checks in tests and the admin API. */

@@ -56,6 +56,16 @@ export interface NodeStatus {
   streams: number;
   peer?: PeerIdentity;
   types: TypeStatus[];
+  /** Secrets the node asked for (by name or wildcard) and was refused, with the reason; absent when none. */
+  refusedSecrets?: SecretRefusal[];
+}
+
+export interface SecretRefusal {
+  name: string;
+  /** Why the node may not have it, and what would change that (never anything of the Secret's content). */
+  reason: string;
+  /** ISO time of the first refusal for this reason. */
+  since: string;
 }
 
 interface EventBase {

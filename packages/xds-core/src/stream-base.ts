@@ -10,6 +10,7 @@ import type { WatchIndex } from './watch-index.ts';
 import type { PeerIdentity } from './peer.ts';
 import { peerIdentity } from './peer.ts';
 import type { XdsNode, TypeStatus, XdsServerEvents, NackRecord } from './status.ts';
+import { cachedSecretHoldsKey, type SecretDecision, type SecretInfo } from './secret-access.ts';
 
 /** What requestDeserialize returns for bytes that are not a valid request. */
 export class DecodeFailure {
@@ -31,6 +32,8 @@ export interface NodeEntry {
   streams: Set<StreamBase>;
   peer?: PeerIdentity;
   types: Map<string, TypeStatus>;
+  /** Secrets withheld from this node: name -> why and since when (cleared when the Secret is served). */
+  refusedSecrets: Map<string, { reason: string; at: number }>;
 }
 
 export interface StreamHost {
@@ -47,7 +50,9 @@ export interface StreamHost {
   nameSet(group: string, typeUrl: string, list: readonly string[]): Set<string>;
   /** `names`, or an equal set another stream already shares; callers must copy it before changing it. */
   shareNames(group: string, typeUrl: string, names: Set<string>): Set<string>;
-  authorizeSecret(node: XdsNode, name: string, peer: PeerIdentity | undefined): boolean;
+  authorizeSecret(node: XdsNode, name: string, peer: PeerIdentity | undefined, info: SecretInfo): SecretDecision;
+  /** Whether this refusal (node, Secret, reason) is new enough to log; each is logged once. */
+  firstRefusal(node: string, name: string, reason: string): boolean;
   registerNode(stream: StreamBase): NodeEntry;
   releaseNode(stream: StreamBase): void;
   emitEvent<K extends keyof XdsServerEvents>(name: K, ...args: XdsServerEvents[K]): void;
@@ -120,7 +125,6 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   #requested = new Map<string, Set<string>>();
   #scheduled = false;
   #blocked = false;
-  #loggedUnauthorized: Set<string> | undefined;
   #ackTimer: NodeJS.Timeout | undefined;
 
   constructor(host: StreamHost, call: DuplexCall, method: string, fixedType?: string) {
@@ -244,32 +248,42 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     return false;
   }
 
-  /** The cached resource as this node may see it: Secrets only when authorizeSecret allows. */
+  /** The cached resource as this node may see it: a Secret only when authorizeSecret allows it. */
   protected resolve(typeUrl: string, name: string): CachedResource | undefined {
     const r = this.host.cache.get(this.group, typeUrl, name);
     if (!r || typeUrl !== TYPE.secret) return r;
-    let ok = false;
+    let d: SecretDecision = false;
     try {
-      ok = this.host.authorizeSecret(this.node!, name, this.peer);
+      d = this.host.authorizeSecret(this.node!, name, this.peer, { holdsKey: cachedSecretHoldsKey(r) });
     } catch (err) {
-      this.log.error(
-        { secret: name, err: (err as Error).message },
-        'authorizeSecret threw; treating the secret as not authorized',
-      );
+      this.log.error({ secret: name, err: (err as Error).message }, 'authorizeSecret threw; withholding the secret');
+      d = { refuse: 'the authorization check failed (see the control plane log)' };
     }
-    if (ok) return r;
-    this.#loggedUnauthorized ??= new Set();
-    if (!this.#loggedUnauthorized.has(name)) {
-      this.#loggedUnauthorized.add(name);
+    const refused = this.entry!.refusedSecrets;
+    if (d === true) {
+      if (refused.size) refused.delete(name);
+      return r;
+    }
+    const reason = typeof d === 'object' && d !== null ? String(d.refuse) : 'not authorized for this node';
+    if (refused.get(name)?.reason !== reason) refused.set(name, { reason, at: Date.now() });
+    if (this.host.firstRefusal(this.node!.id, name, reason)) {
+      // Names and the reason only: never anything of the Secret itself.
       this.log.warn(
-        { secret: name, peer: this.peer },
-        'secret not authorized for this node; answering as if it did not exist',
+        { secret: name, reason, peer: this.peer },
+        'secret withheld from this node; answering as if it did not exist',
       );
     }
     return undefined;
   }
 
-  /** Names of one type in this stream's group (wildcard), filtered for authorization on secrets. */
+  /** Re-evaluates every subscribed name of a type (after the rules for who may have a Secret changed). */
+  recheck(typeUrl: string): void {
+    if (!this.types.has(typeUrl)) return;
+    if (typeUrl === TYPE.secret) this.entry?.refusedSecrets.clear();
+    this.markDirty(typeUrl, null);
+  }
+
+  /** Names of one type in this stream's group (wildcard); callers resolve() each, which withholds Secrets. */
   protected allNames(typeUrl: string): Iterable<string> {
     return this.host.cache.names(this.group, typeUrl);
   }

@@ -1,4 +1,4 @@
-// Shared xDS constants. The translator declares an identical TYPE constant (see the brief's shared contract).
+// Shared xDS constants. The translator declares an identical TYPE constant (translator/src/encode.test.ts checks they agree).
 
 export const TYPE = {
   listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',

@@ -1,10 +1,12 @@
 import { loadConfigFile, formatErrors } from '@meshgate/adapter-file';
 import type { ExternalReference, ParseOptions } from '@meshgate/adapter-file';
-import { parseConsulConfig } from '@meshgate/adapter-consul';
+import { identityName, parseConsulConfig } from '@meshgate/adapter-consul';
 import { parseKubernetesConfig } from '@meshgate/adapter-kubernetes';
 import type { Model } from '@meshgate/model';
 import { loadSettings, MESHGATE_KEYS } from '../config.ts';
 import type { MeshgateSettings } from '../config.ts';
+import { parseCertsSection } from '../certs-source.ts';
+import { secretsWarnings } from '../node-authz.ts';
 
 /**
  * Loads a config file the way `serve` does, without starting anything: the file source's model
@@ -60,4 +62,28 @@ export function externalNotes(
     (x) =>
       `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul, kubernetes), ${what}`,
   );
+}
+
+/**
+ * The warnings `serve` logs (and shows on /readyz) about how identities' private keys are served,
+ * for a config that loaded: the file's identities, the built-in CA's and the Consul gateway's.
+ */
+export function offlineSecretsWarnings(path: string, model: Model): string[] {
+  const settings = loadSettings(path, {}, {});
+  const identities: Array<{ name: string; allowedNodes?: readonly string[] }> = model.identities.map((i) => ({
+    name: i.name,
+    ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}),
+  }));
+  if (settings.certs)
+    for (const i of parseCertsSection(settings.certs).settings?.identities ?? [])
+      identities.push({ name: i.name, ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}) });
+  if (settings.consul !== undefined) {
+    const gw = parseConsulConfig(settings.consul, 'consul').options?.gateway;
+    if (gw) identities.push({ name: identityName(gw.name ?? 'meshgate-gateway') });
+  }
+  return secretsWarnings({
+    xdsTls: settings.xds.tls !== undefined,
+    insecureAllowUnauthenticated: settings.xds.insecureAllowUnauthenticatedSecrets,
+    identities,
+  });
 }

@@ -49,6 +49,11 @@ export const spec: CommandSpec = {
       value: 'LEVEL',
       description: `one of ${LOG_LEVELS.join(', ')}; file logging.level (default info)`,
     },
+    'insecure-allow-unauthenticated-secrets': {
+      type: 'boolean',
+      description:
+        'local development only: serve Secrets holding private keys to xDS clients without a verified certificate; file xds.insecureAllowUnauthenticatedSecrets (default: only to clients xds.tls verified)',
+    },
   },
 };
 
@@ -67,6 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(v['admin-address'] !== undefined ? { adminAddress: String(v['admin-address']) } : {}),
     ...(v['log-level'] !== undefined ? { logLevel: String(v['log-level']) } : {}),
     ...(v.kubeconfig !== undefined ? { kubeconfig: String(v.kubeconfig) } : {}),
+    ...(v['insecure-allow-unauthenticated-secrets'] === true ? { insecureAllowUnauthenticatedSecrets: true } : {}),
   };
   const settings = loadSettings(String(v.config), flags);
   const log = createLogger(settings.logLevel);

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { translate, PROFILES } from '@meshgate/translator';
 import { parseConfigCommand } from '../args.ts';
 import type { CommandSpec } from '../args.ts';
-import { externalNotes, loadForOffline, withStandIns } from './load.ts';
+import { externalNotes, loadForOffline, offlineSecretsWarnings, withStandIns } from './load.ts';
 
 export const spec: CommandSpec = {
   name: 'validate',
@@ -35,6 +35,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   for (const note of externalNotes(file, external)) process.stdout.write(`${note}\n`);
+  // Not errors: the config works, but serves private keys unsafely or not at all (see serve's log).
+  for (const w of offlineSecretsWarnings(file, model)) process.stderr.write(`warning: ${file}: ${w}\n`);
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   process.stdout.write(
     `ok: ${n(model.services.length, 'service', 'services')}, ${n(model.routes.length, 'route', 'routes')}, ${n(model.listeners.length, 'listener', 'listeners')}\n`,

@@ -9,13 +9,15 @@
  *                                            // delta: resource_names_subscribe (+ options.initialVersions)
  *   c.unsubscribe(TYPE.cluster, ['a']);      // SotW: sends the smaller list; delta: resource_names_unsubscribe
  *   const r = await c.next(TYPE.cluster, 2000);  // next unread response of that type; rejects after 2 s
- *   r.resources  // [{ name, version, object }] decoded to plain objects (snake_case, Any as { '@type', ... })
+ *   r.resources  // [{ name, version, object, raw }] decoded to plain objects (snake_case, Any as { '@type', ... });
+ *                //   raw: the resource's Any as received (type URL and the untouched value bytes)
  *   r.removed    // delta removed_resources; r.versionInfo, r.nonce, r.bytes (size on the wire)
  *   c.ack(r); c.nack(r, 'why')               // explicit answers (with autoAck: false)
  *   c.held(TYPE.cluster)                     // Map name -> { version, object } as the client holds them now
  *   c.received(TYPE.cluster)                 // number of responses received for the type
  *   await c.quiet(TYPE.endpoint, 300)        // true when no response of that type arrives within 300 ms
  *   c.send({ ...raw request fields })        // anything, for protocol tests (stale nonces, garbage)
+ *   onWire: (buf) => ...                     // option: every response's bytes as received, before decoding
  *   c.status                                 // Promise of the stream's final grpc status
  *   c.close()
  *
@@ -43,12 +45,16 @@ export interface AdsClientOptions {
   decode?: boolean;
   /** Deadline for connecting, ms (default 5000). */
   connectTimeoutMs?: number;
+  /** Called with every response exactly as it arrived on the wire, before decoding (e.g. to scan for leaks). */
+  onWire?: (bytes: Buffer) => void;
 }
 
 export interface ReceivedResource {
   name: string;
   version: string;
   object: Record<string, unknown> | undefined;
+  /** The resource's google.protobuf.Any as it came off the wire (set when decoding). */
+  raw?: { typeUrl: string; value: Uint8Array };
 }
 
 export interface AdsResponse {
@@ -121,7 +127,11 @@ export class AdsClient {
     this.#call.on('error', () => {
       /* surfaced through `status` */
     });
-    this.#call.on('data', (buf: Buffer) => this.#onResponse(buf));
+    const onWire = opts.onWire;
+    this.#call.on('data', (buf: Buffer) => {
+      onWire?.(buf);
+      this.#onResponse(buf);
+    });
     this.#call.on('end', () => {
       this.#ended = true;
     });
@@ -306,13 +316,14 @@ export class AdsClient {
           name: r.name,
           version: r.version,
           object: r.resource ? this.#decodeAny(r.resource) : undefined,
+          raw: r.resource && this.#decode ? { typeUrl: r.resource.type_url, value: r.resource.value } : undefined,
         });
       }
     } else if (this.#decode) {
       for (const any of msg.resources as Array<{ type_url: string; value: Uint8Array }>) {
         const object = this.#decodeAny(any);
         const name = String(object?.name ?? object?.cluster_name ?? '');
-        resources.push({ name, version: '', object });
+        resources.push({ name, version: '', object, raw: { typeUrl: any.type_url, value: any.value } });
       }
     }
     const r: AdsResponse = {
