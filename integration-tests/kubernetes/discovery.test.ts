@@ -21,6 +21,7 @@ let k: KubeMeshgate;
 let mg: MeshgateProcess;
 let client: XdsClientProcess;
 const TARGET = `k8s/shop/echo/${ECHO_PORT}`;
+const DIAL = `xds:///${TARGET}`;
 
 before(
   async () => {
@@ -49,7 +50,7 @@ after(async () => {
 });
 
 /** Backends (by name) that answered a burst of calls; every call must succeed. */
-async function served(target = TARGET, n = 30): Promise<string> {
+async function served(target = DIAL, n = 30): Promise<string> {
   const s = await client.burst(target, n, 3000);
   if (s.failures) return `failures: ${s.errors.join('; ')}`;
   return Object.keys(s.counts)
@@ -58,31 +59,34 @@ async function served(target = TARGET, n = 30): Promise<string> {
     .join(',');
 }
 
+/** Waits until a burst is served by exactly `want` (sorted backend names); the error names what was served last. */
+async function waitServed(want: string, what: string, target = DIAL, n = 30): Promise<void> {
+  let last = '';
+  await waitFor(async () => (last = await served(target, n)) === want, what, 10_000, 50).catch((err: Error) => {
+    throw new Error(`${err.message}; last served: ${last}`);
+  });
+}
+
 describe('kubernetes discovery', () => {
   test('Service + EndpointSlice: clients route there; add, drain (terminating) and remove endpoints; several slices', async (t) => {
     const [a, b, c] = ['echo-a', 'echo-b', 'echo-c'].map((n) => k.echoes[n].ip);
     let t0 = Date.now();
     await k.env.apply(sliceYaml('shop', 'echo', 'echo-1', [{ ip: a }]));
-    await waitFor(async () => (await served()) === 'echo-a', 'calls to reach echo-a', 10_000, 50);
+    await waitServed('echo-a', 'calls to reach echo-a');
     t.diagnostic(`EndpointSlice created -> calls served in ${Date.now() - t0} ms`);
 
     // A second slice of the same Service adds endpoints; a third address in slice 1 too.
     t0 = Date.now();
     await k.env.apply(sliceYaml('shop', 'echo', 'echo-2', [{ ip: b }]));
     await k.env.apply(sliceYaml('shop', 'echo', 'echo-1', [{ ip: a }, { ip: c, zone: 'zone-c' }]));
-    await waitFor(
-      async () => (await served(TARGET, 60)) === 'echo-a,echo-b,echo-c',
-      'all three slices endpoints',
-      10_000,
-      50,
-    );
+    await waitServed('echo-a,echo-b,echo-c', 'all three slices endpoints', DIAL, 60);
     t.diagnostic(`endpoints added -> all served in ${Date.now() - t0} ms`);
 
     // Drain a: terminating but still serving, while b and c are ready -> a gets nothing.
     await k.env.apply(
       sliceYaml('shop', 'echo', 'echo-1', [{ ip: a, ready: false, serving: true, terminating: true }, { ip: c }]),
     );
-    await waitFor(async () => (await served(TARGET, 60)) === 'echo-b,echo-c', 'a drained', 10_000, 50);
+    await waitServed('echo-b,echo-c', 'a drained', DIAL, 60);
 
     // Nothing ready left: the terminating-but-serving endpoint is used rather than failing calls.
     await k.env.kubectl(['delete', 'endpointslice', '-n', 'shop', 'echo-2']);
@@ -92,16 +96,11 @@ describe('kubernetes discovery', () => {
         { ip: c, ready: false, serving: false, terminating: true },
       ]),
     );
-    await waitFor(
-      async () => (await served()) === 'echo-a',
-      'the serving terminating endpoint as the last resort',
-      10_000,
-      50,
-    );
+    await waitServed('echo-a', 'the serving terminating endpoint as the last resort');
 
     // Back to normal, then removed endpoints leave.
     await k.env.apply(sliceYaml('shop', 'echo', 'echo-1', [{ ip: b }]));
-    await waitFor(async () => (await served()) === 'echo-b', 'only b after a and c were removed', 10_000, 50);
+    await waitServed('echo-b', 'only b after a and c were removed');
   });
 
   test('grpc-go (a second xDS implementation) reaches the same Kubernetes endpoints', async () => {
@@ -129,10 +128,7 @@ describe('kubernetes discovery', () => {
   });
 
   test('a file route names a Kubernetes service (k8s/<ns>/<svc>/<port>) and reaches its endpoints', async () => {
-    await waitFor(
-      async () => (await served('from-file.example')) === 'echo-b',
-      'the file route to the Kubernetes service',
-    );
+    await waitServed('echo-b', 'the file route to the Kubernetes service', 'xds:///from-file.example');
   });
 
   test('meshgate runs with only the chart RBAC: synced, not stale, every resource listed', async () => {

@@ -112,8 +112,11 @@ describe('gateway api', () => {
     }, 'attachedRoutes 1');
     assert.equal(gw.status.listeners[0].attachedRoutes, 1);
 
-    await waitFor(async () => (await client.burst('split.example', 10, 3000)).failures === 0, 'xds:///split.example');
-    const s = await client.burst('split.example', 400, 3000);
+    await waitFor(
+      async () => (await client.burst('xds:///split.example', 10, 3000)).failures === 0,
+      'xds:///split.example',
+    );
+    const s = await client.burst('xds:///split.example', 400, 3000);
     assert.equal(s.failures, 0, s.errors.join('; '));
     const v2 = share(s, 'echo-v2');
     t.diagnostic(`share of echo-v2 with weights 1:3: ${v2.toFixed(3)} (expected 0.75)`);
@@ -150,7 +153,7 @@ describe('gateway api', () => {
     assert.match(msg, /invalid regular expression/);
     assert.match(mg.logs(100_000), /status written/);
     // Nothing of that broke the good route.
-    const s = await client.burst('split.example', 20, 3000);
+    const s = await client.burst('xds:///split.example', 20, 3000);
     assert.equal(s.failures, 0, s.errors.join('; '));
 
     await k.env.apply(`apiVersion: gateway.networking.k8s.io/v1
@@ -161,7 +164,10 @@ spec:
   to: [{group: "", kind: Service}]
 `);
     await waitFor(async () => (await reason('cross', 'ResolvedRefs')) === 'True/ResolvedRefs', 'resolved by the grant');
-    await waitFor(async () => (await client.burst('cross.example', 10, 3000)).failures === 0, 'cross.example served');
+    await waitFor(
+      async () => (await client.burst('xds:///cross.example', 10, 3000)).failures === 0,
+      'cross.example served',
+    );
   });
 
   test('status writes do not loop: an unrelated change leaves a settled route untouched', async () => {
@@ -183,7 +189,7 @@ spec:
       backendRefs: [{name: v2, port: 50051}]
 `);
     await waitFor(async () => {
-      const s = await client.burst('grpc.example', 10, 3000);
+      const s = await client.burst('xds:///grpc.example', 10, 3000);
       return s.failures === 0 && Object.keys(s.counts).every((c) => c.startsWith('echo-v2'));
     }, 'xds:///grpc.example to reach echo-v2');
     const o = await getObject<Obj>(k.env, ['grpcroute', '-n', 'shop', 'echo']);
@@ -267,7 +273,7 @@ data: {tls.crt: ${b64('tls.crt')}, tls.key: ${b64('tls.key')}}
     assert.match(JSON.stringify(l), /DownstreamTlsContext/);
     assert.match(JSON.stringify(l), new RegExp(`k8s/${MESHGATE_NS}/good`));
     // The plain listener and its routes are still served.
-    const s = await client.burst('split.example', 10, 3000);
+    const s = await client.burst('xds:///split.example', 10, 3000);
     assert.equal(s.failures, 0, s.errors.join('; '));
   });
 });

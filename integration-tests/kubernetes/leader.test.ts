@@ -77,7 +77,7 @@ describe('leader election', () => {
     await k.env.apply(routeYaml('first'));
     await waitFor(() => routeAccepted('first'), 'status of the first route');
     for (const c of clients)
-      await waitFor(async () => (await c.burst('first.example', 10, 3000)).failures === 0, `${c.nodeId} served`);
+      await waitFor(async () => (await c.burst('xds:///first.example', 10, 3000)).failures === 0, `${c.nodeId} served`);
     assert.match(replicas[leader].logs(100_000), /status written/);
     assert.doesNotMatch(replicas[follower].logs(100_000), /status written/, 'the follower wrote status');
     const lease = await getObject(k.env, [
@@ -101,7 +101,7 @@ describe('leader election', () => {
     await waitFor(() => routeAccepted('second'), 'status written by the new leader');
     assert.match(replicas[follower].logs(100_000), /status written/);
     // The survivor kept serving the whole time.
-    const s = await clients[follower].burst('second.example', 10, 3000);
+    const s = await clients[follower].burst('xds:///second.example', 10, 3000);
     assert.equal(s.failures, 0, s.errors.join('; '));
   });
 });

@@ -19,6 +19,7 @@ let k: KubeMeshgate;
 let mg: MeshgateProcess;
 let client: XdsClientProcess;
 const TARGET = `k8s/shop/echo/${ECHO_PORT}`;
+const DIAL = `xds:///${TARGET}`;
 
 before(
   async () => {
@@ -31,10 +32,7 @@ before(
     await mg.start();
     await mg.waitReady(30_000);
     client = new XdsClientProcess(mg.xdsPort, 'k8s-resilience');
-    await waitFor(
-      async () => Object.keys((await client.burst(TARGET, 20, 3000)).counts).length === 2,
-      'both endpoints',
-    );
+    await waitFor(async () => Object.keys((await client.burst(DIAL, 20, 3000)).counts).length === 2, 'both endpoints');
   },
   { timeout: 2_400_000 },
 );
@@ -58,7 +56,7 @@ describe('kubernetes resilience', () => {
   test('kube-apiserver restarts, then etcd is compacted and it restarts again (410 Gone): 0 failed calls, no endpoint lost, watches resumed', async (t) => {
     const both = [k.echoes['echo-a'].ip, k.echoes['echo-b'].ip].sort();
     assert.deepEqual(await servedEndpoints(), both);
-    await client.start(TARGET, 10, 3000);
+    await client.start(DIAL, 10, 3000);
     const seen: string[][] = [];
     let watching = true;
     const watcher = (async () => {
@@ -93,7 +91,7 @@ describe('kubernetes resilience', () => {
 
     watching = false;
     await watcher;
-    const summary = await client.stop(TARGET);
+    const summary = await client.stop(DIAL);
     t.diagnostic(`${summary.total} calls during the restarts`);
     assert.equal(summary.failures, 0, summary.errors.join('; '));
     assert.ok(summary.total > 0);

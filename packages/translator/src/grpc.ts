@@ -51,5 +51,9 @@ export function grpcRouteConfig(target: string, routes: Route[], services: Map<s
     if (s?.requestHeadersToAdd?.length) entry.request_headers_to_add = headersToAdd(s.requestHeadersToAdd);
     entries = [entry];
   }
-  return { name: target, virtual_hosts: [{ name: target, domains: [target], routes: entries }] };
+  // grpc-go matches virtual hosts against the channel authority, which percent-encodes the `/` of a
+  // target such as `k8s/shop/cart/8080` (grpc-js uses it as written): both spellings must match.
+  const encoded = target.replaceAll('/', '%2F');
+  const domains = encoded === target ? [target] : [target, encoded];
+  return { name: target, virtual_hosts: [{ name: target, domains, routes: entries }] };
 }
