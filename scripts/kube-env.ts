@@ -82,7 +82,7 @@ In a second terminal:
   npx meshgate serve --config examples/kubernetes.yaml --kubeconfig .kube-env/kubeconfig
 and in a third:
   npm run demo-client -- xds:///echo.demo                 # the HTTPRoute: about 1:3 between echo-v1 and echo-v2
-  npm run demo-client -- xds:///k8s/demo/echo-v2/50051    # a Service port by its model name
+  npm run demo-client -- xds:///echo-v2.demo.svc.cluster.local:50051   # a Service port by its DNS name
   kubectl get httproute -n demo echo -o yaml              # status written by meshgate
 
 Ctrl-C stops the API server and the backends.

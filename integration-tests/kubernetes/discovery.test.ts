@@ -21,7 +21,8 @@ let k: KubeMeshgate;
 let mg: MeshgateProcess;
 let client: XdsClientProcess;
 const TARGET = `k8s/shop/echo/${ECHO_PORT}`;
-const DIAL = `xds:///${TARGET}`;
+/** grpc-js sends the target as the HTTP/2 authority, so it dials the Service's DNS-style name (no `/`). */
+const DIAL = `xds:///echo.shop.svc.cluster.local:${ECHO_PORT}`;
 
 before(
   async () => {
@@ -103,7 +104,7 @@ describe('kubernetes discovery', () => {
     await waitServed('echo-b', 'only b after a and c were removed');
   });
 
-  test('grpc-go (a second xDS implementation) reaches the same Kubernetes endpoints', async () => {
+  test('grpc-go (a second xDS implementation) reaches the same endpoints by the model name k8s/<ns>/<svc>/<port>', async () => {
     const run = promisify(execFile);
     const built = await run('bash', [join(REPO_ROOT, 'integration-tests/tools/build-grpc-go-client.sh')], {
       maxBuffer: 1 << 24,

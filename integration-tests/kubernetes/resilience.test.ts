@@ -19,7 +19,8 @@ let k: KubeMeshgate;
 let mg: MeshgateProcess;
 let client: XdsClientProcess;
 const TARGET = `k8s/shop/echo/${ECHO_PORT}`;
-const DIAL = `xds:///${TARGET}`;
+/** grpc-js sends the target as the HTTP/2 authority, so it dials the Service's DNS-style name (no `/`). */
+const DIAL = `xds:///echo.shop.svc.cluster.local:${ECHO_PORT}`;
 
 before(
   async () => {

@@ -1,14 +1,16 @@
 // buildModel(state): the whole partial model of the Kubernetes source from its typed state. Pure.
 // ServiceModelCache lets the source rebuild only the Services whose objects or slices changed;
 // its output equals buildModel's.
-import type { Model, Service } from '@meshgate/model';
+import type { Model, Route, Service } from '@meshgate/model';
 import { buildGatewayApi, DEFAULT_CONTROLLER } from './gateway.ts';
 import type { GatewayBuild } from './gateway.ts';
-import { serviceModels, slicesByService } from './services.ts';
+import { serviceHostname, serviceModels, slicesByService } from './services.ts';
 import type { KubeState, SliceInfo } from './state.ts';
 
 export interface BuildOptions {
   source: string;
+  /** Cluster DNS domain of the Service hostnames routes are made for. Default 'cluster.local'. */
+  clusterDomain?: string;
   inScope: (namespace: string) => boolean;
   gatewayApi: boolean;
   controllerName?: string;
@@ -31,10 +33,22 @@ function assemble(services: Service[], state: KubeState, o: BuildOptions): { mod
       })
     : { routes: [], listeners: [], identities: [], statuses: [] };
   services.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // One route per Service port under its in-cluster DNS name, so `xds:///cart.shop.svc.cluster.local:8080`
+  // reaches it (the gRPC dial target; Envoy listeners never name these routes).
+  const dnsRoutes: Route[] = services.map((s) => {
+    const [, ns, svc, port] = s.name.split('/');
+    return {
+      name: `${s.name}/dns`,
+      hosts: [serviceHostname(ns, svc, Number(port), o.clusterDomain)],
+      match: { prefix: '/' },
+      backends: [{ service: s.name, weight: 1 }],
+      source: o.source,
+    };
+  });
   return {
     model: {
       services,
-      routes: gateway.routes,
+      routes: [...dnsRoutes, ...gateway.routes],
       listeners: gateway.listeners,
       identities: gateway.identities,
       trustBundles: [],

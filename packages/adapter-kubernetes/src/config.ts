@@ -19,6 +19,8 @@ export interface KubernetesSourceOptions {
   context?: string;
   /** Which namespaces are read. Default: all. */
   namespaces?: NamespaceScope;
+  /** Cluster DNS domain: a Service port is also a gRPC target `<svc>.<ns>.svc.<domain>:<port>`. Default 'cluster.local'. */
+  clusterDomain?: string;
   /** Watch Pods to learn the service accounts behind endpoints (Istio/Linkerd identities). Default false. */
   pods?: boolean;
   /** Read GatewayClass, Gateway, HTTPRoute, GRPCRoute and ReferenceGrant (and TLS Secrets). Default true. */
@@ -60,6 +62,7 @@ const KNOWN = [
   'context',
   'namespaces',
   'pods',
+  'clusterDomain',
   'gatewayApi',
   'controllerName',
   'writeStatus',
@@ -128,6 +131,12 @@ export function parseKubernetesConfig(
   if (kubeconfig) out.kubeconfig = kubeconfig;
   const context = str(o, 'context', p('context'));
   if (context) out.context = context;
+  const cd = str(o, 'clusterDomain', p('clusterDomain'));
+  if (cd !== undefined) {
+    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(cd))
+      errors.push({ path: p('clusterDomain'), message: 'must be a lower-case DNS name, e.g. cluster.local' });
+    else out.clusterDomain = cd;
+  }
   const pods = bool(o, 'pods', p('pods'));
   if (pods !== undefined) out.pods = pods;
 

@@ -106,4 +106,12 @@ test('the incremental cache builds the same model as buildModel, also after slic
       ['k8s/shop/cart/9090', []],
     ],
   );
+  // Each Service port is also a gRPC dial target under its in-cluster DNS name.
+  assert.deepEqual(
+    inc.routes.map((r) => [r.name, r.hosts, r.backends]),
+    [
+      ['k8s/shop/cart/8080/dns', ['cart.shop.svc.cluster.local:8080'], [{ service: 'k8s/shop/cart/8080', weight: 1 }]],
+      ['k8s/shop/cart/9090/dns', ['cart.shop.svc.cluster.local:9090'], [{ service: 'k8s/shop/cart/9090', weight: 1 }]],
+    ],
+  );
 });

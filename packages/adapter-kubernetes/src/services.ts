@@ -7,6 +7,20 @@ export function serviceModelName(namespace: string, service: string, port: numbe
   return `k8s/${namespace}/${service}/${port}`;
 }
 
+/**
+ * The name a proxyless gRPC client dials for a Service port, as in-cluster DNS spells it:
+ * `xds:///<service>.<namespace>.svc.<clusterDomain>:<port>`. The model name itself holds `/`,
+ * which grpc-go percent-encodes but grpc-js sends as the HTTP/2 authority, where servers refuse it.
+ */
+export function serviceHostname(
+  namespace: string,
+  service: string,
+  port: number,
+  clusterDomain = 'cluster.local',
+): string {
+  return `${service}.${namespace}.svc.${clusterDomain}:${port}`;
+}
+
 /** appProtocol first (the API's own field), then the port-name prefix convention (`grpc-web`, `http2`). */
 export function portProtocol(p: ServicePort): ServiceProtocol | undefined {
   const ap = p.appProtocol?.toLowerCase();

@@ -117,6 +117,7 @@ export class KubernetesSource implements Source {
       inScope,
       gatewayApi: o.gatewayApi ?? true,
       controllerName: o.controllerName ?? DEFAULT_CONTROLLER,
+      ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
     };
     this.cache = new ServiceModelCache(this.build);
   }
