@@ -134,7 +134,7 @@ describe('kubernetes discovery', () => {
 
   test('meshgate runs with only the chart RBAC: synced, not stale, every resource listed', async () => {
     const d = await kubeDetails(mg);
-    assert.equal(d.failing, undefined, JSON.stringify(d));
+    assert.deepEqual(d.failing, [], JSON.stringify(d));
     assert.equal(typeof d.endpointSlices, 'number');
     const ready = await fetch(`${mg.adminUrl}/readyz`);
     assert.equal(ready.status, 200, mg.logs());

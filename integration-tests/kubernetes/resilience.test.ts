@@ -69,7 +69,7 @@ describe('kubernetes resilience', () => {
 
     await k.env.restartApiserver();
     await waitFor(
-      async () => (await kubeDetails(mg)).failing === undefined,
+      async () => (await kubeDetails(mg)).failing.length === 0,
       'watches healthy after the restart',
       30_000,
     );

@@ -112,10 +112,13 @@ export function sliceYaml(ns: string, svc: string, name: string, endpoints: Slic
   });
 }
 
-/** The kubernetes source's status details from /readyz. */
-export async function kubeDetails(p: MeshgateProcess): Promise<Record<string, unknown> & { leader?: boolean }> {
+/** The kubernetes source's status details from /readyz, plus the keys of its failing watches. */
+export async function kubeDetails(
+  p: MeshgateProcess,
+): Promise<Record<string, unknown> & { leader?: boolean; failing: string[] }> {
   const r = await getJson(`${p.adminUrl}/readyz`);
-  return r.body?.sources?.kubernetes?.details ?? {};
+  const k = r.body?.sources?.kubernetes ?? {};
+  return { ...(k.details ?? {}), failing: k.watches?.failing ?? ['(no watches reported)'] };
 }
 
 /** An object as JSON, read as the admin. */

@@ -2,6 +2,7 @@
 // one coalesced flush builds the model from it (only the Services that changed are rebuilt),
 // hands it to the pipeline when it changed, and, on the elected leader, writes Gateway API status.
 import { readFileSync } from 'node:fs';
+import { summarizeWatches } from '@meshgate/model';
 import type { Model, Source, SourceSink, SourceStatus } from '@meshgate/model';
 import { ServiceModelCache } from './build.ts';
 import type { BuildOptions } from './build.ts';
@@ -330,10 +331,16 @@ export class KubernetesSource implements Source {
   private emitStatus(): void {
     if (!this.sink) return;
     const failing = this.watchers.filter((w) => w.failure);
+    const label = (w: Watcher) => (w.namespace ? `${w.resource} in ${w.namespace}` : w.resource);
     const s: SourceStatus = {
       name: this.name,
       synced: this.synced,
       stale: failing.length > 0,
+      watches: summarizeWatches(
+        this.watchers.map(
+          (w) => [label(w), { synced: w.reflector.lists > 0, ...(w.failure ? { failure: w.failure } : {}) }] as const,
+        ),
+      ),
       ...(failing.length && this.lastError
         ? { lastError: this.lastError.message, lastErrorAt: this.lastError.at }
         : {}),
@@ -345,9 +352,6 @@ export class KubernetesSource implements Source {
         routes: this.model?.routes.length ?? 0,
         ...(this.writer ? { leader: this.isLeader, statusWrites: this.writer.writes } : {}),
         relists: this.watchers.reduce((n, w) => n + Math.max(0, w.reflector.lists - 1), 0),
-        ...(failing.length
-          ? { failing: failing.map((w) => (w.namespace ? `${w.resource} in ${w.namespace}` : w.resource)) }
-          : {}),
       },
     };
     const json = JSON.stringify(s);
