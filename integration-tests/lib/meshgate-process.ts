@@ -106,6 +106,16 @@ export class MeshgateProcess {
     });
   }
 
+  /** Kills at once (no graceful shutdown: leases are not released, streams are cut). */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await done;
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited within 5 s. Resolves with the exit code or signal. */
   async stop(): Promise<number | string | null> {
     const child = this.child;

@@ -203,7 +203,28 @@ const CERTS: ConfigSection = {
 };
 
 /** Every section of the config file. Add a section here (one line) and it is checked, documented and in the chart. */
-export const CONFIG_SECTIONS: readonly ConfigSection[] = [...FILE_SECTIONS, XDS, ADMIN, LOGGING, CERTS, CONSUL_SECTION];
+/**
+ * `kubernetes:` is read by @meshgate/adapter-kubernetes' own checker (parseKubernetesConfig, called from
+ * readSettings), whose errors are located here like every other section's.
+ */
+const KUBERNETES: ConfigSection = {
+  key: 'kubernetes',
+  owner: '@meshgate/adapter-kubernetes',
+  field: {
+    doc: 'adds a Kubernetes source: Services, EndpointSlices and Gateway API routes (keys: packages/adapter-kubernetes/README.md)',
+    spec: { kind: 'any' },
+  },
+};
+
+export const CONFIG_SECTIONS: readonly ConfigSection[] = [
+  ...FILE_SECTIONS,
+  XDS,
+  ADMIN,
+  LOGGING,
+  CERTS,
+  CONSUL_SECTION,
+  KUBERNETES,
+];
 
 /** The whole config file. */
 export const CONFIG_SCHEMA: ObjectSpec = composeSchema(CONFIG_SECTIONS);

@@ -1,4 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseKubernetesConfig } from '@meshgate/adapter-kubernetes';
+import type { KubernetesSourceOptions } from '@meshgate/adapter-kubernetes';
 import { consulOptions } from '@meshgate/adapter-consul';
 import type { ConsulSourceOptions } from '@meshgate/adapter-consul';
 import {
@@ -38,6 +40,10 @@ export interface MeshgateSettings {
   logLevel: string;
   /** The `consul:` section as ConsulSource options; absent without the section. */
   consul?: ConsulSourceOptions;
+  /** The `kubernetes:` section (or only --kubeconfig) as KubernetesSource options; absent without either. */
+  kubernetes?: KubernetesSourceOptions;
+  /** The kubeconfig to use: the flag's, else the section's resolved against the file; none means in-cluster. */
+  kubeconfig?: string;
   /** The `certs:` section (built-in CA); absent without the section. */
   certs?: CertsSettings;
   /** Every checked non-model section as written (durations in ms), for sections wired elsewhere. */
@@ -52,6 +58,8 @@ export interface Overrides {
   adminAddress?: string;
   logLevel?: string;
   insecureAllowUnauthenticatedSecrets?: boolean;
+  /** --kubeconfig: read Kubernetes with this kubeconfig file (turns the kubernetes source on). */
+  kubeconfig?: string;
 }
 
 /** Which setting each override (and so each flag) sets. */
@@ -62,7 +70,7 @@ export const OVERRIDE_PATHS = {
   adminAddress: 'admin.address',
   logLevel: 'logging.level',
   insecureAllowUnauthenticatedSecrets: 'xds.insecureAllowUnauthenticatedSecrets',
-} as const satisfies Record<keyof Overrides, string>;
+} as const satisfies Record<Exclude<keyof Overrides, 'kubeconfig'>, string>;
 
 /** The schema field at a dotted path of CONFIG_SCHEMA (list levels add nothing: `certs.identities.ttl`). */
 export function fieldAt(path: string): Field {
@@ -180,6 +188,15 @@ export function readSettings(
   if (v.consul !== undefined)
     settings.consul = consulOptions(v.consul, (path, reason) => r.error('environment', r.at(path), reason), env);
   if (v.certs !== undefined) settings.certs = certsSettings(v.certs, rel);
+  if (v.kubernetes !== undefined || flags.kubeconfig !== undefined) {
+    const k = parseKubernetesConfig(v.kubernetes ?? null, 'kubernetes');
+    for (const e of k.errors) r.error('type', r.at(e.path), `${e.path}: ${e.message}`);
+    if (k.options) {
+      settings.kubernetes = k.options;
+      const kc = flags.kubeconfig !== undefined ? resolve(flags.kubeconfig) : k.options.kubeconfig;
+      if (kc) settings.kubeconfig = flags.kubeconfig !== undefined ? kc : rel(kc);
+    }
+  }
   return { settings, errors: sortErrors([...r.errors, ...extra]), checked };
 }
 

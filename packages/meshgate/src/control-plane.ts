@@ -6,6 +6,7 @@ import type { Source } from '@meshgate/model';
 import { FileSource } from '@meshgate/adapter-file';
 import type { FileSourceOptions } from '@meshgate/adapter-file';
 import { ConsulSource } from '@meshgate/adapter-consul';
+import { KubernetesSource } from '@meshgate/adapter-kubernetes';
 import { ConfigError, InvalidConfigError } from '@meshgate/config-schema';
 import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
 import type { PeerIdentity, SecretDecision, SecretInfo, XdsNode } from '@meshgate/xds-core';
@@ -67,12 +68,32 @@ export function consulBackends(names: Iterable<string>): string[] {
   return [...names].filter((n) => /^consul\/[^/]+\/[^/]+$/.test(n)).sort();
 }
 
-function buildSources(settings: MeshgateSettings, log: Logger): { sources: Source[]; consul?: ConsulSource } {
-  const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, settings.consul !== undefined))];
+function buildSources(
+  settings: MeshgateSettings,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+): { sources: Source[]; consul?: ConsulSource } {
+  const external = settings.consul !== undefined || settings.kubernetes !== undefined;
+  const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, external))];
   let consul: ConsulSource | undefined;
   if (settings.consul) {
     consul = new ConsulSource({ ...settings.consul, logger: log.child({ component: 'source', source: 'consul' }) });
     sources.push(consul);
+  }
+  if (settings.kubernetes) {
+    const options = settings.kubernetes;
+    // Outside a pod there is no service account to fall back on: say which setting is missing.
+    if (!settings.kubeconfig && !env.KUBERNETES_SERVICE_HOST)
+      throw new Error(
+        `${settings.configPath}: kubernetes: no kubeconfig and not running in a pod; pass --kubeconfig PATH or set kubernetes.kubeconfig`,
+      );
+    sources.push(
+      new KubernetesSource({
+        ...options,
+        kubeconfig: settings.kubeconfig,
+        logger: log.child({ component: 'source', source: options.name ?? 'kubernetes' }),
+      }),
+    );
   }
   if (settings.certs)
     sources.push(new CertsSource(settings.certs, log.child({ component: 'source', source: 'certs' })));
@@ -112,7 +133,7 @@ function serverCredentials(settings: MeshgateSettings): grpc.ServerCredentials {
 export async function createControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
   const settings = loadSettings(o.configPath, o, o.env);
   const log = o.logger ?? createLogger(settings.logLevel);
-  const built = buildSources(settings, log);
+  const built = buildSources(settings, log, o.env ?? process.env);
   const sources = [...built.sources, ...(o.extraSources ?? [])];
   const consul = built.consul;
   const cache = new XdsCache();

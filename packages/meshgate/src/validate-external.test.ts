@@ -60,7 +60,7 @@ test('translate: with a consul section, backends left to Consul become empty sta
   assert.match(
     r.stderr,
     new RegExp(
-      `^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources \\(consul\\), shown here as an empty stand-in`,
+      `^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources \\(consul, kubernetes\\), shown here as an empty stand-in`,
       'm',
     ),
   );
@@ -78,4 +78,22 @@ test('translate: with a consul section, backends left to Consul become empty sta
   const a = await runCliProcess(['translate', '--config', alone]);
   assert.equal(a.code, 1);
   assert.match(a.stderr, /service "consul\/dc1\/shop" does not exist/);
+});
+
+test('validate: a kubernetes section lets routes name k8s/<ns>/<svc>/<port>; its mistakes name the key', async () => {
+  const k8s = FILE.replace(/^consul:\n.*\n/, 'kubernetes:\n  namespaces: [shop]\n').replace(
+    'consul/dc1/shop',
+    'k8s/shop/cart/8080',
+  );
+  const ok = await runCliProcess(['validate', '--config', write('k8s.yaml', k8s)]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /backend "k8s\/shop\/cart\/8080" is not defined in this file; left to the other sources/);
+  const bad = await runCliProcess([
+    'validate',
+    '--config',
+    write('k8s-bad.yaml', k8s.replace('namespaces: [shop]', 'namespaces: [Shop]\n  controllerName: x')),
+  ]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /kubernetes\.namespaces: not namespace names: "Shop"/);
+  assert.match(bad.stderr, /kubernetes\.controllerName: must be a domain-prefixed path/);
 });

@@ -4,7 +4,7 @@ export type { ConsulFacts, Source, SourceSink, SourceStatus, WatchState, WatchSu
 export { summarizeWatches } from './source.ts';
 export { mergeModels } from './merge.ts';
 export type { MergeConflict } from './merge.ts';
-export { validateModel } from './validate.ts';
+export { regexProblem, validateModel } from './validate.ts';
 export type { ModelProblem } from './validate.ts';
 export { allowedEntryProblem, parseAllowedEntry } from './allowed-nodes.ts';
 export type { AllowedEntry } from './allowed-nodes.ts';

@@ -60,21 +60,57 @@ export interface Service {
 export interface HeaderValue {
   readonly name: string;
   readonly value: string;
+  /** Add a value next to an existing one instead of replacing it. Default false (replace). */
+  readonly append?: boolean;
 }
 
 export interface HeaderMatch {
   readonly name: string;
   readonly exact?: string;
   readonly prefix?: string;
+  /** RE2 regular expression matching the whole value. */
+  readonly regex?: string;
   readonly present?: boolean;
   readonly invert?: boolean;
 }
 
+export interface QueryParamMatch {
+  readonly name: string;
+  /** Exactly one of exact, regex is set. */
+  readonly exact?: string;
+  readonly regex?: string;
+}
+
 export interface RouteMatch {
-  /** Exactly one of prefix, path is set. */
+  /** Exactly one of prefix, path, regex is set. */
   readonly prefix?: string;
   readonly path?: string;
+  /** RE2 regular expression matching the whole path. */
+  readonly regex?: string;
   readonly headers?: readonly HeaderMatch[];
+  readonly queryParams?: readonly QueryParamMatch[];
+}
+
+/** Answer with a redirect instead of forwarding; unset parts keep the request's own. */
+export interface RouteRedirect {
+  readonly scheme?: string;
+  readonly host?: string;
+  readonly port?: number;
+  /** Replace the whole path. */
+  readonly path?: string;
+  /** Replace the part the route's prefix matched. */
+  readonly prefix?: string;
+  /** 301 (default), 302, 303, 307 or 308. */
+  readonly statusCode?: number;
+}
+
+/** Rewrite the request before forwarding it. */
+export interface RouteRewrite {
+  readonly host?: string;
+  /** Replace the whole path. */
+  readonly path?: string;
+  /** Replace the part the route's prefix matched. */
+  readonly prefix?: string;
 }
 
 export interface WeightedBackend {
@@ -95,7 +131,12 @@ export interface Route {
   /** Hosts (authorities) this route answers. A gRPC client dialing xds:///<host> gets it. */
   readonly hosts: readonly string[];
   readonly match: RouteMatch;
+  /** Empty only with redirect or directResponse. */
   readonly backends: readonly WeightedBackend[];
+  readonly redirect?: RouteRedirect;
+  readonly rewrite?: RouteRewrite;
+  /** Answer locally with this status (e.g. 500 for a route whose backends all failed to resolve). */
+  readonly directResponse?: { readonly status: number; readonly body?: string };
   readonly timeoutMs?: number;
   readonly retries?: RetryPolicy;
   readonly requestHeadersToAdd?: readonly HeaderValue[];
@@ -113,6 +154,8 @@ export interface GatewayListener {
   readonly address?: string;
   /** Names of routes served on this listener. */
   readonly routes: readonly string[];
+  /** Terminate TLS with these identities (the proxy picks one by SNI). Absent = plaintext. */
+  readonly tls?: { readonly identities: readonly string[] };
   readonly source?: string;
 }
 

@@ -10,6 +10,21 @@ export interface ModelProblem {
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/;
 
 /**
+ * A reason the data plane's RE2 engine would refuse the expression, or undefined. JavaScript's
+ * engine is the first check; the constructs RE2 lacks (lookaround, backreferences) are the second.
+ */
+export function regexProblem(re: string): string | undefined {
+  try {
+    new RegExp(re);
+  } catch (err) {
+    return `invalid regular expression ${JSON.stringify(re)}: ${(err as Error).message}`;
+  }
+  if (/\(\?<?[=!]/.test(re) || /\\[1-9]|\\k</.test(re))
+    return `regular expression ${JSON.stringify(re)} uses lookaround or a backreference, which RE2 does not support`;
+  return undefined;
+}
+
+/**
  * Checks a merged model for problems that would make Envoy or a gRPC client reject the config
  * or black-hole traffic: dangling references, bad ports, bad weights. The translator refuses to
  * publish a model with problems, so the last good resources stay in service.
@@ -68,9 +83,52 @@ export function validateModel(model: Model): ModelProblem[] {
     const p = `routes[${r.name}]`;
     if (r.hosts.length === 0)
       problems.push({ path: p, message: 'hosts is empty: name at least one host (or "*")', source: r.source });
-    if ((r.match.prefix === undefined) === (r.match.path === undefined))
-      problems.push({ path: `${p}.match`, message: 'set exactly one of prefix or path', source: r.source });
-    if (r.backends.length === 0) problems.push({ path: p, message: 'backends is empty', source: r.source });
+    if ([r.match.prefix, r.match.path, r.match.regex].filter((x) => x !== undefined).length !== 1)
+      problems.push({ path: `${p}.match`, message: 'set exactly one of prefix, path or regex', source: r.source });
+    for (const [what, re] of [
+      ['regex', r.match.regex],
+      ...(r.match.headers ?? []).map((h) => [`headers[${h.name}].regex`, h.regex]),
+      ...(r.match.queryParams ?? []).map((q) => [`queryParams[${q.name}].regex`, q.regex]),
+    ] as [string, string | undefined][]) {
+      const bad = re === undefined ? undefined : regexProblem(re);
+      if (bad) problems.push({ path: `${p}.match.${what}`, message: bad, source: r.source });
+    }
+    for (const q of r.match.queryParams ?? [])
+      if ((q.exact === undefined) === (q.regex === undefined))
+        problems.push({
+          path: `${p}.match.queryParams[${q.name}]`,
+          message: 'set exactly one of exact or regex',
+          source: r.source,
+        });
+    const actions = [r.backends.length > 0, r.redirect !== undefined, r.directResponse !== undefined];
+    if (actions.filter(Boolean).length !== 1)
+      problems.push({
+        path: p,
+        message:
+          r.backends.length === 0 && !r.redirect && !r.directResponse
+            ? 'backends is empty'
+            : 'set exactly one of backends, redirect or directResponse',
+        source: r.source,
+      });
+    if (r.redirect?.statusCode !== undefined && ![301, 302, 303, 307, 308].includes(r.redirect.statusCode))
+      problems.push({
+        path: `${p}.redirect`,
+        message: `statusCode must be 301, 302, 303, 307 or 308, got ${r.redirect.statusCode}`,
+        source: r.source,
+      });
+    if (r.redirect?.path !== undefined && r.redirect.prefix !== undefined)
+      problems.push({ path: `${p}.redirect`, message: 'set at most one of path or prefix', source: r.source });
+    if (r.rewrite?.path !== undefined && r.rewrite.prefix !== undefined)
+      problems.push({ path: `${p}.rewrite`, message: 'set at most one of path or prefix', source: r.source });
+    if (
+      r.directResponse &&
+      (!Number.isInteger(r.directResponse.status) || r.directResponse.status < 200 || r.directResponse.status > 599)
+    )
+      problems.push({
+        path: `${p}.directResponse`,
+        message: `status must be an HTTP status code in 200..599, got ${r.directResponse.status}`,
+        source: r.source,
+      });
     for (const b of r.backends) {
       if (!services.has(b.service))
         problems.push({
@@ -97,6 +155,15 @@ export function validateModel(model: Model): ModelProblem[] {
     if (other)
       problems.push({ path: p, message: `address ${key} is already used by listener ${other}`, source: l.source });
     ports.set(key, l.name);
+    for (const id of l.tls?.identities ?? [])
+      if (!identities.has(id))
+        problems.push({
+          path: `${p}.tls`,
+          message: `identity ${JSON.stringify(id)} does not exist; define it or fix the name`,
+          source: l.source,
+        });
+    if (l.tls && l.tls.identities.length === 0)
+      problems.push({ path: `${p}.tls`, message: 'identities is empty', source: l.source });
     for (const rn of l.routes)
       if (!routes.has(rn))
         problems.push({

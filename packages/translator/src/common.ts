@@ -24,7 +24,10 @@ export function headersToAdd(headers: readonly HeaderValue[]): object[] {
   // (e.g. l5d-dst-override, docs/architecture.md, rule 16).
   return [...headers]
     .sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value))
-    .map((h) => ({ header: { key: h.name, value: h.value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
+    .map((h) => ({
+      header: { key: h.name, value: h.value },
+      append_action: h.append ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD',
+    }));
 }
 
 export function routerFilter(): object {
@@ -36,5 +39,6 @@ export function routerFilter(): object {
 
 export const HCM_TYPE =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 export const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';

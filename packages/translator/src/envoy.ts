@@ -1,14 +1,31 @@
 import type { Identity, Model, Route, Service, TrustBundle } from '@meshgate/model';
-import { ads, cmp, HCM_TYPE, routerFilter } from './common.ts';
+import { ads, cmp, DOWNSTREAM_TLS_TYPE, HCM_TYPE, routerFilter } from './common.ts';
 import { compareRoutes, domainsFor, guardedHeaders, translateRoute } from './routes.ts';
 
 /** A socket listener whose HttpConnectionManager fetches the RouteConfiguration of the same name. */
 export function envoyListener(l: Model['listeners'][number]): object {
+  // TLS termination: the certificates come over SDS by identity name, so a rotation changes only the Secret.
+  const tls = l.tls
+    ? {
+        transport_socket: {
+          name: 'envoy.transport_sockets.tls',
+          typed_config: {
+            '@type': DOWNSTREAM_TLS_TYPE,
+            common_tls_context: {
+              tls_certificate_sds_secret_configs: [...l.tls.identities]
+                .sort(cmp)
+                .map((name) => ({ name, sds_config: ads() })),
+            },
+          },
+        },
+      }
+    : {};
   return {
     name: l.name,
     address: { socket_address: { address: l.address ?? '0.0.0.0', port_value: l.port } },
     filter_chains: [
       {
+        ...tls,
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',

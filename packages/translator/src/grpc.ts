@@ -38,7 +38,12 @@ export function grpcListener(target: string): object {
 export function grpcRouteConfig(target: string, routes: Route[], services: Map<string, Service>): object {
   let entries: object[];
   if (routes.length > 0) {
-    entries = [...routes].sort(compareRoutes).map((r) => translateRoute(r, services, 'grpc'));
+    // Redirects and local responses are HTTP-proxy features: grpc-js-xds rejects the whole
+    // RouteConfiguration that holds one, so gRPC clients do not get those routes.
+    entries = [...routes]
+      .filter((r) => !r.redirect && !r.directResponse)
+      .sort(compareRoutes)
+      .map((r) => translateRoute(r, services, 'grpc'));
   } else {
     // Implicit target of a service: everything goes to that service's cluster.
     const s = services.get(target);
@@ -46,5 +51,9 @@ export function grpcRouteConfig(target: string, routes: Route[], services: Map<s
     if (s?.requestHeadersToAdd?.length) entry.request_headers_to_add = headersToAdd(s.requestHeadersToAdd);
     entries = [entry];
   }
-  return { name: target, virtual_hosts: [{ name: target, domains: [target], routes: entries }] };
+  // grpc-go matches virtual hosts against the channel authority, which percent-encodes the `/` of a
+  // target such as `k8s/shop/cart/8080` (grpc-js uses it as written): both spellings must match.
+  const encoded = target.replaceAll('/', '%2F');
+  const domains = encoded === target ? [target] : [target, encoded];
+  return { name: target, virtual_hosts: [{ name: target, domains, routes: entries }] };
 }

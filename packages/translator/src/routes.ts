@@ -9,12 +9,14 @@ import { cmp, duration, headersToAdd } from './common.ts';
  * so adding or removing one route never reorders the others.
  */
 export function compareRoutes(a: Route, b: Route): number {
-  const kind = (r: Route) => (r.match.path !== undefined ? 0 : 1);
-  const len = (r: Route) => (r.match.path ?? r.match.prefix ?? '').length;
+  // Regex paths sit between exact paths and prefixes: more specific than a prefix, less than a path.
+  const kind = (r: Route) => (r.match.path !== undefined ? 0 : r.match.regex !== undefined ? 1 : 2);
+  const len = (r: Route) => (r.match.path ?? r.match.regex ?? r.match.prefix ?? '').length;
   return (
     kind(a) - kind(b) ||
     len(b) - len(a) ||
     (b.match.headers?.length ?? 0) - (a.match.headers?.length ?? 0) ||
+    (b.match.queryParams?.length ?? 0) - (a.match.queryParams?.length ?? 0) ||
     cmp(a.name, b.name)
   );
 }
@@ -23,6 +25,7 @@ function headerMatcher(h: HeaderMatch): object {
   const m: Record<string, unknown> = { name: h.name };
   if (h.exact !== undefined) m.string_match = { exact: h.exact };
   else if (h.prefix !== undefined) m.string_match = { prefix: h.prefix };
+  else if (h.regex !== undefined) m.string_match = { safe_regex: { regex: h.regex } };
   else m.present_match = h.present ?? true;
   if (h.invert) m.invert_match = true;
   return m;
@@ -31,11 +34,20 @@ function headerMatcher(h: HeaderMatch): object {
 function routeMatch(r: Route): object {
   const m: Record<string, unknown> = {};
   if (r.match.path !== undefined) m.path = r.match.path;
+  else if (r.match.regex !== undefined) m.safe_regex = { regex: r.match.regex };
   else m.prefix = r.match.prefix;
   if (r.match.headers?.length) {
     m.headers = [...r.match.headers]
       .sort((a, b) => cmp(a.name, b.name) || cmp(JSON.stringify(a), JSON.stringify(b)))
       .map(headerMatcher);
+  }
+  if (r.match.queryParams?.length) {
+    m.query_parameters = [...r.match.queryParams]
+      .sort((a, b) => cmp(a.name, b.name) || cmp(JSON.stringify(a), JSON.stringify(b)))
+      .map((q) => ({
+        name: q.name,
+        string_match: q.regex !== undefined ? { safe_regex: { regex: q.regex } } : { exact: q.exact },
+      }));
   }
   return m;
 }
@@ -106,6 +118,7 @@ export function translateRoute(
   profile: Profile,
   guarded: Set<string> = new Set(),
 ): object {
+  if (r.redirect || r.directResponse) return nonForwarding(r);
   const action: Record<string, unknown> = {};
   const bs = backends(r);
   const routeHeaders = [...(r.requestHeadersToAdd ?? [])];
@@ -131,6 +144,17 @@ export function translateRoute(
     };
     if (profile === 'grpc') (action.weighted_clusters as Record<string, unknown>).total_weight = { value: total };
   }
+  if (r.rewrite?.prefix !== undefined) {
+    // "/" replacing a prefix "/api" must not turn "/api/x" into "//x" (Gateway API ReplacePrefixMatch).
+    if (r.rewrite.prefix === '/' && r.match.prefix !== undefined && r.match.prefix !== '/')
+      action.regex_rewrite = {
+        pattern: { regex: `^${escapeRe(r.match.prefix.replace(/\/$/, ''))}/*` },
+        substitution: '/',
+      };
+    else action.prefix_rewrite = r.rewrite.prefix;
+  } else if (r.rewrite?.path !== undefined)
+    action.regex_rewrite = { pattern: { regex: '^/.*$' }, substitution: r.rewrite.path };
+  if (r.rewrite?.host !== undefined) action.host_rewrite_literal = r.rewrite.host;
   if (r.timeoutMs !== undefined) {
     action.timeout = duration(r.timeoutMs);
     // gRPC clients (gRFC A31) take the deadline from max_stream_duration, not from timeout.
@@ -144,8 +168,51 @@ export function translateRoute(
   const out: Record<string, unknown> = { name: r.name, match: routeMatch(r), route: action };
   if (routeHeaders.length) out.request_headers_to_add = headersToAdd(routeHeaders);
   if (routeRemovals.length) out.request_headers_to_remove = [...new Set(routeRemovals)].sort(cmp);
+  responseHeaders(r, out);
+  return out;
+}
+
+function responseHeaders(r: Route, out: Record<string, unknown>): void {
   if (r.responseHeadersToAdd?.length) out.response_headers_to_add = headersToAdd(r.responseHeadersToAdd);
   if (r.responseHeadersToRemove?.length) out.response_headers_to_remove = [...r.responseHeadersToRemove].sort(cmp);
+}
+
+const REDIRECT_CODE: Record<number, string> = {
+  301: 'MOVED_PERMANENTLY',
+  302: 'FOUND',
+  303: 'SEE_OTHER',
+  307: 'TEMPORARY_REDIRECT',
+  308: 'PERMANENT_REDIRECT',
+};
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A route answered by the proxy itself: a redirect or a local response. gRPC clients accept such
+ * routes and fail the calls that match them (gRFC A28), which is the intended outcome.
+ */
+function nonForwarding(r: Route): object {
+  const out: Record<string, unknown> = { name: r.name, match: routeMatch(r) };
+  if (r.redirect) {
+    const d = r.redirect;
+    const red: Record<string, unknown> = {};
+    if (d.scheme !== undefined) red.scheme_redirect = d.scheme;
+    if (d.host !== undefined) red.host_redirect = d.host;
+    if (d.port !== undefined) red.port_redirect = d.port;
+    if (d.path !== undefined) red.path_redirect = d.path;
+    else if (d.prefix !== undefined) red.prefix_rewrite = d.prefix;
+    if (d.statusCode !== undefined && d.statusCode !== 301) red.response_code = REDIRECT_CODE[d.statusCode];
+    out.redirect = red;
+  } else {
+    const dr: Record<string, unknown> = { status: r.directResponse!.status };
+    if (r.directResponse!.body !== undefined) dr.body = { inline_string: r.directResponse!.body };
+    out.direct_response = dr;
+  }
+  if (r.requestHeadersToAdd?.length) out.request_headers_to_add = headersToAdd(r.requestHeadersToAdd);
+  if (r.requestHeadersToRemove?.length) out.request_headers_to_remove = [...r.requestHeadersToRemove].sort(cmp);
+  responseHeaders(r, out);
   return out;
 }
 

@@ -171,14 +171,18 @@ export function checkResources(set: ResourceSet): ModelProblem[] {
       rc as {
         virtual_hosts: {
           name: string;
-          routes: { name: string; route: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } } }[];
+          routes: {
+            name: string;
+            route?: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } };
+          }[];
         }[];
       }
     ).virtual_hosts) {
       for (const r of vh.routes) {
-        const names = r.route.cluster
+        // Redirects and local responses have no route action and name no cluster.
+        const names = r.route?.cluster
           ? [r.route.cluster]
-          : (r.route.weighted_clusters?.clusters ?? []).map((c) => c.name);
+          : (r.route?.weighted_clusters?.clusters ?? []).map((c) => c.name);
         for (const cn of names) {
           if (!clusters.has(cn))
             problems.push({

@@ -21,7 +21,10 @@ export function loadForOffline(path: string): { model?: Model; errors: string[];
   // files) need a file whose shape is right.
   const shapeOk = s.settings !== undefined && !s.checked?.syntax && (s.checked?.errors.length ?? 0) === 0;
   const r = shapeOk
-    ? loadConfigFile(path, { schema: CONFIG_SCHEMA, externalReferences: s.settings?.consul !== undefined })
+    ? loadConfigFile(path, {
+        schema: CONFIG_SCHEMA,
+        externalReferences: s.settings?.consul !== undefined || s.settings?.kubernetes !== undefined,
+      })
     : undefined;
   const errors = sortErrors([...s.errors, ...(r?.errors ?? [])]);
   if (errors.length || !r?.model) return { errors: formatErrors(errors, 50).split('\n'), external: [] };

@@ -38,6 +38,12 @@ export const spec: CommandSpec = {
         'YAML config: services, routes, listeners, identities, trustBundles, and the xds/admin/consul/certs/logging sections (required)',
     },
     ...Object.fromEntries(FLAGS.map((f) => [f.flag, flagOption(f)])),
+    kubeconfig: {
+      type: 'string',
+      value: 'PATH',
+      description:
+        'read Services, EndpointSlices and Gateway API routes with this kubeconfig; file kubernetes.kubeconfig (default in a pod: its service account)',
+    },
   },
 };
 
@@ -56,6 +62,7 @@ export function flagOverrides(v: ParsedValues): Overrides {
       throw new UsageError('serve', `--${f.flag} must be ${got.expected}, got ${JSON.stringify(raw)}`);
     out[f.key] = got.value;
   }
+  if (v.kubeconfig !== undefined) out.kubeconfig = String(v.kubeconfig);
   return out as Overrides;
 }
 

@@ -1,0 +1,124 @@
+// buildModel(state): the whole partial model of the Kubernetes source from its typed state. Pure.
+// ServiceModelCache lets the source rebuild only the Services whose objects or slices changed;
+// its output equals buildModel's.
+import type { Model, Route, Service } from '@meshgate/model';
+import { buildGatewayApi, DEFAULT_CONTROLLER } from './gateway.ts';
+import type { GatewayBuild } from './gateway.ts';
+import { serviceHostname, serviceModels, slicesByService } from './services.ts';
+import type { KubeState, SliceInfo } from './state.ts';
+
+export interface BuildOptions {
+  source: string;
+  /** Cluster DNS domain of the Service hostnames routes are made for. Default 'cluster.local'. */
+  clusterDomain?: string;
+  inScope: (namespace: string) => boolean;
+  gatewayApi: boolean;
+  controllerName?: string;
+}
+
+export function buildModel(state: KubeState, o: BuildOptions): { model: Model; gateway: GatewayBuild } {
+  const bySvc = slicesByService(state);
+  const services: Service[] = [];
+  for (const [key, svc] of state.services)
+    if (o.inScope(svc.namespace)) services.push(...serviceModels(svc, bySvc.get(key) ?? [], o.source));
+  return assemble(services, state, o);
+}
+
+function assemble(services: Service[], state: KubeState, o: BuildOptions): { model: Model; gateway: GatewayBuild } {
+  const gateway = o.gatewayApi
+    ? buildGatewayApi(state, {
+        controllerName: o.controllerName ?? DEFAULT_CONTROLLER,
+        inScope: o.inScope,
+        source: o.source,
+      })
+    : { routes: [], listeners: [], identities: [], statuses: [] };
+  services.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // One route per Service port under its in-cluster DNS name, so `xds:///cart.shop.svc.cluster.local:8080`
+  // reaches it (the gRPC dial target; Envoy listeners never name these routes).
+  const dnsRoutes: Route[] = services.map((s) => {
+    const [, ns, svc, port] = s.name.split('/');
+    return {
+      name: `${s.name}/dns`,
+      hosts: [serviceHostname(ns, svc, Number(port), o.clusterDomain)],
+      match: { prefix: '/' },
+      backends: [{ service: s.name, weight: 1 }],
+      source: o.source,
+    };
+  });
+  return {
+    model: {
+      services,
+      routes: [...dnsRoutes, ...gateway.routes],
+      listeners: gateway.listeners,
+      identities: gateway.identities,
+      trustBundles: [],
+    },
+    gateway,
+  };
+}
+
+/** Per-Service memo of serviceModels(); `dirty` names the `namespace/name` keys to redo. */
+export class ServiceModelCache {
+  private readonly byKey = new Map<string, Service[]>();
+  /** The JSON of each Service's models, to tell a real change from an event that changed nothing meshgate uses. */
+  private readonly json = new Map<string, string>();
+  /** Slice keys per Service key, maintained from slice events. */
+  private readonly slices = new Map<string, Map<string, SliceInfo>>();
+
+  private readonly o: BuildOptions;
+
+  constructor(o: BuildOptions) {
+    this.o = o;
+  }
+
+  sliceSet(s: SliceInfo): void {
+    const k = `${s.namespace}/${s.service}`;
+    let m = this.slices.get(k);
+    if (!m) this.slices.set(k, (m = new Map()));
+    m.set(`${s.namespace}/${s.name}`, s);
+  }
+
+  sliceDelete(s: SliceInfo): void {
+    const k = `${s.namespace}/${s.service}`;
+    const m = this.slices.get(k);
+    m?.delete(`${s.namespace}/${s.name}`);
+    if (m && m.size === 0) this.slices.delete(k);
+  }
+
+  /** Rebuilds the slice index from scratch (after a relist of slices). */
+  resetSlices(all: Iterable<SliceInfo>): void {
+    this.slices.clear();
+    for (const s of all) if (s.service) this.sliceSet(s);
+  }
+
+  /** `servicesChanged`: whether any model service differs from the previous build's. */
+  build(
+    state: KubeState,
+    dirty: Set<string> | 'all',
+  ): { model: Model; gateway: GatewayBuild; servicesChanged: boolean } {
+    let changed = false;
+    if (dirty === 'all') {
+      for (const k of this.byKey.keys()) if (!state.services.has(k)) changed = true;
+      this.byKey.clear();
+    }
+    const keys = dirty === 'all' ? state.services.keys() : dirty;
+    for (const k of keys) {
+      const svc = state.services.get(k);
+      if (!svc || !this.o.inScope(svc.namespace)) {
+        changed ||= this.json.has(k);
+        this.byKey.delete(k);
+        this.json.delete(k);
+        continue;
+      }
+      const list = serviceModels(svc, this.slices.get(k)?.values() ?? [], this.o.source);
+      const json = JSON.stringify(list);
+      if (this.json.get(k) !== json) changed = true;
+      this.json.set(k, json);
+      this.byKey.set(k, list);
+    }
+    if (dirty === 'all') for (const k of [...this.json.keys()]) if (!this.byKey.has(k)) this.json.delete(k);
+    const services: Service[] = [];
+    for (const list of this.byKey.values()) services.push(...list);
+    return { ...assemble(services, state, this.o), servicesChanged: changed };
+  }
+}

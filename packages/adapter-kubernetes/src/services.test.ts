@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildModel, ServiceModelCache } from './build.ts';
+import { portEndpoints, portProtocol, serviceModels } from './services.ts';
+import { emptyState, toService, toSlice } from './state.ts';
+import type { SliceInfo } from './state.ts';
+
+const svc = toService({
+  metadata: { name: 'cart', namespace: 'shop' },
+  spec: {
+    ports: [
+      { name: 'grpc', port: 8080, appProtocol: 'grpc' },
+      { name: 'http-admin', port: 9090 },
+      { name: 'dns', port: 53, protocol: 'UDP' },
+    ],
+  },
+});
+
+function slice(
+  name: string,
+  endpoints: object[],
+  ports = [{ name: 'grpc', port: 50051 }],
+  addressType = 'IPv4',
+): SliceInfo {
+  return toSlice({
+    metadata: { name, namespace: 'shop', labels: { 'kubernetes.io/service-name': 'cart' } },
+    addressType,
+    ports,
+    endpoints,
+  });
+}
+
+test('one model service per TCP port, named k8s/<ns>/<svc>/<port>, protocol from appProtocol or the port name', () => {
+  const out = serviceModels(svc, [], 'kubernetes');
+  assert.deepEqual(
+    out.map((s) => [s.name, s.protocol]),
+    [
+      ['k8s/shop/cart/8080', 'grpc'],
+      ['k8s/shop/cart/9090', 'http'],
+    ],
+  );
+  assert.equal(portProtocol({ name: 'web', port: 80, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }), 'http2');
+  assert.equal(portProtocol({ name: 'web', port: 80, protocol: 'TCP' }), undefined);
+});
+
+test('endpoints from several slices; the slice port is found by name; an address in two slices counts once', () => {
+  const a = slice('cart-a', [{ addresses: ['10.0.0.1'], zone: 'z1' }, { addresses: ['10.0.0.2'] }]);
+  const b = slice('cart-b', [{ addresses: ['10.0.0.3'], conditions: { ready: true } }, { addresses: ['10.0.0.2'] }]);
+  const other = slice('cart-c', [{ addresses: ['10.0.0.9'] }], [{ name: 'metrics', port: 1 }]);
+  assert.deepEqual(portEndpoints(svc.ports[0], [a, b, other]), [
+    { address: '10.0.0.1', port: 50051, locality: { zone: 'z1' } },
+    { address: '10.0.0.2', port: 50051 },
+    { address: '10.0.0.3', port: 50051 },
+  ]);
+});
+
+test('terminating-but-serving endpoints are used only while no ready endpoint is left; not-serving ones never', () => {
+  const draining = { addresses: ['10.0.0.5'], conditions: { ready: false, serving: true, terminating: true } };
+  const gone = { addresses: ['10.0.0.6'], conditions: { ready: false, serving: false, terminating: true } };
+  const starting = { addresses: ['10.0.0.7'], conditions: { ready: false } };
+  const ready = { addresses: ['10.0.0.8'] };
+  assert.deepEqual(
+    portEndpoints(svc.ports[0], [slice('s', [draining, gone, starting, ready])]).map((e) => e.address),
+    ['10.0.0.8'],
+  );
+  assert.deepEqual(
+    portEndpoints(svc.ports[0], [slice('s', [draining, gone, starting])]).map((e) => e.address),
+    ['10.0.0.5'],
+  );
+});
+
+test('FQDN slices and ExternalName services give no endpoints', () => {
+  assert.deepEqual(
+    portEndpoints(svc.ports[0], [slice('f', [{ addresses: ['db.example.com'] }], undefined, 'FQDN')]),
+    [],
+  );
+  const ext = toService({
+    metadata: { name: 'x', namespace: 'shop' },
+    spec: { type: 'ExternalName', ports: [{ port: 80 }] },
+  });
+  assert.deepEqual(serviceModels(ext, [], 'k'), []);
+});
+
+test('the incremental cache builds the same model as buildModel, also after slices move and go', () => {
+  const state = emptyState();
+  const o = { source: 'kubernetes', inScope: (ns: string) => ns !== 'hidden', gatewayApi: false };
+  const cache = new ServiceModelCache(o);
+  state.services.set('shop/cart', svc);
+  const hidden = toService({ metadata: { name: 'h', namespace: 'hidden' }, spec: { ports: [{ port: 80 }] } });
+  state.services.set('hidden/h', hidden);
+  const s1 = slice('cart-1', [{ addresses: ['10.0.0.1'] }]);
+  state.slices.set('shop/cart-1', s1);
+  cache.sliceSet(s1);
+  assert.deepEqual(cache.build(state, 'all').model, buildModel(state, o).model);
+  const s2 = slice('cart-2', [{ addresses: ['10.0.0.2'] }]);
+  state.slices.set('shop/cart-2', s2);
+  cache.sliceSet(s2);
+  state.slices.delete('shop/cart-1');
+  cache.sliceDelete(s1);
+  const inc = cache.build(state, new Set(['shop/cart'])).model;
+  assert.deepEqual(inc, buildModel(state, o).model);
+  assert.deepEqual(
+    inc.services.map((s) => [s.name, s.endpoints.map((e) => e.address)]),
+    [
+      ['k8s/shop/cart/8080', ['10.0.0.2']],
+      ['k8s/shop/cart/9090', []],
+    ],
+  );
+  // Each Service port is also a gRPC dial target under its in-cluster DNS name.
+  assert.deepEqual(
+    inc.routes.map((r) => [r.name, r.hosts, r.backends]),
+    [
+      ['k8s/shop/cart/8080/dns', ['cart.shop.svc.cluster.local:8080'], [{ service: 'k8s/shop/cart/8080', weight: 1 }]],
+      ['k8s/shop/cart/9090/dns', ['cart.shop.svc.cluster.local:9090'], [{ service: 'k8s/shop/cart/9090', weight: 1 }]],
+    ],
+  );
+});

@@ -1,0 +1,107 @@
+// Services + EndpointSlices -> model services. Pure.
+import type { Endpoint, Service, ServiceProtocol } from '@meshgate/model';
+import type { KubeState, ServiceInfo, ServicePort, SliceInfo } from './state.ts';
+
+/** Model name of one port of a Service: `k8s/<namespace>/<service>/<port>`, stable across restarts and sources. */
+export function serviceModelName(namespace: string, service: string, port: number): string {
+  return `k8s/${namespace}/${service}/${port}`;
+}
+
+/**
+ * The name a proxyless gRPC client dials for a Service port, as in-cluster DNS spells it:
+ * `xds:///<service>.<namespace>.svc.<clusterDomain>:<port>`. The model name itself holds `/`,
+ * which grpc-go percent-encodes but grpc-js sends as the HTTP/2 authority, where servers refuse it.
+ */
+export function serviceHostname(
+  namespace: string,
+  service: string,
+  port: number,
+  clusterDomain = 'cluster.local',
+): string {
+  return `${service}.${namespace}.svc.${clusterDomain}:${port}`;
+}
+
+/** appProtocol first (the API's own field), then the port-name prefix convention (`grpc-web`, `http2`). */
+export function portProtocol(p: ServicePort): ServiceProtocol | undefined {
+  const ap = p.appProtocol?.toLowerCase();
+  if (ap === 'grpc') return 'grpc';
+  if (ap === 'kubernetes.io/h2c' || ap === 'http2' || ap === 'h2c') return 'http2';
+  if (ap === 'http' || ap === 'kubernetes.io/http') return 'http';
+  if (ap === 'tcp') return 'tcp';
+  const prefix = p.name.split('-')[0].toLowerCase();
+  if (prefix === 'grpc') return 'grpc';
+  if (prefix === 'http2' || prefix === 'h2c') return 'http2';
+  if (prefix === 'http') return 'http';
+  return undefined;
+}
+
+/**
+ * The endpoints of one Service port, from all of its slices. Ready endpoints are used; endpoints
+ * that are terminating but still serving are used only while no ready endpoint is left (so a
+ * rollout whose new pods are not ready yet does not black-hole traffic); the rest are left out.
+ * An address:port in several slices counts once.
+ */
+export function portEndpoints(port: ServicePort, slices: Iterable<SliceInfo>): Endpoint[] {
+  const ready = new Map<string, Endpoint>();
+  const fallback = new Map<string, Endpoint>();
+  for (const s of slices) {
+    if (s.addressType !== 'IPv4' && s.addressType !== 'IPv6') continue; // FQDN slices carry no IPs
+    const sp = s.ports.find((x) => x.name === port.name && x.protocol === port.protocol);
+    if (!sp || !Number.isInteger(sp.port) || sp.port < 1) continue;
+    for (const e of s.endpoints) {
+      const ep: Endpoint = { address: e.address, port: sp.port, ...(e.zone ? { locality: { zone: e.zone } } : {}) };
+      const key = `${e.address}|${sp.port}`;
+      if (e.ready) ready.set(key, ep);
+      else if (e.serving && e.terminating) fallback.set(key, ep);
+    }
+  }
+  const chosen = ready.size > 0 ? ready : fallback;
+  return [...chosen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+}
+
+/** One model service per TCP port of the Service. */
+export function serviceModels(svc: ServiceInfo, slices: Iterable<SliceInfo>, source: string): Service[] {
+  if (svc.type === 'ExternalName') return [];
+  const list = [...slices];
+  const out: Service[] = [];
+  for (const p of svc.ports) {
+    if (p.protocol !== 'TCP' || !Number.isInteger(p.port)) continue;
+    const protocol = portProtocol(p);
+    out.push({
+      name: serviceModelName(svc.namespace, svc.name, p.port),
+      endpoints: portEndpoints(p, list),
+      ...(protocol ? { protocol } : {}),
+      source,
+    });
+  }
+  return out;
+}
+
+/** Slices grouped by `namespace/service`, for buildModel and incremental rebuilds. */
+export function slicesByService(state: KubeState): Map<string, SliceInfo[]> {
+  const out = new Map<string, SliceInfo[]>();
+  for (const s of state.slices.values()) {
+    if (!s.service) continue;
+    const k = `${s.namespace}/${s.service}`;
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(s);
+  }
+  return out;
+}
+
+/**
+ * Service accounts of the pods behind a Service's endpoints (from targetRefs), for meshes whose
+ * workload identity is the service account (Istio, Linkerd). Needs pods to be watched.
+ */
+export function serviceAccountsOf(state: KubeState, namespace: string, service: string): string[] {
+  const out = new Set<string>();
+  for (const s of state.slices.values()) {
+    if (s.namespace !== namespace || s.service !== service) continue;
+    for (const e of s.endpoints) {
+      const pod = e.pod ? state.pods.get(`${namespace}/${e.pod}`) : undefined;
+      if (pod) out.add(pod.serviceAccount);
+    }
+  }
+  return [...out].sort();
+}

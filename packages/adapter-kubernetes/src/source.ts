@@ -1,0 +1,370 @@
+// KubernetesSource: watchers (one Reflector per resource and namespace) fill the typed state;
+// one coalesced flush builds the model from it (only the Services that changed are rebuilt),
+// hands it to the pipeline when it changed, and, on the elected leader, writes Gateway API status.
+import { readFileSync } from 'node:fs';
+import { summarizeWatches } from '@meshgate/model';
+import type { Model, Source, SourceSink, SourceStatus } from '@meshgate/model';
+import { ServiceModelCache } from './build.ts';
+import type { BuildOptions } from './build.ts';
+import type { KubeLogger, KubernetesSourceOptions } from './config.ts';
+import { DEFAULT_CONTROLLER } from './gateway.ts';
+import type { DesiredStatus } from './gateway.ts';
+import type { KubeClient, KubeObject } from './kube.ts';
+import { LeaderElector } from './leader.ts';
+import { Reflector } from './reflector.ts';
+import { serviceAccountsOf } from './services.ts';
+import { emptyState, keyOf, toGw, toPod, toSecret, toService, toSlice } from './state.ts';
+import type { KubeState, SliceInfo } from './state.ts';
+import { StatusWriter } from './status.ts';
+
+const silent: KubeLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const GW = '/apis/gateway.networking.k8s.io/v1';
+
+type StoreName = Exclude<keyof KubeState, never>;
+
+interface ResourceSpec {
+  store: StoreName;
+  /** Collection path for a namespace, or cluster-wide when ns is undefined. */
+  path: (ns?: string) => string;
+  clusterScoped?: boolean;
+  optional?: boolean;
+  fieldSelector?: string;
+  // biome-ignore lint/suspicious/noExplicitAny: converters return the store's record type
+  convert: (o: KubeObject) => any;
+}
+
+const nsPath = (group: string, plural: string) => (ns?: string) =>
+  ns ? `${group}/namespaces/${ns}/${plural}` : `${group}/${plural}`;
+
+export const RESOURCES: Record<string, ResourceSpec> = {
+  services: { store: 'services', path: nsPath('/api/v1', 'services'), convert: toService },
+  endpointslices: {
+    store: 'slices',
+    path: nsPath('/apis/discovery.k8s.io/v1', 'endpointslices'),
+    convert: toSlice,
+  },
+  pods: { store: 'pods', path: nsPath('/api/v1', 'pods'), convert: toPod },
+  namespaces: {
+    store: 'namespaces',
+    path: () => '/api/v1/namespaces',
+    clusterScoped: true,
+    convert: (o) => o.metadata.labels ?? {},
+  },
+  gatewayclasses: {
+    store: 'gatewayClasses',
+    path: () => `${GW}/gatewayclasses`,
+    clusterScoped: true,
+    optional: true,
+    convert: toGw,
+  },
+  gateways: { store: 'gateways', path: nsPath(GW, 'gateways'), optional: true, convert: toGw },
+  httproutes: { store: 'httpRoutes', path: nsPath(GW, 'httproutes'), optional: true, convert: toGw },
+  grpcroutes: { store: 'grpcRoutes', path: nsPath(GW, 'grpcroutes'), optional: true, convert: toGw },
+  referencegrants: { store: 'referenceGrants', path: nsPath(GW, 'referencegrants'), optional: true, convert: toGw },
+  // Only TLS Secrets, the kind certificateRefs name; their keys never leave the process except over SDS.
+  secrets: {
+    store: 'secrets',
+    path: nsPath('/api/v1', 'secrets'),
+    fieldSelector: 'type=kubernetes.io/tls',
+    convert: toSecret,
+  },
+};
+
+interface Watcher {
+  resource: string;
+  namespace?: string;
+  reflector: Reflector;
+  failure?: string;
+}
+
+export class KubernetesSource implements Source {
+  readonly name: string;
+  readonly state: KubeState = emptyState();
+  private readonly o: KubernetesSourceOptions;
+  private readonly log: KubeLogger;
+  private readonly build: BuildOptions;
+  private readonly cache: ServiceModelCache;
+  private client: KubeClient | undefined;
+  private sink: SourceSink | undefined;
+  private watchers: Watcher[] = [];
+  private dirty = new Set<string>();
+  private allDirty = true;
+  private flushQueued = false;
+  private synced = false;
+  private lastGatewayJson = '';
+  private lastStatusJson = '';
+  private statuses: DesiredStatus[] = [];
+  private lastError: { message: string; at: number } | undefined;
+  private elector: LeaderElector | undefined;
+  private writer: StatusWriter | undefined;
+  private isLeader = false;
+  private resync: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private model: Model | undefined;
+
+  constructor(o: KubernetesSourceOptions) {
+    this.o = o;
+    this.name = o.name ?? 'kubernetes';
+    this.log = o.logger ?? silent;
+    const ns = o.namespaces;
+    const inScope: (n: string) => boolean =
+      ns && 'names' in ns
+        ? (n) => ns.names.includes(n)
+        : ns && 'selector' in ns
+          ? (n) => this.state.namespaces.has(n)
+          : () => true;
+    this.build = {
+      source: this.name,
+      inScope,
+      gatewayApi: o.gatewayApi ?? true,
+      controllerName: o.controllerName ?? DEFAULT_CONTROLLER,
+      ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
+    };
+    this.cache = new ServiceModelCache(this.build);
+  }
+
+  /** Whether this replica currently writes Gateway API status. */
+  get leader(): boolean {
+    return this.isLeader;
+  }
+
+  /** Service accounts behind a Service's endpoints (needs `pods: true`). */
+  serviceAccounts(namespace: string, service: string): string[] {
+    return serviceAccountsOf(this.state, namespace, service);
+  }
+
+  /** The statuses meshgate wants on Gateway API objects right now (for tests and /debug). */
+  desiredStatuses(): DesiredStatus[] {
+    return this.statuses;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.sink = sink;
+    // Loaded here, not at import: the client library takes ~1.5 s to load and meshgate
+    // imports this package even when no kubernetes section is configured.
+    const kube = await import('./kube.ts');
+    const creds = this.o.kubeconfig
+      ? { kubeconfig: this.o.kubeconfig, ...(this.o.context ? { context: this.o.context } : {}) }
+      : { inCluster: true as const };
+    this.client = kube.createKubeClient(kube.loadKubeConfig(creds));
+    this.log.info(
+      { server: this.client.server, namespaces: this.o.namespaces ?? 'all' },
+      'watching the Kubernetes API',
+    );
+
+    const wanted = ['services', 'endpointslices'];
+    const ns = this.o.namespaces;
+    if (!(ns && 'names' in ns)) wanted.push('namespaces');
+    if (this.o.pods) wanted.push('pods');
+    if (this.build.gatewayApi) wanted.push('gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants');
+    for (const r of wanted) {
+      const spec = RESOURCES[r];
+      const scopes: (string | undefined)[] = spec.clusterScoped || !(ns && 'names' in ns) ? [undefined] : ns.names;
+      for (const n of scopes) this.watchers.push(this.watcher(r, spec, n));
+    }
+    // Secrets only where the operator allows them (the chart grants read access just there).
+    if (this.build.gatewayApi) {
+      const sn = this.o.secretNamespaces;
+      const scopes: (string | undefined)[] = sn ? sn : ns && 'names' in ns ? ns.names : [undefined];
+      for (const n of scopes) this.watchers.push(this.watcher('secrets', RESOURCES.secrets, n));
+    }
+    for (const w of this.watchers) w.reflector.start();
+
+    const writeStatus = this.build.gatewayApi && (this.o.writeStatus ?? true);
+    if (writeStatus) {
+      this.writer = new StatusWriter(this.client, this.build.controllerName!, this.log);
+      const le = this.o.leaderElection ?? {};
+      if (le.enabled === false) this.setLeader(true);
+      else {
+        this.elector = new LeaderElector(
+          this.client,
+          {
+            namespace: le.namespace ?? process.env.POD_NAMESPACE ?? inClusterNamespace() ?? 'default',
+            name: le.leaseName ?? 'meshgate-leader',
+            ...(le.identity ? { identity: le.identity } : {}),
+            ...(le.leaseSeconds ? { leaseSeconds: le.leaseSeconds } : {}),
+          },
+          (leader) => this.setLeader(leader),
+          (err) => this.log.debug({ err: err.message }, 'leader election round failed'),
+        );
+        this.elector.start();
+      }
+      // Status writes that failed (API server away) are retried even when nothing else changes.
+      this.resync = setInterval(() => this.reconcileStatus(), 30_000);
+      this.resync.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.resync);
+    await Promise.all(this.watchers.map((w) => w.reflector.stop()));
+    await this.elector?.stop();
+  }
+
+  private setLeader(leader: boolean): void {
+    this.isLeader = leader;
+    this.log.info(
+      { identity: this.elector?.identity },
+      leader ? 'elected leader: writing Gateway API status' : 'not the leader: leaving status to the leader',
+    );
+    if (leader) {
+      this.writer?.reset();
+      this.reconcileStatus();
+    }
+    this.emitStatus();
+  }
+
+  private reconcileStatus(): void {
+    if (!this.isLeader || !this.writer || !this.synced || this.stopped) return;
+    this.writer.reconcile(() => ({ state: this.state, desired: this.statuses }));
+  }
+
+  private watcher(resource: string, spec: ResourceSpec, namespace: string | undefined): Watcher {
+    // biome-ignore lint/suspicious/noExplicitAny: each store holds its own record type
+    const store = this.state[spec.store] as Map<string, any>;
+    const w: Watcher = { resource, ...(namespace ? { namespace } : {}), reflector: undefined as unknown as Reflector };
+    const label = namespace ? `${resource} in ${namespace}` : resource;
+    const ns = this.o.namespaces;
+    w.reflector = new Reflector(
+      this.client!,
+      {
+        path: spec.path(namespace),
+        ...(spec.fieldSelector ? { fieldSelector: spec.fieldSelector } : {}),
+        ...(resource === 'namespaces' && ns && 'selector' in ns ? { labelSelector: ns.selector } : {}),
+        ...(spec.optional ? { optional: true } : {}),
+        ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
+      },
+      {
+        replace: (items) => {
+          // Swapped in one step once the complete list is in: nothing is dropped in between.
+          for (const k of [...store.keys()]) if (!namespace || k.startsWith(`${namespace}/`)) store.delete(k);
+          for (const it of items) store.set(keyOf(it), spec.convert(it));
+          if (spec.store === 'slices') this.cache.resetSlices(this.state.slices.values());
+          this.allDirty = true;
+          this.queueFlush();
+        },
+        upsert: (obj) => {
+          const key = keyOf(obj);
+          const rec = spec.convert(obj);
+          if (spec.store === 'slices') {
+            const prev = store.get(key) as SliceInfo | undefined;
+            if (prev) {
+              this.cache.sliceDelete(prev);
+              this.dirty.add(`${prev.namespace}/${prev.service}`);
+            }
+            if (rec.service) this.cache.sliceSet(rec);
+            this.dirty.add(`${rec.namespace}/${rec.service}`);
+          } else if (spec.store === 'services') this.dirty.add(key);
+          else if (spec.store === 'namespaces') this.allDirty = true;
+          store.set(key, rec);
+          if (spec.store !== 'pods') this.queueFlush();
+        },
+        remove: (obj) => {
+          const key = keyOf(obj);
+          const prev = store.get(key);
+          store.delete(key);
+          if (spec.store === 'slices' && prev) {
+            this.cache.sliceDelete(prev);
+            this.dirty.add(`${prev.namespace}/${prev.service}`);
+          } else if (spec.store === 'services') this.dirty.add(key);
+          else if (spec.store === 'namespaces') this.allDirty = true;
+          if (spec.store !== 'pods') this.queueFlush();
+        },
+        error: (err) => {
+          const first = !w.failure;
+          w.failure = err.message;
+          this.lastError = { message: `${label}: ${err.message}`, at: Date.now() };
+          if (first)
+            this.log.warn(
+              { resource: label, err: err.message },
+              'Kubernetes API error; keeping the last view and retrying',
+            );
+          this.emitStatus();
+        },
+        recovered: () => {
+          w.failure = undefined;
+          this.log.info({ resource: label }, 'Kubernetes watch recovered');
+          this.emitStatus();
+        },
+      },
+    );
+    return w;
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued || this.stopped) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.stopped || !this.sink) return;
+    if (!this.synced) {
+      if (!this.watchers.every((w) => w.reflector.lists > 0)) return;
+      this.synced = true;
+      this.log.info(
+        { services: this.state.services.size, endpointSlices: this.state.slices.size },
+        'Kubernetes source synced',
+      );
+    }
+    const dirty = this.allDirty ? 'all' : this.dirty;
+    const { model, gateway, servicesChanged } = this.cache.build(this.state, dirty);
+    this.allDirty = false;
+    this.dirty = new Set();
+    this.statuses = gateway.statuses;
+    // Compared per part: a whole-model JSON of 100,000 endpoints would cost more than the change itself.
+    const gwJson = JSON.stringify([gateway.routes, gateway.listeners, gateway.identities]);
+    const changed = servicesChanged || gwJson !== this.lastGatewayJson;
+    this.lastGatewayJson = gwJson;
+    if (changed || !this.model) {
+      this.model = model;
+      this.sink.update(model);
+    }
+    this.emitStatus();
+    this.reconcileStatus();
+  }
+
+  private emitStatus(): void {
+    if (!this.sink) return;
+    const failing = this.watchers.filter((w) => w.failure);
+    const label = (w: Watcher) => (w.namespace ? `${w.resource} in ${w.namespace}` : w.resource);
+    const s: SourceStatus = {
+      name: this.name,
+      synced: this.synced,
+      stale: failing.length > 0,
+      watches: summarizeWatches(
+        this.watchers.map(
+          (w) => [label(w), { synced: w.reflector.lists > 0, ...(w.failure ? { failure: w.failure } : {}) }] as const,
+        ),
+      ),
+      ...(failing.length && this.lastError
+        ? { lastError: this.lastError.message, lastErrorAt: this.lastError.at }
+        : {}),
+      details: {
+        server: this.client?.server,
+        services: this.state.services.size,
+        endpointSlices: this.state.slices.size,
+        modelServices: this.model?.services.length ?? 0,
+        routes: this.model?.routes.length ?? 0,
+        ...(this.writer ? { leader: this.isLeader, statusWrites: this.writer.writes } : {}),
+        relists: this.watchers.reduce((n, w) => n + Math.max(0, w.reflector.lists - 1), 0),
+      },
+    };
+    const json = JSON.stringify(s);
+    if (json === this.lastStatusJson) return;
+    this.lastStatusJson = json;
+    this.sink.status(s);
+  }
+}
+
+function inClusterNamespace(): string | undefined {
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
