@@ -93,7 +93,7 @@ test('every section is checked against the one schema, every problem located at 
     'consul:', //                                           11
     '  token: s3cr3t-token', //                             12
     '  tls: { certFile: c.pem }', //                        13
-    'kubernetes: {}', //                                    14
+    'kubernetes: { pods: maybe }', //                       14
     '',
   ].join('\n');
   withFile(text, (f) => {
@@ -106,7 +106,7 @@ test('every section is checked against the one schema, every problem located at 
         '10:63: certs.identities[0].keyType: expected one of ec-p256, rsa-2048, got "ed25519"',
         '12:3: consul.token: an inline ACL token is not accepted in config files; put it in a file (tokenFile) or an environment variable (tokenEnv)',
         '13:8: consul.tls: certFile and keyFile go together: set both or neither',
-        '14:1: kubernetes: unknown key "kubernetes" (allowed: services, routes, listeners, identities, trustBundles, xds, admin, logging, certs, consul)',
+        '14:13: kubernetes.pods: must be true or false',
       ],
     );
     assert.ok(!r.errors.some((e) => e.message.includes('s3cr3t')), 'a refused token is never echoed');

@@ -190,7 +190,7 @@ export function readSettings(
   if (v.certs !== undefined) settings.certs = certsSettings(v.certs, rel);
   if (v.kubernetes !== undefined || flags.kubeconfig !== undefined) {
     const k = parseKubernetesConfig(v.kubernetes ?? null, 'kubernetes');
-    for (const e of k.errors) r.error('type', r.at(e.path), `${e.path}: ${e.message}`);
+    for (const e of k.errors) r.error('type', r.at(e.path), e.message);
     if (k.options) {
       settings.kubernetes = k.options;
       const kc = flags.kubeconfig !== undefined ? resolve(flags.kubeconfig) : k.options.kubeconfig;

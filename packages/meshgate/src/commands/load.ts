@@ -52,7 +52,7 @@ export function externalNotes(
 ): string[] {
   return external.map(
     (x) =>
-      `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul), ${what}`,
+      `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul, kubernetes), ${what}`,
   );
 }
 
