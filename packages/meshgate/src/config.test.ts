@@ -115,7 +115,8 @@ test('every section is checked against the one schema, every problem located at 
       () => loadSettings(f, {}, {}),
       (e: unknown) =>
         e instanceof InvalidConfigError &&
-        e.problems.map((p) => p.path).join() === 'xds.maxDelay,certs.identities[0].keyType,consul.token,consul.tls',
+        e.problems.map((p) => p.path).join() ===
+          'xds.maxDelay,certs.identities[0].keyType,consul.token,consul.tls,kubernetes.pods',
     );
   });
 });
