@@ -3,6 +3,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { encodeResource, lookupMessage, TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { REPO_ROOT } from '../lib/meshgate-process.ts';
@@ -86,9 +87,15 @@ function valuesOf(obj: unknown, key: string, out: unknown[] = []): unknown[] {
  * load assignments and secrets they name, each by name, as Envoy asks for them. Throws when a named resource never
  * arrives (an Envoy would wait on it forever: a listener or cluster stuck warming).
  */
-export async function fetchAsEnvoy(xdsPort: number, nodeId: string, source: string): Promise<WireResource[]> {
+export async function fetchAsEnvoy(
+  xdsPort: number,
+  nodeId: string,
+  source: string,
+  credentials?: ChannelCredentials,
+): Promise<WireResource[]> {
   const c = await AdsClient.connect({
     address: `127.0.0.1:${xdsPort}`,
+    credentials,
     node: { id: nodeId, user_agent_name: 'envoy' },
     mode: 'sotw',
   });

@@ -17,6 +17,10 @@ if [ -x "$OUT" ] && "$OUT" version --short 2>/dev/null | grep -q "^$VERSION"; th
 
 command -v go >/dev/null || { echo "build-helm: the go command is needed to build Helm $VERSION (or put a Helm v3 'helm' on PATH)" >&2; exit 1; }
 mkdir -p "$DIR"
+# Suites running in parallel may all ask for Helm: one builds, the others wait and reuse its binary.
+exec 9>"$DIR.lock"
+flock 9
+if [ -x "$OUT" ] && "$OUT" version --short 2>/dev/null | grep -q "^$VERSION"; then echo "$OUT"; exit 0; fi
 # `go install pkg@version` builds with the tag's own go.mod (helm has no replace/exclude directives), so the
 # result matches upstream's dependency set. Local toolchain only: never fetch another Go.
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
@@ -32,8 +36,9 @@ export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
     LDFLAGS="$LDFLAGS -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$CG"
   done
   START=$(date +%s)
-  GOBIN="$DIR/bin.tmp" go install -trimpath -ldflags "$LDFLAGS" "helm.sh/helm/v3/cmd/helm@$VERSION"
-  mv "$DIR/bin.tmp/helm" "$OUT"; rmdir "$DIR/bin.tmp"
+  TMPBIN=$(mktemp -d "$DIR/bin.XXXXXX")
+  GOBIN="$TMPBIN" go install -trimpath -ldflags "$LDFLAGS" "helm.sh/helm/v3/cmd/helm@$VERSION"
+  mv "$TMPBIN/helm" "$OUT"; rmdir "$TMPBIN"
   echo "build-helm: built Helm $VERSION in $(( $(date +%s) - START )) s"
 } >&2
 "$OUT" version --short | grep -q "^$VERSION" || { echo "build-helm: built binary does not report $VERSION: $("$OUT" version --short)" >&2; exit 1; }
