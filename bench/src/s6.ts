@@ -5,12 +5,29 @@
 //     informer's first sync costs the server, and the API server's and etcd's CPU while loading;
 //   - meshgate's initial sync time and RSS (meshgate serve as the chart's ServiceAccount);
 //   - one EndpointSlice update -> change-to-ACK p99 over 1,000 proxies, clocked from just before the write.
-// meshgate's side needs packages/adapter-kubernetes; until then those rows are null.
 import type { Figure } from './scenarios.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { KubeRest, type LoadShape, listAll, loadServices, updateSlicePort, watchSlicePorts } from './kube-load.ts';
+import { stringify } from 'yaml';
+import {
+  KubeRest,
+  type LoadShape,
+  benchServiceName,
+  listAll,
+  loadServices,
+  namespaceOf,
+  procCpuMs,
+  procMemKB,
+  updateSlicePort,
+  watchSlicePorts,
+} from './kube-load.ts';
+import { Loadgen } from './loadgen.ts';
 import { percentile } from './scenarios.ts';
+import { applyChartRbac } from '../../integration-tests/lib/kube-chart.ts';
 import { type KubeEnv, startKubeEnv } from '../../integration-tests/lib/kube-env.ts';
+import { MeshgateProcess } from '../../integration-tests/lib/meshgate-process.ts';
 
 async function waitUntil(cond: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -67,18 +84,70 @@ export async function s6(shape: LoadShape, proxies: number): Promise<Figure[]> {
     );
     fig('API server share: slice write -> event at a plain watcher, max', 'ms', round(Math.max(...lags)));
 
-    // meshgate's rows: initial sync, RSS, change -> ACK at `proxies` proxies. They need the Kubernetes source.
-    for (const [metric, unit] of [
-      ['meshgate initial sync (start -> /readyz 200 with every endpoint)', 'ms'],
-      ['kube-apiserver CPU during the sync', 's'],
-      ['meshgate RSS after sync', 'MB'],
-      [`EndpointSlice update -> ACK p50 (${proxies} proxies, from the API write)`, 'ms'],
-      [`EndpointSlice update -> ACK p99 (${proxies} proxies, from the API write)`, 'ms'],
-    ] as const)
-      fig(metric, unit, null);
-    console.error(
-      '  S6: meshgate rows are null: the Kubernetes source (packages/adapter-kubernetes) is not on this branch',
-    );
+    // meshgate's rows: `meshgate serve` as the chart's ServiceAccount (its RBAC rendered by helm and applied),
+    // from process start to /readyz 200 (the source's first list of every Service and EndpointSlice done).
+    const rbac = await applyChartRbac(env, 'meshgate');
+    const dir = mkdtempSync(join(tmpdir(), 'meshgate-s6-'));
+    const config = join(dir, 'meshgate.yaml');
+    writeFileSync(config, stringify({ services: [], routes: [], listeners: [], kubernetes: rbac.config }));
+    const mg = new MeshgateProcess(config, ['--kubeconfig', rbac.kubeconfig, '--log-level', 'warn']);
+    let lg: Loadgen | undefined;
+    try {
+      const api0 = procCpuMs(env.pids().apiserver!);
+      const t0 = performance.now();
+      await mg.start();
+      await mg.waitReady(300_000);
+      const syncMs = performance.now() - t0;
+      const apiCpu = procCpuMs(env.pids().apiserver!) - api0;
+      // Ready means synced; a proxy holding every cluster and assignment shows that nothing was left out.
+      lg = new Loadgen({
+        target: `127.0.0.1:${mg.xdsPort}`,
+        mode: 'delta',
+        streams: proxies,
+        streamsPerChannel: 50,
+        expectedServices: shape.services,
+        nodePrefix: 's6',
+      });
+      lg.start();
+      const full = await lg.waitFull(300_000);
+      if (!full.done) throw new Error(`S6: ${full.full}/${proxies} proxies got every assignment; ${lg.errors()[0]}`);
+      const rssMB = procMemKB(mg.pid!).rssKB / 1024;
+      fig('meshgate initial sync (start -> /readyz 200 with every endpoint)', 'ms', round(syncMs, 0));
+      fig('kube-apiserver CPU during the sync', 's', round(apiCpu / 1000, 2));
+      fig(`meshgate RSS after sync, ${proxies} proxies connected`, 'MB', round(rssMB, 0));
+      fig(
+        `proxies holding all ${shape.services} assignments, p99 after connecting`,
+        'ms',
+        round(percentile(full.times, 99), 0),
+      );
+
+      // One EndpointSlice update at a time, clocked from just before the API write to each proxy's ACK.
+      const updates = new KubeRest(env, 1);
+      const lags: number[] = [];
+      for (let k = 0; k < 10; k++) {
+        const i = (k * 773 + 11) % shape.services;
+        const name = `k8s/${namespaceOf(i, shape)}/${benchServiceName(i)}/8080`;
+        const c = lg.tracker.announce(name, 31000 + k, proxies);
+        await updateSlicePort(updates, shape, i, c.port);
+        if (!(await lg.waitChanges([c], 30_000))) throw new Error(`S6: update ${k} ACKed by ${c.acked}/${proxies}`);
+        lags.push(...c.lags);
+      }
+      updates.close();
+      fig(
+        `EndpointSlice update -> ACK p50 (${proxies} proxies, 10 updates, from the API write)`,
+        'ms',
+        round(percentile(lags, 50)),
+      );
+      fig(
+        `EndpointSlice update -> ACK p99 (${proxies} proxies, 10 updates, from the API write)`,
+        'ms',
+        round(percentile(lags, 99)),
+      );
+    } finally {
+      lg?.close();
+      await mg.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   } finally {
     await env?.stop();
   }
