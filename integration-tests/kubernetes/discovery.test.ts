@@ -1,5 +1,5 @@
 // Services + EndpointSlices in a real kube-apiserver -> meshgate (as the chart's ServiceAccount) ->
-// grpc-js-xds clients calling echo backends in a network namespace.
+// grpc-js-xds, grpc-go and gRPC C-core clients calling echo backends in a network namespace.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,6 +14,7 @@ import {
   startKubeMeshgate,
 } from '../lib/kube-meshgate.ts';
 import { type MeshgateProcess, REPO_ROOT, runCli } from '../lib/meshgate-process.ts';
+import { bootstrapFiles, cCoreClient, countByServer, runClient } from '../lib/client-matrix.ts';
 import { waitFor } from '../lib/wait.ts';
 import { XdsClientProcess } from '../lib/xds-client.ts';
 
@@ -126,6 +127,13 @@ describe('kubernetes discovery', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { ok: boolean; fields?: Record<string, string>; error?: string });
     assert.deepEqual(new Set(calls.map((c) => (c.ok ? c.fields?.['2'] : c.error))), new Set(['echo-b']));
+  });
+
+  test('gRPC C-core (python3-grpcio, a third xDS implementation) reaches the same endpoints by the Service DNS name', async () => {
+    const c = await cCoreClient();
+    const bootstrap = await bootstrapFiles(k.dir, mg.xdsPort);
+    const calls = await runClient(c, { bootstrapFile: bootstrap('k8s-c-core'), targets: [DIAL], calls: 20 });
+    assert.deepEqual(countByServer(calls, DIAL), { 'echo-b': 20 }, `${c.label}: ${JSON.stringify(calls.slice(0, 3))}`);
   });
 
   test('a file route names a Kubernetes service (k8s/<ns>/<svc>/<port>) and reaches its endpoints', async () => {

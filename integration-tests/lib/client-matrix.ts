@@ -66,6 +66,14 @@ async function cCoreVersion(script: string): Promise<string> {
   }
 }
 
+const C_CORE_SCRIPT = join(REPO_ROOT, 'integration-tests/tools/c-core-client/client.py');
+
+/** gRPC C-core alone (Debian's python3-grpcio): for suites that want a third xDS implementation without the Go builds. */
+export async function cCoreClient(): Promise<MatrixClient> {
+  const grpcio = await cCoreVersion(C_CORE_SCRIPT);
+  return { id: 'c-core', label: `gRPC C-core (python3-grpcio ${grpcio})`, argv: [PYTHON, C_CORE_SCRIPT] };
+}
+
 let prepared: Promise<MatrixClient[]> | undefined;
 
 /** Builds or finds every client of the matrix (once per process); throws, naming the fix, when one is missing. */
@@ -75,11 +83,9 @@ export function matrixClients(): Promise<MatrixClient[]> {
     const jsVersion = (require('@grpc/grpc-js-xds/package.json') as { version: string }).version;
     const goMod = readFileSync(join(REPO_ROOT, 'integration-tests/tools/grpc-go-client/go.mod'), 'utf8');
     const goVersion = /google\.golang\.org\/grpc (v\S+)/.exec(goMod)?.[1] ?? '?';
-    const cCoreScript = join(REPO_ROOT, 'integration-tests/tools/c-core-client/client.py');
     // One build at a time: the machine has two cores.
     const goCurrent = await buildGrpcGo();
     const goOld = await buildGrpcGo(OLD_GRPC_GO);
-    const grpcio = await cCoreVersion(cCoreScript);
     return [
       {
         id: 'grpc-js-xds',
@@ -88,7 +94,7 @@ export function matrixClients(): Promise<MatrixClient[]> {
       },
       { id: 'grpc-go', label: `grpc-go ${goVersion}`, argv: [goCurrent] },
       { id: 'grpc-go-old', label: `grpc-go ${OLD_GRPC_GO}`, argv: [goOld] },
-      { id: 'c-core', label: `gRPC C-core (python3-grpcio ${grpcio})`, argv: [PYTHON, cCoreScript] },
+      await cCoreClient(),
     ];
   })();
   return prepared;
