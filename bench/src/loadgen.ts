@@ -18,14 +18,8 @@ import {
   type DecodedResponse,
   type NodeInfo,
 } from './wire.ts';
+import { TYPE } from '@meshgate/xds-core';
 import { H2Connection, type H2Call } from './h2grpc.ts';
-
-export const TYPE = {
-  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-} as const;
 
 export type Mode = 'sotw' | 'delta';
 

@@ -3,9 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { translate, translateEndpoints } from '@meshgate/translator';
-import { envoyRoot } from '@meshgate/xds-core';
+import { envoyRoot, TYPE } from '@meshgate/xds-core';
 import { benchModel, benchService, LISTENER } from './model.ts';
-import { TYPE } from './loadgen.ts';
 import {
   assignmentPorts,
   clusterEdsName,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TYPE } from '@meshgate/xds-core';
 import { runCliProcess } from './test-support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshgate-validate-'));
@@ -65,9 +66,9 @@ test('translate: with a consul section, backends left to Consul become empty sta
     ),
   );
   const out = JSON.parse(r.stdout) as Record<string, Record<string, any>>;
-  const clusters = out['type.googleapis.com/envoy.config.cluster.v3.Cluster'];
+  const clusters = out[TYPE.cluster];
   assert.deepEqual(Object.keys(clusters).sort(), ['consul/dc1/shop', 'shop-v1']);
-  const cla = out['type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment']?.['consul/dc1/shop'];
+  const cla = out[TYPE.endpoint]?.['consul/dc1/shop'];
   assert.equal(
     (cla?.endpoints ?? []).flatMap((e: any) => e.lb_endpoints ?? []).length,
     0,

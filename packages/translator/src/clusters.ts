@@ -1,12 +1,20 @@
 import type { SanMatch, Service, UpstreamTls } from '@meshgate/model';
+import type { Any, Cluster, CommonTlsContext, UpstreamTlsContext } from '@meshgate/envoy-api';
 import type { Profile } from './types.ts';
-import { ads, duration, HTTP_PROTOCOL_OPTIONS, UPSTREAM_TLS_TYPE } from './common.ts';
+import {
+  ads,
+  duration,
+  HTTP_PROTOCOL_OPTIONS,
+  HTTP_PROTOCOL_OPTIONS_TYPE,
+  typed,
+  UPSTREAM_TLS_TYPE,
+} from './common.ts';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 /** An EDS cluster named after the service; its assignment carries the same name. */
-export function translateCluster(service: Service, profile: Profile): object {
-  const cluster: Record<string, unknown> = {
+export function translateCluster(service: Service, profile: Profile): Cluster {
+  const cluster: Cluster = {
     name: service.name,
     type: 'EDS',
     eds_cluster_config: { eds_config: ads(), service_name: service.name },
@@ -15,10 +23,9 @@ export function translateCluster(service: Service, profile: Profile): object {
   };
   if (service.protocol === 'grpc' || service.protocol === 'http2') {
     cluster.typed_extension_protocol_options = {
-      [HTTP_PROTOCOL_OPTIONS]: {
-        '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
+      [HTTP_PROTOCOL_OPTIONS]: typed(HTTP_PROTOCOL_OPTIONS_TYPE, {
         explicit_http_config: { http2_protocol_options: {} },
-      },
+      }),
     };
   }
   if (service.tls) {
@@ -37,8 +44,8 @@ function sortedSans(sans: readonly SanMatch[]): SanMatch[] {
 }
 
 /** Envoy: certificates arrive over SDS under the model's stable names, so a rotation touches only the Secret. */
-function envoyTls(tls: UpstreamTls): object {
-  const common: Record<string, unknown> = {};
+function envoyTls(tls: UpstreamTls): Any {
+  const common: CommonTlsContext = {};
   if (tls.alpn?.length) common.alpn_protocols = [...tls.alpn];
   if (tls.clientIdentity) common.tls_certificate_sds_secret_configs = [{ name: tls.clientIdentity, sds_config: ads() }];
   common.combined_validation_context = {
@@ -50,10 +57,10 @@ function envoyTls(tls: UpstreamTls): object {
     },
     validation_context_sds_secret_config: { name: tls.trustBundle, sds_config: ads() },
   };
-  const ctx: Record<string, unknown> = { '@type': UPSTREAM_TLS_TYPE };
+  const ctx: UpstreamTlsContext = {};
   if (tls.sni) ctx.sni = tls.sni;
   ctx.common_tls_context = common;
-  return ctx;
+  return typed(UPSTREAM_TLS_TYPE, ctx);
 }
 
 /**
@@ -62,8 +69,8 @@ function envoyTls(tls: UpstreamTls): object {
  * `match_subject_alt_names` (plain StringMatchers, not the typed variant) and refuses
  * `validation_context_sds_secret_config`, so this uses a plain `validation_context`.
  */
-function grpcTls(tls: UpstreamTls): object {
-  const common: Record<string, unknown> = {};
+function grpcTls(tls: UpstreamTls): Any {
+  const common: CommonTlsContext = {};
   if (tls.alpn?.length) common.alpn_protocols = [...tls.alpn];
   if (tls.clientIdentity)
     common.tls_certificate_provider_instance = { instance_name: tls.clientIdentity, certificate_name: 'default' };
@@ -71,8 +78,8 @@ function grpcTls(tls: UpstreamTls): object {
     match_subject_alt_names: sortedSans(tls.expectedSans).map((s) => ({ exact: s.value })),
     ca_certificate_provider_instance: { instance_name: tls.trustBundle, certificate_name: 'default' },
   };
-  const ctx: Record<string, unknown> = { '@type': UPSTREAM_TLS_TYPE };
+  const ctx: UpstreamTlsContext = {};
   if (tls.sni) ctx.sni = tls.sni;
   ctx.common_tls_context = common;
-  return ctx;
+  return typed(UPSTREAM_TLS_TYPE, ctx);
 }

@@ -1,11 +1,23 @@
 import type { HeaderValue } from '@meshgate/model';
+import type {
+  Any,
+  ConfigSource,
+  DownstreamTlsContext,
+  Duration,
+  HeaderValueOption,
+  HttpConnectionManager,
+  HttpFilter,
+  HttpProtocolOptions,
+  Router,
+  UpstreamTlsContext,
+} from '@meshgate/envoy-api';
 
 /** Config source meaning "over the same ADS stream". Every dynamic reference uses it. */
-export function ads(): object {
+export function ads(): ConfigSource {
   return { ads: {}, resource_api_version: 'V3' };
 }
 
-export function duration(ms: number): { seconds: number; nanos: number } {
+export function duration(ms: number): Duration {
   const seconds = Math.floor(ms / 1000);
   return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
 }
@@ -19,7 +31,7 @@ export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function headersToAdd(headers: readonly HeaderValue[]): object[] {
+export function headersToAdd(headers: readonly HeaderValue[]): HeaderValueOption[] {
   // OVERWRITE so a client cannot smuggle its own value for a header the gateway sets
   // (e.g. l5d-dst-override, docs/architecture.md, rule 16).
   return [...headers]
@@ -30,15 +42,28 @@ export function headersToAdd(headers: readonly HeaderValue[]): object[] {
     }));
 }
 
-export function routerFilter(): object {
-  return {
-    name: 'envoy.filters.http.router',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-  };
+export function routerFilter(): HttpFilter {
+  return { name: 'envoy.filters.http.router', typed_config: typed(ROUTER_TYPE, {}) };
 }
 
 export const HCM_TYPE =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 export const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 export const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const HTTP_PROTOCOL_OPTIONS_TYPE = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}` as const;
+
+/** The message type behind each extension type URL the translator packs into an Any. */
+interface Extensions {
+  [HCM_TYPE]: HttpConnectionManager;
+  [ROUTER_TYPE]: Router;
+  [DOWNSTREAM_TLS_TYPE]: DownstreamTlsContext;
+  [UPSTREAM_TLS_TYPE]: UpstreamTlsContext;
+  [HTTP_PROTOCOL_OPTIONS_TYPE]: HttpProtocolOptions;
+}
+
+/** An Any in protobufjs's JSON-like form: the type URL first, then the message's own fields. */
+export function typed<U extends keyof Extensions>(typeUrl: U, message: Extensions[U]): Any {
+  return { '@type': typeUrl, ...message };
+}

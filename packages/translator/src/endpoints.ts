@@ -1,8 +1,14 @@
 import type { Endpoint, EndpointHealth, Locality, Service } from '@meshgate/model';
+import type {
+  ClusterLoadAssignment,
+  LbEndpoint,
+  Locality as EnvoyLocality,
+  LocalityLbEndpoints,
+} from '@meshgate/envoy-api';
 import type { Profile } from './types.ts';
 import { cmp } from './common.ts';
 
-const HEALTH: Record<EndpointHealth, string> = {
+const HEALTH: Record<EndpointHealth, NonNullable<LbEndpoint['health_status']>> = {
   healthy: 'HEALTHY',
   unhealthy: 'UNHEALTHY',
   draining: 'DRAINING',
@@ -24,7 +30,7 @@ function endpointKey(e: Endpoint): string {
  * order wins) since gRPC clients NACK an assignment that repeats an address.
  * The profile is accepted for symmetry; both profiles get the same assignment today.
  */
-export function translateEndpoints(service: Service, _profile: Profile): object {
+export function translateEndpoints(service: Service, _profile: Profile): ClusterLoadAssignment {
   // Keys are built once per endpoint, not twice per comparison (10,000 services x 10 endpoints in a full translate).
   const sorted = service.endpoints
     .map((e) => ({ e, k: endpointKey(e), lk: localityKey(e.locality) }))
@@ -40,8 +46,8 @@ export function translateEndpoints(service: Service, _profile: Profile): object 
   }
   const endpoints = [...groups.entries()]
     .sort(([a], [b]) => cmp(a, b))
-    .map(([, g]) => {
-      const locality: Record<string, string> = {};
+    .map(([, g]): LocalityLbEndpoints => {
+      const locality: EnvoyLocality = {};
       if (g.locality?.region) locality.region = g.locality.region;
       if (g.locality?.zone) locality.zone = g.locality.zone;
       if (g.locality?.subZone) locality.sub_zone = g.locality.subZone;

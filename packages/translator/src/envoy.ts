@@ -1,22 +1,22 @@
 import type { Identity, Model, Route, Service, TrustBundle } from '@meshgate/model';
-import { ads, cmp, DOWNSTREAM_TLS_TYPE, HCM_TYPE, routerFilter } from './common.ts';
+import type { Listener, RouteConfiguration, Secret, VirtualHost } from '@meshgate/envoy-api';
+import { ads, cmp, DOWNSTREAM_TLS_TYPE, HCM_TYPE, routerFilter, typed } from './common.ts';
 import { compareRoutes, domainsFor, guardedHeaders, translateRoute } from './routes.ts';
 
 /** A socket listener whose HttpConnectionManager fetches the RouteConfiguration of the same name. */
-export function envoyListener(l: Model['listeners'][number]): object {
+export function envoyListener(l: Model['listeners'][number]): Listener {
   // TLS termination: the certificates come over SDS by identity name, so a rotation changes only the Secret.
   const tls = l.tls
     ? {
         transport_socket: {
           name: 'envoy.transport_sockets.tls',
-          typed_config: {
-            '@type': DOWNSTREAM_TLS_TYPE,
+          typed_config: typed(DOWNSTREAM_TLS_TYPE, {
             common_tls_context: {
               tls_certificate_sds_secret_configs: [...l.tls.identities]
                 .sort(cmp)
                 .map((name) => ({ name, sds_config: ads() })),
             },
-          },
+          }),
         },
       }
     : {};
@@ -29,13 +29,12 @@ export function envoyListener(l: Model['listeners'][number]): object {
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': HCM_TYPE,
+            typed_config: typed(HCM_TYPE, {
               stat_prefix: l.name,
               codec_type: 'AUTO',
               rds: { config_source: ads(), route_config_name: l.name },
               http_filters: [routerFilter()],
-            },
+            }),
           },
         ],
       },
@@ -48,7 +47,7 @@ export function envoyRouteConfig(
   l: Model['listeners'][number],
   routes: Map<string, Route>,
   services: Map<string, Service>,
-): object {
+): RouteConfiguration {
   const guarded = guardedHeaders(services.values());
   const byHost = new Map<string, Route[]>();
   for (const rn of new Set(l.routes)) {
@@ -63,15 +62,17 @@ export function envoyRouteConfig(
   }
   const virtual_hosts = [...byHost.entries()]
     .sort(([a], [b]) => cmp(a, b))
-    .map(([host, rs]) => ({
-      name: host,
-      domains: domainsFor(host),
-      routes: [...rs].sort(compareRoutes).map((r) => translateRoute(r, services, 'envoy', guarded)),
-    }));
+    .map(
+      ([host, rs]): VirtualHost => ({
+        name: host,
+        domains: domainsFor(host),
+        routes: [...rs].sort(compareRoutes).map((r) => translateRoute(r, services, 'envoy', guarded)),
+      }),
+    );
   return { name: l.name, virtual_hosts };
 }
 
-export function identitySecret(i: Identity): object {
+export function identitySecret(i: Identity): Secret {
   return {
     name: i.name,
     tls_certificate: {
@@ -81,7 +82,7 @@ export function identitySecret(i: Identity): object {
   };
 }
 
-export function trustBundleSecret(b: TrustBundle): object {
+export function trustBundleSecret(b: TrustBundle): Secret {
   const pems = b.caPems.map((p) => (p.endsWith('\n') ? p : `${p}\n`));
   return { name: b.name, validation_context: { trusted_ca: { inline_string: pems.join('') } } };
 }

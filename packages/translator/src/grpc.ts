@@ -1,5 +1,6 @@
 import type { Model, Route, Service } from '@meshgate/model';
-import { ads, cmp, HCM_TYPE, headersToAdd, routerFilter } from './common.ts';
+import type { Listener, Route as EnvoyRoute, RouteConfiguration } from '@meshgate/envoy-api';
+import { ads, cmp, HCM_TYPE, headersToAdd, routerFilter, typed } from './common.ts';
 import { compareRoutes, translateRoute } from './routes.ts';
 
 /**
@@ -21,22 +22,21 @@ export function grpcTargets(model: Model): Map<string, Route[]> {
   return new Map([...targets.entries()].sort(([a], [b]) => cmp(a, b)));
 }
 
-export function grpcListener(target: string): object {
+export function grpcListener(target: string): Listener {
   return {
     name: target,
     api_listener: {
-      api_listener: {
-        '@type': HCM_TYPE,
+      api_listener: typed(HCM_TYPE, {
         stat_prefix: target,
         rds: { config_source: ads(), route_config_name: target },
         http_filters: [routerFilter()],
-      },
+      }),
     },
   };
 }
 
-export function grpcRouteConfig(target: string, routes: Route[], services: Map<string, Service>): object {
-  let entries: object[];
+export function grpcRouteConfig(target: string, routes: Route[], services: Map<string, Service>): RouteConfiguration {
+  let entries: EnvoyRoute[];
   if (routes.length > 0) {
     // Redirects and local responses are HTTP-proxy features: grpc-js-xds rejects the whole
     // RouteConfiguration that holds one, so gRPC clients do not get those routes.
@@ -47,7 +47,7 @@ export function grpcRouteConfig(target: string, routes: Route[], services: Map<s
   } else {
     // Implicit target of a service: everything goes to that service's cluster.
     const s = services.get(target);
-    const entry: Record<string, unknown> = { name: 'default', match: { prefix: '/' }, route: { cluster: target } };
+    const entry: EnvoyRoute = { name: 'default', match: { prefix: '/' }, route: { cluster: target } };
     if (s?.requestHeadersToAdd?.length) entry.request_headers_to_add = headersToAdd(s.requestHeadersToAdd);
     entries = [entry];
   }

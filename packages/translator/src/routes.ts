@@ -1,4 +1,15 @@
 import type { HeaderMatch, HeaderValue, Route, Service } from '@meshgate/model';
+import type {
+  ClusterWeight,
+  DirectResponseAction,
+  HeaderMatcher,
+  RedirectAction,
+  RetryPolicy,
+  Route as EnvoyRoute,
+  RouteAction,
+  RouteMatch,
+  WeightedCluster,
+} from '@meshgate/envoy-api';
 import type { Profile } from './types.ts';
 import { cmp, duration, headersToAdd } from './common.ts';
 
@@ -21,8 +32,8 @@ export function compareRoutes(a: Route, b: Route): number {
   );
 }
 
-function headerMatcher(h: HeaderMatch): object {
-  const m: Record<string, unknown> = { name: h.name };
+function headerMatcher(h: HeaderMatch): HeaderMatcher {
+  const m: HeaderMatcher = { name: h.name };
   if (h.exact !== undefined) m.string_match = { exact: h.exact };
   else if (h.prefix !== undefined) m.string_match = { prefix: h.prefix };
   else if (h.regex !== undefined) m.string_match = { safe_regex: { regex: h.regex } };
@@ -31,8 +42,8 @@ function headerMatcher(h: HeaderMatch): object {
   return m;
 }
 
-function routeMatch(r: Route): object {
-  const m: Record<string, unknown> = {};
+function routeMatch(r: Route): RouteMatch {
+  const m: RouteMatch = {};
   if (r.match.path !== undefined) m.path = r.match.path;
   else if (r.match.regex !== undefined) m.safe_regex = { regex: r.match.regex };
   else m.prefix = r.match.prefix;
@@ -117,9 +128,9 @@ export function translateRoute(
   services: Map<string, Service>,
   profile: Profile,
   guarded: Set<string> = new Set(),
-): object {
+): EnvoyRoute {
   if (r.redirect || r.directResponse) return nonForwarding(r);
-  const action: Record<string, unknown> = {};
+  const action: RouteAction = {};
   const bs = backends(r);
   const routeHeaders = [...(r.requestHeadersToAdd ?? [])];
   const routeRemovals = [...(r.requestHeadersToRemove ?? [])];
@@ -130,9 +141,9 @@ export function translateRoute(
     routeRemovals.push(...toStrip(guarded, svcHeaders, r.requestHeadersToAdd));
   } else {
     const { weights, total } = servedWeights(bs);
-    action.weighted_clusters = {
+    const weighted: WeightedCluster = {
       clusters: bs.map((b, i) => {
-        const c: Record<string, unknown> = { name: b.service, weight: { value: weights[i] } };
+        const c: ClusterWeight = { name: b.service, weight: { value: weights[i] } };
         const extra = services.get(b.service)?.requestHeadersToAdd ?? [];
         if (extra.length) c.request_headers_to_add = headersToAdd(extra);
         // Removal sits at the same level as the addition, so the order in which Envoy applies
@@ -142,7 +153,8 @@ export function translateRoute(
         return c;
       }),
     };
-    if (profile === 'grpc') (action.weighted_clusters as Record<string, unknown>).total_weight = { value: total };
+    if (profile === 'grpc') weighted.total_weight = { value: total };
+    action.weighted_clusters = weighted;
   }
   if (r.rewrite?.prefix !== undefined) {
     // "/" replacing a prefix "/api" must not turn "/api/x" into "//x" (Gateway API ReplacePrefixMatch).
@@ -161,23 +173,23 @@ export function translateRoute(
     if (profile === 'grpc') action.max_stream_duration = { max_stream_duration: duration(r.timeoutMs) };
   }
   if (r.retries) {
-    const p: Record<string, unknown> = { retry_on: r.retries.retryOn, num_retries: { value: r.retries.numRetries } };
+    const p: RetryPolicy = { retry_on: r.retries.retryOn, num_retries: { value: r.retries.numRetries } };
     if (r.retries.perTryTimeoutMs !== undefined) p.per_try_timeout = duration(r.retries.perTryTimeoutMs);
     action.retry_policy = p;
   }
-  const out: Record<string, unknown> = { name: r.name, match: routeMatch(r), route: action };
+  const out: EnvoyRoute = { name: r.name, match: routeMatch(r), route: action };
   if (routeHeaders.length) out.request_headers_to_add = headersToAdd(routeHeaders);
   if (routeRemovals.length) out.request_headers_to_remove = [...new Set(routeRemovals)].sort(cmp);
   responseHeaders(r, out);
   return out;
 }
 
-function responseHeaders(r: Route, out: Record<string, unknown>): void {
+function responseHeaders(r: Route, out: EnvoyRoute): void {
   if (r.responseHeadersToAdd?.length) out.response_headers_to_add = headersToAdd(r.responseHeadersToAdd);
   if (r.responseHeadersToRemove?.length) out.response_headers_to_remove = [...r.responseHeadersToRemove].sort(cmp);
 }
 
-const REDIRECT_CODE: Record<number, string> = {
+const REDIRECT_CODE: Record<number, NonNullable<RedirectAction['response_code']>> = {
   301: 'MOVED_PERMANENTLY',
   302: 'FOUND',
   303: 'SEE_OTHER',
@@ -193,11 +205,11 @@ function escapeRe(s: string): string {
  * A route answered by the proxy itself: a redirect or a local response. gRPC clients accept such
  * routes and fail the calls that match them (gRFC A28), which is the intended outcome.
  */
-function nonForwarding(r: Route): object {
-  const out: Record<string, unknown> = { name: r.name, match: routeMatch(r) };
+function nonForwarding(r: Route): EnvoyRoute {
+  const out: EnvoyRoute = { name: r.name, match: routeMatch(r) };
   if (r.redirect) {
     const d = r.redirect;
-    const red: Record<string, unknown> = {};
+    const red: RedirectAction = {};
     if (d.scheme !== undefined) red.scheme_redirect = d.scheme;
     if (d.host !== undefined) red.host_redirect = d.host;
     if (d.port !== undefined) red.port_redirect = d.port;
@@ -206,7 +218,7 @@ function nonForwarding(r: Route): object {
     if (d.statusCode !== undefined && d.statusCode !== 301) red.response_code = REDIRECT_CODE[d.statusCode];
     out.redirect = red;
   } else {
-    const dr: Record<string, unknown> = { status: r.directResponse!.status };
+    const dr: DirectResponseAction = { status: r.directResponse!.status };
     if (r.directResponse!.body !== undefined) dr.body = { inline_string: r.directResponse!.body };
     out.direct_response = dr;
   }

@@ -1,6 +1,14 @@
 import { isIP } from 'node:net';
 import { emptyModel, validateModel } from '@meshgate/model';
 import type { Model, ModelProblem, Service } from '@meshgate/model';
+import type {
+  Cluster,
+  ClusterLoadAssignment,
+  Listener,
+  Resource,
+  RouteConfiguration,
+  Secret,
+} from '@meshgate/envoy-api';
 import { TYPE, type Profile, type ResourceSet } from './types.ts';
 import { byName, cmp } from './common.ts';
 import { translateCluster } from './clusters.ts';
@@ -9,7 +17,7 @@ import { envoyListener, envoyRouteConfig, identitySecret, trustBundleSecret } fr
 import { grpcListener, grpcRouteConfig, grpcTargets } from './grpc.ts';
 
 export function emptyResourceSet(): ResourceSet {
-  return new Map(Object.values(TYPE).map((t) => [t, new Map<string, object>()]));
+  return new Map(Object.values(TYPE).map((t) => [t, new Map<string, Resource>()]));
 }
 
 /**
@@ -22,27 +30,37 @@ export function translate(model: Model, profile: Profile): { resources: Resource
 
   const services = new Map(model.services.map((s) => [s.name, s]));
   const routes = new Map(model.routes.map((r) => [r.name, r]));
-  const out = emptyResourceSet();
-  const put = (type: string, name: string, obj: object) => out.get(type)!.set(name, obj);
+  const listeners = new Map<string, Listener>();
+  const routeConfigs = new Map<string, RouteConfiguration>();
+  const clusters = new Map<string, Cluster>();
+  const assignments = new Map<string, ClusterLoadAssignment>();
+  const secrets = new Map<string, Secret>();
 
   for (const s of [...model.services].sort(byName)) {
-    put(TYPE.cluster, s.name, translateCluster(s, profile));
-    put(TYPE.endpoint, s.name, translateEndpoints(s, profile));
+    clusters.set(s.name, translateCluster(s, profile));
+    assignments.set(s.name, translateEndpoints(s, profile));
   }
   if (profile === 'envoy') {
     for (const l of [...model.listeners].sort(byName)) {
-      put(TYPE.listener, l.name, envoyListener(l));
-      put(TYPE.route, l.name, envoyRouteConfig(l, routes, services));
+      listeners.set(l.name, envoyListener(l));
+      routeConfigs.set(l.name, envoyRouteConfig(l, routes, services));
     }
-    for (const i of [...model.identities].sort(byName)) put(TYPE.secret, i.name, identitySecret(i));
-    for (const b of [...model.trustBundles].sort(byName)) put(TYPE.secret, b.name, trustBundleSecret(b));
+    for (const i of [...model.identities].sort(byName)) secrets.set(i.name, identitySecret(i));
+    for (const b of [...model.trustBundles].sort(byName)) secrets.set(b.name, trustBundleSecret(b));
   } else {
     for (const [target, rs] of grpcTargets(model)) {
-      put(TYPE.listener, target, grpcListener(target));
-      put(TYPE.route, target, grpcRouteConfig(target, rs, services));
+      listeners.set(target, grpcListener(target));
+      routeConfigs.set(target, grpcRouteConfig(target, rs, services));
     }
   }
-  const broken = checkResources(out);
+  const out: ResourceSet = new Map<string, Map<string, Resource>>([
+    [TYPE.listener, listeners],
+    [TYPE.route, routeConfigs],
+    [TYPE.cluster, clusters],
+    [TYPE.endpoint, assignments],
+    [TYPE.secret, secrets],
+  ]);
+  const broken = checkRefs(clusters, assignments, routeConfigs);
   if (broken.length > 0) return { resources: emptyResourceSet(), problems: broken };
   return { resources: out, problems: [] };
 }
@@ -97,7 +115,7 @@ export function translateEndpointUpdate(
   model: Model,
   services: readonly Service[],
   profile: Profile,
-): { assignments: Map<string, object>; problems: ModelProblem[] } {
+): { assignments: Map<string, ClusterLoadAssignment>; problems: ModelProblem[] } {
   // The services' references (trust bundle, client identity) are checked against the whole model.
   const sub: Model = { ...emptyModel(), services, identities: model.identities, trustBundles: model.trustBundles };
   const problems = [...validateModel(sub), ...endpointProblems(services)];
@@ -154,11 +172,19 @@ function extraProblems(model: Model): ModelProblem[] {
  * cluster has an assignment. A failure here is a translator bug, reported rather than shipped.
  */
 export function checkResources(set: ResourceSet): ModelProblem[] {
+  const clusters: ReadonlyMap<string, Cluster> = set.get(TYPE.cluster) ?? new Map();
+  const assignments: ReadonlyMap<string, ClusterLoadAssignment> = set.get(TYPE.endpoint) ?? new Map();
+  const routeConfigs: ReadonlyMap<string, RouteConfiguration> = set.get(TYPE.route) ?? new Map();
+  return checkRefs(clusters, assignments, routeConfigs);
+}
+
+function checkRefs(
+  clusters: ReadonlyMap<string, Cluster>,
+  assignments: ReadonlyMap<string, ClusterLoadAssignment>,
+  routeConfigs: ReadonlyMap<string, RouteConfiguration>,
+): ModelProblem[] {
   const problems: ModelProblem[] = [];
-  const clusters = set.get(TYPE.cluster) ?? new Map();
-  const assignments = set.get(TYPE.endpoint) ?? new Map();
-  for (const [name, c] of clusters) {
-    const cl = c as { type?: string; eds_cluster_config?: { service_name?: string } };
+  for (const [name, cl] of clusters) {
     const svc = cl.eds_cluster_config?.service_name || name;
     if (cl.type === 'EDS' && !assignments.has(svc))
       problems.push({
@@ -166,23 +192,13 @@ export function checkResources(set: ResourceSet): ModelProblem[] {
         message: `EDS cluster has no ClusterLoadAssignment ${JSON.stringify(svc)}`,
       });
   }
-  for (const [name, rc] of set.get(TYPE.route) ?? new Map()) {
-    for (const vh of (
-      rc as {
-        virtual_hosts: {
-          name: string;
-          routes: {
-            name: string;
-            route?: { cluster?: string; weighted_clusters?: { clusters: { name: string }[] } };
-          }[];
-        }[];
-      }
-    ).virtual_hosts) {
-      for (const r of vh.routes) {
+  for (const [name, rc] of routeConfigs) {
+    for (const vh of rc.virtual_hosts ?? []) {
+      for (const r of vh.routes ?? []) {
         // Redirects and local responses have no route action and name no cluster.
         const names = r.route?.cluster
           ? [r.route.cluster]
-          : (r.route?.weighted_clusters?.clusters ?? []).map((c) => c.name);
+          : (r.route?.weighted_clusters?.clusters ?? []).map((c) => c.name ?? '');
         for (const cn of names) {
           if (!clusters.has(cn))
             problems.push({

@@ -10,7 +10,7 @@ export {
   type Logger,
   type TypeUrl,
 } from './types.ts';
-export { envoyRoot, lookupMessage, protoDepsDir } from './protos.ts';
+export { envoyRoot, lookupMessage } from './protos.ts';
 export { encodeResource, decodeAny, ResourceEncodeError } from './codec.ts';
 export { XdsCache, type CacheChangeEvent, type CacheStats } from './cache.ts';
 export { XdsServer, defaultGroupFor, type XdsServerOptions } from './server.ts';

@@ -1,9 +1,10 @@
-// Envoy/xDS .proto loading. The .proto files are the ones @grpc/grpc-js-xds ships in its deps/ folder, resolved at
-// run time, so the repository never carries copies that could drift from the client library we test against.
+// Envoy/xDS .proto loading. The .proto files are the vendored subset in @meshgate/envoy-api (proto/), the same files
+// its TypeScript types are generated from, so what the translator is typed against is what the server encodes with.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
+import { protoIncludeDirs } from '@meshgate/envoy-api';
 
 /** The files whose messages (and everything they import) meshgate encodes or decodes. */
 const ENTRY_FILES = [
@@ -28,18 +29,10 @@ const ENTRY_FILES = [
 
 let root: protobuf.Root | undefined;
 
-/** Folder holding @grpc/grpc-js-xds's vendored .proto trees. */
-export function protoDepsDir(): string {
-  const require = createRequire(import.meta.url);
-  const pkg = require.resolve('@grpc/grpc-js-xds/package.json');
-  return join(dirname(pkg), 'deps');
-}
-
 /** Lazily loaded protobufjs Root (keepCase: true) with every xDS type meshgate uses, incl. HCM, router, TLS, bootstrap. */
 export function envoyRoot(): protobuf.Root {
   if (root) return root;
-  const deps = protoDepsDir();
-  const includeDirs = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d));
+  const includeDirs = protoIncludeDirs();
   // descriptor.proto (imported by validate/annotations) is not bundled in protobufjs's in-memory "common" set.
   includeDirs.push(dirname(createRequire(import.meta.url).resolve('protobufjs/package.json')));
   const r = new protobuf.Root();
@@ -57,8 +50,8 @@ export function envoyRoot(): protobuf.Root {
     r.resolveAll();
   } catch (err) {
     throw new Error(
-      `could not load the Envoy .proto files from ${deps} (${(err as Error).message}); ` +
-        'reinstall @grpc/grpc-js-xds (npm install) so its deps/ folder is present',
+      `could not load the Envoy .proto files from ${dirname(includeDirs[0])} (${(err as Error).message}); ` +
+        'a file imported by a vendored .proto is missing from packages/envoy-api/proto (see its README.md)',
     );
   }
   root = r;

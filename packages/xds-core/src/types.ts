@@ -1,14 +1,7 @@
-// Shared xDS constants. The translator declares an identical TYPE constant (translator/src/encode.test.ts checks they agree).
+// Shared xDS constants. The type URLs are @meshgate/envoy-api's table, re-exported for xds-core's own users.
+import { TYPE, type TypeUrl } from '@meshgate/envoy-api';
 
-export const TYPE = {
-  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-  secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
-} as const;
-
-export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
+export { TYPE, type TypeUrl };
 
 /** typeUrl -> (resource name -> plain object in protobufjs fromObject form, snake_case field names) */
 export type ResourceSet = Map<string, Map<string, object>>;
