@@ -8,6 +8,7 @@
 #                               next to the main checkout from a git worktree; a directory without go.mod means
 #                               the newest linkerd2-src-*.tar.gz in it)
 # Prints "<binary> <crd-dir>" on stdout; build output goes to stderr. Exit code 3 when no source is found.
+#   build-linkerd2.sh --source   only prints the source it would build from (exit code 3 when there is none)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 if [ -n "${MESHGATE_LINKERD2_SRC:-}" ]; then
@@ -25,6 +26,7 @@ if [ -d "$SRC" ] && [ ! -f "$SRC/go.mod" ]; then
   SRC="$TAR"
 fi
 [ -e "$SRC" ] || { echo "build-linkerd2: no linkerd2 source at $SRC; set MESHGATE_LINKERD2_SRC to a linkerd2 source tree or tarball" >&2; exit 3; }
+if [ "${1:-}" = "--source" ]; then echo "$SRC"; exit 0; fi
 
 # The label follows the source's content, so a different tree never reuses another one's binary.
 if [ -d "$SRC" ]; then
