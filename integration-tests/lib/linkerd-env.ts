@@ -207,3 +207,92 @@ export async function startLinkerdIdentity(opts: {
   }
   return { address: `127.0.0.1:${port}`, log, logText, stop };
 }
+
+export interface LinkerdDestination {
+  /** 127.0.0.1:PORT of the plaintext gRPC listener. */
+  address: string;
+  log: string;
+  logText(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Applies Linkerd's CRDs (the controller watches ServiceProfiles, Servers and ExternalWorkloads), creates the control
+ * namespace (it takes a Lease there) and starts `controller destination` against the API server of `kubeconfig`.
+ */
+export async function startLinkerdDestination(opts: {
+  controller: string;
+  crdDir: string;
+  kubeconfig: string;
+  dir: string;
+  kubectl: (args: string[], o?: { timeoutMs?: number }) => Promise<string>;
+  controlNamespace?: string;
+  trustDomain?: string;
+  /** A fixed port, e.g. to restart on the address clients already use. */
+  port?: number;
+}): Promise<LinkerdDestination> {
+  const cns = opts.controlNamespace ?? 'linkerd';
+  await opts.kubectl(['apply', '--server-side', '--field-manager=meshgate-tests', '-f', opts.crdDir]);
+  await opts.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s'], { timeoutMs: 130_000 });
+  await opts.kubectl(['create', 'namespace', cns]).catch((err: Error) => {
+    if (!/AlreadyExists/.test(err.message)) throw err;
+  });
+  const [port, metrics] = [opts.port ?? (await freePort()), await freePort()];
+  const log = join(opts.dir, `destination-${port}.log`);
+  const fd = openSync(log, 'a');
+  const child = spawn(
+    opts.controller,
+    [
+      'destination',
+      `-kubeconfig=${opts.kubeconfig}`,
+      `-addr=127.0.0.1:${port}`,
+      `-metrics-addr=127.0.0.1:${metrics}`,
+      `-controller-namespace=${cns}`,
+      `-identity-trust-domain=${opts.trustDomain ?? 'cluster.local'}`,
+      '-cluster-domain=cluster.local',
+      '-enable-endpoint-slices=true',
+    ],
+    // It names its Lease holder after HOSTNAME.
+    { stdio: ['ignore', fd, fd], env: { ...process.env, HOSTNAME: `meshgate-test-${port}` } },
+  );
+  closeSync(fd);
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  const logText = () => {
+    try {
+      return readFileSync(log, 'utf8');
+    } catch {
+      return '(no log)';
+    }
+  };
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  try {
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve, reject) => {
+          if (child.exitCode !== null)
+            return reject(new Error(`destination exited (${child.exitCode}):\n${logText()}`));
+          const s = connect(port, '127.0.0.1');
+          s.once('connect', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('error', () => resolve(false));
+        }),
+      'the Linkerd destination controller to listen',
+      60_000,
+      50,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address: `127.0.0.1:${port}`, log, logText, stop };
+}

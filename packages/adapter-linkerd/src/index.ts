@@ -25,3 +25,12 @@ export {
   identityServerName,
   checkIssuedCertificate,
 } from './identity.ts';
+export {
+  type GetDestination,
+  type TcpAddress,
+  type WeightedAddr,
+  type Update,
+  encodeGetDestination,
+  decodeUpdate,
+} from './destination-proto.ts';
+export { DestinationWatch, type DestinationState, type DestinationWatchOptions } from './destination.ts';
