@@ -108,6 +108,34 @@ export function makeLinkerdPki(
   };
 }
 
+/** A serving certificate for `dnsName` from the PKI's issuer, as Linkerd's identity would issue it to a proxy. */
+export function issueServingCert(pki: LinkerdPki, dir: string, dnsName: string): { chainPem: string; keyPem: string } {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'leaf.ext'),
+    `subjectAltName=DNS:${dnsName}\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n`,
+  );
+  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'leaf.key'], dir);
+  openssl(['req', '-new', '-key', 'leaf.key', '-subj', '/', '-out', 'leaf.csr'], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      join(pki.issuerDir, 'crt.pem'),
+      '-CAkey',
+      join(pki.issuerDir, 'key.pem'),
+    ].concat(['-CAcreateserial', '-days', '1', '-extfile', 'leaf.ext', '-out', 'leaf.crt']),
+    dir,
+  );
+  return {
+    chainPem: readFileSync(join(dir, 'leaf.crt'), 'utf8') + pki.issuerPem,
+    keyPem: readFileSync(join(dir, 'leaf.key'), 'utf8'),
+  };
+}
+
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');

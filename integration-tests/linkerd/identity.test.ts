@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +22,7 @@ import { type KubeEnv, kubeBinaries, startKubeEnv } from '../lib/kube-env.ts';
 import {
   type LinkerdIdentity,
   type LinkerdPki,
+  issueServingCert,
   linkerdBinaries,
   linkerdSourceMissing,
   makeLinkerdPki,
@@ -154,6 +157,61 @@ describe('Linkerd identity controller', { skip }, () => {
       rm.stop();
       c.close();
       await short.stop();
+    }
+  });
+
+  // In a cluster a linkerd-proxy terminates TLS in front of the controller with the name
+  // linkerd-identity.<ns>.serviceaccount.identity.<ns>.<td>. No proxy runs here, so a TLS front plays that part
+  // (a certificate from the same issuer, ALPN h2, bytes passed to the controller's plaintext port).
+  async function tlsFront(name: string) {
+    const cert = issueServingCert(pki, join(dir, `front-${name}`), name);
+    const server = createTlsServer({ cert: cert.chainPem, key: cert.keyPem, ALPNProtocols: ['h2'] }, (tls) => {
+      const [host, port] = identity.address.split(':');
+      const up = connect(Number(port), host);
+      tls.pipe(up).pipe(tls);
+      const close = () => {
+        tls.destroy();
+        up.destroy();
+      };
+      tls.on('error', close);
+      up.on('error', close);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+  }
+  const tlsClient = async (address: string) =>
+    new LinkerdIdentityClient({
+      serviceAccount: 'gateway',
+      namespace: 'edge',
+      address,
+      token: await token('gateway', 'edge', IDENTITY_TOKEN_AUDIENCE),
+      trustAnchorsPem: pki.anchorPem,
+    });
+
+  test('over TLS: the endpoint named linkerd-identity.linkerd.serviceaccount.identity.linkerd.cluster.local is trusted', async () => {
+    const front = await tlsFront('linkerd-identity.linkerd.serviceaccount.identity.linkerd.cluster.local');
+    const c = await tlsClient(front.address);
+    try {
+      assert.equal((await c.certify()).identity, IDENTITY);
+    } finally {
+      c.close();
+      front.close();
+    }
+  });
+
+  test('over TLS: an endpoint with another Linkerd name is refused before the token is sent', async (t) => {
+    const front = await tlsFront('linkerd-destination.linkerd.serviceaccount.identity.linkerd.cluster.local');
+    const c = await tlsClient(front.address);
+    try {
+      await assert.rejects(c.certify(), (e: LinkerdError) => {
+        t.diagnostic(e.message);
+        assert.equal(e.code, 'CERTIFY_UNAVAILABLE', e.message);
+        assert.match(e.message, /linkerd-identity\.linkerd\.serviceaccount\.identity\.linkerd\.cluster\.local/);
+        return true;
+      });
+    } finally {
+      c.close();
+      front.close();
     }
   });
 

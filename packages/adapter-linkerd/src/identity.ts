@@ -268,7 +268,11 @@ export class LinkerdIdentityClient {
     const o = this.#opts;
     const code = err?.code ?? grpc.status.UNKNOWN;
     const status = grpc.status[code] ?? String(code);
-    const details = redact(err?.details || err?.message || 'no details', token);
+    // grpc-js appends an empty "Resolution note:" to connection failures; it says nothing.
+    const details = redact(err?.details || err?.message || 'no details', token).replace(
+      /\.?\s*Resolution note:\s*$/,
+      '',
+    );
     const at = `the Linkerd identity controller at ${o.address}`;
     switch (code) {
       case grpc.status.UNAUTHENTICATED:
