@@ -4,9 +4,9 @@
 # code goes into meshgate. The Go module proxy refuses github.com/linkerd/linkerd2 itself, so its source is carried
 # (a directory or a .tar.gz holding go.mod, go.sum, controller/, pkg/, charts/, ...); its dependencies come from the
 # proxy. About 2.5 min and ~550 MB of module cache cold; an 82 MB binary.
-#   MESHGATE_LINKERD2_SRC=PATH  the source (default: ../shared/vendor/linkerd2 next to the repository root, or
-#                               next to the main checkout from a git worktree; a directory without go.mod means
-#                               the newest linkerd2-src-*.tar.gz in it)
+#   MESHGATE_LINKERD2_SRC=PATH  the source (default: the carried copy CI keeps beside the repository root, or beside
+#                               the main checkout from a git worktree; a directory without go.mod means the newest
+#                               linkerd2-src-*.tar.gz in it)
 # Prints "<binary> <crd-dir>" on stdout; build output goes to stderr. Exit code 3 when no source is found.
 #   build-linkerd2.sh --source   only prints the source it would build from (exit code 3 when there is none)
 set -euo pipefail
