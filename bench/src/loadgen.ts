@@ -105,6 +105,11 @@ abstract class SimStream {
   protected readonly seen = new Map<string, number>();
   protected readonly edsHave = new Set<string>();
   protected clusterCount = 0;
+
+  /** How far this stream got towards a full config (for a scenario's error message). */
+  progress(): string {
+    return `${this.clusterCount} clusters, ${this.edsHave.size} assignments, ${this.messages} responses, ${this.bytes} bytes`;
+  }
   protected ldsRequested = false;
   protected call!: H2Call;
   protected readonly node: NodeInfo;

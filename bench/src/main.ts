@@ -123,7 +123,10 @@ if (want('S3'))
 if (want('S6')) {
   const t0 = Date.now();
   try {
-    add('ours', await s6(cfg.quick ? S6_QUICK : S6_FULL, cfg.quick ? 200 : 1000));
+    add(
+      'ours',
+      await s6(cfg.quick ? S6_QUICK : S6_FULL, cfg.quick ? 200 : Number(process.env.MESHGATE_S6_PROXIES ?? 1000)),
+    );
   } catch (err) {
     console.error(`  S6 failed: ${(err as Error).message}`);
   }

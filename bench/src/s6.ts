@@ -111,7 +111,11 @@ export async function s6(shape: LoadShape, proxies: number): Promise<Figure[]> {
       });
       lg.start();
       const full = await lg.waitFull(300_000);
-      if (!full.done) throw new Error(`S6: ${full.full}/${proxies} proxies got every assignment; ${lg.errors()[0]}`);
+      if (!full.done)
+        throw new Error(
+          `S6: ${full.full}/${proxies} proxies got every assignment in 300 s; first stream: ${lg.streams[0]?.progress()}; ` +
+            `error: ${lg.errors()[0] ?? 'none'}`,
+        );
       const rssMB = procMemKB(mg.pid!).rssKB / 1024;
       fig('meshgate initial sync (start -> /readyz 200 with every endpoint)', 'ms', round(syncMs, 0));
       fig('kube-apiserver CPU during the sync', 's', round(apiCpu / 1000, 2));
