@@ -49,7 +49,7 @@ MOD
     -X istio.io/istio/pkg/version.buildStatus=Clean" \
     istio.io/istio/pilot/cmd/pilot-discovery
   DIR=$(go list -m -f '{{.Dir}}' istio.io/istio)
-  cp "$DIR/manifests/charts/base/files/crd-all.gen.yaml" "$CRDS.tmp"
+  install -m 0644 "$DIR/manifests/charts/base/files/crd-all.gen.yaml" "$CRDS.tmp"
   mv "$CRDS.tmp" "$CRDS"
   mv "$OUT.tmp" "$OUT"
   echo "build-istiod: built istiod $VERSION (1.31 development line, not an approved release) in $(( $(date +%s) - START )) s"
