@@ -21,7 +21,14 @@ import {
 } from '@meshgate/adapter-istio';
 import { CertificateAuthority, RotationManager } from '@meshgate/certs';
 import { type KubeEnv, kubeBinaries, startKubeEnv } from '../lib/kube-env.ts';
-import { adminRequester, type Istiod, istiodBinaries, istiodUnavailable, startIstiod } from '../lib/istiod.ts';
+import {
+  adminRequester,
+  type Istiod,
+  istiodBinaries,
+  istiodRouterClusters,
+  istiodUnavailable,
+  startIstiod,
+} from '../lib/istiod.ts';
 import { waitFor } from '../lib/wait.ts';
 
 const skip = istiodUnavailable();
@@ -55,7 +62,7 @@ function openssl(args: string[]): { status: number; out: string } {
   return { status: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
-describe('istio: identity from a real istiod', { skip }, () => {
+describe('istio: a real istiod', { skip }, () => {
   before(
     async () => {
       // One build at a time on a shared machine: the API server's first, then istiod's.
@@ -213,5 +220,77 @@ describe('istio: identity from a real istiod', { skip }, () => {
       rm.stop();
       c.close();
     }
+  });
+
+  test('the oracle: istiod gives an ingress gateway Istio mTLS to sidecar endpoints (SNI, ALPN, exact SAN, ROOTCA)', async () => {
+    // A Service whose one endpoint is a pod with the sidecar's tlsMode label and its own ServiceAccount. No kubelet
+    // runs, so the pod's IP is written into its status as the kubelet would.
+    await env.apply(`apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web-sa, namespace: shop}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {ports: [{name: http, port: 80, targetPort: 8080}], selector: {app: web}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web, security.istio.io/tlsMode: istio}}
+spec: {serviceAccountName: web-sa, containers: [{name: app, image: unused}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints: [{addresses: ["10.1.0.5"], conditions: {ready: true}, targetRef: {kind: Pod, name: web-1, namespace: shop}}]
+`);
+    await env.kubectl([
+      'patch',
+      'pod',
+      'web-1',
+      '-n',
+      'shop',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          phase: 'Running',
+          podIP: '10.1.0.5',
+          podIPs: [{ ip: '10.1.0.5' }],
+          conditions: [{ type: 'Ready', status: 'True' }],
+        },
+      }),
+    ]);
+    const name = 'outbound|80||web.shop.svc.cluster.local';
+    const mtls = await waitFor(
+      async () => {
+        const cluster = (await istiodRouterClusters(istiod, { namespace: NS, serviceAccount: SA })).get(name) as any;
+        const m = cluster?.transport_socket_matches?.find((t: any) => t.name === 'tlsMode-istio');
+        return m?.transport_socket?.typed_config?.common_tls_context?.combined_validation_context ? m : undefined;
+      },
+      `istiod's cluster ${name} with its tlsMode-istio transport socket`,
+      30_000,
+      500,
+    );
+    assert.deepEqual(mtls.match, { fields: { tlsMode: { stringValue: 'istio' } } });
+    const tls = mtls.transport_socket.typed_config;
+    assert.equal(tls.sni, 'outbound_.80_._.web.shop.svc.cluster.local');
+    const ctx = tls.common_tls_context;
+    assert.deepEqual(ctx.alpn_protocols, ['istio-peer-exchange', 'istio']);
+    assert.deepEqual(
+      ctx.tls_certificate_sds_secret_configs.map((s: { name: string }) => s.name),
+      ['default'],
+    );
+    assert.deepEqual(ctx.combined_validation_context.default_validation_context.match_subject_alt_names, [
+      { exact: 'spiffe://cluster.local/ns/shop/sa/web-sa' },
+    ]);
+    assert.equal(ctx.combined_validation_context.validation_context_sds_secret_config.name, 'ROOTCA');
   });
 });

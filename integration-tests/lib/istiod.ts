@@ -9,6 +9,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KubeRequester } from '@meshgate/adapter-istio';
+import { TYPE } from '@meshgate/xds-core';
+import { AdsClient } from '@meshgate/xds-core/testing';
 import type { KubeEnv } from './kube-env.ts';
 import { freePort, waitFor } from './wait.ts';
 
@@ -188,4 +190,37 @@ export async function startIstiod(kube: KubeEnv, opts: IstiodOptions = {}): Prom
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The clusters istiod generates for an Istio ingress gateway (node type `router`) in `namespace`: the oracle that
+ * meshgate's own Istio clusters are to agree with. Decoded as plain objects (snake_case; Struct values camelCase).
+ */
+export async function istiodRouterClusters(
+  istiod: Istiod,
+  o: { namespace: string; serviceAccount: string; podName?: string },
+): Promise<Map<string, Record<string, unknown>>> {
+  const str = (v: string) => ({ stringValue: v });
+  const c = await AdsClient.connect({
+    address: istiod.xdsAddress,
+    node: {
+      // <type>~<ip>~<pod>.<ns>~<ns>.svc.<domain>, as istiod parses a proxy's node id.
+      id: `router~10.255.0.1~${o.podName ?? 'meshgate-oracle'}.${o.namespace}~${o.namespace}.svc.cluster.local`,
+      metadata: {
+        fields: {
+          NAMESPACE: str(o.namespace),
+          SERVICE_ACCOUNT: str(o.serviceAccount),
+          CLUSTER_ID: str('Kubernetes'),
+          ISTIO_VERSION: str('1.31.0'),
+        },
+      },
+    },
+  });
+  try {
+    c.subscribe(TYPE.cluster, []);
+    const r = await c.next(TYPE.cluster, 20_000);
+    return new Map(r.resources.map((x) => [x.name, x.object ?? {}]));
+  } finally {
+    c.close();
+  }
 }
