@@ -105,7 +105,9 @@ export async function s6(shape: LoadShape, proxies: number): Promise<Figure[]> {
         target: `127.0.0.1:${mg.xdsPort}`,
         mode: 'sotw', // wildcard SotW streams share one encoded set; delta keeps per-name state per stream
         streams: proxies,
-        streamsPerChannel: 50,
+        // One connection per proxy, as Envoy has. Node's HTTP/2 stops reading a socket while its own write is pending,
+        // so 50 streams' 300 KB ACKs on one connection against 3 MB responses deadlocked the loadgen and server.
+        streamsPerChannel: 1,
         expectedServices: shape.services,
         nodePrefix: 's6',
       });

@@ -48,6 +48,33 @@ test('rotates from the certificate lifetime with 3 s TTLs, always before expiry'
   assert.equal(g[0].value, m.current()!.notAfter.getTime() / 1000);
 });
 
+test('measureFromReceipt: a CA that backdates NotBefore past half-life does not make renewal immediate', async (t) => {
+  const ca = await CertificateAuthority.createInMemory();
+  // As istiod issues a 60 s certificate: NotBefore 2 min in the past, so half of NotBefore..NotAfter is already gone.
+  const obtain = () => ca.issue({ spiffe: ID, ttlMs: 60_000, backdateMs: 120_000 });
+  for (const measureFromReceipt of [false, true]) {
+    const m = new RotationManager({
+      mesh: 'istio',
+      identity: 'default',
+      obtain,
+      measureFromReceipt,
+      trustBundle: ca.bundlePem,
+    });
+    t.after(() => m.stop());
+    const before = Date.now();
+    await m.start();
+    const s = m.status();
+    const renewal = s.nextRenewalAt!.getTime();
+    if (measureFromReceipt) {
+      assert.ok(renewal >= before + 0.45 * 60_000 - 1000, `renewal ${renewal - before} ms after receipt`);
+      assert.ok(renewal <= s.notAfter!.getTime() - 0.45 * 60_000 + 1000, 'and well before expiry');
+    } else {
+      assert.ok(renewal <= Date.now(), 'from NotBefore, renewal is already due: the loop the option prevents');
+    }
+    m.stop();
+  }
+});
+
 test('keeps the previous certificate when renewal returns something invalid', async (t) => {
   const ca = await CertificateAuthority.createInMemory();
   const otherCa = await CertificateAuthority.createInMemory();

@@ -44,6 +44,12 @@ export interface RotationOptions {
    * Without it, the bundle returned by obtain() is used (and must be present).
    */
   trustBundle?: TrustBundleInput | (() => TrustBundleInput);
+  /**
+   * Measure the lifetime from when a certificate arrived rather than from its NotBefore, when that is earlier. For
+   * CAs that backdate NotBefore by more than a short certificate lives at half-life (istiod: 2 min), where renewing
+   * from NotBefore would fall in the past and renew in a loop.
+   */
+  measureFromReceipt?: boolean;
 }
 
 export interface RotationStatus {
@@ -166,6 +172,8 @@ export class RotationManager {
   #unchanged = 0;
   #lastError: CertError | undefined;
   #rotations = 0;
+  /** When the certificate in service arrived. */
+  #receivedAt = 0;
   #inFlight: Promise<boolean> | undefined;
   #stopped = false;
   #started = false;
@@ -306,6 +314,7 @@ export class RotationManager {
       return false;
     }
     this.#current = cert;
+    this.#receivedAt = this.#now();
     this.#failures = 0;
     this.#unchanged = 0;
     this.#lastError = undefined;
@@ -344,10 +353,11 @@ export class RotationManager {
 
   #renewalTime(cert: IssuedCert): number {
     const nb = cert.notBefore.getTime();
-    const life = cert.notAfter.getTime() - nb;
+    const start = this.#o.measureFromReceipt ? Math.max(nb, this.#receivedAt) : nb;
+    const life = cert.notAfter.getTime() - start;
     // Jitter only pulls renewal earlier: renewing later than configured is never what an operator wants.
     const fraction = this.#o.renewAt * (1 - this.#o.jitter * Math.random());
-    return nb + life * fraction;
+    return start + life * fraction;
   }
 
   #retryBase(failures: number): number {

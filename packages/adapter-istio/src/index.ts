@@ -1,0 +1,23 @@
+// Istio without a sidecar: the gateway's workload identity straight from istiod's CA.
+export {
+  IstioCaClient,
+  readIstioRoot,
+  CREATE_CERTIFICATE,
+  DEFAULT_CA_ADDRESS,
+  DEFAULT_CA_SERVER_NAME,
+  ROOT_CONFIGMAP,
+  ROOT_CONFIGMAP_KEY,
+  type IstioCaClientOptions,
+  type IstioCertificate,
+} from './ca-client.ts';
+export { checkIstioChain, parseRoots, type CheckedChain, type ChainExpectations } from './chain.ts';
+export { IstioError, redact, type IstioErrorCode } from './errors.ts';
+export {
+  fileTokenSource,
+  tokenRequestSource,
+  ISTIO_CA_AUDIENCE,
+  type KubeRequester,
+  type TokenSource,
+  type TokenRequestOptions,
+} from './token.ts';
+export { encodeCertificateRequest, decodeCertificateResponse, type CertificateRequest } from './wire.ts';
