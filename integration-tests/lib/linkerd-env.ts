@@ -196,44 +196,7 @@ export async function startLinkerdIdentity(opts: {
     { stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  const logText = () => {
-    try {
-      return readFileSync(log, 'utf8');
-    } catch {
-      return '(no log)';
-    }
-  };
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-  };
-  try {
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve, reject) => {
-          if (child.exitCode !== null) return reject(new Error(`identity exited (${child.exitCode}):\n${logText()}`));
-          const s = connect(port, '127.0.0.1');
-          s.once('connect', () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.once('error', () => resolve(false));
-        }),
-      'the Linkerd identity controller to listen',
-      30_000,
-      50,
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { address: `127.0.0.1:${port}`, log, logText, stop };
+  return superviseListening(child, port, log, 'the Linkerd identity controller', 30_000);
 }
 
 export interface LinkerdDestination {
@@ -284,6 +247,20 @@ export async function startLinkerdDestination(opts: {
     { stdio: ['ignore', fd, fd], env: { ...process.env, HOSTNAME: `meshgate-test-${port}` } },
   );
   closeSync(fd);
+  return superviseListening(child, port, log, 'the Linkerd destination controller', 60_000);
+}
+
+/**
+ * Tracks a started controller (killed with the others at exit), waits until it accepts TCP connections on `port`
+ * and returns its handle; stops it and throws with its log when it exits or never listens.
+ */
+async function superviseListening(
+  child: ChildProcess,
+  port: number,
+  log: string,
+  what: string,
+  timeoutMs: number,
+): Promise<{ address: string; log: string; logText(): string; stop(): Promise<void> }> {
   live.add(child);
   child.once('exit', () => live.delete(child));
   const logText = () => {
@@ -305,8 +282,7 @@ export async function startLinkerdDestination(opts: {
     await waitFor(
       () =>
         new Promise<boolean>((resolve, reject) => {
-          if (child.exitCode !== null)
-            return reject(new Error(`destination exited (${child.exitCode}):\n${logText()}`));
+          if (child.exitCode !== null) return reject(new Error(`${what} exited (${child.exitCode}):\n${logText()}`));
           const s = connect(port, '127.0.0.1');
           s.once('connect', () => {
             s.destroy();
@@ -314,8 +290,8 @@ export async function startLinkerdDestination(opts: {
           });
           s.once('error', () => resolve(false));
         }),
-      'the Linkerd destination controller to listen',
-      60_000,
+      `${what} to listen`,
+      timeoutMs,
       50,
     );
   } catch (err) {
