@@ -3,6 +3,8 @@
 // can write: while grpc-js asks us to wait ('drain'), changes just accumulate as dirty names, so a slow client
 // costs memory proportional to its subscriptions, never a growing backlog, and never blocks other streams.
 import * as grpc from '@grpc/grpc-js';
+import { constants as http2Constants } from 'node:http2';
+import { http2StreamOf } from './flow-control.ts';
 import type { FullSet, XdsCache } from './cache.ts';
 import type { Logger, CachedResource } from './types.ts';
 import { TYPE, SHORT_NAME, SUPPORTED_TYPES, PUSH_ORDER, REMOVAL_ORDER } from './types.ts';
@@ -44,6 +46,8 @@ export interface StreamHost {
   readonly rejectUnknownTypes: boolean;
   /** How long changes wait for the answer to the previous response of their type before being sent regardless. */
   readonly ackWaitMs: number;
+  /** How long a stream may stay blocked on a client that does not read before it is closed (0: never). */
+  readonly stalledStreamMs: number;
   groupFor(node: XdsNode): string;
   /** The set of names in a SotW request list (cache-owned strings, '*' left out), shared by every stream that sent
    *  the same decoded list; callers must not mutate it. */
@@ -99,6 +103,8 @@ const WATCH_TYPE_MIN = 64;
 
 /** Default of XdsServerOptions.ackWaitMs. */
 export const ACK_WAIT_MS = 1000;
+/** Default of XdsServerOptions.stalledStreamMs. */
+export const STALLED_STREAM_MS = 60_000;
 
 export abstract class StreamBase<S extends WatchState = WatchState> {
   readonly id = nextStreamId++;
@@ -126,6 +132,7 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   #scheduled = false;
   #blocked = false;
   #ackTimer: NodeJS.Timeout | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
 
   constructor(host: StreamHost, call: DuplexCall, method: string, fixedType?: string) {
     this.host = host;
@@ -400,10 +407,40 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     });
     if (!ok && !this.#blocked) {
       this.#blocked = true;
+      const stalledMs = this.host.stalledStreamMs;
+      if (stalledMs > 0) this.#stallTimer = setTimeout(() => this.#dropStalled(stalledMs), stalledMs);
       this.call.once('drain', () => {
+        this.#clearStallTimer();
         this.#blocked = false;
         this.schedule();
       });
+    }
+  }
+
+  #clearStallTimer(): void {
+    if (this.#stallTimer) clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  /**
+   * The client has not read for stalledMs while a response waits: while blocked the stream queues nothing more
+   * (changes only mark names dirty), but the bytes already handed to HTTP/2 stay buffered for as long as the stream
+   * lives, and a status cannot reach a client that does not read. So the HTTP/2 stream is reset (RST_STREAM), which
+   * frees its buffers at once; the client sees CANCELLED and, if it is alive, reconnects and gets the current state.
+   */
+  #dropStalled(stalledMs: number): void {
+    this.#stallTimer = undefined;
+    if (this.closed) return;
+    const h2 = http2StreamOf(this.call);
+    const unsent = h2?.writableLength;
+    this.fail(
+      grpc.status.RESOURCE_EXHAUSTED,
+      `the client has not read its responses for ${Math.round(stalledMs / 1000)}s${unsent !== undefined ? ` (${unsent} bytes waiting)` : ''}; closing the stream`,
+    );
+    try {
+      if (h2 && !h2.destroyed) h2.close(http2Constants.NGHTTP2_CANCEL);
+    } catch {
+      /* already gone */
     }
   }
 
@@ -597,6 +634,7 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     this.closed = true;
     this.#dirty.clear();
     this.#clearAckTimer();
+    this.#clearStallTimer();
     try {
       this.unwatchAll();
     } finally {
