@@ -57,7 +57,11 @@ test('maxRequestBytes is checked', () => {
 test('a client that stops reading is dropped after stalledStreamMs, with its buffers freed', async (t) => {
   const h = await startServer(t, { stalledStreamMs: 500, ackWaitMs: 0 });
   // Big enough that a few responses overflow HTTP/2's and grpc-js's buffers of a client that does not read.
-  const big = (i: number) => cla('a', Array.from({ length: 4000 }, (_, k) => 1000 + ((k + i) % 60000)));
+  const big = (i: number) =>
+    cla(
+      'a',
+      Array.from({ length: 4000 }, (_, k) => 1000 + ((k + i) % 60000)),
+    );
   h.cache.publish('envoy', resourceSet(['a']));
   const { call, status } = rawStream(h, t);
   let got = 0;
@@ -76,7 +80,7 @@ test('a client that stops reading is dropped after stalledStreamMs, with its buf
   }
   await disconnected;
   assert.equal(
-    h.server.nodes().find((n) => n.node.id === 'stalled'),
+    h.server.nodes().find((n) => n.id === 'stalled'),
     undefined,
   );
   call.resume();
