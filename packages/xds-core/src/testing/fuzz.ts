@@ -3,7 +3,7 @@
 // seeds are valid inputs, so mutations land near the parsers' interesting paths, and a fixed seed makes every run
 // (and every crash) reproducible from the seed and the input number alone.
 //
-// Inputs per run: MESHGATE_FUZZ_INPUTS (default 5,000, the short run of `npm test`); seed: MESHGATE_FUZZ_SEED.
+// Inputs per run: MESHGATE_FUZZ_INPUTS (default: each test's short run in `npm test`); seed: MESHGATE_FUZZ_SEED.
 
 /** xoshiro128**, seeded through a splitmix-style hash: fast, and identical on every platform. */
 export class Prng {
@@ -143,8 +143,9 @@ export interface FuzzResult {
   ms: number;
 }
 
-export function fuzzSettings(env: NodeJS.ProcessEnv = process.env): { inputs: number; seed: number } {
-  const inputs = Number(env.MESHGATE_FUZZ_INPUTS ?? 5000);
+/** `shortRun`: the inputs of the run in `npm test` when MESHGATE_FUZZ_INPUTS is unset. */
+export function fuzzSettings(shortRun = 5000, env: NodeJS.ProcessEnv = process.env): { inputs: number; seed: number } {
+  const inputs = Number(env.MESHGATE_FUZZ_INPUTS || shortRun);
   const seed = Number(env.MESHGATE_FUZZ_SEED ?? 0x6d657368);
   if (!Number.isInteger(inputs) || inputs < 1) throw new Error(`MESHGATE_FUZZ_INPUTS must be a positive integer`);
   if (!Number.isInteger(seed)) throw new Error(`MESHGATE_FUZZ_SEED must be an integer`);
@@ -165,7 +166,11 @@ export function fuzz(
   const crashes: FuzzCrash[] = [];
   let crashCount = 0;
   const started = performance.now();
+  // Long runs say where they are (stderr), so a run cut short still tells how many inputs it tried.
+  const every = opts.inputs >= 100_000 ? 100_000 : 0;
   for (let i = 0; i < opts.inputs; i++) {
+    if (every && i > 0 && i % every === 0)
+      process.stderr.write(`fuzz: ${i} inputs, ${crashCount} crashes, ${Math.round(performance.now() - started)} ms\n`);
     const input = m.mutate();
     try {
       const o = target(input);
