@@ -42,6 +42,11 @@ export class MeshgateProcess {
     this.extraArgs = extraArgs;
   }
 
+  /** The running process's pid (undefined when stopped). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get adminUrl(): string {
     return `http://127.0.0.1:${this.adminPort}`;
   }

@@ -133,6 +133,10 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   #blocked = false;
   #ackTimer: NodeJS.Timeout | undefined;
   #stallTimer: NodeJS.Timeout | undefined;
+  /** Write times of the responses HTTP/2 has not sent yet (oldest first), and their bytes: what the client has not
+   *  taken. grpc-js calls a write's callback once HTTP/2 flow control let the message out. */
+  #unsentAt: number[] = [];
+  #unsentBytes = 0;
 
   constructor(host: StreamHost, call: DuplexCall, method: string, fixedType?: string) {
     this.host = host;
@@ -381,14 +385,21 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   #write(m: Outgoing): void {
     if (this.closed) return;
     let ok: boolean;
+    const size = m.buf.length;
     try {
-      ok = this.call.write(m.buf);
+      ok = this.call.write(m.buf, () => {
+        this.#unsentAt.shift();
+        this.#unsentBytes -= size;
+      });
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'write on a closed xDS stream');
       this.close();
       return;
     }
     const now = Date.now();
+    this.#unsentAt.push(now);
+    this.#unsentBytes += size;
+    if (!this.#stallTimer && this.host.stalledStreamMs > 0) this.#armStallTimer(this.host.stalledStreamMs);
     this.onWritten(m, now);
     const ts = this.typeStatus(m.typeUrl);
     ts.lastSentVersion = m.version;
@@ -407,10 +418,7 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     });
     if (!ok && !this.#blocked) {
       this.#blocked = true;
-      const stalledMs = this.host.stalledStreamMs;
-      if (stalledMs > 0) this.#stallTimer = setTimeout(() => this.#dropStalled(stalledMs), stalledMs);
       this.call.once('drain', () => {
-        this.#clearStallTimer();
         this.#blocked = false;
         this.schedule();
       });
@@ -422,20 +430,32 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     this.#stallTimer = undefined;
   }
 
+  #armStallTimer(ms: number): void {
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.closed || this.#unsentAt.length === 0) return;
+      const stalledMs = this.host.stalledStreamMs;
+      const waited = Date.now() - this.#unsentAt[0];
+      if (waited >= stalledMs) this.#dropStalled(waited);
+      else this.#armStallTimer(stalledMs - waited);
+    }, ms);
+    this.#stallTimer.unref?.();
+  }
+
   /**
-   * The client has not read for stalledMs while a response waits: while blocked the stream queues nothing more
-   * (changes only mark names dirty), but the bytes already handed to HTTP/2 stay buffered for as long as the stream
-   * lives, and a status cannot reach a client that does not read. So the HTTP/2 stream is reset (RST_STREAM), which
-   * frees its buffers at once; the client sees CANCELLED and, if it is alive, reconnects and gets the current state.
+   * The oldest response has waited unsent for `waitedMs` (the client does not read, so HTTP/2 flow control holds
+   * it). Memory is bounded meanwhile (grpc-js takes 16 messages before it asks us to wait, and while we wait changes
+   * only mark names dirty), but those bytes stay buffered for as long as the stream lives, and a status cannot reach
+   * a client that does not read. So the HTTP/2 stream is reset (RST_STREAM CANCEL), which frees its buffers at once;
+   * a live client sees CANCELLED, reconnects and gets the current state.
    */
-  #dropStalled(stalledMs: number): void {
-    this.#stallTimer = undefined;
+  #dropStalled(waitedMs: number): void {
     if (this.closed) return;
+    const unsent = this.#unsentBytes;
     const h2 = http2StreamOf(this.call);
-    const unsent = h2?.writableLength;
     this.fail(
       grpc.status.RESOURCE_EXHAUSTED,
-      `the client has not read its responses for ${Math.round(stalledMs / 1000)}s${unsent !== undefined ? ` (${unsent} bytes waiting)` : ''}; closing the stream`,
+      `the client has not read its responses for ${Math.round(waitedMs / 1000)}s (${this.#unsentAt.length} responses, ${unsent} bytes unsent; limit xds.stalledStreamTimeout ${Math.round(this.host.stalledStreamMs / 1000)}s); resetting the stream`,
     );
     try {
       if (h2 && !h2.destroyed) h2.close(http2Constants.NGHTTP2_CANCEL);
@@ -635,6 +655,8 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     this.#dirty.clear();
     this.#clearAckTimer();
     this.#clearStallTimer();
+    this.#unsentAt = [];
+    this.#unsentBytes = 0;
     try {
       this.unwatchAll();
     } finally {
