@@ -71,7 +71,7 @@ const XDS: ConfigSection = {
         maxRequestBytes: {
           spec: { kind: 'int', min: 1024, max: 2 ** 31 - 1, typeName: 'byte count' },
           default: String(DEFAULTS.maxRequestBytes),
-          doc: 'largest xDS request accepted, in bytes; a larger one ends its stream with RESOURCE_EXHAUSTED before it is decoded (a SotW request naming 100,000 resources is about 3 MB)',
+          doc: 'largest xDS request accepted, in bytes; a larger one ends its stream with RESOURCE_EXHAUSTED before it is decoded (a SotW request naming 100,000 resources of about 20 characters is 2.2 MB)',
         },
         stalledStreamTimeout: {
           spec: { kind: 'duration', minMs: 0 },
