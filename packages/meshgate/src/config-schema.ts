@@ -20,6 +20,8 @@ export const DEFAULTS = {
   debounce: '100ms',
   maxDelay: '1s',
   nackRetention: '5m',
+  maxRequestBytes: 4 * 1024 * 1024,
+  stalledStreamTimeout: '60s',
   logLevel: 'info',
   certsTrustBundle: 'mesh/meshgate/roots',
   certsTtl: '24h',
@@ -65,6 +67,16 @@ const XDS: ConfigSection = {
           spec: { kind: 'duration', minMs: 0 },
           default: DEFAULTS.nackRetention,
           doc: 'how long `/debug/nodes` keeps the NACKs of a node that disconnected (`0s` keeps none)',
+        },
+        maxRequestBytes: {
+          spec: { kind: 'int', min: 1024, max: 2 ** 31 - 1, typeName: 'byte count' },
+          default: String(DEFAULTS.maxRequestBytes),
+          doc: 'largest xDS request accepted, in bytes; a larger one ends its stream with RESOURCE_EXHAUSTED before it is decoded (a SotW request naming 100,000 resources of about 20 characters is 2.2 MB)',
+        },
+        stalledStreamTimeout: {
+          spec: { kind: 'duration', minMs: 0 },
+          default: DEFAULTS.stalledStreamTimeout,
+          doc: 'how long a client may leave a response unread (HTTP/2 flow control full) before its stream is reset and its buffers freed (`0s` never)',
         },
         tls: {
           spec: {

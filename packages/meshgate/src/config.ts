@@ -32,6 +32,10 @@ export interface MeshgateSettings {
     maxDelayMs: number;
     /** How long /debug/nodes keeps the NACKs of a node that disconnected (ms; 0 keeps none). */
     nackRetentionMs: number;
+    /** Largest request message accepted (bytes). */
+    maxRequestBytes: number;
+    /** How long a stream may leave a response unread before it is reset (ms; 0 never). */
+    stalledStreamMs: number;
     tls?: { certFile: string; keyFile: string; caFile: string };
     /** Serve key-holding Secrets to clients without a verified certificate (insecure, dev only). */
     insecureAllowUnauthenticatedSecrets: boolean;
@@ -169,6 +173,9 @@ export function readSettings(
       debounceMs,
       maxDelayMs,
       nackRetentionMs: (xds.nackRetention as number | undefined) ?? parseDuration(DEFAULTS.nackRetention)!,
+      maxRequestBytes: (xds.maxRequestBytes as number | undefined) ?? DEFAULTS.maxRequestBytes,
+      stalledStreamMs:
+        (xds.stalledStreamTimeout as number | undefined) ?? parseDuration(DEFAULTS.stalledStreamTimeout)!,
       ...(tls ? { tls: { certFile: rel(tls.certFile), keyFile: rel(tls.keyFile), caFile: rel(tls.caFile) } } : {}),
       // The flag can only turn the opt-in on, never override a file that has it on.
       insecureAllowUnauthenticatedSecrets: pick(

@@ -146,6 +146,8 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     cache,
     logger: log,
     departedRetentionMs: settings.xds.nackRetentionMs,
+    maxRequestBytes: settings.xds.maxRequestBytes,
+    stalledStreamMs: settings.xds.stalledStreamMs,
     authorizeSecret: (node: XdsNode, secretName: string, peer: PeerIdentity | undefined, info: SecretInfo) => {
       // Trust bundles are public. A Secret with a private key needs an authenticated client that the
       // identity's allowedNodes admits (node-authz.ts); one no identity claims (a race with a reload)

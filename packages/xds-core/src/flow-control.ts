@@ -8,7 +8,7 @@
 // grpc-js exposes neither the HTTP/2 session nor an option for this, so the session is reached through the call's
 // internal fields. That path is checked by flow-control.test.ts, and when a grpc-js update moves it the server
 // keeps working with the default windows and says so once in the log.
-import type { Http2Session } from 'node:http2';
+import type { Http2Session, Http2Stream } from 'node:http2';
 
 export interface ReceiveWindows {
   /** Connection-level window (bytes); 0 leaves grpc-js's 65,535. */
@@ -40,6 +40,18 @@ export function sessionOf(call: unknown): Http2Session | undefined {
   for (let depth = 0; c && depth < 8; depth++) {
     const session = (c as { stream?: { session?: unknown } }).stream?.session;
     if (session && typeof (session as Http2Session).setLocalWindowSize === 'function') return session as Http2Session;
+    c = (c as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
+/** The HTTP/2 stream under a grpc-js server call (same path as sessionOf), or undefined. */
+export function http2StreamOf(call: unknown): Http2Stream | undefined {
+  let c = (call as { call?: unknown } | undefined)?.call;
+  for (let depth = 0; c && depth < 8; depth++) {
+    const stream = (c as { stream?: unknown }).stream;
+    if (stream && typeof (stream as Http2Stream).close === 'function' && 'session' in (stream as object))
+      return stream as Http2Stream;
     c = (c as { nextCall?: unknown }).nextCall;
   }
   return undefined;

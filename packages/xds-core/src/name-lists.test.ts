@@ -82,3 +82,18 @@ test('malformed bytes are a decode failure; the cache stays within its byte budg
   for (let i = 0; i < 20; i++) de(encode({ type_url: TYPE.endpoint, resource_names: names(40, `p${i}`) }));
   assert.ok(cache.size >= 1 && cache.size <= 3, `kept ${cache.size} lists of ~1,200 bytes in 4,000`);
 });
+
+test('a known field under the wrong wire type is left to the plain decoder, so both agree on the names', () => {
+  // Field 5 (response_nonce) tagged as fixed32 and followed by 0: protobufjs reads an empty string and then every
+  // name, where skipping four bytes as fixed32 would swallow the start of the first name.
+  const bad = Buffer.concat([
+    encode({ type_url: TYPE.endpoint }),
+    Buffer.from([(5 << 3) | 5, 0]),
+    encode({ resource_names: names(20) }),
+  ]);
+  assert.equal(new NameListCache({ minNames: 2 }).split(bad), undefined);
+  const a = requestDeserializer(DR)(bad);
+  const b = requestDeserializer(DR, new NameListCache({ minNames: 2 }))(bad);
+  assert.deepEqual(a, b);
+  assert.equal((a as { resource_names: string[] }).resource_names.length, 20);
+});

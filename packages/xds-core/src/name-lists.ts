@@ -5,6 +5,8 @@ import protobuf from 'protobufjs';
 
 /** DiscoveryRequest.resource_names: field 3, length-delimited. */
 const RESOURCE_NAMES_TAG = (3 << 3) | 2;
+/** DiscoveryRequest's highest field number (resource_locators). */
+const MAX_KNOWN_FIELD = 7;
 
 export interface NameListCacheOptions {
   /** Lists shorter than this are decoded normally (default 16). */
@@ -45,6 +47,11 @@ export class NameListCache {
     while (r.pos < r.len) {
       const at = r.pos;
       const tag = r.uint32();
+      // protobufjs reads DiscoveryRequest's fields 1..7 (all length-delimited) whatever wire type the tag claims;
+      // skipping such a field by its claimed type would desynchronise this scan from the decoder that reads the
+      // rest, and the two would disagree about which names a malformed request carries (found by fuzzing).
+      const field = tag >>> 3;
+      if (field >= 1 && field <= MAX_KNOWN_FIELD && (tag & 7) !== 2) return undefined;
       if (tag === RESOURCE_NAMES_TAG) {
         if (start >= 0 && at !== end) return undefined;
         if (start < 0) start = at;

@@ -3,6 +3,8 @@
 // can write: while grpc-js asks us to wait ('drain'), changes just accumulate as dirty names, so a slow client
 // costs memory proportional to its subscriptions, never a growing backlog, and never blocks other streams.
 import * as grpc from '@grpc/grpc-js';
+import { constants as http2Constants } from 'node:http2';
+import { http2StreamOf } from './flow-control.ts';
 import type { FullSet, XdsCache } from './cache.ts';
 import type { Logger, CachedResource } from './types.ts';
 import { TYPE, SHORT_NAME, SUPPORTED_TYPES, PUSH_ORDER, REMOVAL_ORDER } from './types.ts';
@@ -44,6 +46,8 @@ export interface StreamHost {
   readonly rejectUnknownTypes: boolean;
   /** How long changes wait for the answer to the previous response of their type before being sent regardless. */
   readonly ackWaitMs: number;
+  /** How long a stream may stay blocked on a client that does not read before it is closed (0: never). */
+  readonly stalledStreamMs: number;
   groupFor(node: XdsNode): string;
   /** The set of names in a SotW request list (cache-owned strings, '*' left out), shared by every stream that sent
    *  the same decoded list; callers must not mutate it. */
@@ -99,6 +103,8 @@ const WATCH_TYPE_MIN = 64;
 
 /** Default of XdsServerOptions.ackWaitMs. */
 export const ACK_WAIT_MS = 1000;
+/** Default of XdsServerOptions.stalledStreamMs. */
+export const STALLED_STREAM_MS = 60_000;
 
 export abstract class StreamBase<S extends WatchState = WatchState> {
   readonly id = nextStreamId++;
@@ -126,6 +132,11 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   #scheduled = false;
   #blocked = false;
   #ackTimer: NodeJS.Timeout | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** Write times of the responses HTTP/2 has not sent yet (oldest first), and their bytes: what the client has not
+   *  taken. grpc-js calls a write's callback once HTTP/2 flow control let the message out. */
+  #unsentAt: number[] = [];
+  #unsentBytes = 0;
 
   constructor(host: StreamHost, call: DuplexCall, method: string, fixedType?: string) {
     this.host = host;
@@ -374,14 +385,21 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
   #write(m: Outgoing): void {
     if (this.closed) return;
     let ok: boolean;
+    const size = m.buf.length;
     try {
-      ok = this.call.write(m.buf);
+      ok = this.call.write(m.buf, () => {
+        this.#unsentAt.shift();
+        this.#unsentBytes -= size;
+      });
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'write on a closed xDS stream');
       this.close();
       return;
     }
     const now = Date.now();
+    this.#unsentAt.push(now);
+    this.#unsentBytes += size;
+    if (!this.#stallTimer && this.host.stalledStreamMs > 0) this.#armStallTimer(this.host.stalledStreamMs);
     this.onWritten(m, now);
     const ts = this.typeStatus(m.typeUrl);
     ts.lastSentVersion = m.version;
@@ -404,6 +422,45 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
         this.#blocked = false;
         this.schedule();
       });
+    }
+  }
+
+  #clearStallTimer(): void {
+    if (this.#stallTimer) clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  #armStallTimer(ms: number): void {
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.closed || this.#unsentAt.length === 0) return;
+      const stalledMs = this.host.stalledStreamMs;
+      const waited = Date.now() - this.#unsentAt[0];
+      if (waited >= stalledMs) this.#dropStalled(waited);
+      else this.#armStallTimer(stalledMs - waited);
+    }, ms);
+    this.#stallTimer.unref?.();
+  }
+
+  /**
+   * The oldest response has waited unsent for `waitedMs` (the client does not read, so HTTP/2 flow control holds
+   * it). Memory is bounded meanwhile (grpc-js takes 16 messages before it asks us to wait, and while we wait changes
+   * only mark names dirty), but those bytes stay buffered for as long as the stream lives, and a status cannot reach
+   * a client that does not read. So the HTTP/2 stream is reset (RST_STREAM CANCEL), which frees its buffers at once;
+   * a live client sees CANCELLED, reconnects and gets the current state.
+   */
+  #dropStalled(waitedMs: number): void {
+    if (this.closed) return;
+    const unsent = this.#unsentBytes;
+    const h2 = http2StreamOf(this.call);
+    this.fail(
+      grpc.status.RESOURCE_EXHAUSTED,
+      `the client has not read its responses for ${Math.round(waitedMs / 1000)}s (${this.#unsentAt.length} responses, ${unsent} bytes unsent; limit xds.stalledStreamTimeout ${Math.round(this.host.stalledStreamMs / 1000)}s); resetting the stream`,
+    );
+    try {
+      if (h2 && !h2.destroyed) h2.close(http2Constants.NGHTTP2_CANCEL);
+    } catch {
+      /* already gone */
     }
   }
 
@@ -597,6 +654,9 @@ export abstract class StreamBase<S extends WatchState = WatchState> {
     this.closed = true;
     this.#dirty.clear();
     this.#clearAckTimer();
+    this.#clearStallTimer();
+    this.#unsentAt = [];
+    this.#unsentBytes = 0;
     try {
       this.unwatchAll();
     } finally {

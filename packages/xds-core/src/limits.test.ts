@@ -1,0 +1,90 @@
+// The xDS port's size and time limits: an oversized request ends its own stream before it is decoded, and a client
+// that stops reading is dropped after stalledStreamMs with its buffers freed; everyone else is served throughout.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { TYPE } from './types.ts';
+import { XdsCache } from './cache.ts';
+import { XdsServer } from './server.ts';
+import { messageType } from './protos.ts';
+import { startServer, resourceSet, cla, names, eventually, type Harness } from './test-helpers.ts';
+
+const ADS_SOTW = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+const Req = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+
+async function stillServes(h: Harness): Promise<void> {
+  const c = await h.client({ id: `healthy-${Math.random()}` });
+  c.subscribe(TYPE.cluster, ['*']);
+  assert.ok(names(await c.next(TYPE.cluster)).length > 0);
+  c.close();
+}
+
+function rawStream(h: Harness, t: { after(fn: () => void): void }) {
+  const client = new grpc.Client(h.address, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  const call = client.makeBidiStreamRequest(
+    ADS_SOTW,
+    (o: object) => Buffer.from(Req.encode(Req.fromObject(o)).finish()),
+    (b: Buffer) => b,
+  );
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  call.on('error', () => {});
+  return { call, status };
+}
+
+test('a request over maxRequestBytes ends its stream with RESOURCE_EXHAUSTED; the server keeps serving', async (t) => {
+  const h = await startServer(t, { maxRequestBytes: 64 * 1024 });
+  h.cache.publish('envoy', resourceSet(['a']));
+  const { call, status } = rawStream(h, t);
+  call.write({
+    node: { id: 'big', user_agent_name: 'envoy' },
+    type_url: TYPE.cluster,
+    resource_names: Array.from({ length: 10_000 }, (_, i) => `cluster-with-a-long-name-${i}`),
+  });
+  const st = await status;
+  assert.equal(st.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.deepEqual(h.server.nodes(), [], 'the oversized request never registered a node');
+  await stillServes(h);
+});
+
+test('maxRequestBytes is checked', () => {
+  assert.throws(
+    () => new XdsServer({ cache: new XdsCache(), maxRequestBytes: 10 }),
+    /maxRequestBytes must be an integer between 1024/,
+  );
+});
+
+test('a client that stops reading is dropped after stalledStreamMs, with its buffers freed', async (t) => {
+  const h = await startServer(t, { stalledStreamMs: 500, ackWaitMs: 0 });
+  // Big enough that a few responses overflow HTTP/2's and grpc-js's buffers of a client that does not read.
+  const big = (i: number) =>
+    cla(
+      'a',
+      Array.from({ length: 4000 }, (_, k) => 1000 + ((k + i) % 60000)),
+    );
+  h.cache.publish('envoy', resourceSet(['a']));
+  const { call, status } = rawStream(h, t);
+  let got = 0;
+  call.on('data', () => got++);
+  call.write({ node: { id: 'stalled', user_agent_name: 'envoy' }, type_url: TYPE.endpoint, resource_names: ['a'] });
+  await eventually(() => got === 1, 5000, 'first response');
+  call.pause();
+  const disconnected = new Promise<void>((resolve) =>
+    h.server.on('disconnect', (e) => {
+      if (e.node === 'stalled') resolve();
+    }),
+  );
+  for (let i = 1; i <= 40; i++) {
+    h.cache.patch('envoy', TYPE.endpoint, new Map([['a', big(i)]]));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await disconnected;
+  assert.equal(
+    h.server.nodes().find((n) => n.id === 'stalled'),
+    undefined,
+  );
+  call.resume();
+  const st = await status;
+  assert.equal(st.code, grpc.status.CANCELLED, 'the client sees its stream reset');
+  await stillServes(h);
+});
