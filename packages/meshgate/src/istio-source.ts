@@ -39,6 +39,7 @@ export class IstioSource implements Source {
   /** The last root that parsed; kept when a later read fails, so a flaky API server does not drop the mesh. */
   #root = '';
   #rootError: string | undefined;
+  #lastCode: string | undefined;
 
   constructor(o: IstioSourceOptions) {
     this.#s = o.settings;
@@ -121,9 +122,16 @@ export class IstioSource implements Source {
       measureFromReceipt: true,
       trustBundle: () => this.#root,
       obtain: async () => {
-        await this.#refreshRoot();
-        const cert = await client.obtain();
-        return { chainPem: cert.chainPem, keyPem: cert.keyPem, bundlePem: cert.bundlePem };
+        try {
+          await this.#refreshRoot();
+          const cert = await client.obtain();
+          this.#lastCode = undefined;
+          return { chainPem: cert.chainPem, keyPem: cert.keyPem, bundlePem: cert.bundlePem };
+        } catch (err) {
+          // RotationManager wraps what obtain throws; keep istiod's own code (CA_AUTH_REFUSED...) for /readyz.
+          this.#lastCode = err instanceof IstioError ? err.code : undefined;
+          throw err;
+        }
       },
       onRotate: (cert) => {
         this.#log.info(
@@ -179,7 +187,7 @@ export class IstioSource implements Source {
         nextRenewalAt: st.nextRenewalAt?.toISOString(),
         rotations: st.rotations,
         consecutiveFailures: st.consecutiveFailures,
-        ...(st.consecutiveFailures > 0 && st.lastErrorCode ? { lastErrorCode: st.lastErrorCode } : {}),
+        ...(st.consecutiveFailures > 0 ? { lastErrorCode: this.#lastCode ?? st.lastErrorCode } : {}),
         ...(lastError ? { lastError } : {}),
       },
     });
