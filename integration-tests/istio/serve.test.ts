@@ -9,11 +9,12 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { tokenRequestSource } from '@meshgate/adapter-istio';
 import { CertificateAuthority } from '@meshgate/certs';
 import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { tempDir } from '../lib/fixture.ts';
-import { type Istiod, istiodBinaries, istiodUnavailable, startIstiod } from '../lib/istiod.ts';
+import { adminRequester, type Istiod, istiodBinaries, istiodUnavailable, startIstiod } from '../lib/istiod.ts';
 import { type KubeEnv, kubeBinaries, startKubeEnv, writeKubeconfig } from '../lib/kube-env.ts';
 import { MeshgateProcess } from '../lib/meshgate-process.ts';
 import { getJson, waitFor } from '../lib/wait.ts';
@@ -76,6 +77,28 @@ async function secretsOf(mg: MeshgateProcess, credentials?: grpc.ChannelCredenti
   }
 }
 
+/** Channel credentials with a client certificate from the xDS CA (what `xds.tls` verifies). */
+async function mtlsCredentials(): Promise<grpc.ChannelCredentials> {
+  const client = await xdsCa.issue({ spiffe: CLIENT_ID });
+  return grpc.credentials.createSsl(
+    Buffer.from(xdsCa.bundlePem),
+    Buffer.from(client.keyPem),
+    Buffer.from(client.chainPem),
+    {
+      checkServerIdentity: (_host, cert) =>
+        new X509Certificate(cert.raw).checkHost('localhost') ? undefined : new Error('xDS server is not localhost'),
+    },
+  );
+}
+
+/** The served certificate chain and key of the istio Secret, if the client holds it. */
+function servedIdentity(held: Map<string, { object: Record<string, unknown> | undefined }>) {
+  const s = held.get(SECRET)?.object as any;
+  const text = (f: any): string | undefined =>
+    f?.inline_string ?? (f?.inline_bytes ? Buffer.from(f.inline_bytes, 'base64').toString() : undefined);
+  return { chain: text(s?.tls_certificate?.certificate_chain), key: text(s?.tls_certificate?.private_key) };
+}
+
 describe('istio: meshgate serve with the gateway certificate from a real istiod', { skip }, () => {
   before(
     async () => {
@@ -117,23 +140,9 @@ describe('istio: meshgate serve with the gateway certificate from a real istiod'
       `xds:\n  tls: { certFile: xds/cert.pem, keyFile: xds/key.pem, caFile: xds/ca.pem }\n${istioSection()}`,
     );
     await mg.waitReady(60_000);
-    const client = await xdsCa.issue({ spiffe: CLIENT_ID });
-    const credentials = grpc.credentials.createSsl(
-      Buffer.from(xdsCa.bundlePem),
-      Buffer.from(client.keyPem),
-      Buffer.from(client.chainPem),
-      {
-        checkServerIdentity: (_host, cert) =>
-          new X509Certificate(cert.raw).checkHost('localhost') ? undefined : new Error('xDS server is not localhost'),
-      },
-    );
+    const credentials = await mtlsCredentials();
     const held = await secretsOf(mg, credentials);
-    const s = held.get(SECRET)?.object as any;
-    const chain: string = s?.tls_certificate?.certificate_chain?.inline_bytes
-      ? Buffer.from(s.tls_certificate.certificate_chain.inline_bytes, 'base64').toString()
-      : s?.tls_certificate?.certificate_chain?.inline_string;
-    const keyField = s?.tls_certificate?.private_key;
-    const key: string | undefined = keyField?.inline_string ?? keyField?.inline_bytes;
+    const { chain, key } = servedIdentity(held);
     assert.ok(chain && key, `${SECRET} with chain and key: ${JSON.stringify([...held.keys()])}\n${mg.logs()}`);
     writeFileSync(p('chain.pem'), chain);
     const v = openssl(['verify', '-CAfile', p('root.pem'), '-untrusted', p('chain.pem'), p('chain.pem')]);
@@ -183,5 +192,53 @@ describe('istio: meshgate serve with the gateway certificate from a real istiod'
     const page = JSON.stringify((await getJson(`${mg.adminUrl}/readyz`)).body);
     for (const text of [page, mg.logs(200_000)])
       assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./);
+  });
+
+  test('a renewal istiod refuses keeps the last good certificate in service and says why on /readyz', {
+    timeout: 300_000,
+  }, async () => {
+    // A projected-token-file setup: the file holds a good token, then one for another audience.
+    const api = adminRequester(env);
+    const good = await tokenRequestSource(api, { namespace: NS, serviceAccount: SA })();
+    const bad = await tokenRequestSource(api, { namespace: NS, serviceAccount: SA, audience: 'not-istio-ca' })();
+    writeFileSync(p('token'), good, { mode: 0o600 });
+    // istiod backdates NotBefore by 2 min; a 60 s certificate is renewed about 30 s after it arrives.
+    const mg = await serve(
+      'renew',
+      `xds:\n  tls: { certFile: xds/cert.pem, keyFile: xds/key.pem, caFile: xds/ca.pem }\n${istioSection(
+        '  tokenFile: token\n  ttl: 60s\n',
+      )}`,
+    );
+    await mg.waitReady(60_000);
+    const credentials = await mtlsCredentials();
+    const first = servedIdentity(await secretsOf(mg, credentials));
+    assert.ok(first.chain && first.key, mg.logs());
+    writeFileSync(p('token'), bad, { mode: 0o600 });
+    const istio: any = await waitFor(
+      async () => {
+        const r = await getJson(`${mg.adminUrl}/readyz`);
+        const s = (r.body as any)?.sources?.istio;
+        return s?.details?.lastErrorCode === 'CA_AUTH_REFUSED' ? s : undefined;
+      },
+      'the refused renewal on /readyz',
+      120_000,
+      500,
+    );
+    assert.equal(istio.synced, true, 'the certificate in service is kept');
+    assert.equal(istio.stale, true);
+    assert.match(istio.lastError, /refused the ServiceAccount token/);
+    const page = JSON.stringify((await getJson(`${mg.adminUrl}/readyz`)).body);
+    for (const t of [good, bad]) {
+      assert.ok(!page.includes(t), 'no token on /readyz');
+      assert.ok(!mg.logs(200_000).includes(t), 'no token in the log');
+    }
+    const now = servedIdentity(await secretsOf(mg, credentials));
+    assert.equal(now.chain, first.chain, 'the last good certificate is still served');
+    assert.equal(now.key, first.key);
+    // The fix is picked up at the next retry.
+    writeFileSync(p('token'), good, { mode: 0o600 });
+    await mg.waitReady(120_000);
+    const after = servedIdentity(await secretsOf(mg, credentials));
+    assert.notEqual(after.chain, first.chain, 'a new certificate once istiod accepts the token again');
   });
 });
