@@ -11,6 +11,7 @@ import { dnsNameProblem, KEY_TYPES, parseSpiffeId } from '@meshgate/certs';
 import { composeSchema } from '@meshgate/config-schema';
 import type { ConfigSection, ObjectSpec, Spec } from '@meshgate/config-schema';
 import { LOG_LEVELS } from './logger.ts';
+import { ISTIO_SECTION } from './istio-config.ts';
 
 export const DEFAULTS = {
   xdsPort: 18000,
@@ -236,6 +237,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   CERTS,
   CONSUL_SECTION,
   KUBERNETES,
+  ISTIO_SECTION,
 ];
 
 /** The whole config file. */

@@ -16,6 +16,7 @@ import type { CheckedText, Field, Spec } from '@meshgate/config-schema';
 import type { KeyType } from '@meshgate/certs';
 import type { CertsSettings } from './certs-source.ts';
 import { CONFIG_SCHEMA, DEFAULTS, MESHGATE_KEYS } from './config-schema.ts';
+import { type IstioSettings, istioSettings } from './istio-config.ts';
 
 export { MESHGATE_KEYS };
 /** One located error type for every config problem (file, flags, env); re-exported for embedders. */
@@ -50,6 +51,8 @@ export interface MeshgateSettings {
   kubeconfig?: string;
   /** The `certs:` section (built-in CA); absent without the section. */
   certs?: CertsSettings;
+  /** The `istio:` section (the gateway's certificate from istiod); absent without the section. */
+  istio?: IstioSettings;
   /** Every checked non-model section as written (durations in ms), for sections wired elsewhere. */
   sections: Record<string, unknown>;
 }
@@ -195,6 +198,7 @@ export function readSettings(
   if (v.consul !== undefined)
     settings.consul = consulOptions(v.consul, (path, reason) => r.error('environment', r.at(path), reason), env);
   if (v.certs !== undefined) settings.certs = certsSettings(v.certs, rel);
+  if (v.istio !== undefined) settings.istio = istioSettings(v.istio, rel);
   if (v.kubernetes !== undefined || flags.kubeconfig !== undefined) {
     const k = parseKubernetesConfig(v.kubernetes ?? null, 'kubernetes');
     for (const e of k.errors) r.error('type', r.at(e.path), e.message);

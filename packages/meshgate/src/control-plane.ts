@@ -21,6 +21,7 @@ import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { CertsSource } from './certs-source.ts';
+import { IstioSource } from './istio-source.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { secretAccess, secretsWarnings } from './node-authz.ts';
 import type { SecretsPolicy } from './node-authz.ts';
@@ -97,6 +98,14 @@ function buildSources(
   }
   if (settings.certs)
     sources.push(new CertsSource(settings.certs, log.child({ component: 'source', source: 'certs' })));
+  if (settings.istio)
+    sources.push(
+      new IstioSource({
+        settings: settings.istio,
+        kubeconfig: settings.kubeconfig,
+        logger: log.child({ component: 'source', source: 'istio' }),
+      }),
+    );
   return { sources, ...(consul ? { consul } : {}) };
 }
 
