@@ -14,13 +14,17 @@ export interface BuildOptions {
   inScope: (namespace: string) => boolean;
   gatewayApi: boolean;
   controllerName?: string;
+  /** Linkerd's injected-ingress mode (see serviceModels). */
+  linkerdIngress?: boolean;
 }
+
+const ingressOf = (o: BuildOptions) => (o.linkerdIngress ? { clusterDomain: o.clusterDomain } : undefined);
 
 export function buildModel(state: KubeState, o: BuildOptions): { model: Model; gateway: GatewayBuild } {
   const bySvc = slicesByService(state);
   const services: Service[] = [];
   for (const [key, svc] of state.services)
-    if (o.inScope(svc.namespace)) services.push(...serviceModels(svc, bySvc.get(key) ?? [], o.source));
+    if (o.inScope(svc.namespace)) services.push(...serviceModels(svc, bySvc.get(key) ?? [], o.source, ingressOf(o)));
   return assemble(services, state, o);
 }
 
@@ -110,7 +114,7 @@ export class ServiceModelCache {
         this.json.delete(k);
         continue;
       }
-      const list = serviceModels(svc, this.slices.get(k)?.values() ?? [], this.o.source);
+      const list = serviceModels(svc, this.slices.get(k)?.values() ?? [], this.o.source, ingressOf(this.o));
       const json = JSON.stringify(list);
       if (this.json.get(k) !== json) changed = true;
       this.json.set(k, json);

@@ -21,6 +21,11 @@ export interface KubernetesSourceOptions {
   namespaces?: NamespaceScope;
   /** Cluster DNS domain: a Service port is also a gRPC target `<svc>.<ns>.svc.<domain>:<port>`. Default 'cluster.local'. */
   clusterDomain?: string;
+  /**
+   * Linkerd's injected-ingress mode (the gateway pod carries `linkerd.io/inject: ingress`): Services are reached at
+   * their cluster IP with `l5d-dst-override: <svc>.<ns>.svc.<clusterDomain>:<port>`. Default false.
+   */
+  linkerdIngress?: boolean;
   /** Watch Pods to learn the service accounts behind endpoints (Istio/Linkerd identities). Default false. */
   pods?: boolean;
   /** Read GatewayClass, Gateway, HTTPRoute, GRPCRoute and ReferenceGrant (and TLS Secrets). Default true. */
@@ -62,6 +67,7 @@ const KNOWN = [
   'context',
   'namespaces',
   'pods',
+  'linkerdIngress',
   'clusterDomain',
   'gatewayApi',
   'controllerName',
@@ -139,6 +145,8 @@ export function parseKubernetesConfig(
   }
   const pods = bool(o, 'pods', p('pods'));
   if (pods !== undefined) out.pods = pods;
+  const linkerdIngress = bool(o, 'linkerdIngress', p('linkerdIngress'));
+  if (linkerdIngress !== undefined) out.linkerdIngress = linkerdIngress;
 
   const ns = o.namespaces;
   if (ns === 'all' || ns === undefined || ns === null) {

@@ -115,3 +115,30 @@ test('the incremental cache builds the same model as buildModel, also after slic
     ],
   );
 });
+
+test('Linkerd injected ingress: each port at the cluster IP with l5d-dst-override; headless Services keep their pods', () => {
+  const withIp = toService({
+    metadata: { name: 'cart', namespace: 'shop' },
+    spec: { clusterIP: '10.96.0.7', ports: [{ name: 'grpc', port: 8080 }] },
+  });
+  const pods = [slice('cart-1', [{ addresses: ['10.1.0.1'] }], [{ name: 'grpc', port: 50051 }])];
+  const [s] = serviceModels(withIp, pods, 'k', { clusterDomain: 'corp.local' });
+  assert.deepEqual(s.endpoints, [{ address: '10.96.0.7', port: 8080 }]);
+  assert.deepEqual(s.requestHeadersToAdd, [{ name: 'l5d-dst-override', value: 'cart.shop.svc.corp.local:8080' }]);
+
+  const headless = toService({
+    metadata: { name: 'cart', namespace: 'shop' },
+    spec: { clusterIP: 'None', ports: [{ name: 'grpc', port: 8080 }] },
+  });
+  const [h] = serviceModels(headless, pods, 'k', {});
+  assert.deepEqual(
+    h.endpoints.map((e) => `${e.address}:${e.port}`),
+    ['10.1.0.1:50051'],
+  );
+  assert.equal(h.requestHeadersToAdd?.[0].value, 'cart.shop.svc.cluster.local:8080');
+
+  // Without the mode: pod endpoints, no header.
+  const [plain] = serviceModels(withIp, pods, 'k');
+  assert.equal(plain.requestHeadersToAdd, undefined);
+  assert.equal(plain.endpoints[0].address, '10.1.0.1');
+});

@@ -60,17 +60,43 @@ export function portEndpoints(port: ServicePort, slices: Iterable<SliceInfo>): E
 }
 
 /** One model service per TCP port of the Service. */
-export function serviceModels(svc: ServiceInfo, slices: Iterable<SliceInfo>, source: string): Service[] {
+/**
+ * Linkerd's injected-ingress mode: the gateway pod's linkerd-proxy picks the destination from `l5d-dst-override`, so
+ * each Service port is reached at its cluster IP (the proxy balances over the endpoints, with mTLS) and every request
+ * carries `l5d-dst-override: <svc>.<ns>.svc.<clusterDomain>:<port>`, set over any client value.
+ */
+export interface LinkerdIngress {
+  clusterDomain?: string;
+}
+
+export function serviceModels(
+  svc: ServiceInfo,
+  slices: Iterable<SliceInfo>,
+  source: string,
+  linkerdIngress?: LinkerdIngress,
+): Service[] {
   if (svc.type === 'ExternalName') return [];
   const list = [...slices];
   const out: Service[] = [];
+  // Headless Services have no cluster IP: their pods are the only addresses, as without the mode.
+  const viaClusterIP = linkerdIngress && svc.clusterIP && svc.clusterIP !== 'None';
   for (const p of svc.ports) {
     if (p.protocol !== 'TCP' || !Number.isInteger(p.port)) continue;
     const protocol = portProtocol(p);
     out.push({
       name: serviceModelName(svc.namespace, svc.name, p.port),
-      endpoints: portEndpoints(p, list),
+      endpoints: viaClusterIP ? [{ address: svc.clusterIP, port: p.port }] : portEndpoints(p, list),
       ...(protocol ? { protocol } : {}),
+      ...(linkerdIngress
+        ? {
+            requestHeadersToAdd: [
+              {
+                name: 'l5d-dst-override',
+                value: serviceHostname(svc.namespace, svc.name, p.port, linkerdIngress.clusterDomain),
+              },
+            ],
+          }
+        : {}),
       source,
     });
   }

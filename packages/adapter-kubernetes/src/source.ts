@@ -119,6 +119,7 @@ export class KubernetesSource implements Source {
       gatewayApi: o.gatewayApi ?? true,
       controllerName: o.controllerName ?? DEFAULT_CONTROLLER,
       ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
+      ...(o.linkerdIngress ? { linkerdIngress: true } : {}),
     };
     this.cache = new ServiceModelCache(this.build);
   }

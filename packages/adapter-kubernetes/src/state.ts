@@ -16,6 +16,8 @@ export interface ServiceInfo {
   namespace: string;
   name: string;
   type: string;
+  /** spec.clusterIP: an address, 'None' for headless Services, '' when unset. */
+  clusterIP: string;
   ports: ServicePort[];
 }
 
@@ -113,6 +115,7 @@ export function toService(o: KubeObject): ServiceInfo {
     namespace: str(o.metadata.namespace),
     name: o.metadata.name,
     type: str(spec.type) || 'ClusterIP',
+    clusterIP: str(spec.clusterIP),
     ports: (Array.isArray(spec.ports) ? spec.ports : []).map(
       (p: { name?: string; port?: number; protocol?: string; appProtocol?: string }) => ({
         name: str(p.name),
