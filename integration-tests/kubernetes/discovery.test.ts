@@ -16,6 +16,8 @@ import {
 import { type MeshgateProcess, REPO_ROOT, runCli } from '../lib/meshgate-process.ts';
 import { bootstrapFiles, cCoreClient, countByServer, runClient } from '../lib/client-matrix.ts';
 import { waitFor } from '../lib/wait.ts';
+import { TYPE } from '@meshgate/xds-core';
+import { AdsClient } from '@meshgate/xds-core/testing';
 import { XdsClientProcess } from '../lib/xds-client.ts';
 
 let k: KubeMeshgate;
@@ -138,6 +140,40 @@ describe('kubernetes discovery', () => {
 
   test('a file route names a Kubernetes service (k8s/<ns>/<svc>/<port>) and reaches its endpoints', async () => {
     await waitServed('echo-b', 'the file route to the Kubernetes service', 'xds:///from-file.example');
+  });
+
+  test('linkerdIngress: the Service is reached at the cluster IP the API server gave it, with l5d-dst-override', async () => {
+    const clusterIP = JSON.parse(await k.env.kubectl(['get', 'service', '-n', 'shop', 'echo', '-o', 'json'])).spec
+      .clusterIP as string;
+    assert.match(clusterIP, /^\d+\.\d+\.\d+\.\d+$/);
+    const ingress = k.meshgate({}, { linkerdIngress: true });
+    await ingress.start();
+    await ingress.waitReady(30_000);
+    const c = await AdsClient.connect({
+      address: `127.0.0.1:${ingress.xdsPort}`,
+      node: { id: 'k8s-linkerd-ingress', user_agent_name: 'grpc-go' },
+      mode: 'sotw',
+    });
+    try {
+      const host = `echo.shop.svc.cluster.local:${ECHO_PORT}`;
+      c.subscribe(TYPE.endpoint, [TARGET]);
+      const eds = (await c.next(TYPE.endpoint, 10_000)).resources[0].object as {
+        endpoints: {
+          lb_endpoints: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[];
+        }[];
+      };
+      const addrs = eds.endpoints.flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address));
+      assert.deepEqual(addrs, [{ address: clusterIP, port_value: ECHO_PORT }]);
+      c.subscribe(TYPE.route, [host]);
+      const rc = JSON.stringify((await c.next(TYPE.route, 10_000)).resources[0].object);
+      assert.ok(
+        rc.includes('"key":"l5d-dst-override"') && rc.includes(`"value":"${host}"`),
+        `route for ${host} sets l5d-dst-override: ${rc}`,
+      );
+    } finally {
+      c.close();
+      await ingress.stop();
+    }
   });
 
   test('meshgate runs with only the chart RBAC: synced, not stale, every resource listed', async () => {
