@@ -10,6 +10,7 @@ import { ALLOWED_NODES, FILE_SECTIONS, NAME } from '@meshgate/adapter-file';
 import { dnsNameProblem, KEY_TYPES, parseSpiffeId } from '@meshgate/certs';
 import { composeSchema } from '@meshgate/config-schema';
 import type { ConfigSection, ObjectSpec, Spec } from '@meshgate/config-schema';
+import { LINKERD_SECTION } from './linkerd-source.ts';
 import { LOG_LEVELS } from './logger.ts';
 
 export const DEFAULTS = {
@@ -236,6 +237,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   CERTS,
   CONSUL_SECTION,
   KUBERNETES,
+  LINKERD_SECTION,
 ];
 
 /** The whole config file. */

@@ -15,6 +15,8 @@ import {
 import type { CheckedText, Field, Spec } from '@meshgate/config-schema';
 import type { KeyType } from '@meshgate/certs';
 import type { CertsSettings } from './certs-source.ts';
+import { linkerdSettings } from './linkerd-source.ts';
+import type { LinkerdSettings } from './linkerd-source.ts';
 import { CONFIG_SCHEMA, DEFAULTS, MESHGATE_KEYS } from './config-schema.ts';
 
 export { MESHGATE_KEYS };
@@ -50,6 +52,8 @@ export interface MeshgateSettings {
   kubeconfig?: string;
   /** The `certs:` section (built-in CA); absent without the section. */
   certs?: CertsSettings;
+  /** The `linkerd:` section (the gateway's Linkerd identity); absent without the section. */
+  linkerd?: LinkerdSettings;
   /** Every checked non-model section as written (durations in ms), for sections wired elsewhere. */
   sections: Record<string, unknown>;
 }
@@ -195,6 +199,7 @@ export function readSettings(
   if (v.consul !== undefined)
     settings.consul = consulOptions(v.consul, (path, reason) => r.error('environment', r.at(path), reason), env);
   if (v.certs !== undefined) settings.certs = certsSettings(v.certs, rel);
+  if (v.linkerd !== undefined) settings.linkerd = linkerdSettings(v.linkerd, rel);
   if (v.kubernetes !== undefined || flags.kubeconfig !== undefined) {
     const k = parseKubernetesConfig(v.kubernetes ?? null, 'kubernetes');
     for (const e of k.errors) r.error('type', r.at(e.path), e.message);

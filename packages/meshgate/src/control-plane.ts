@@ -21,6 +21,7 @@ import { createMetrics } from './metrics.ts';
 import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { CertsSource } from './certs-source.ts';
+import { LinkerdSource } from './linkerd-source.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { secretAccess, secretsWarnings } from './node-authz.ts';
 import type { SecretsPolicy } from './node-authz.ts';
@@ -97,6 +98,8 @@ function buildSources(
   }
   if (settings.certs)
     sources.push(new CertsSource(settings.certs, log.child({ component: 'source', source: 'certs' })));
+  if (settings.linkerd)
+    sources.push(new LinkerdSource(settings.linkerd, log.child({ component: 'source', source: 'linkerd' })));
   return { sources, ...(consul ? { consul } : {}) };
 }
 
