@@ -237,4 +237,67 @@ listeners:
     writeAtomic(p('secure-token'), goodToken);
     await secure.waitReady(90_000);
   });
+
+  test('without files: a TokenRequest and the trust-roots ConfigMap through the Kubernetes API; a garbage ConfigMap shows on /readyz', async (t) => {
+    const cm = (bundle: string) =>
+      env.kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'linkerd-identity-trust-roots', namespace: 'linkerd' },
+          data: { 'ca-bundle.crt': bundle },
+        }),
+      });
+    await cm(pki.anchorPem);
+    writeAtomic(
+      p('api.yaml'),
+      config(true, 'unused')
+        .replace(/ {2}tokenFile: .*\n/, '')
+        .replace(/ {2}trustAnchorsFile: .*\n/, `  kubeconfig: ${env.adminKubeconfig}\n`),
+    );
+    const api = new MeshgateProcess(p('api.yaml'), ['--xds-address', '127.0.0.1']);
+    try {
+      await api.start();
+      await api.waitReady(60_000);
+      const got = await secretsFor(api, mtlsCreds);
+      const chainPem = got.get(SECRET)?.tls_certificate?.certificate_chain?.inline_string ?? '';
+      const leaf = parseCertsPem(chainPem, 'served chain')[0];
+      assert.deepEqual(sansOf(leaf), { dns: [IDENTITY], uris: [], other: [] });
+      writeFileSync(p('api-chain.pem'), chainPem);
+      const out = execFileSync('openssl', [
+        'verify',
+        '-CAfile',
+        pki.anchorFile,
+        '-untrusted',
+        p('api-chain.pem'),
+        p('api-chain.pem'),
+      ]).toString();
+      assert.match(out, /api-chain\.pem: OK/);
+
+      await cm('not a certificate');
+      let text = '';
+      await waitFor(
+        async () => {
+          const r = await getJson(`${api.adminUrl}/readyz`);
+          text = JSON.stringify(r.body);
+          return r.status === 503 && /linkerd-identity-trust-roots/.test(text);
+        },
+        '/readyz 503 naming the trust-roots ConfigMap',
+        90_000,
+      );
+      t.diagnostic(text.match(/"lastError":"([^"]|\\")*linkerd-identity-trust-roots([^"]|\\")*"/)?.[0] ?? text);
+      assert.match(text, /ConfigMap linkerd\/linkerd-identity-trust-roots key ca-bundle\.crt/);
+      const still = await secretsFor(api, mtlsCreds);
+      assert.equal(
+        parseCertsPem(still.get(SECRET)?.tls_certificate?.certificate_chain?.inline_string ?? '', 'chain')[0]
+          .fingerprint256,
+        leaf.fingerprint256,
+        'the last good certificate stays served',
+      );
+      await cm(pki.anchorPem);
+      await api.waitReady(90_000);
+    } finally {
+      await api.stop();
+    }
+  });
 });

@@ -38,3 +38,5 @@ export type {
   SliceEndpoint,
   SliceInfo,
 } from './state.ts';
+export { createKubeClient, loadKubeConfig } from './kube.ts';
+export type { KubeClient, KubeCredentials } from './kube.ts';

@@ -99,7 +99,9 @@ function buildSources(
   if (settings.certs)
     sources.push(new CertsSource(settings.certs, log.child({ component: 'source', source: 'certs' })));
   if (settings.linkerd)
-    sources.push(new LinkerdSource(settings.linkerd, log.child({ component: 'source', source: 'linkerd' })));
+    sources.push(
+      new LinkerdSource(settings.linkerd, log.child({ component: 'source', source: 'linkerd' }), settings.kubeconfig),
+    );
   return { sources, ...(consul ? { consul } : {}) };
 }
 

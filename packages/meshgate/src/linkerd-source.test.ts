@@ -57,7 +57,6 @@ test('linkerd: every problem is located and named; serve refuses to start', () =
         (e: InvalidConfigError) => {
           const text = e.problems.map((x) => `${x.line}: ${x.path}: ${x.reason}`).join('\n');
           assert.match(text, /^2: linkerd: missing required key "namespace"/m);
-          assert.match(text, /^2: linkerd: missing required key "trustAnchorsFile"/m);
           assert.match(text, /^2: linkerd\.identityAddress: .*not host:port/m);
           assert.match(text, /^3: linkerd\.serviceAccount: .*not a Kubernetes name/m);
           assert.match(text, /^5: linkerd\.transport: .*tls, plaintext/m);
@@ -78,4 +77,13 @@ test('linkerd: plaintext to the identity controller is allowed only with a warni
       assert.match(w[0], /plaintext.*token.*10\.0\.0\.1:8080 unencrypted/);
     },
   );
+});
+
+test('linkerd: without tokenFile and trustAnchorsFile the Kubernetes API is used, with the section kubeconfig resolved', () => {
+  withFile('linkerd:\n  serviceAccount: gw\n  namespace: edge\n  kubeconfig: kc.yaml\n', (f, dir) => {
+    const s = loadSettings(f, {}, {}).linkerd!;
+    assert.equal(s.tokenFile, undefined);
+    assert.equal(s.trustAnchorsFile, undefined);
+    assert.equal(s.kubeconfig, join(dir, 'kc.yaml'));
+  });
 });

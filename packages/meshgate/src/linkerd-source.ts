@@ -4,7 +4,15 @@
 // failed renewal keeps the last good certificate in service and says why on /readyz. The token is read from its
 // file on every call (kubelet rotates projected tokens) and never reaches a log, an error or the status.
 import { readFile } from 'node:fs/promises';
-import { LinkerdIdentityClient } from '@meshgate/adapter-linkerd';
+import {
+  IDENTITY_TOKEN_AUDIENCE,
+  LinkerdIdentityClient,
+  TRUST_ROOTS_CONFIGMAP,
+  trustAnchorsFromConfigMap,
+  trustRootsSource,
+} from '@meshgate/adapter-linkerd';
+import { createKubeClient, loadKubeConfig } from '@meshgate/adapter-kubernetes';
+import type { KubeClient } from '@meshgate/adapter-kubernetes';
 import { ALLOWED_NODES, NAME } from '@meshgate/adapter-file';
 import { RotationManager } from '@meshgate/certs';
 import { parseDuration } from '@meshgate/config-schema';
@@ -68,13 +76,15 @@ export const LINKERD_SECTION: ConfigSection = {
         namespace: { spec: DNS_LABEL, required: true, doc: "the gateway's namespace" },
         tokenFile: {
           spec: PATH,
-          required: true,
-          doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal',
+          doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal; without it, a TokenRequest for that ServiceAccount through the Kubernetes API (`kubeconfig`) on every renewal',
         },
         trustAnchorsFile: {
           spec: PATH,
-          required: true,
-          doc: 'PEM trust anchors (what ConfigMap `linkerd-identity-trust-roots` key `ca-bundle.crt` holds; mount it), read on every renewal',
+          doc: 'PEM trust anchors, read on every renewal; without it, ConfigMap `linkerd-identity-trust-roots` key `ca-bundle.crt` in `linkerdNamespace`, read through the Kubernetes API on every renewal',
+        },
+        kubeconfig: {
+          spec: PATH,
+          doc: "kubeconfig for the TokenRequest and the trust-roots ConfigMap; default `--kubeconfig` / `kubernetes.kubeconfig`, else the pod's own ServiceAccount",
         },
         transport: {
           spec: {
@@ -112,8 +122,11 @@ export interface LinkerdSettings {
   trustDomain: string;
   serviceAccount: string;
   namespace: string;
-  tokenFile: string;
-  trustAnchorsFile: string;
+  /** Absent: a TokenRequest through the Kubernetes API. */
+  tokenFile?: string;
+  /** Absent: the trust-roots ConfigMap through the Kubernetes API. */
+  trustAnchorsFile?: string;
+  kubeconfig?: string;
   transport: 'tls' | 'plaintext';
   secretName: string;
   trustBundle: string;
@@ -131,8 +144,9 @@ export function linkerdSettings(c: Record<string, any>, rel: (p: string) => stri
     trustDomain: c.trustDomain ?? d.trustDomain,
     serviceAccount: c.serviceAccount,
     namespace: c.namespace,
-    tokenFile: rel(c.tokenFile),
-    trustAnchorsFile: rel(c.trustAnchorsFile),
+    ...(c.tokenFile !== undefined ? { tokenFile: rel(c.tokenFile) } : {}),
+    ...(c.trustAnchorsFile !== undefined ? { trustAnchorsFile: rel(c.trustAnchorsFile) } : {}),
+    ...(c.kubeconfig !== undefined ? { kubeconfig: rel(c.kubeconfig) } : {}),
     transport: c.transport ?? d.transport,
     secretName: c.secretName ?? d.secretName,
     trustBundle: c.trustBundle ?? d.trustBundle,
@@ -160,17 +174,23 @@ async function readInput(file: string, what: string): Promise<string> {
   }
 }
 
+const TOKEN_LIFETIME_S = 3600;
+
 export class LinkerdSource implements Source {
   readonly name = 'linkerd';
   private readonly settings: LinkerdSettings;
   private readonly log: Logger;
   private readonly client: LinkerdIdentityClient;
   private readonly manager: RotationManager;
+  private readonly kubeconfig: string | undefined;
+  private kube: KubeClient | undefined;
   private sink: SourceSink | undefined;
 
-  constructor(settings: LinkerdSettings, log: Logger) {
+  /** `kubeconfig`: the one from --kubeconfig or `kubernetes.kubeconfig`, used when the section names none. */
+  constructor(settings: LinkerdSettings, log: Logger, kubeconfig?: string) {
     this.settings = settings;
     this.log = log;
+    this.kubeconfig = settings.kubeconfig ?? kubeconfig;
     const s = settings;
     this.client = new LinkerdIdentityClient({
       serviceAccount: s.serviceAccount,
@@ -180,8 +200,9 @@ export class LinkerdSource implements Source {
       address: s.identityAddress,
       transport: s.transport,
       timeoutMs: s.timeoutMs,
-      token: () => readInput(s.tokenFile, 'token'),
-      trustAnchorsPem: () => readInput(s.trustAnchorsFile, 'trust anchors'),
+      token: () => (s.tokenFile ? readInput(s.tokenFile, 'token') : this.requestToken()),
+      trustAnchorsPem: () =>
+        s.trustAnchorsFile ? readInput(s.trustAnchorsFile, 'trust anchors') : this.readTrustRootsConfigMap(),
     });
     this.manager = new RotationManager({
       mesh: 'linkerd',
@@ -209,6 +230,45 @@ export class LinkerdSource implements Source {
         this.reportStatus();
       },
     });
+  }
+
+  private api(): KubeClient {
+    this.kube ??= createKubeClient(
+      loadKubeConfig(this.kubeconfig ? { kubeconfig: this.kubeconfig } : { inCluster: true }),
+    );
+    return this.kube;
+  }
+
+  /** A token for the gateway's ServiceAccount with Linkerd's audience, fresh for every Certify. */
+  private async requestToken(): Promise<string> {
+    const s = this.settings;
+    const path = `/api/v1/namespaces/${s.namespace}/serviceaccounts/${s.serviceAccount}/token`;
+    let res: { status?: { token?: string } } | undefined;
+    try {
+      res = await this.api().request('POST', path, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { audiences: [IDENTITY_TOKEN_AUDIENCE], expirationSeconds: TOKEN_LIFETIME_S },
+      });
+    } catch (err) {
+      throw new Error(
+        `cannot get a token for ServiceAccount ${s.namespace}/${s.serviceAccount} through the Kubernetes API (${(err as Error).message}); allow meshgate to create serviceaccounts/token for it, or set linkerd.tokenFile to a projected token with audience ${IDENTITY_TOKEN_AUDIENCE}`,
+      );
+    }
+    return res?.status?.token ?? '';
+  }
+
+  private async readTrustRootsConfigMap(): Promise<string> {
+    const ns = this.settings.linkerdNamespace;
+    let cm: Parameters<typeof trustAnchorsFromConfigMap>[0];
+    try {
+      cm = await this.api().request('GET', `/api/v1/namespaces/${ns}/configmaps/${TRUST_ROOTS_CONFIGMAP}`);
+    } catch (err) {
+      throw new Error(
+        `cannot read ${trustRootsSource(ns)} through the Kubernetes API (${(err as Error).message}); allow meshgate to get that ConfigMap, check linkerd.linkerdNamespace, or set linkerd.trustAnchorsFile`,
+      );
+    }
+    return trustAnchorsFromConfigMap(cm).pem;
   }
 
   async start(sink: SourceSink): Promise<void> {
@@ -251,6 +311,8 @@ export class LinkerdSource implements Source {
       lastUpdateAt: Date.now(),
       details: {
         identityAddress: this.settings.identityAddress,
+        token: this.settings.tokenFile ? 'file' : 'TokenRequest',
+        trustAnchors: this.settings.trustAnchorsFile ? 'file' : trustRootsSource(this.settings.linkerdNamespace),
         transport: this.settings.transport,
         identity: this.client.identity,
         secret: this.settings.secretName,
