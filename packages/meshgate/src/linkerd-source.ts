@@ -45,7 +45,7 @@ export const LINKERD_SECTION: ConfigSection = {
   key: 'linkerd',
   owner: '@meshgate/meshgate',
   field: {
-    doc: "Linkerd direct mode: the gateway's Linkerd identity from Linkerd's identity controller, served over SDS, renewed at about half its lifetime",
+    doc: "the gateway's Linkerd identity (direct mode) from Linkerd's identity controller, served over SDS",
     spec: {
       kind: 'object',
       fields: {
