@@ -10,6 +10,7 @@ import { ALLOWED_NODES, FILE_SECTIONS, NAME } from '@meshgate/adapter-file';
 import { dnsNameProblem, KEY_TYPES, parseSpiffeId } from '@meshgate/certs';
 import { composeSchema } from '@meshgate/config-schema';
 import type { ConfigSection, ObjectSpec, Spec } from '@meshgate/config-schema';
+import { LINKERD_SECTION } from './linkerd-source.ts';
 import { LOG_LEVELS } from './logger.ts';
 import { ISTIO_SECTION } from './istio-config.ts';
 
@@ -238,6 +239,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   CONSUL_SECTION,
   KUBERNETES,
   ISTIO_SECTION,
+  LINKERD_SECTION,
 ];
 
 /** The whole config file. */

@@ -15,6 +15,8 @@ import {
 import type { CheckedText, Field, Spec } from '@meshgate/config-schema';
 import type { KeyType } from '@meshgate/certs';
 import type { CertsSettings } from './certs-source.ts';
+import { linkerdSettings } from './linkerd-source.ts';
+import type { LinkerdSettings } from './linkerd-source.ts';
 import { CONFIG_SCHEMA, DEFAULTS, MESHGATE_KEYS } from './config-schema.ts';
 import { type IstioSettings, istioSettings } from './istio-config.ts';
 
@@ -53,6 +55,8 @@ export interface MeshgateSettings {
   certs?: CertsSettings;
   /** The `istio:` section (the gateway's certificate from istiod); absent without the section. */
   istio?: IstioSettings;
+  /** The `linkerd:` section (the gateway's Linkerd identity); absent without the section. */
+  linkerd?: LinkerdSettings;
   /** Every checked non-model section as written (durations in ms), for sections wired elsewhere. */
   sections: Record<string, unknown>;
 }
@@ -199,6 +203,7 @@ export function readSettings(
     settings.consul = consulOptions(v.consul, (path, reason) => r.error('environment', r.at(path), reason), env);
   if (v.certs !== undefined) settings.certs = certsSettings(v.certs, rel);
   if (v.istio !== undefined) settings.istio = istioSettings(v.istio, rel);
+  if (v.linkerd !== undefined) settings.linkerd = linkerdSettings(v.linkerd, rel);
   if (v.kubernetes !== undefined || flags.kubeconfig !== undefined) {
     const k = parseKubernetesConfig(v.kubernetes ?? null, 'kubernetes');
     for (const e of k.errors) r.error('type', r.at(e.path), e.message);

@@ -22,6 +22,7 @@ import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { CertsSource } from './certs-source.ts';
 import { IstioSource } from './istio-source.ts';
+import { LinkerdSource } from './linkerd-source.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { secretAccess, secretsWarnings } from './node-authz.ts';
 import type { SecretsPolicy } from './node-authz.ts';
@@ -105,6 +106,10 @@ function buildSources(
         kubeconfig: settings.kubeconfig,
         logger: log.child({ component: 'source', source: 'istio' }),
       }),
+    );
+  if (settings.linkerd)
+    sources.push(
+      new LinkerdSource(settings.linkerd, log.child({ component: 'source', source: 'linkerd' }), settings.kubeconfig),
     );
   return { sources, ...(consul ? { consul } : {}) };
 }

@@ -6,6 +6,7 @@ import { identityName } from '@meshgate/adapter-consul';
 import { readSettings } from '../config.ts';
 import { CONFIG_SCHEMA } from '../config-schema.ts';
 import { secretsWarnings } from '../node-authz.ts';
+import { linkerdWarnings } from '../linkerd-source.ts';
 
 /**
  * Loads a config file the way `serve` does, without starting anything: the whole file against
@@ -71,9 +72,14 @@ export function offlineSecretsWarnings(path: string, model: Model): string[] {
     identities.push({ name: i.name, ...(i.allowedNodes ? { allowedNodes: i.allowedNodes } : {}) });
   const gw = settings.consul?.gateway;
   if (gw) identities.push({ name: identityName(gw.name ?? 'meshgate-gateway') });
-  return secretsWarnings({
-    xdsTls: settings.xds.tls !== undefined,
-    insecureAllowUnauthenticated: settings.xds.insecureAllowUnauthenticatedSecrets,
-    identities,
-  });
+  const l5d = settings.linkerd;
+  if (l5d) identities.push({ name: l5d.secretName, ...(l5d.allowedNodes ? { allowedNodes: l5d.allowedNodes } : {}) });
+  return [
+    ...secretsWarnings({
+      xdsTls: settings.xds.tls !== undefined,
+      insecureAllowUnauthenticated: settings.xds.insecureAllowUnauthenticatedSecrets,
+      identities,
+    }),
+    ...linkerdWarnings(l5d),
+  ];
 }

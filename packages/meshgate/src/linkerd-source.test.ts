@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type InvalidConfigError, loadSettings } from './config.ts';
+import { linkerdWarnings } from './linkerd-source.ts';
+
+function withFile(text: string, fn: (file: string, dir: string) => void) {
+  const dir = mkdtempSync(join(tmpdir(), 'meshgate-linkerd-config-'));
+  try {
+    const file = join(dir, 'm.yaml');
+    writeFileSync(file, text);
+    fn(file, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('linkerd: defaults fill in; files resolve against the config file; durations use the one grammar', () => {
+  withFile(
+    'linkerd:\n  serviceAccount: gateway\n  namespace: edge\n  tokenFile: tok\n  trustAnchorsFile: /etc/l5d/ca.crt\n  timeout: 2s\n',
+    (f, dir) => {
+      const s = loadSettings(f, {}, {}).linkerd;
+      assert.deepEqual(s, {
+        identityAddress: 'linkerd-identity.linkerd.svc.cluster.local:8080',
+        linkerdNamespace: 'linkerd',
+        trustDomain: 'cluster.local',
+        serviceAccount: 'gateway',
+        namespace: 'edge',
+        tokenFile: join(dir, 'tok'),
+        trustAnchorsFile: '/etc/l5d/ca.crt',
+        transport: 'tls',
+        secretName: 'linkerd/identity',
+        trustBundle: 'linkerd/roots',
+        timeoutMs: 2000,
+      });
+      assert.deepEqual(linkerdWarnings(s), []);
+    },
+  );
+});
+
+test('linkerd: every problem is located and named; serve refuses to start', () => {
+  withFile(
+    [
+      'linkerd:', //                                      1
+      '  identityAddress: http://identity', //           2
+      '  serviceAccount: Gateway_1', //                  3
+      '  tokenFile: tok', //                             4
+      '  transport: h2c', //                             5
+      '  timeout: soon', //                              6
+      '',
+    ].join('\n'),
+    (f) => {
+      assert.throws(
+        () => loadSettings(f, {}, {}),
+        (e: InvalidConfigError) => {
+          const text = e.problems.map((x) => `${x.line}: ${x.path}: ${x.reason}`).join('\n');
+          assert.match(text, /^2: linkerd: missing required key "namespace"/m);
+          assert.match(text, /^2: linkerd\.identityAddress: .*not host:port/m);
+          assert.match(text, /^3: linkerd\.serviceAccount: .*not a Kubernetes name/m);
+          assert.match(text, /^5: linkerd\.transport: .*tls, plaintext/m);
+          assert.match(text, /^6: linkerd\.timeout: /m);
+          return true;
+        },
+      );
+    },
+  );
+});
+
+test('linkerd: plaintext to the identity controller is allowed only with a warning naming the risk', () => {
+  withFile(
+    'linkerd:\n  identityAddress: 10.0.0.1:8080\n  transport: plaintext\n  serviceAccount: gw\n  namespace: edge\n  tokenFile: t\n  trustAnchorsFile: a\n',
+    (f) => {
+      const w = linkerdWarnings(loadSettings(f, {}, {}).linkerd);
+      assert.equal(w.length, 1);
+      assert.match(w[0], /plaintext.*token.*10\.0\.0\.1:8080 unencrypted/);
+    },
+  );
+});
+
+test('linkerd: without tokenFile and trustAnchorsFile the Kubernetes API is used, with the section kubeconfig resolved', () => {
+  withFile('linkerd:\n  serviceAccount: gw\n  namespace: edge\n  kubeconfig: kc.yaml\n', (f, dir) => {
+    const s = loadSettings(f, {}, {}).linkerd!;
+    assert.equal(s.tokenFile, undefined);
+    assert.equal(s.trustAnchorsFile, undefined);
+    assert.equal(s.kubeconfig, join(dir, 'kc.yaml'));
+  });
+});

@@ -1,0 +1,334 @@
+// Linkerd's identity controller as a source: the gateway's Linkerd certificate (Certify with the gateway
+// ServiceAccount's token) becomes a model identity served over SDS, and the Linkerd trust anchors a trust bundle.
+// Renewal follows the certificate's own lifetime through the RotationManager (docs/architecture.md, rule 11); a
+// failed renewal keeps the last good certificate in service and says why on /readyz. The token is read from its
+// file on every call (kubelet rotates projected tokens) and never reaches a log, an error or the status.
+import { readFile } from 'node:fs/promises';
+import {
+  IDENTITY_TOKEN_AUDIENCE,
+  LinkerdIdentityClient,
+  TRUST_ROOTS_CONFIGMAP,
+  trustAnchorsFromConfigMap,
+  trustRootsSource,
+} from '@meshgate/adapter-linkerd';
+import { createKubeClient, loadKubeConfig } from '@meshgate/adapter-kubernetes';
+import type { KubeClient } from '@meshgate/adapter-kubernetes';
+import { ALLOWED_NODES, NAME } from '@meshgate/adapter-file';
+import { RotationManager } from '@meshgate/certs';
+import { parseDuration } from '@meshgate/config-schema';
+import type { ConfigSection, Spec } from '@meshgate/config-schema';
+import { emptyModel } from '@meshgate/model';
+import type { Source, SourceSink } from '@meshgate/model';
+import type { Logger } from './logger.ts';
+
+export const LINKERD_DEFAULTS = {
+  identityAddress: 'linkerd-identity.linkerd.svc.cluster.local:8080',
+  linkerdNamespace: 'linkerd',
+  trustDomain: 'cluster.local',
+  transport: 'tls',
+  secretName: 'linkerd/identity',
+  trustBundle: 'linkerd/roots',
+  timeout: '10s',
+} as const;
+
+const PATH: Spec = { kind: 'string', nonEmpty: true, typeName: 'path' };
+const DNS_LABEL: Spec = {
+  kind: 'string',
+  nonEmpty: true,
+  check: (s) =>
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s) && s.length <= 63
+      ? undefined
+      : `${JSON.stringify(s)} is not a Kubernetes name (lower-case letters, digits and '-')`,
+};
+
+export const LINKERD_SECTION: ConfigSection = {
+  key: 'linkerd',
+  owner: '@meshgate/meshgate',
+  field: {
+    doc: "the gateway's Linkerd identity (direct mode) from Linkerd's identity controller, served over SDS",
+    spec: {
+      kind: 'object',
+      fields: {
+        identityAddress: {
+          spec: {
+            kind: 'string',
+            nonEmpty: true,
+            check: (s) => (/^[^\s/]+:\d+$/.test(s) ? undefined : `${JSON.stringify(s)} is not host:port`),
+          },
+          default: LINKERD_DEFAULTS.identityAddress,
+          doc: "host:port of Linkerd's identity controller (`Certify`)",
+        },
+        linkerdNamespace: {
+          spec: DNS_LABEL,
+          default: LINKERD_DEFAULTS.linkerdNamespace,
+          doc: "Linkerd's control-plane namespace (part of every Linkerd identity name)",
+        },
+        trustDomain: {
+          spec: { kind: 'string', nonEmpty: true },
+          default: LINKERD_DEFAULTS.trustDomain,
+          doc: "Linkerd's identity trust domain",
+        },
+        serviceAccount: {
+          spec: DNS_LABEL,
+          required: true,
+          doc: "the gateway's ServiceAccount: the certificate names `<serviceAccount>.<namespace>.serviceaccount.identity.<linkerdNamespace>.<trustDomain>`",
+        },
+        namespace: { spec: DNS_LABEL, required: true, doc: "the gateway's namespace" },
+        tokenFile: {
+          spec: PATH,
+          doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal; without it, a TokenRequest for that ServiceAccount through the Kubernetes API (`kubeconfig`) on every renewal',
+        },
+        trustAnchorsFile: {
+          spec: PATH,
+          doc: 'PEM trust anchors, read on every renewal; without it, ConfigMap `linkerd-identity-trust-roots` key `ca-bundle.crt` in `linkerdNamespace`, read through the Kubernetes API on every renewal',
+        },
+        kubeconfig: {
+          spec: PATH,
+          doc: "kubeconfig for the TokenRequest and the trust-roots ConfigMap; default `--kubeconfig` / `kubernetes.kubeconfig`, else the pod's own ServiceAccount",
+        },
+        transport: {
+          spec: {
+            kind: 'string',
+            enum: ['tls', 'plaintext'],
+            hint: 'leave it at tls unless the identity controller runs without a linkerd-proxy in front of it',
+          },
+          default: LINKERD_DEFAULTS.transport,
+          doc: "`tls`: the identity endpoint's certificate must carry exactly the identity controller's Linkerd name and chain to the trust anchors; `plaintext` (warned about): for a controller with no proxy in front of it, the token crosses the network unencrypted",
+        },
+        secretName: {
+          spec: NAME,
+          default: LINKERD_DEFAULTS.secretName,
+          doc: "SDS name of the gateway's Linkerd certificate and key",
+        },
+        trustBundle: {
+          spec: NAME,
+          default: LINKERD_DEFAULTS.trustBundle,
+          doc: 'SDS name of the Linkerd trust anchors',
+        },
+        timeout: {
+          spec: { kind: 'duration', minMs: 1 },
+          default: LINKERD_DEFAULTS.timeout,
+          doc: 'deadline of one Certify call',
+        },
+        allowedNodes: ALLOWED_NODES,
+      },
+    },
+  },
+};
+
+export interface LinkerdSettings {
+  identityAddress: string;
+  linkerdNamespace: string;
+  trustDomain: string;
+  serviceAccount: string;
+  namespace: string;
+  /** Absent: a TokenRequest through the Kubernetes API. */
+  tokenFile?: string;
+  /** Absent: the trust-roots ConfigMap through the Kubernetes API. */
+  trustAnchorsFile?: string;
+  kubeconfig?: string;
+  transport: 'tls' | 'plaintext';
+  secretName: string;
+  trustBundle: string;
+  timeoutMs: number;
+  allowedNodes?: string[];
+}
+
+/** The checked `linkerd:` section as LinkerdSource settings; relative paths are the config file's. */
+// biome-ignore lint/suspicious/noExplicitAny: checked by LINKERD_SECTION's schema before it gets here
+export function linkerdSettings(c: Record<string, any>, rel: (p: string) => string = (p) => p): LinkerdSettings {
+  const d = LINKERD_DEFAULTS;
+  return {
+    identityAddress: c.identityAddress ?? d.identityAddress,
+    linkerdNamespace: c.linkerdNamespace ?? d.linkerdNamespace,
+    trustDomain: c.trustDomain ?? d.trustDomain,
+    serviceAccount: c.serviceAccount,
+    namespace: c.namespace,
+    ...(c.tokenFile !== undefined ? { tokenFile: rel(c.tokenFile) } : {}),
+    ...(c.trustAnchorsFile !== undefined ? { trustAnchorsFile: rel(c.trustAnchorsFile) } : {}),
+    ...(c.kubeconfig !== undefined ? { kubeconfig: rel(c.kubeconfig) } : {}),
+    transport: c.transport ?? d.transport,
+    secretName: c.secretName ?? d.secretName,
+    trustBundle: c.trustBundle ?? d.trustBundle,
+    timeoutMs: c.timeout ?? parseDuration(d.timeout)!,
+    ...(c.allowedNodes?.length ? { allowedNodes: [...c.allowedNodes] } : {}),
+  };
+}
+
+/** The warning `serve` logs and /readyz shows when the token goes to the identity controller unencrypted. */
+export function linkerdWarnings(s: LinkerdSettings | undefined): string[] {
+  return s?.transport === 'plaintext'
+    ? [
+        `linkerd.transport is plaintext: the ServiceAccount token and the certificate request go to ${s.identityAddress} unencrypted and the controller is not authenticated; use tls unless nothing but the identity controller can answer on that address`,
+      ]
+    : [];
+}
+
+async function readInput(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `cannot read the ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); check linkerd.${what === 'token' ? 'tokenFile' : 'trustAnchorsFile'}`,
+    );
+  }
+}
+
+const TOKEN_LIFETIME_S = 3600;
+
+export class LinkerdSource implements Source {
+  readonly name = 'linkerd';
+  private readonly settings: LinkerdSettings;
+  private readonly log: Logger;
+  private readonly client: LinkerdIdentityClient;
+  private readonly manager: RotationManager;
+  private readonly kubeconfig: string | undefined;
+  private kube: KubeClient | undefined;
+  private sink: SourceSink | undefined;
+
+  /** `kubeconfig`: the one from --kubeconfig or `kubernetes.kubeconfig`, used when the section names none. */
+  constructor(settings: LinkerdSettings, log: Logger, kubeconfig?: string) {
+    this.settings = settings;
+    this.log = log;
+    this.kubeconfig = settings.kubeconfig ?? kubeconfig;
+    const s = settings;
+    this.client = new LinkerdIdentityClient({
+      serviceAccount: s.serviceAccount,
+      namespace: s.namespace,
+      controlNamespace: s.linkerdNamespace,
+      trustDomain: s.trustDomain,
+      address: s.identityAddress,
+      transport: s.transport,
+      timeoutMs: s.timeoutMs,
+      token: () => (s.tokenFile ? readInput(s.tokenFile, 'token') : this.requestToken()),
+      trustAnchorsPem: () =>
+        s.trustAnchorsFile ? readInput(s.trustAnchorsFile, 'trust anchors') : this.readTrustRootsConfigMap(),
+    });
+    this.manager = new RotationManager({
+      mesh: 'linkerd',
+      identity: s.secretName,
+      keyType: 'ec-p256',
+      expectedSan: this.client.identity,
+      obtain: () => this.client.certify(),
+      onRotate: (cert) => {
+        this.log.info(
+          {
+            identity: this.client.identity,
+            secret: s.secretName,
+            notAfter: cert.notAfter.toISOString(),
+            serial: cert.serialNumber,
+          },
+          'Linkerd identity certificate issued',
+        );
+        this.publish();
+      },
+      onError: (err) => {
+        this.log.warn(
+          { identity: this.client.identity, err: err.message },
+          'Linkerd identity certificate request failed; the last good certificate stays in service; retrying',
+        );
+        this.reportStatus();
+      },
+    });
+  }
+
+  private api(): KubeClient {
+    this.kube ??= createKubeClient(
+      loadKubeConfig(this.kubeconfig ? { kubeconfig: this.kubeconfig } : { inCluster: true }),
+    );
+    return this.kube;
+  }
+
+  /** A token for the gateway's ServiceAccount with Linkerd's audience, fresh for every Certify. */
+  private async requestToken(): Promise<string> {
+    const s = this.settings;
+    const path = `/api/v1/namespaces/${s.namespace}/serviceaccounts/${s.serviceAccount}/token`;
+    let res: { status?: { token?: string } } | undefined;
+    try {
+      res = await this.api().request('POST', path, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { audiences: [IDENTITY_TOKEN_AUDIENCE], expirationSeconds: TOKEN_LIFETIME_S },
+      });
+    } catch (err) {
+      throw new Error(
+        `cannot get a token for ServiceAccount ${s.namespace}/${s.serviceAccount} through the Kubernetes API (${(err as Error).message}); allow meshgate to create serviceaccounts/token for it, or set linkerd.tokenFile to a projected token with audience ${IDENTITY_TOKEN_AUDIENCE}`,
+      );
+    }
+    return res?.status?.token ?? '';
+  }
+
+  private async readTrustRootsConfigMap(): Promise<string> {
+    const ns = this.settings.linkerdNamespace;
+    let cm: Parameters<typeof trustAnchorsFromConfigMap>[0];
+    try {
+      cm = await this.api().request('GET', `/api/v1/namespaces/${ns}/configmaps/${TRUST_ROOTS_CONFIGMAP}`);
+    } catch (err) {
+      throw new Error(
+        `cannot read ${trustRootsSource(ns)} through the Kubernetes API (${(err as Error).message}); allow meshgate to get that ConfigMap, check linkerd.linkerdNamespace, or set linkerd.trustAnchorsFile`,
+      );
+    }
+    return trustAnchorsFromConfigMap(cm).pem;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.sink = sink;
+    for (const w of linkerdWarnings(this.settings))
+      this.log.warn({ identityAddress: this.settings.identityAddress }, w);
+    // A failed first request is retried by the manager; the status says why meanwhile.
+    await this.manager.start();
+    this.publish();
+  }
+
+  private publish(): void {
+    if (!this.sink) return;
+    const cur = this.manager.current();
+    const m = emptyModel();
+    if (cur) {
+      m.identities.push({
+        name: this.settings.secretName,
+        certChainPem: cur.chainPem,
+        privateKeyPem: cur.keyPem,
+        source: this.name,
+        ...(this.settings.allowedNodes ? { allowedNodes: this.settings.allowedNodes } : {}),
+      });
+      // The anchors the certificate was checked against, so the bundle always matches the identity served.
+      m.trustBundles.push({ name: this.settings.trustBundle, caPems: [cur.bundlePem], source: this.name });
+    }
+    this.sink.update(m);
+    this.reportStatus();
+  }
+
+  private reportStatus(): void {
+    if (!this.sink) return;
+    const st = this.manager.status();
+    const failing = st.consecutiveFailures > 0;
+    this.sink.status({
+      name: this.name,
+      synced: st.notAfter !== undefined,
+      stale: failing,
+      ...(failing && st.lastError ? { lastError: st.lastError, lastErrorAt: Date.now() } : {}),
+      lastUpdateAt: Date.now(),
+      details: {
+        identityAddress: this.settings.identityAddress,
+        token: this.settings.tokenFile ? 'file' : 'TokenRequest',
+        trustAnchors: this.settings.trustAnchorsFile ? 'file' : trustRootsSource(this.settings.linkerdNamespace),
+        transport: this.settings.transport,
+        identity: this.client.identity,
+        secret: this.settings.secretName,
+        trustBundle: this.settings.trustBundle,
+        notAfter: st.notAfter?.toISOString(),
+        nextRenewalAt: st.nextRenewalAt?.toISOString(),
+        rotations: st.rotations,
+        consecutiveFailures: st.consecutiveFailures,
+        ...(linkerdWarnings(this.settings).length ? { warnings: linkerdWarnings(this.settings) } : {}),
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.manager.stop();
+    this.client.close();
+    this.sink = undefined;
+  }
+}
