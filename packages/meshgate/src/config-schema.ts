@@ -7,9 +7,10 @@
 // checked section into its options; see packages/config-schema/README.md.
 import { CONSUL_SECTION } from '@meshgate/adapter-consul';
 import { ALLOWED_NODES, FILE_SECTIONS, NAME } from '@meshgate/adapter-file';
-import { dnsNameProblem, KEY_TYPES, parseSpiffeId } from '@meshgate/certs';
+import { KEY_TYPES, parseSpiffeId } from '@meshgate/certs';
 import { composeSchema } from '@meshgate/config-schema';
 import type { ConfigSection, ObjectSpec, Spec } from '@meshgate/config-schema';
+import { dnsName, PATH } from './config-specs.ts';
 import { LINKERD_SECTION } from './linkerd-source.ts';
 import { LOG_LEVELS } from './logger.ts';
 import { ISTIO_SECTION } from './istio-config.ts';
@@ -32,7 +33,6 @@ export const DEFAULTS = {
 
 const OWNER = '@meshgate/meshgate';
 const PORT: Spec = { kind: 'int', min: 0, max: 65535, typeName: 'port number' };
-const PATH: Spec = { kind: 'string', nonEmpty: true, typeName: 'path' };
 
 const XDS: ConfigSection = {
   key: 'xds',
@@ -187,14 +187,7 @@ const CERTS: ConfigSection = {
                   doc: 'SPIFFE ID for the URI SAN, `spiffe://<trust-domain>/<path>` (set `spiffe` or `dns`)',
                 },
                 dns: {
-                  spec: {
-                    kind: 'string',
-                    nonEmpty: true,
-                    check: (s) => {
-                      const why = dnsNameProblem(s);
-                      return why && `invalid DNS name ${JSON.stringify(s)}: ${why}`;
-                    },
-                  },
+                  spec: dnsName(),
                   doc: 'DNS name for the DNS SAN',
                 },
                 // The same field, grammar and minimum as `meshgate certs issue --ttl`.

@@ -2,8 +2,8 @@
 // SDS like the built-in CA's identities. Its own file so the section and its settings stay apart from the rest.
 import { DEFAULT_CA_ADDRESS, DEFAULT_CA_SERVER_NAME, ISTIO_CA_AUDIENCE } from '@meshgate/adapter-istio';
 import { ALLOWED_NODES, NAME } from '@meshgate/adapter-file';
-import { dnsNameProblem } from '@meshgate/certs';
-import type { ConfigSection, Spec } from '@meshgate/config-schema';
+import type { ConfigSection } from '@meshgate/config-schema';
+import { dnsName, HOST_PORT, KUBE_NAME, PATH } from './config-specs.ts';
 
 export const ISTIO_DEFAULTS = {
   address: DEFAULT_CA_ADDRESS,
@@ -18,21 +18,6 @@ export const ISTIO_DEFAULTS = {
 /** Where a pod's own namespace is written; used when `istio.namespace` is left out. */
 export const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-const PATH: Spec = { kind: 'string', nonEmpty: true, typeName: 'path' };
-const LABEL: Spec = {
-  kind: 'string',
-  pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
-  hint: 'a Kubernetes name: lower-case letters, digits and -, at most 63 characters',
-  typeName: 'name',
-};
-const HOST_PORT: Spec = {
-  kind: 'string',
-  nonEmpty: true,
-  check: (s) =>
-    /^[^\s:]+:\d{1,5}$/.test(s) || /^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(s) ? undefined : `"${s}" is not host:port`,
-  typeName: 'host:port',
-};
-
 export const ISTIO_SECTION: ConfigSection = {
   key: 'istio',
   owner: '@meshgate/meshgate',
@@ -43,23 +28,16 @@ export const ISTIO_SECTION: ConfigSection = {
       fields: {
         address: { spec: HOST_PORT, default: ISTIO_DEFAULTS.address, doc: "istiod's CA (TLS) port, host:port" },
         serverName: {
-          spec: {
-            kind: 'string',
-            nonEmpty: true,
-            check: (s) => {
-              const why = dnsNameProblem(s);
-              return why && `invalid DNS name ${JSON.stringify(s)}: ${why}`;
-            },
-          },
+          spec: dnsName(),
           default: ISTIO_DEFAULTS.serverName,
           doc: "the name istiod's serving certificate must carry (checked against the Istio root before the token is sent)",
         },
         namespace: {
-          spec: LABEL,
+          spec: KUBE_NAME,
           doc: `the gateway's namespace; default: the pod's own (${IN_CLUSTER_NAMESPACE_FILE})`,
         },
         serviceAccount: {
-          spec: LABEL,
+          spec: KUBE_NAME,
           required: true,
           doc: "the gateway's ServiceAccount: its SPIFFE ID is `spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>`",
         },
@@ -81,14 +59,7 @@ export const ISTIO_SECTION: ConfigSection = {
           doc: 'the Istio root(s), PEM; without it `root-cert.pem` of the ConfigMap `istio-ca-root-cert` in the gateway namespace, read before each request',
         },
         trustDomain: {
-          spec: {
-            kind: 'string',
-            nonEmpty: true,
-            check: (s) => {
-              const why = dnsNameProblem(s);
-              return why && `invalid trust domain ${JSON.stringify(s)}: ${why}`;
-            },
-          },
+          spec: dnsName('trust domain'),
           default: ISTIO_DEFAULTS.trustDomain,
           doc: "the mesh's trust domain",
         },

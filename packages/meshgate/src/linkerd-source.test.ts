@@ -58,7 +58,7 @@ test('linkerd: every problem is located and named; serve refuses to start', () =
           const text = e.problems.map((x) => `${x.line}: ${x.path}: ${x.reason}`).join('\n');
           assert.match(text, /^2: linkerd: missing required key "namespace"/m);
           assert.match(text, /^2: linkerd\.identityAddress: .*not host:port/m);
-          assert.match(text, /^3: linkerd\.serviceAccount: .*not a Kubernetes name/m);
+          assert.match(text, /^3: linkerd\.serviceAccount: invalid value "Gateway_1": a Kubernetes name/m);
           assert.match(text, /^5: linkerd\.transport: .*tls, plaintext/m);
           assert.match(text, /^6: linkerd\.timeout: /m);
           return true;

@@ -16,9 +16,10 @@ import type { KubeClient } from '@meshgate/adapter-kubernetes';
 import { ALLOWED_NODES, NAME } from '@meshgate/adapter-file';
 import { RotationManager } from '@meshgate/certs';
 import { parseDuration } from '@meshgate/config-schema';
-import type { ConfigSection, Spec } from '@meshgate/config-schema';
+import type { ConfigSection } from '@meshgate/config-schema';
 import { emptyModel } from '@meshgate/model';
 import type { Source, SourceSink } from '@meshgate/model';
+import { dnsName, HOST_PORT, KUBE_NAME, PATH } from './config-specs.ts';
 import type { Logger } from './logger.ts';
 
 export const LINKERD_DEFAULTS = {
@@ -31,16 +32,6 @@ export const LINKERD_DEFAULTS = {
   timeout: '10s',
 } as const;
 
-const PATH: Spec = { kind: 'string', nonEmpty: true, typeName: 'path' };
-const DNS_LABEL: Spec = {
-  kind: 'string',
-  nonEmpty: true,
-  check: (s) =>
-    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s) && s.length <= 63
-      ? undefined
-      : `${JSON.stringify(s)} is not a Kubernetes name (lower-case letters, digits and '-')`,
-};
-
 export const LINKERD_SECTION: ConfigSection = {
   key: 'linkerd',
   owner: '@meshgate/meshgate',
@@ -50,30 +41,26 @@ export const LINKERD_SECTION: ConfigSection = {
       kind: 'object',
       fields: {
         identityAddress: {
-          spec: {
-            kind: 'string',
-            nonEmpty: true,
-            check: (s) => (/^[^\s/]+:\d+$/.test(s) ? undefined : `${JSON.stringify(s)} is not host:port`),
-          },
+          spec: HOST_PORT,
           default: LINKERD_DEFAULTS.identityAddress,
           doc: "host:port of Linkerd's identity controller (`Certify`)",
         },
         linkerdNamespace: {
-          spec: DNS_LABEL,
+          spec: KUBE_NAME,
           default: LINKERD_DEFAULTS.linkerdNamespace,
           doc: "Linkerd's control-plane namespace (part of every Linkerd identity name)",
         },
         trustDomain: {
-          spec: { kind: 'string', nonEmpty: true },
+          spec: dnsName('trust domain'),
           default: LINKERD_DEFAULTS.trustDomain,
           doc: "Linkerd's identity trust domain",
         },
         serviceAccount: {
-          spec: DNS_LABEL,
+          spec: KUBE_NAME,
           required: true,
           doc: "the gateway's ServiceAccount: the certificate names `<serviceAccount>.<namespace>.serviceaccount.identity.<linkerdNamespace>.<trustDomain>`",
         },
-        namespace: { spec: DNS_LABEL, required: true, doc: "the gateway's namespace" },
+        namespace: { spec: KUBE_NAME, required: true, doc: "the gateway's namespace" },
         tokenFile: {
           spec: PATH,
           doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal; without it, a TokenRequest for that ServiceAccount through the Kubernetes API (`kubeconfig`) on every renewal',
