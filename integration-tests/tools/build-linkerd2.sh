@@ -5,7 +5,7 @@
 # (a directory or a .tar.gz holding go.mod, go.sum, controller/, pkg/, charts/, ...); its dependencies come from the
 # proxy. About 2.5 min and ~550 MB of module cache cold; an 82 MB binary.
 #   MESHGATE_LINKERD2_SRC=PATH  the source (default: the carried copy CI keeps beside the repository root, or beside
-#                               the main checkout from a git worktree; a directory without go.mod means the newest
+#                               the main checkout from a git worktree, else at /work/shared; a directory without go.mod means the newest
 #                               linkerd2-src-*.tar.gz in it)
 # Prints "<binary> <crd-dir>" on stdout; build output goes to stderr. Exit code 3 when no source is found.
 #   build-linkerd2.sh --source   only prints the source it would build from (exit code 3 when there is none)
@@ -19,6 +19,8 @@ else
   if [ ! -e "$SRC" ] && COMMON=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
     SRC="$(dirname "$COMMON")/../shared/vendor/linkerd2"
   fi
+  # A clone made elsewhere (e.g. a CI checkout in /tmp) on a machine that carries the copy at its usual place.
+  [ -e "$SRC" ] || SRC="/work/shared/vendor/linkerd2"
 fi
 if [ -d "$SRC" ] && [ ! -f "$SRC/go.mod" ]; then
   TAR=$(find "$SRC" -maxdepth 1 -name 'linkerd2-src-*.tar.gz' | sort | tail -1)
