@@ -348,6 +348,30 @@ describe('chart-level checks', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /tokenFile\/tokenEnv and consul\.tokenSecret are both set/);
   });
+  test('istio identity: an istio-ca token and the root are mounted, config.istio points at them, no API token', async () => {
+    const objs = objects((await template(['-f', CASES.istio!])).stdout);
+    const pod = find(objs, 'Deployment', RELEASE).spec.template.spec;
+    const vols = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
+    assert.deepEqual(vols['istio-token'].projected.sources[0].serviceAccountToken, {
+      audience: 'istio-ca',
+      expirationSeconds: 3600,
+      path: 'istio-token',
+    });
+    assert.equal(vols['istio-root'].configMap.name, 'istio-ca-root-cert');
+    assert.equal(pod.automountServiceAccountToken, false);
+    const istio = parse(find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']).istio;
+    assert.equal(istio.serviceAccount, pod.serviceAccountName);
+    assert.equal(istio.tokenFile, '/var/run/secrets/tokens/istio-token');
+    assert.equal(istio.rootCertFile, '/var/run/secrets/istio/root-cert.pem');
+  });
+  test('istio identity: a config.istio value the chart derives is refused, naming it', async () => {
+    const r = await template(['-f', CASES.istio!, '--set', 'config.istio.tokenFile=/x']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /config\.istio\.tokenFile is set, but istio\.identity\.enabled derives it/);
+    const bare = await template(['--set', 'config.istio.trustDomain=cluster.local']);
+    assert.notEqual(bare.code, 0);
+    assert.match(bare.stderr, /config\.istio needs serviceAccount/);
+  });
   test('metrics are exposed on the Service only when asked', async () => {
     const off = objects((await template([])).stdout);
     assert.deepEqual(

@@ -98,6 +98,25 @@ passes here is the one the pod gets.
 {{- end }}
 {{- $_ := set $cfg "consul" $consul }}
 {{- end }}
+{{- if and (hasKey $cfg "istio") (not .Values.istio.identity.enabled) (not (hasKey (get $cfg "istio" | default dict) "serviceAccount")) }}
+{{- fail "config.istio needs serviceAccount, or istio.identity.enabled to have the chart set it (with the token and root mounted)" }}
+{{- end }}
+{{- if .Values.istio.identity.enabled }}
+{{- if not (hasKey $cfg "istio") }}
+{{- fail "istio.identity.enabled mounts the token and root for config.istio, but config.istio is not set; add config.istio (at least {})" }}
+{{- end }}
+{{- $istio := get $cfg "istio" | default dict }}
+{{- range $key := list "serviceAccount" "namespace" "tokenFile" "rootCertFile" }}
+{{- if hasKey $istio $key }}
+{{- fail (printf "config.istio.%s is set, but istio.identity.enabled derives it (the release's ServiceAccount and namespace, the mounted token and root); remove config.istio.%s" $key $key) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $istio "serviceAccount" (include "meshgate.serviceAccountName" .) }}
+{{- $_ := set $istio "namespace" .Release.Namespace }}
+{{- $_ := set $istio "tokenFile" "/var/run/secrets/tokens/istio-token" }}
+{{- $_ := set $istio "rootCertFile" "/var/run/secrets/istio/root-cert.pem" }}
+{{- $_ := set $cfg "istio" $istio }}
+{{- end }}
 {{- if .Values.kubernetes.enabled }}
 {{- $k := get $cfg "kubernetes" | default dict }}
 {{- range $key, $from := dict "namespaces" "kubernetes.namespaces" "controllerName" "kubernetes.gatewayClass.controllerName" "secretNamespaces" "kubernetes.secrets" "pods" "kubernetes.pods" }}

@@ -12,13 +12,26 @@ export const CHART_SCHEMA_FILE = 'charts/meshgate/values.schema.json';
 const CHART_CONFIG_DOC =
   'the meshgate config file (docs/config-reference.md); the chart renders it into a ConfigMap. Checked here for keys, types, enums and ranges; `meshgate validate` checks the rest';
 
+interface ChartJson {
+  properties?: Record<string, ChartJson>;
+  required?: string[];
+}
+
 /** Each generated file's path (relative to the repository root) and its content as it should be. */
 export function generatedFiles(root: string): { path: string; content: string }[] {
   const doc = readFileSync(join(root, DOCS_FILE), 'utf8');
   const values = JSON.parse(readFileSync(join(root, CHART_SCHEMA_FILE), 'utf8')) as {
     properties: Record<string, unknown>;
   };
-  values.properties.config = toJsonSchema(CONFIG_SCHEMA, CHART_CONFIG_DOC);
+  const config = toJsonSchema(CONFIG_SCHEMA, CHART_CONFIG_DOC) as ChartJson;
+  // With istio.identity.enabled the chart fills in istio.serviceAccount (the release's ServiceAccount, whose token it
+  // mounts), so values may leave it out; the template fails when neither is there.
+  const istio = config.properties?.istio;
+  if (istio?.required) {
+    istio.required = istio.required.filter((k) => k !== 'serviceAccount');
+    if (!istio.required.length) delete istio.required;
+  }
+  values.properties.config = config;
   return [
     { path: DOCS_FILE, content: fillDoc(doc, CONFIG_SCHEMA) },
     { path: CHART_SCHEMA_FILE, content: `${JSON.stringify(values, null, 2)}\n` },
