@@ -33,19 +33,10 @@ export function checkReceiveWindows(w: ReceiveWindows): void {
   }
 }
 
-/** The HTTP/2 session under a grpc-js server call, or undefined when grpc-js's internals no longer lead there. */
-export function sessionOf(call: unknown): Http2Session | undefined {
-  // ServerDuplexStreamImpl.call -> (interceptors' nextCall ...) -> BaseServerInterceptingCall.stream.session
-  let c = (call as { call?: unknown } | undefined)?.call;
-  for (let depth = 0; c && depth < 8; depth++) {
-    const session = (c as { stream?: { session?: unknown } }).stream?.session;
-    if (session && typeof (session as Http2Session).setLocalWindowSize === 'function') return session as Http2Session;
-    c = (c as { nextCall?: unknown }).nextCall;
-  }
-  return undefined;
-}
-
-/** The HTTP/2 stream under a grpc-js server call (same path as sessionOf), or undefined. */
+/**
+ * The HTTP/2 stream under a grpc-js server call, or undefined when grpc-js's internals no longer lead there:
+ * ServerDuplexStreamImpl.call -> (interceptors' nextCall ...) -> BaseServerInterceptingCall.stream.
+ */
 export function http2StreamOf(call: unknown): Http2Stream | undefined {
   let c = (call as { call?: unknown } | undefined)?.call;
   for (let depth = 0; c && depth < 8; depth++) {
@@ -55,6 +46,12 @@ export function http2StreamOf(call: unknown): Http2Stream | undefined {
     c = (c as { nextCall?: unknown }).nextCall;
   }
   return undefined;
+}
+
+/** The HTTP/2 session under a grpc-js server call (the session of http2StreamOf's stream), or undefined. */
+export function sessionOf(call: unknown): Http2Session | undefined {
+  const session = http2StreamOf(call)?.session;
+  return session && typeof session.setLocalWindowSize === 'function' ? session : undefined;
 }
 
 export class WindowTuner {
