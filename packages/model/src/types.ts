@@ -19,6 +19,12 @@ export interface Endpoint {
   readonly locality?: Locality;
   /** Default 'healthy'. Unhealthy endpoints are sent with that status, not dropped, so Envoy can drain them. */
   readonly health?: EndpointHealth;
+  /**
+   * Key into the service's `endpointTls`: this endpoint is reached with those TLS settings
+   * instead of the service's own `tls` (a meshed pod behind a Service that also has unmeshed
+   * ones, or a Linkerd endpoint with its own server identity). Absent = the service's `tls`.
+   */
+  readonly tlsProfile?: string;
 }
 
 /** An exact subject-alternative-name expectation for an upstream's certificate. */
@@ -49,7 +55,13 @@ export interface Service {
   readonly name: string;
   readonly endpoints: readonly Endpoint[];
   readonly protocol?: ServiceProtocol;
+  /** TLS for endpoints without a `tlsProfile`. Absent = plaintext. */
   readonly tls?: UpstreamTls;
+  /**
+   * Per-endpoint TLS settings, by the key endpoints name in `tlsProfile` (Envoy: one
+   * transport_socket_matches entry each). Keys are stable names chosen by the source.
+   */
+  readonly endpointTls?: Readonly<Record<string, UpstreamTls>>;
   readonly connectTimeoutMs?: number;
   /** Headers added to every request routed to this service (for example Linkerd's l5d-dst-override). */
   readonly requestHeadersToAdd?: readonly HeaderValue[];
