@@ -345,3 +345,49 @@ test('merge precedence: the earlier source wins a name both define, and the conf
   ]);
   await pipeline.stop();
 });
+
+test('a meshed endpoint joining a plaintext service rebuilds the gRPC cluster (TLS) and reports what gRPC clients miss', async () => {
+  const a = new HandSource('a');
+  const { cache, pipeline, published } = setup([a]);
+  await pipeline.start();
+  const withEndpoints = (endpoints: Model['services'][number]['endpoints']): Model => ({
+    ...emptyModel(),
+    services: [
+      {
+        name: 'web',
+        endpointTls: {
+          istio: {
+            sni: 'outbound_.80_._.web.shop.svc.cluster.local',
+            expectedSans: [{ kind: 'uri', value: 'spiffe://cluster.local/ns/shop/sa/web' }],
+            trustBundle: 'istio/roots',
+            clientIdentity: 'istio/default',
+          },
+        },
+        endpoints,
+      },
+    ],
+    identities: [{ name: 'istio/default', certChainPem: 'C', privateKeyPem: 'K' }],
+    trustBundles: [{ name: 'istio/roots', caPems: ['CA'] }],
+  });
+  a.push(withEndpoints([{ address: '10.0.0.2', port: 80 }]));
+  await pipeline.idle();
+  assert.equal((cache.get('grpc', TYPE.cluster, 'web')!.object as any).transport_socket, undefined);
+  assert.equal(pipeline.readiness().detail.translation.notices, undefined);
+  a.push(
+    withEndpoints([
+      { address: '10.0.0.1', port: 80, tlsProfile: 'istio' },
+      { address: '10.0.0.2', port: 80 },
+    ]),
+  );
+  await pipeline.idle();
+  assert.equal(published.at(-1)?.kind, 'full');
+  const cluster = cache.get('grpc', TYPE.cluster, 'web')!.object as any;
+  assert.equal(cluster.transport_socket.typed_config.sni, 'outbound_.80_._.web.shop.svc.cluster.local');
+  const { ready, detail } = pipeline.readiness();
+  assert.equal(ready, true, 'a notice does not fail readiness');
+  assert.match(
+    detail.translation.notices?.[0].message ?? '',
+    /gRPC clients do not get 1 endpoint\(s\) \(10\.0\.0\.2:80\)/,
+  );
+  await pipeline.stop();
+});

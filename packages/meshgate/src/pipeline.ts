@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { emptyModel, mergeModels } from '@meshgate/model';
 import type { MergeConflict, Model, ModelProblem, Service, Source, SourceStatus } from '@meshgate/model';
-import { translate, translateEndpointUpdate } from '@meshgate/translator';
+import { endpointTlsNotices, translate, translateEndpointUpdate } from '@meshgate/translator';
 import type { Profile } from '@meshgate/translator';
 import { Debouncer, TYPE } from '@meshgate/xds-core';
 import type { PublishResult, XdsCache } from '@meshgate/xds-core';
@@ -61,7 +61,13 @@ export interface SourceReadiness {
 /** The body of /readyz besides `ready`. */
 export interface ReadinessDetail {
   sources: Record<string, SourceReadiness>;
-  translation: { ok: boolean; problems: readonly ModelProblem[]; lastPublishAt?: string };
+  translation: {
+    ok: boolean;
+    problems: readonly ModelProblem[];
+    /** Served, but not as the model says for every client (e.g. endpoints gRPC clients cannot be given). */
+    notices?: readonly ModelProblem[];
+    lastPublishAt?: string;
+  };
   cache: { ready: boolean };
   certs?: CertStatus[];
   conflicts?: readonly MergeConflict[];
@@ -77,7 +83,15 @@ interface PipelineEvents {
  * other part changed and a full translation is needed.
  */
 export function endpointOnlyChanges(prev: Model, next: Model): readonly Service[] | undefined {
-  const strip = (m: Model) => JSON.stringify({ ...m, services: m.services.map((s) => ({ ...s, endpoints: [] })) });
+  // The TLS profiles in use stay in: a gRPC client's cluster takes its one TLS setting from them (grpcTlsPlan).
+  const strip = (m: Model) =>
+    JSON.stringify({
+      ...m,
+      services: m.services.map((s) => ({
+        ...s,
+        endpoints: s.endpointTls ? [...new Set(s.endpoints.map((e) => e.tlsProfile ?? ''))].sort() : [],
+      })),
+    });
   if (prev.services.length !== next.services.length || strip(prev) !== strip(next)) return undefined;
   const changed: Service[] = [];
   for (let i = 0; i < next.services.length; i++) {
@@ -105,6 +119,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
   private backendsKey = '';
   private lastGood: Model | undefined;
   private problems: readonly ModelProblem[] = [];
+  private notices: readonly ModelProblem[] = [];
   private conflicts: readonly MergeConflict[] = [];
   private burstStart: number | undefined;
   private lastPublishAt: number | undefined;
@@ -296,6 +311,10 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
     this.metrics?.translationProblems.set({}, 0);
     this.lastGood = model;
     this.certs.update(model.identities);
+    const notices = this.profiles.includes('grpc') ? endpointTlsNotices(model) : [];
+    if (JSON.stringify(notices) !== JSON.stringify(this.notices) && notices.length)
+      this.log.warn({ notices: notices.map((n) => `${n.path}: ${n.message}`) }, 'served with notices');
+    this.notices = notices;
   }
 
   private finish(kind: 'full' | 'endpoints', results: [string, PublishResult][], started: number): void {
@@ -361,6 +380,7 @@ export class Pipeline extends EventEmitter<PipelineEvents> {
       translation: {
         ok: translationOk,
         problems: this.problems,
+        ...(this.notices.length ? { notices: this.notices } : {}),
         ...(this.lastPublishAt ? { lastPublishAt: new Date(this.lastPublishAt).toISOString() } : {}),
       },
       cache: { ready: this.cache.ready },

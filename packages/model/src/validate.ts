@@ -1,4 +1,4 @@
-import type { Model } from './types.ts';
+import type { Model, UpstreamTls } from './types.ts';
 
 export interface ModelProblem {
   /** Path of the offending item, e.g. `routes[echo].backends[echo-v3]`. Built from names, not indexes. */
@@ -54,28 +54,45 @@ export function validateModel(model: Model): ModelProblem[] {
       if (e.weight !== undefined && (!Number.isInteger(e.weight) || e.weight < 1))
         problems.push({ path: p, message: `weight must be a positive integer, got ${e.weight}`, source: s.source });
       if (!e.address) problems.push({ path: p, message: 'address is empty', source: s.source });
+      if (e.tlsProfile !== undefined && !Object.hasOwn(s.endpointTls ?? {}, e.tlsProfile))
+        problems.push({
+          path: p,
+          message: `tlsProfile ${JSON.stringify(e.tlsProfile)} is not a key of the service's endpointTls; add it there or fix the name`,
+          source: s.source,
+        });
     }
-    if (s.tls) {
-      const p = `services[${s.name}].tls`;
-      if (!bundles.has(s.tls.trustBundle))
+    const checkTls = (p: string, tls: UpstreamTls) => {
+      if (!bundles.has(tls.trustBundle))
         problems.push({
           path: p,
-          message: `trust bundle ${JSON.stringify(s.tls.trustBundle)} does not exist; define it or fix the name`,
+          message: `trust bundle ${JSON.stringify(tls.trustBundle)} does not exist; define it or fix the name`,
           source: s.source,
         });
-      if (s.tls.clientIdentity && !identities.has(s.tls.clientIdentity))
+      if (tls.clientIdentity && !identities.has(tls.clientIdentity))
         problems.push({
           path: p,
-          message: `client identity ${JSON.stringify(s.tls.clientIdentity)} does not exist; define it or fix the name`,
+          message: `client identity ${JSON.stringify(tls.clientIdentity)} does not exist; define it or fix the name`,
           source: s.source,
         });
-      if (s.tls.expectedSans.length === 0)
+      if (tls.expectedSans.length === 0)
         problems.push({
           path: p,
           message:
             'expectedSans is empty: name the exact SPIFFE URI or DNS name the upstream must present (any-cert is refused)',
           source: s.source,
         });
+    };
+    if (s.tls) checkTls(`services[${s.name}].tls`, s.tls);
+    for (const [key, tls] of Object.entries(s.endpointTls ?? {})) {
+      const p = `services[${s.name}].endpointTls[${key}]`;
+      // Keys become Envoy transport_socket_matches names and endpoint metadata values.
+      if (!NAME_RE.test(key))
+        problems.push({
+          path: p,
+          message: `invalid profile key ${JSON.stringify(key)}: use letters, digits and . _ : / - (at most 253 characters)`,
+          source: s.source,
+        });
+      checkTls(p, tls);
     }
   }
   for (const r of model.routes) {

@@ -1,8 +1,10 @@
 import type { SanMatch, Service, UpstreamTls } from '@meshgate/model';
 import type { Any, Cluster, CommonTlsContext, UpstreamTlsContext } from '@meshgate/envoy-api';
 import type { Profile } from './types.ts';
+import { grpcTlsPlan, TLS_PROFILE_FIELD } from './endpoint-tls.ts';
 import {
   ads,
+  cmp,
   duration,
   HTTP_PROTOCOL_OPTIONS,
   HTTP_PROTOCOL_OPTIONS_TYPE,
@@ -28,12 +30,22 @@ export function translateCluster(service: Service, profile: Profile): Cluster {
       }),
     };
   }
-  if (service.tls) {
-    cluster.transport_socket = {
-      name: 'envoy.transport_sockets.tls',
-      typed_config: profile === 'envoy' ? envoyTls(service.tls) : grpcTls(service.tls),
-    };
+  if (profile === 'grpc') {
+    const tls = grpcTlsPlan(service).tls;
+    if (tls) cluster.transport_socket = { name: 'envoy.transport_sockets.tls', typed_config: grpcTls(tls) };
+    return cluster;
   }
+  if (service.tls)
+    cluster.transport_socket = { name: 'envoy.transport_sockets.tls', typed_config: envoyTls(service.tls) };
+  // One entry per profile, used or not, so the cluster does not change when endpoints do; an
+  // endpoint without a profile matches none and gets transport_socket (plaintext when absent).
+  const keys = Object.keys(service.endpointTls ?? {}).sort(cmp);
+  if (keys.length > 0)
+    cluster.transport_socket_matches = keys.map((key) => ({
+      name: key,
+      match: { fields: { [TLS_PROFILE_FIELD]: { stringValue: key } } },
+      transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: envoyTls(service.endpointTls![key]) },
+    }));
   return cluster;
 }
 
