@@ -21,3 +21,22 @@ export {
   type TokenRequestOptions,
 } from './token.ts';
 export { encodeCertificateRequest, decodeCertificateResponse, type CertificateRequest } from './wire.ts';
+export {
+  destinationRuleTls,
+  istioAlpn,
+  istioSni,
+  istioUpstream,
+  peerAuthenticationMode,
+  spiffeId,
+  ISTIO_PROFILE,
+  TLS_MODE_LABEL,
+  type IstioCondition,
+  type IstioConditionReason,
+  type IstioPod,
+  type IstioPolicies,
+  type IstioPolicyObject,
+  type IstioServicePort,
+  type IstioUpstream,
+  type IstioUpstreamOptions,
+  type MtlsMode,
+} from './upstream.ts';
