@@ -4,8 +4,9 @@
 import type { Model, Route, Service } from '@meshgate/model';
 import { buildGatewayApi, DEFAULT_CONTROLLER } from './gateway.ts';
 import type { GatewayBuild } from './gateway.ts';
+import type { ServiceMeshHook } from './config.ts';
 import { serviceHostname, serviceModels, slicesByService } from './services.ts';
-import type { KubeState, SliceInfo } from './state.ts';
+import type { KubeState, ServiceInfo, SliceInfo } from './state.ts';
 
 export interface BuildOptions {
   source: string;
@@ -16,6 +17,29 @@ export interface BuildOptions {
   controllerName?: string;
   /** Linkerd's injected-ingress mode (see serviceModels). */
   linkerdIngress?: boolean;
+  mesh?: ServiceMeshHook;
+}
+
+/** serviceModels() with the mesh hook's say on each port's model. */
+function meshModels(
+  svc: ServiceInfo,
+  slices: Iterable<SliceInfo>,
+  state: KubeState,
+  o: BuildOptions,
+): { services: Service[]; conditions: string[] } {
+  const list = [...slices];
+  const services = serviceModels(svc, list, o.source, ingressOf(o));
+  if (!o.mesh) return { services, conditions: [] };
+  const conditions: string[] = [];
+  const out = services.map((m) => {
+    const portNumber = Number(m.name.slice(m.name.lastIndexOf('/') + 1));
+    const port = svc.ports.find((p) => p.port === portNumber && p.protocol === 'TCP');
+    if (!port) return m;
+    const r = o.mesh!.apply(svc, port, m, list, state);
+    conditions.push(...r.conditions);
+    return r.service;
+  });
+  return { services: out, conditions };
 }
 
 const ingressOf = (o: BuildOptions) => (o.linkerdIngress ? { clusterDomain: o.clusterDomain } : undefined);
@@ -24,7 +48,7 @@ export function buildModel(state: KubeState, o: BuildOptions): { model: Model; g
   const bySvc = slicesByService(state);
   const services: Service[] = [];
   for (const [key, svc] of state.services)
-    if (o.inScope(svc.namespace)) services.push(...serviceModels(svc, bySvc.get(key) ?? [], o.source, ingressOf(o)));
+    if (o.inScope(svc.namespace)) services.push(...meshModels(svc, bySvc.get(key) ?? [], state, o).services);
   return assemble(services, state, o);
 }
 
@@ -69,10 +93,18 @@ export class ServiceModelCache {
   /** Slice keys per Service key, maintained from slice events. */
   private readonly slices = new Map<string, Map<string, SliceInfo>>();
 
+  /** The mesh hook's conditions per Service key. */
+  private readonly conds = new Map<string, string[]>();
+
   private readonly o: BuildOptions;
 
   constructor(o: BuildOptions) {
     this.o = o;
+  }
+
+  /** The mesh hook's conditions of the last build, sorted. */
+  conditions(): string[] {
+    return [...this.conds.values()].flat().sort();
   }
 
   sliceSet(s: SliceInfo): void {
@@ -110,17 +142,25 @@ export class ServiceModelCache {
       const svc = state.services.get(k);
       if (!svc || !this.o.inScope(svc.namespace)) {
         changed ||= this.json.has(k);
+        this.conds.delete(k);
         this.byKey.delete(k);
         this.json.delete(k);
         continue;
       }
-      const list = serviceModels(svc, this.slices.get(k)?.values() ?? [], this.o.source, ingressOf(this.o));
+      const { services: list, conditions } = meshModels(svc, this.slices.get(k)?.values() ?? [], state, this.o);
+      if (conditions.length) this.conds.set(k, conditions);
+      else this.conds.delete(k);
       const json = JSON.stringify(list);
       if (this.json.get(k) !== json) changed = true;
       this.json.set(k, json);
       this.byKey.set(k, list);
     }
-    if (dirty === 'all') for (const k of [...this.json.keys()]) if (!this.byKey.has(k)) this.json.delete(k);
+    if (dirty === 'all')
+      for (const k of [...this.json.keys()])
+        if (!this.byKey.has(k)) {
+          this.json.delete(k);
+          this.conds.delete(k);
+        }
     const services: Service[] = [];
     for (const list of this.byKey.values()) services.push(...list);
     return { ...assemble(services, state, this.o), servicesChanged: changed };

@@ -1,6 +1,25 @@
 // The `kubernetes:` section of meshgate's config file: its settings, defaults and validator.
 // Contributed by this package; meshgate hands the raw section here and prints the errors.
 
+import type { Service } from '@meshgate/model';
+import type { KubeState, ServiceInfo, ServicePort, SliceInfo } from './state.ts';
+
+/**
+ * A mesh adapter's say over the Services this source builds, e.g. Istio's upstream mTLS per endpoint from pod labels
+ * and policy objects. Pure over the state; conditions are what an operator must see on /readyz.
+ */
+export interface ServiceMeshHook {
+  /** Extra resources (keys of RESOURCES) the hook reads from the state, e.g. 'peerauthentications'. */
+  readonly resources: readonly string[];
+  apply(
+    svc: ServiceInfo,
+    port: ServicePort,
+    model: Service,
+    slices: readonly SliceInfo[],
+    state: KubeState,
+  ): { service: Service; conditions: readonly string[] };
+}
+
 export interface KubeLogger {
   debug(obj: object | string, msg?: string): void;
   info(obj: object | string, msg?: string): void;
@@ -28,6 +47,8 @@ export interface KubernetesSourceOptions {
   linkerdIngress?: boolean;
   /** Watch Pods to learn the service accounts behind endpoints (Istio/Linkerd identities). Default false. */
   pods?: boolean;
+  /** A mesh's view of each Service (set in code, not in the config file): watches pods and the hook's resources. */
+  mesh?: ServiceMeshHook;
   /** Read GatewayClass, Gateway, HTTPRoute, GRPCRoute and ReferenceGrant (and TLS Secrets). Default true. */
   gatewayApi?: boolean;
   /** GatewayClasses with this spec.controllerName are meshgate's. Default 'meshgate.io/gateway-controller'. */

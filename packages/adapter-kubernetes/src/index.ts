@@ -2,7 +2,13 @@
 // election. Importing this module is cheap; the Kubernetes client loads when a source starts.
 export { KubernetesSource, RESOURCES } from './source.ts';
 export { parseKubernetesConfig } from './config.ts';
-export type { KubeConfigError, KubeLogger, KubernetesSourceOptions, NamespaceScope } from './config.ts';
+export type {
+  KubeConfigError,
+  KubeLogger,
+  KubernetesSourceOptions,
+  NamespaceScope,
+  ServiceMeshHook,
+} from './config.ts';
 export { buildModel, ServiceModelCache } from './build.ts';
 export type { BuildOptions } from './build.ts';
 export { portEndpoints, portProtocol, serviceAccountsOf, serviceModelName, serviceModels } from './services.ts';

@@ -61,6 +61,21 @@ export const RESOURCES: Record<string, ResourceSpec> = {
   httproutes: { store: 'httpRoutes', path: nsPath(GW, 'httproutes'), optional: true, convert: toGw },
   grpcroutes: { store: 'grpcRoutes', path: nsPath(GW, 'grpcroutes'), optional: true, convert: toGw },
   referencegrants: { store: 'referenceGrants', path: nsPath(GW, 'referencegrants'), optional: true, convert: toGw },
+  // Istio policy, read by the Istio mesh hook: cluster-wide, since the mesh-wide policy lives in Istio's root namespace.
+  peerauthentications: {
+    store: 'peerAuthentications',
+    path: nsPath('/apis/security.istio.io/v1', 'peerauthentications'),
+    clusterScoped: true,
+    optional: true,
+    convert: toGw,
+  },
+  destinationrules: {
+    store: 'destinationRules',
+    path: nsPath('/apis/networking.istio.io/v1', 'destinationrules'),
+    clusterScoped: true,
+    optional: true,
+    convert: toGw,
+  },
   // Only TLS Secrets, the kind certificateRefs name; their keys never leave the process except over SDS.
   secrets: {
     store: 'secrets',
@@ -101,6 +116,7 @@ export class KubernetesSource implements Source {
   private resync: NodeJS.Timeout | undefined;
   private stopped = false;
   private model: Model | undefined;
+  private meshConditions: string[] = [];
 
   constructor(o: KubernetesSourceOptions) {
     this.o = o;
@@ -120,6 +136,7 @@ export class KubernetesSource implements Source {
       controllerName: o.controllerName ?? DEFAULT_CONTROLLER,
       ...(o.clusterDomain ? { clusterDomain: o.clusterDomain } : {}),
       ...(o.linkerdIngress ? { linkerdIngress: true } : {}),
+      ...(o.mesh ? { mesh: o.mesh } : {}),
     };
     this.cache = new ServiceModelCache(this.build);
   }
@@ -156,7 +173,8 @@ export class KubernetesSource implements Source {
     const wanted = ['services', 'endpointslices'];
     const ns = this.o.namespaces;
     if (!(ns && 'names' in ns)) wanted.push('namespaces');
-    if (this.o.pods) wanted.push('pods');
+    if (this.o.pods || this.o.mesh) wanted.push('pods');
+    for (const r of this.o.mesh?.resources ?? []) if (!wanted.includes(r)) wanted.push(r);
     if (this.build.gatewayApi) wanted.push('gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants');
     for (const r of wanted) {
       const spec = RESOURCES[r];
@@ -257,9 +275,9 @@ export class KubernetesSource implements Source {
             if (rec.service) this.cache.sliceSet(rec);
             this.dirty.add(`${rec.namespace}/${rec.service}`);
           } else if (spec.store === 'services') this.dirty.add(key);
-          else if (spec.store === 'namespaces') this.allDirty = true;
+          else if (spec.store === 'namespaces' || this.meshReads(spec.store)) this.allDirty = true;
           store.set(key, rec);
-          if (spec.store !== 'pods') this.queueFlush();
+          if (spec.store !== 'pods' || this.o.mesh) this.queueFlush();
         },
         remove: (obj) => {
           const key = keyOf(obj);
@@ -269,8 +287,8 @@ export class KubernetesSource implements Source {
             this.cache.sliceDelete(prev);
             this.dirty.add(`${prev.namespace}/${prev.service}`);
           } else if (spec.store === 'services') this.dirty.add(key);
-          else if (spec.store === 'namespaces') this.allDirty = true;
-          if (spec.store !== 'pods') this.queueFlush();
+          else if (spec.store === 'namespaces' || this.meshReads(spec.store)) this.allDirty = true;
+          if (spec.store !== 'pods' || this.o.mesh) this.queueFlush();
         },
         error: (err) => {
           const first = !w.failure;
@@ -291,6 +309,14 @@ export class KubernetesSource implements Source {
       },
     );
     return w;
+  }
+
+  /**
+   * Pods and policy objects change what a mesh hook makes of every Service (a label, a PeerAuthentication), so with
+   * a hook they rebuild all Services: simple and correct; the per-Service memo still drops the ones that did not change.
+   */
+  private meshReads(store: StoreName): boolean {
+    return !!this.o.mesh && (store === 'pods' || store === 'peerAuthentications' || store === 'destinationRules');
   }
 
   private queueFlush(): void {
@@ -314,6 +340,10 @@ export class KubernetesSource implements Source {
     }
     const dirty = this.allDirty ? 'all' : this.dirty;
     const { model, gateway, servicesChanged } = this.cache.build(this.state, dirty);
+    const conditions = this.cache.conditions();
+    if (JSON.stringify(conditions) !== JSON.stringify(this.meshConditions) && conditions.length)
+      this.log.warn({ conditions }, 'mesh policy the gateway cannot honour as written');
+    this.meshConditions = conditions;
     this.allDirty = false;
     this.dirty = new Set();
     this.statuses = gateway.statuses;
@@ -352,6 +382,7 @@ export class KubernetesSource implements Source {
         modelServices: this.model?.services.length ?? 0,
         routes: this.model?.routes.length ?? 0,
         ...(this.writer ? { leader: this.isLeader, statusWrites: this.writer.writes } : {}),
+        ...(this.meshConditions.length ? { meshConditions: this.meshConditions } : {}),
         relists: this.watchers.reduce((n, w) => n + Math.max(0, w.reflector.lists - 1), 0),
       },
     };

@@ -46,6 +46,8 @@ export interface PodInfo {
   namespace: string;
   name: string;
   serviceAccount: string;
+  /** The pod's labels (mesh policy selectors and Istio's sidecar label read them). */
+  labels: Record<string, string>;
 }
 
 /** A Gateway API object: spec and status as JSON, and the metadata status writes need. */
@@ -84,6 +86,9 @@ export interface KubeState {
   grpcRoutes: Map<string, GwObject>;
   referenceGrants: Map<string, GwObject>;
   secrets: Map<string, SecretInfo>;
+  /** Istio policy objects; only filled when a mesh hook asks for them. */
+  peerAuthentications: Map<string, GwObject>;
+  destinationRules: Map<string, GwObject>;
 }
 
 export function emptyState(): KubeState {
@@ -98,6 +103,8 @@ export function emptyState(): KubeState {
     grpcRoutes: new Map(),
     referenceGrants: new Map(),
     secrets: new Map(),
+    peerAuthentications: new Map(),
+    destinationRules: new Map(),
   };
 }
 
@@ -171,6 +178,7 @@ export function toPod(o: KubeObject): PodInfo {
     namespace: str(o.metadata.namespace),
     name: o.metadata.name,
     serviceAccount: str(spec.serviceAccountName) || 'default',
+    labels: o.metadata.labels ?? {},
   };
 }
 

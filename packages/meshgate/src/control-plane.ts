@@ -22,6 +22,7 @@ import type { Metrics } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { CertsSource } from './certs-source.ts';
 import { IstioSource } from './istio-source.ts';
+import { istioMeshHook } from './istio-upstreams.ts';
 import { LinkerdSource } from './linkerd-source.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { secretAccess, secretsWarnings } from './node-authz.ts';
@@ -93,6 +94,7 @@ function buildSources(
       new KubernetesSource({
         ...options,
         kubeconfig: settings.kubeconfig,
+        ...(settings.istio?.upstreams ? { mesh: istioMeshHook(settings.istio, options.clusterDomain) } : {}),
         logger: log.child({ component: 'source', source: options.name ?? 'kubernetes' }),
       }),
     );

@@ -30,6 +30,8 @@ test("istio: defaults are istiod's in-cluster address, cluster.local, istio/defa
       ttlMs: 3_600_000,
       secretName: 'istio/default',
       trustBundle: 'istio/roots',
+      upstreams: true,
+      rootNamespace: 'istio-system',
     });
   });
 });

@@ -13,6 +13,8 @@ export const ISTIO_DEFAULTS = {
   secretName: 'istio/default',
   trustBundle: 'istio/roots',
   tokenAudience: ISTIO_CA_AUDIENCE,
+  rootNamespace: 'istio-system',
+  upstreams: true,
 } as const;
 
 /** Where a pod's own namespace is written; used when `istio.namespace` is left out. */
@@ -83,6 +85,16 @@ export const ISTIO_SECTION: ConfigSection = {
           doc: 'SDS name of the Istio root trust bundle',
         },
         allowedNodes: ALLOWED_NODES,
+        upstreams: {
+          spec: { kind: 'bool' },
+          default: String(ISTIO_DEFAULTS.upstreams),
+          doc: 'with a `kubernetes:` section: reach its Services as an Istio client (Istio mTLS with this certificate to pods with the sidecar, plaintext to the rest; PeerAuthentication and DestinationRule tls.mode honoured); watches Pods, PeerAuthentications and DestinationRules cluster-wide',
+        },
+        rootNamespace: {
+          spec: KUBE_NAME,
+          default: ISTIO_DEFAULTS.rootNamespace,
+          doc: "Istio's root namespace: mesh-wide PeerAuthentication and DestinationRules",
+        },
       },
     },
   },
@@ -104,6 +116,8 @@ export interface IstioSettings {
   secretName: string;
   trustBundle: string;
   allowedNodes?: string[];
+  upstreams: boolean;
+  rootNamespace: string;
 }
 
 /** The checked `istio:` section as settings; relative paths are the config file's. */
@@ -124,5 +138,7 @@ export function istioSettings(c: Record<string, any>, rel: (p: string) => string
     secretName: c.secretName ?? ISTIO_DEFAULTS.secretName,
     trustBundle: c.trustBundle ?? ISTIO_DEFAULTS.trustBundle,
     ...(c.allowedNodes?.length ? { allowedNodes: [...c.allowedNodes] } : {}),
+    upstreams: c.upstreams ?? ISTIO_DEFAULTS.upstreams,
+    rootNamespace: c.rootNamespace ?? ISTIO_DEFAULTS.rootNamespace,
   };
 }
