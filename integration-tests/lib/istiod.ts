@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeRequester } from '@meshgate/adapter-istio';
 import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
-import type { KubeEnv } from './kube-env.ts';
+import { type KubeEnv, kubeBinaries, startKubeEnv } from './kube-env.ts';
 import { freePort, waitFor } from './wait.ts';
 
 const TOOLS = fileURLToPath(new URL('../tools', import.meta.url));
@@ -222,5 +222,53 @@ export async function istiodRouterClusters(
     return new Map(r.resources.map((x) => [x.name, x.object ?? {}]));
   } finally {
     c.close();
+  }
+}
+
+/** What every Istio suite starts with: API server, istiod, the gateway's namespace and ServiceAccount, the root. */
+export interface IstioEnv {
+  env: KubeEnv;
+  istiod: Istiod;
+  /** istio-ca-root-cert of the gateway namespace. */
+  root: string;
+  namespace: string;
+  serviceAccount: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds (once) and starts kube-apiserver + etcd and istiod, creates the gateway namespace and ServiceAccount and
+ * waits for istiod's root in it. One build at a time on a shared machine: the API server's first, then istiod's.
+ */
+export async function startIstioEnv(
+  o: { namespace?: string; serviceAccount?: string; istiod?: IstiodOptions } = {},
+): Promise<IstioEnv> {
+  const namespace = o.namespace ?? 'gateway';
+  const serviceAccount = o.serviceAccount ?? 'meshgate';
+  await kubeBinaries();
+  await istiodBinaries();
+  const env = await startKubeEnv({ gatewayApiCrds: false });
+  let istiod: Istiod | undefined;
+  try {
+    istiod = await startIstiod(env, o.istiod);
+    await env.kubectl(['create', 'namespace', namespace]);
+    await env.kubectl(['create', 'serviceaccount', serviceAccount, '-n', namespace]);
+    const root = await istiod.rootOf(namespace);
+    const started = istiod;
+    return {
+      env,
+      istiod: started,
+      root,
+      namespace,
+      serviceAccount,
+      async stop() {
+        await started.stop();
+        await env.stop();
+      },
+    };
+  } catch (err) {
+    await istiod?.stop();
+    await env.stop();
+    throw err;
   }
 }

@@ -1,0 +1,364 @@
+// meshgate's own Istio upstream clusters against the real istiod's: with `kubernetes:` and `istio:` sections,
+// `meshgate serve` reaches a Service of the mesh the way an Istio ingress gateway does. The oracle is istiod
+// itself (run against the real kube-apiserver): the clusters it generates for a `router` proxy for the same
+// Service are compared field by field (SNI, ALPN, SAN match, trust root, tlsMode matching). PeerAuthentication and
+// DestinationRule objects written to the API server change what meshgate serves, and STRICT to a pod without a
+// sidecar shows on /readyz. Deliberate differences from istiod are listed in docs/istio.md and asserted here.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TYPE } from '@meshgate/xds-core';
+import { AdsClient } from '@meshgate/xds-core/testing';
+import { tempDir } from '../lib/fixture.ts';
+import { type IstioEnv, istiodRouterClusters, istiodUnavailable, startIstioEnv } from '../lib/istiod.ts';
+import { writeKubeconfig } from '../lib/kube-env.ts';
+import { MeshgateProcess } from '../lib/meshgate-process.ts';
+import { getJson, waitFor } from '../lib/wait.ts';
+
+const skip = istiodUnavailable();
+if (skip) console.log(`# istio upstream suite skipped: ${skip}`);
+
+const HTTP = 'k8s/shop/web/80';
+const GRPC = 'k8s/shop/web/9090';
+const ISTIOD_HTTP = 'outbound|80||web.shop.svc.cluster.local';
+const ISTIOD_GRPC = 'outbound|9090||web.shop.svc.cluster.local';
+const MESHED = '10.1.0.5';
+const PLAIN = '10.1.0.6';
+
+let ie: IstioEnv;
+let mg: MeshgateProcess;
+const tmp = tempDir('meshgate-istio-upstream-');
+
+type Obj = any;
+
+/** Clusters and assignments an Envoy gateway node gets from meshgate now. */
+async function served(): Promise<{ clusters: Map<string, Obj>; endpoints: Map<string, Obj> }> {
+  const c = await AdsClient.connect({
+    address: `127.0.0.1:${mg.xdsPort}`,
+    node: { id: 'gw-1', cluster: 'edge', user_agent_name: 'envoy' },
+  });
+  try {
+    c.subscribe(TYPE.cluster, []);
+    c.subscribe(TYPE.endpoint, [HTTP, GRPC]);
+    await waitFor(
+      () => c.held(TYPE.cluster).has(HTTP) && c.held(TYPE.endpoint).has(HTTP),
+      'web over CDS and EDS',
+      30_000,
+      100,
+    );
+    await c.quiet(TYPE.endpoint, 300);
+    const obj = (m: Map<string, { object: Obj }>) => new Map([...m].map(([k, v]) => [k, v.object]));
+    return { clusters: obj(c.held(TYPE.cluster)), endpoints: obj(c.held(TYPE.endpoint)) };
+  } finally {
+    c.close();
+  }
+}
+
+/** Polls meshgate until `check` holds for what it serves; returns that view. */
+async function until(what: string, check: (s: Awaited<ReturnType<typeof served>>) => boolean) {
+  return waitFor(
+    async () => {
+      const s = await served();
+      return check(s) ? s : undefined;
+    },
+    what,
+    30_000,
+    250,
+  );
+}
+
+/** The tlsMode metadata of each endpoint of an assignment, by address. */
+function tlsModes(cla: Obj): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const l of cla?.endpoints ?? [])
+    for (const e of l.lb_endpoints ?? [])
+      out[e.endpoint.address.socket_address.address] =
+        e.metadata?.filter_metadata?.['envoy.transport_socket_match']?.fields?.tlsMode?.stringValue;
+  return out;
+}
+
+const istioMatch = (c: Obj) =>
+  c?.transport_socket_matches?.find((m: Obj) => m.match?.fields?.tlsMode?.stringValue === 'istio');
+
+/** The fields the comparison is about, from one UpstreamTlsContext (istiod's or meshgate's). */
+function tlsFields(ctx: Obj) {
+  const common = ctx?.common_tls_context ?? {};
+  const dvc = common.combined_validation_context?.default_validation_context ?? {};
+  // istiod writes match_subject_alt_names; meshgate the typed form with san_type URI (a deliberate difference).
+  const sans = [
+    ...(dvc.match_subject_alt_names ?? []).map((m: Obj) => m.exact),
+    ...(dvc.match_typed_subject_alt_names ?? []).map((m: Obj) => m.matcher.exact),
+  ].sort();
+  const sanTypes = (dvc.match_typed_subject_alt_names ?? []).map((m: Obj) => m.san_type);
+  return {
+    sni: ctx?.sni,
+    alpn: common.alpn_protocols ?? [],
+    sans,
+    sanTypes,
+    clientSecret: common.tls_certificate_sds_secret_configs?.map((s: Obj) => s.name),
+    rootSecret: common.combined_validation_context?.validation_context_sds_secret_config?.name,
+  };
+}
+
+async function oracle(name: string, check: (c: Obj) => boolean): Promise<Obj> {
+  return waitFor(
+    async () => {
+      const c = (
+        await istiodRouterClusters(ie.istiod, { namespace: ie.namespace, serviceAccount: ie.serviceAccount })
+      ).get(name);
+      return c && check(c) ? c : undefined;
+    },
+    `istiod's cluster ${name}`,
+    30_000,
+    500,
+  );
+}
+
+async function readyz(): Promise<Obj> {
+  return (await getJson(`${mg.adminUrl}/readyz`)).body;
+}
+
+describe('istio: meshgate reaches mesh Services as istiod would have an ingress gateway do', { skip }, () => {
+  before(
+    async () => {
+      ie = await startIstioEnv();
+      const { env } = ie;
+      // web-1 carries the sidecar label, web-2 does not. No kubelet runs: pod IPs are written into status as the
+      // kubelet would (istiod maps endpoints to pods by them).
+      await env.apply(`apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web-sa, namespace: shop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: legacy-sa, namespace: shop}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: grpc, port: 9090, targetPort: 9090, appProtocol: grpc}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web, security.istio.io/tlsMode: istio}}
+spec: {serviceAccountName: web-sa, containers: [{name: app, image: unused}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-2, namespace: shop, labels: {app: web}}
+spec: {serviceAccountName: legacy-sa, containers: [{name: app, image: unused}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}, {name: grpc, port: 9090, protocol: TCP}]
+endpoints:
+- {addresses: ["${MESHED}"], conditions: {ready: true}, targetRef: {kind: Pod, name: web-1, namespace: shop}}
+- {addresses: ["${PLAIN}"], conditions: {ready: true}, targetRef: {kind: Pod, name: web-2, namespace: shop}}
+`);
+      for (const [pod, ip] of [
+        ['web-1', MESHED],
+        ['web-2', PLAIN],
+      ])
+        await env.kubectl([
+          'patch',
+          'pod',
+          pod,
+          '-n',
+          'shop',
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({
+            status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] },
+          }),
+        ]);
+      writeKubeconfig(join(tmp.dir, 'kubeconfig.yaml'), env.apiUrl, env.caPem, 'admin', env.adminToken);
+      const config = join(tmp.dir, 'meshgate.yaml');
+      writeFileSync(
+        config,
+        `kubernetes:
+  kubeconfig: kubeconfig.yaml
+  gatewayApi: false
+istio:
+  address: ${ie.istiod.caAddress}
+  namespace: ${ie.namespace}
+  serviceAccount: ${ie.serviceAccount}
+  kubeconfig: kubeconfig.yaml
+`,
+      );
+      mg = new MeshgateProcess(config);
+      await mg.start();
+      await mg.waitReady(60_000);
+    },
+    { timeout: 3_600_000 },
+  );
+  after(async () => {
+    await mg?.stop().catch(() => {});
+    await ie?.stop();
+    tmp.cleanup();
+  });
+
+  test("the oracle: meshgate's cluster agrees with istiod's on SNI, ALPN, SAN match, trust root and tlsMode matching", {
+    timeout: 120_000,
+  }, async () => {
+    const { clusters, endpoints } = await until(
+      'web with its Istio profile',
+      (s) => !!istioMatch(s.clusters.get(HTTP)),
+    );
+    const theirs = await oracle(
+      ISTIOD_HTTP,
+      (c) => !!istioMatch(c)?.transport_socket?.typed_config?.common_tls_context,
+    );
+    const ours = clusters.get(HTTP);
+    const t = tlsFields(istioMatch(theirs).transport_socket.typed_config);
+    const m = tlsFields(istioMatch(ours).transport_socket.typed_config);
+    assert.deepEqual(istioMatch(ours).match, istioMatch(theirs).match, 'both match endpoints on {tlsMode: istio}');
+    assert.equal(m.sni, t.sni, 'SNI');
+    assert.equal(m.sni, 'outbound_.80_._.web.shop.svc.cluster.local');
+    assert.deepEqual(m.sans, t.sans, 'SAN match: the service accounts behind the Service (secure naming)');
+    assert.deepEqual(m.sans, [
+      'spiffe://cluster.local/ns/shop/sa/legacy-sa',
+      'spiffe://cluster.local/ns/shop/sa/web-sa',
+    ]);
+    assert.deepEqual(m.sanTypes, ['URI', 'URI'], 'meshgate pins the SAN type (istiod matches any type)');
+    // ALPN: istiod puts the in-mesh list on the cluster and its istio.alpn HTTP filter replaces it per request;
+    // meshgate puts the final list an Istio client sends on the wire (no metadata exchange, no istio-peer-exchange).
+    assert.deepEqual(t.alpn, ['istio-peer-exchange', 'istio']);
+    assert.deepEqual(m.alpn, ['istio-http/1.1', 'istio', 'http/1.1']);
+    for (const a of t.alpn.filter((x: string) => x !== 'istio-peer-exchange'))
+      assert.ok(m.alpn.includes(a), `ALPN ${a}`);
+    // Trust root and client certificate: istiod's SDS names are the agent's (ROOTCA, default); meshgate's are its
+    // own Secrets, filled from the same istiod: the root is istio-ca-root-cert, the certificate istiod's.
+    assert.equal(t.rootSecret, 'ROOTCA');
+    assert.deepEqual(t.clientSecret, ['default']);
+    assert.equal(m.rootSecret, 'istio/roots');
+    assert.deepEqual(m.clientSecret, ['istio/default']);
+    const c = await AdsClient.connect({
+      address: `127.0.0.1:${mg.xdsPort}`,
+      node: { id: 'gw-1', user_agent_name: 'envoy' },
+    });
+    try {
+      c.subscribe(TYPE.secret, ['istio/roots']);
+      const roots = (await c.next(TYPE.secret, 20_000)).resources.find((r) => r.name === 'istio/roots')?.object as Obj;
+      const ca = roots?.validation_context?.trusted_ca;
+      const pem = ca?.inline_string ?? Buffer.from(ca?.inline_bytes ?? '', 'base64').toString();
+      assert.equal(pem.trim(), ie.root.trim(), 'istio/roots is the root istiod signs with');
+    } finally {
+      c.close();
+    }
+    // Neither sets a cluster-level socket: endpoints without tlsMode get plaintext.
+    assert.equal(ours.transport_socket, undefined);
+    assert.deepEqual(tlsModes(endpoints.get(HTTP)), { [MESHED]: 'istio', [PLAIN]: undefined });
+
+    // The gRPC port (appProtocol grpc): HTTP/2 ALPN on both sides, same SNI rule.
+    const theirsGrpc = await oracle(ISTIOD_GRPC, (x) => !!istioMatch(x));
+    const tg = tlsFields(istioMatch(theirsGrpc).transport_socket.typed_config);
+    const mgc = tlsFields(istioMatch(clusters.get(GRPC)).transport_socket.typed_config);
+    assert.equal(mgc.sni, tg.sni);
+    assert.deepEqual(tg.alpn, ['istio-peer-exchange', 'istio', 'h2']);
+    assert.deepEqual(mgc.alpn, ['istio-h2', 'istio', 'h2']);
+    assert.deepEqual(mgc.sans, tg.sans);
+  });
+
+  test('STRICT for the namespace: mTLS to both pods, and the pod without a sidecar is a condition on /readyz', {
+    timeout: 120_000,
+  }, async () => {
+    await ie.env.apply(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+`);
+    const s = await until(
+      'both endpoints on the istio profile',
+      (x) => tlsModes(x.endpoints.get(HTTP))[PLAIN] === 'istio',
+    );
+    assert.deepEqual(tlsModes(s.endpoints.get(HTTP)), { [MESHED]: 'istio', [PLAIN]: 'istio' });
+    const conditions: string[] = await waitFor(
+      async () => (await readyz())?.sources?.kubernetes?.details?.meshConditions,
+      'meshConditions on /readyz',
+      30_000,
+      250,
+    );
+    assert.ok(
+      conditions.some((c) =>
+        /^StrictWithoutSidecar: shop\/web:80: STRICT mTLS applies to pod web-2 \(10\.1\.0\.6:8080, PeerAuthentication shop\/strict\)/.test(
+          c,
+        ),
+      ),
+      JSON.stringify(conditions),
+    );
+    // istiod keeps tlsMode matching under STRICT (it would send plaintext to web-2): the cluster still agrees.
+    const theirs = await oracle(ISTIOD_HTTP, (c) => !!istioMatch(c));
+    assert.equal(
+      tlsFields(istioMatch(theirs).transport_socket.typed_config).sni,
+      tlsFields(istioMatch(s.clusters.get(HTTP)).transport_socket.typed_config).sni,
+    );
+    await ie.env.kubectl(['delete', 'peerauthentication', 'strict', '-n', 'shop']);
+    await until('the plain pod back to plaintext', (x) => tlsModes(x.endpoints.get(HTTP))[PLAIN] === undefined);
+    await waitFor(
+      async () => (await readyz())?.sources?.kubernetes?.details?.meshConditions === undefined,
+      'the condition cleared',
+      30_000,
+      250,
+    );
+  });
+
+  test('PeerAuthentication DISABLE: plaintext to every pod, as istiod', { timeout: 120_000 }, async () => {
+    await ie.env.apply(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: off, namespace: shop}
+spec: {mtls: {mode: DISABLE}}
+`);
+    const s = await until('no istio profile', (x) => !istioMatch(x.clusters.get(HTTP)));
+    assert.deepEqual(tlsModes(s.endpoints.get(HTTP)), { [MESHED]: undefined, [PLAIN]: undefined });
+    const theirs = await oracle(ISTIOD_HTTP, (c) => !istioMatch(c));
+    assert.equal(theirs.transport_socket, undefined);
+    assert.equal(s.clusters.get(HTTP).transport_socket, undefined);
+    await ie.env.kubectl(['delete', 'peerauthentication', 'off', '-n', 'shop']);
+    await until('the istio profile back', (x) => !!istioMatch(x.clusters.get(HTTP)));
+  });
+
+  test('DestinationRule ISTIO_MUTUAL: mTLS to every endpoint at cluster level; DISABLE: plaintext; both as istiod', {
+    timeout: 120_000,
+  }, async () => {
+    await ie.env.apply(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec: {host: web.shop.svc.cluster.local, trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}}
+`);
+    const s = await until('a cluster-level Istio socket', (x) => !!x.clusters.get(HTTP)?.transport_socket);
+    const theirs = await oracle(ISTIOD_HTTP, (c) => !!c.transport_socket);
+    const t = tlsFields(theirs.transport_socket.typed_config);
+    const m = tlsFields(s.clusters.get(HTTP).transport_socket.typed_config);
+    assert.equal(m.sni, t.sni);
+    assert.deepEqual(m.sans, t.sans);
+    assert.equal(istioMatch(s.clusters.get(HTTP)), undefined);
+    assert.equal(istioMatch(theirs), undefined);
+
+    await ie.env.apply(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec: {host: web.shop.svc.cluster.local, trafficPolicy: {tls: {mode: DISABLE}}}
+`);
+    const off = await until(
+      'no TLS at all',
+      (x) => !x.clusters.get(HTTP)?.transport_socket && !istioMatch(x.clusters.get(HTTP)),
+    );
+    assert.deepEqual(tlsModes(off.endpoints.get(HTTP)), { [MESHED]: undefined, [PLAIN]: undefined });
+    const theirsOff = await oracle(ISTIOD_HTTP, (c) => !c.transport_socket && !istioMatch(c));
+    assert.equal(theirsOff.transport_socket, undefined);
+    await ie.env.kubectl(['delete', 'destinationrule', 'web', '-n', 'shop']);
+    await until('the istio profile back', (x) => !!istioMatch(x.clusters.get(HTTP)));
+  });
+});
