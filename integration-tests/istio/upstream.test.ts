@@ -317,7 +317,7 @@ spec: {mtls: {mode: STRICT}}
   test('PeerAuthentication DISABLE: plaintext to every pod, as istiod', { timeout: 120_000 }, async () => {
     await ie.env.apply(`apiVersion: security.istio.io/v1
 kind: PeerAuthentication
-metadata: {name: off, namespace: shop}
+metadata: {name: disable, namespace: shop}
 spec: {mtls: {mode: DISABLE}}
 `);
     const s = await until('no istio profile', (x) => !istioMatch(x.clusters.get(HTTP)));
@@ -325,7 +325,7 @@ spec: {mtls: {mode: DISABLE}}
     const theirs = await oracle(ISTIOD_HTTP, (c) => !istioMatch(c));
     assert.equal(theirs.transport_socket, undefined);
     assert.equal(s.clusters.get(HTTP).transport_socket, undefined);
-    await ie.env.kubectl(['delete', 'peerauthentication', 'off', '-n', 'shop']);
+    await ie.env.kubectl(['delete', 'peerauthentication', 'disable', '-n', 'shop']);
     await until('the istio profile back', (x) => !!istioMatch(x.clusters.get(HTTP)));
   });
 
