@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
+import { CertificateAuthority } from '@meshgate/certs';
 import { tempDir } from '../lib/fixture.ts';
 import { type IstioEnv, istiodRouterClusters, istiodUnavailable, startIstioEnv } from '../lib/istiod.ts';
 import { writeKubeconfig } from '../lib/kube-env.ts';
@@ -261,6 +262,13 @@ istio:
     assert.equal(ours.transport_socket, undefined);
     assert.deepEqual(tlsModes(endpoints.get(HTTP)), { [MESHED]: 'istio', [PLAIN]: undefined });
 
+    // Proxyless gRPC clients take one TLS setting per cluster: they get the meshed pod only, and /readyz says so.
+    const notices = (await readyz())?.translation?.notices ?? [];
+    assert.ok(
+      notices.some((n: Obj) => n.path === `services[${HTTP}]` && n.message.includes(`${PLAIN}:8080`)),
+      JSON.stringify(notices),
+    );
+
     // The gRPC port (appProtocol grpc): HTTP/2 ALPN on both sides, same SNI rule.
     const theirsGrpc = await oracle(ISTIOD_GRPC, (x) => !!istioMatch(x));
     const tg = tlsFields(istioMatch(theirsGrpc).transport_socket.typed_config);
@@ -360,5 +368,62 @@ spec: {host: web.shop.svc.cluster.local, trafficPolicy: {tls: {mode: DISABLE}}}
     assert.equal(theirsOff.transport_socket, undefined);
     await ie.env.kubectl(['delete', 'destinationrule', 'web', '-n', 'shop']);
     await until('the istio profile back', (x) => !!istioMatch(x.clusters.get(HTTP)));
+  });
+
+  test('a changed istio-ca-root-cert reaches istio/roots without a certificate request', {
+    timeout: 120_000,
+  }, async () => {
+    // istiod rewrites the ConfigMap in every namespace it manages; kube-public is one it leaves alone, so the test
+    // can change the root there (istiod's root plus a second CA, as during a root rotation).
+    const NS = 'kube-public';
+    await ie.env.kubectl(['create', 'serviceaccount', 'meshgate', '-n', NS]);
+    const extra = (await CertificateAuthority.createInMemory({ commonName: 'next mesh root' })).bundlePem;
+    const configMap = (pem: string) =>
+      ie.env.apply(
+        `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-ca-root-cert, namespace: ${NS}}\ndata:\n  root-cert.pem: ${JSON.stringify(pem)}\n`,
+      );
+    await configMap(ie.root);
+    const config = join(tmp.dir, 'root-watch.yaml');
+    writeFileSync(
+      config,
+      `istio:\n  address: ${ie.istiod.caAddress}\n  namespace: ${NS}\n  serviceAccount: meshgate\n  kubeconfig: kubeconfig.yaml\n`,
+    );
+    const other = new MeshgateProcess(config);
+    try {
+      await other.start();
+      await other.waitReady(60_000);
+      const roots = async () => {
+        const c = await AdsClient.connect({
+          address: `127.0.0.1:${other.xdsPort}`,
+          node: { id: 'gw-2', user_agent_name: 'envoy' },
+        });
+        try {
+          c.subscribe(TYPE.secret, ['istio/roots']);
+          const r = (await c.next(TYPE.secret, 20_000)).resources.find((x) => x.name === 'istio/roots')?.object as Obj;
+          const ca = r?.validation_context?.trusted_ca;
+          return String(ca?.inline_string ?? Buffer.from(ca?.inline_bytes ?? '', 'base64').toString());
+        } finally {
+          c.close();
+        }
+      };
+      assert.equal((await roots()).trim(), ie.root.trim());
+      const rotations = async () =>
+        ((await getJson(`${other.adminUrl}/readyz`)).body as Obj).sources.istio.details.rotations;
+      const before = await rotations();
+      await configMap(`${ie.root.trim()}\n${extra.trim()}\n`);
+      const now = await waitFor(
+        async () => {
+          const pem = await roots();
+          return pem.includes(extra.trim()) ? pem : undefined;
+        },
+        'the new root over SDS',
+        30_000,
+        250,
+      );
+      assert.ok(now.includes(ie.root.trim()), 'the old root stays next to the new one');
+      assert.equal(await rotations(), before, 'no new certificate was needed');
+    } finally {
+      await other.stop().catch(() => {});
+    }
   });
 });

@@ -31,7 +31,8 @@ export type {
   StatusKind,
 } from './gateway.ts';
 export { canonical, mergeConditions, nextStatus, statusPath } from './status.ts';
-export { backoffDelay } from './reflector.ts';
+export { backoffDelay, Reflector } from './reflector.ts';
+export type { ReflectorHandler, ReflectorOptions } from './reflector.ts';
 export { microTime } from './leader.ts';
 export { emptyState, toGw, toPod, toSecret, toService, toSlice } from './state.ts';
 export type {
@@ -45,4 +46,4 @@ export type {
   SliceInfo,
 } from './state.ts';
 export { createKubeClient, loadKubeConfig } from './kube.ts';
-export type { KubeClient, KubeCredentials } from './kube.ts';
+export type { KubeClient, KubeCredentials, KubeObject } from './kube.ts';

@@ -9,10 +9,18 @@ import {
   IstioError,
   type KubeRequester,
   parseRoots,
+  ROOT_CONFIGMAP,
+  ROOT_CONFIGMAP_KEY,
   readIstioRoot,
   tokenRequestSource,
 } from '@meshgate/adapter-istio';
-import { createKubeClient, loadKubeConfig } from '@meshgate/adapter-kubernetes';
+import {
+  createKubeClient,
+  type KubeClient,
+  type KubeObject,
+  loadKubeConfig,
+  Reflector,
+} from '@meshgate/adapter-kubernetes';
 import { RotationManager } from '@meshgate/certs';
 import { emptyModel } from '@meshgate/model';
 import type { Source, SourceSink } from '@meshgate/model';
@@ -34,7 +42,8 @@ export class IstioSource implements Source {
   #sink: SourceSink | undefined;
   #manager: RotationManager | undefined;
   #client: IstioCaClient | undefined;
-  #kube: KubeRequester | undefined;
+  #kube: KubeClient | undefined;
+  #rootWatch: Reflector | undefined;
   #namespace = '';
   /** The last root that parsed; kept when a later read fails, so a flaky API server does not drop the mesh. */
   #root = '';
@@ -47,11 +56,59 @@ export class IstioSource implements Source {
     this.#log = o.logger;
   }
 
-  #api(): KubeRequester {
+  #kubeClient(): KubeClient {
     this.#kube ??= createKubeClient(
       loadKubeConfig(this.#kubeconfig ? { kubeconfig: this.#kubeconfig } : { inCluster: true }),
-    ) as KubeRequester;
+    );
     return this.#kube;
+  }
+
+  #api(): KubeRequester {
+    return this.#kubeClient() as unknown as KubeRequester;
+  }
+
+  /**
+   * Watches the root ConfigMap, so a rotated or re-rooted mesh reaches istio/roots (and the upstream clusters that
+   * verify against it) at once, not only at the next certificate request. A root that does not parse is refused
+   * with the reason on /readyz; the last good one stays.
+   */
+  #watchRoot(): void {
+    const ns = this.#namespace;
+    const apply = (o: KubeObject | undefined) => {
+      const pem = (o as { data?: Record<string, string> } | undefined)?.data?.[ROOT_CONFIGMAP_KEY];
+      if (!pem || pem === this.#root) return;
+      try {
+        parseRoots(pem, `${ns}/${ROOT_CONFIGMAP} ${ROOT_CONFIGMAP_KEY}`);
+      } catch (err) {
+        this.#rootError = (err as Error).message;
+        this.#log.warn(
+          { err: this.#rootError },
+          'the Istio root ConfigMap changed to something that does not parse; keeping the last good root',
+        );
+        this.#reportStatus();
+        return;
+      }
+      this.#rootError = undefined;
+      this.#root = pem;
+      this.#log.info({ configMap: `${ns}/${ROOT_CONFIGMAP}` }, 'Istio root changed');
+      this.#publish();
+    };
+    this.#rootWatch = new Reflector(
+      this.#kubeClient(),
+      { path: `/api/v1/namespaces/${ns}/configmaps`, fieldSelector: `metadata.name=${ROOT_CONFIGMAP}` },
+      {
+        replace: (items) => apply(items[0]),
+        upsert: apply,
+        remove: () =>
+          this.#log.warn(
+            { configMap: `${ns}/${ROOT_CONFIGMAP}` },
+            'the Istio root ConfigMap was deleted; keeping the last root',
+          ),
+        error: (err) => this.#log.debug({ err: err.message }, 'watching the Istio root ConfigMap failed; retrying'),
+        recovered: () => {},
+      },
+    );
+    this.#rootWatch.start();
   }
 
   async #namespaceOf(): Promise<string> {
@@ -147,6 +204,7 @@ export class IstioSource implements Source {
     });
     await this.#manager.start();
     this.#publish();
+    if (!s.rootCertFile) this.#watchRoot();
   }
 
   #publish(): void {
@@ -194,6 +252,7 @@ export class IstioSource implements Source {
   }
 
   async stop(): Promise<void> {
+    await this.#rootWatch?.stop();
     this.#manager?.stop();
     this.#client?.close();
     this.#sink = undefined;
