@@ -174,10 +174,12 @@ What the Kubernetes source will do, read back from the rendered config so that t
 gatewayApi (Gateway API objects and their TLS Secrets), writeStatus, leaderElection (a Lease), as JSON.
 */}}
 {{- define "meshgate.kubernetesFeatures" -}}
-{{- $k := (include "meshgate.config" . | fromYaml).kubernetes | default dict }}
+{{- $cfg := include "meshgate.config" . | fromYaml }}
+{{- $k := $cfg.kubernetes | default dict }}
 {{- $gw := ne (toString (get $k "gatewayApi")) "false" }}
+{{- $istioUp := and (hasKey $cfg "istio") (ne (toString (get ($cfg.istio | default dict) "upstreams")) "false") }}
 {{- $status := and $gw (ne (toString (get $k "writeStatus")) "false") }}
 {{- $le := get $k "leaderElection" | default dict }}
 {{- $lease := and $status (ne (toString (get $le "enabled")) "false") }}
-{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease | toJson }}
+{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease "istioUpstreams" $istioUp | toJson }}
 {{- end }}
