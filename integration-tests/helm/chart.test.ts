@@ -364,6 +364,33 @@ describe('chart-level checks', () => {
     assert.equal(istio.tokenFile, '/var/run/secrets/tokens/istio-token');
     assert.equal(istio.rootCertFile, '/var/run/secrets/istio/root-cert.pem');
   });
+  test('istio with kubernetes: pods and Istio policy are readable cluster-wide for istio.upstreams, unless it is off', async () => {
+    const on = objects((await template(['-f', CASES.istio!, '--set', 'kubernetes.enabled=true'])).stdout);
+    const role = find(on, 'ClusterRole', `${RELEASE}-istio`);
+    assert.deepEqual(
+      role.rules.map((r: any) => [r.apiGroups[0], r.resources[0], r.verbs]),
+      [
+        ['security.istio.io', 'peerauthentications', ['list', 'watch']],
+        ['networking.istio.io', 'destinationrules', ['list', 'watch']],
+      ],
+    );
+    assert.equal(find(on, 'ClusterRoleBinding', `${RELEASE}-istio`).roleRef.name, `${RELEASE}-istio`);
+    assert.ok(find(on, 'ClusterRole', RELEASE).rules[0].resources.includes('pods'));
+    const off = objects(
+      (
+        await template([
+          '-f',
+          CASES.istio!,
+          '--set',
+          'kubernetes.enabled=true',
+          '--set',
+          'config.istio.upstreams=false',
+        ])
+      ).stdout,
+    );
+    assert.ok(!off.some((o: any) => o.metadata?.name === `${RELEASE}-istio`));
+    assert.ok(!find(off, 'ClusterRole', RELEASE).rules[0].resources.includes('pods'));
+  });
   test('istio identity: a config.istio value the chart derives is refused, naming it', async () => {
     const r = await template(['-f', CASES.istio!, '--set', 'config.istio.tokenFile=/x']);
     assert.notEqual(r.code, 0);
