@@ -20,14 +20,14 @@ import {
   tokenRequestSource,
 } from '@meshgate/adapter-istio';
 import { CertificateAuthority, RotationManager } from '@meshgate/certs';
-import { type KubeEnv, kubeBinaries, startKubeEnv } from '../lib/kube-env.ts';
+import type { KubeEnv } from '../lib/kube-env.ts';
 import {
   adminRequester,
   type Istiod,
-  istiodBinaries,
+  type IstioEnv,
   istiodRouterClusters,
   istiodUnavailable,
-  startIstiod,
+  startIstioEnv,
 } from '../lib/istiod.ts';
 import { waitFor } from '../lib/wait.ts';
 
@@ -38,6 +38,7 @@ const NS = 'gateway';
 const SA = 'meshgate';
 const ID = `spiffe://cluster.local/ns/${NS}/sa/${SA}`;
 
+let ie: IstioEnv;
 let env: KubeEnv;
 let istiod: Istiod;
 let api: KubeRequester;
@@ -65,23 +66,16 @@ function openssl(args: string[]): { status: number; out: string } {
 describe('istio: a real istiod', { skip }, () => {
   before(
     async () => {
-      // One build at a time on a shared machine: the API server's first, then istiod's.
-      await kubeBinaries();
-      await istiodBinaries();
-      env = await startKubeEnv({ gatewayApiCrds: false });
-      istiod = await startIstiod(env);
-      await env.kubectl(['create', 'namespace', NS]);
-      await env.kubectl(['create', 'serviceaccount', SA, '-n', NS]);
+      ie = await startIstioEnv({ namespace: NS, serviceAccount: SA });
+      ({ env, istiod, root } = ie);
       await env.kubectl(['create', 'serviceaccount', 'other', '-n', NS]);
       api = adminRequester(env);
-      root = await istiod.rootOf(NS);
       dir = mkdtempSync(join(tmpdir(), 'meshgate-istio-'));
     },
     { timeout: 3_600_000 },
   );
   after(async () => {
-    await istiod?.stop();
-    await env?.stop();
+    await ie?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

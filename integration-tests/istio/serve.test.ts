@@ -14,8 +14,8 @@ import { CertificateAuthority } from '@meshgate/certs';
 import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { tempDir } from '../lib/fixture.ts';
-import { adminRequester, type Istiod, istiodBinaries, istiodUnavailable, startIstiod } from '../lib/istiod.ts';
-import { type KubeEnv, kubeBinaries, startKubeEnv, writeKubeconfig } from '../lib/kube-env.ts';
+import { adminRequester, type Istiod, type IstioEnv, istiodUnavailable, startIstioEnv } from '../lib/istiod.ts';
+import { type KubeEnv, writeKubeconfig } from '../lib/kube-env.ts';
 import { MeshgateProcess } from '../lib/meshgate-process.ts';
 import { getJson, waitFor } from '../lib/wait.ts';
 
@@ -29,6 +29,7 @@ const SECRET = 'istio/default';
 const ROOTS = 'istio/roots';
 const CLIENT_ID = 'spiffe://example.org/ns/edge/sa/envoy';
 
+let ie: IstioEnv;
 let env: KubeEnv;
 let istiod: Istiod;
 let root: string;
@@ -102,13 +103,8 @@ function servedIdentity(held: Map<string, { object: Record<string, unknown> | un
 describe('istio: meshgate serve with the gateway certificate from a real istiod', { skip }, () => {
   before(
     async () => {
-      await kubeBinaries();
-      await istiodBinaries();
-      env = await startKubeEnv({ gatewayApiCrds: false });
-      istiod = await startIstiod(env);
-      await env.kubectl(['create', 'namespace', NS]);
-      await env.kubectl(['create', 'serviceaccount', SA, '-n', NS]);
-      root = await istiod.rootOf(NS);
+      ie = await startIstioEnv({ namespace: NS, serviceAccount: SA });
+      ({ env, istiod, root } = ie);
       writeFileSync(p('root.pem'), root);
       // meshgate asks for TokenRequest tokens and reads the root ConfigMap with this kubeconfig.
       writeKubeconfig(p('kubeconfig.yaml'), env.apiUrl, env.caPem, 'admin', env.adminToken);
@@ -127,8 +123,7 @@ describe('istio: meshgate serve with the gateway certificate from a real istiod'
   );
   after(async () => {
     for (const mg of running) await mg.stop().catch(() => {});
-    await istiod?.stop();
-    await env?.stop();
+    await ie?.stop();
     tmp.cleanup();
   });
 
