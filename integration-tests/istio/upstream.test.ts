@@ -11,8 +11,18 @@ import { join } from 'node:path';
 import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { CertificateAuthority } from '@meshgate/certs';
+import { IstioCaClient, tokenRequestSource } from '@meshgate/adapter-istio';
 import { tempDir } from '../lib/fixture.ts';
-import { type IstioEnv, istiodRouterClusters, istiodUnavailable, startIstioEnv } from '../lib/istiod.ts';
+import { type MtlsBackend, startMtlsBackend } from '../lib/mtls-backend.ts';
+import { MtlsClientProcess } from '../lib/mtls-client.ts';
+import { createBackendNetns } from '../lib/netns.ts';
+import {
+  adminRequester,
+  type IstioEnv,
+  istiodRouterClusters,
+  istiodUnavailable,
+  startIstioEnv,
+} from '../lib/istiod.ts';
 import { writeKubeconfig } from '../lib/kube-env.ts';
 import { MeshgateProcess } from '../lib/meshgate-process.ts';
 import { getJson, waitFor } from '../lib/wait.ts';
@@ -368,6 +378,115 @@ spec: {host: web.shop.svc.cluster.local, trafficPolicy: {tls: {mode: DISABLE}}}
     assert.equal(theirsOff.transport_socket, undefined);
     await ie.env.kubectl(['delete', 'destinationrule', 'web', '-n', 'shop']);
     await until('the istio profile back', (x) => !!istioMatch(x.clusters.get(HTTP)));
+  });
+
+  test('traffic: a proxyless gRPC client through meshgate reaches a sidecar-like backend over Istio mTLS; another identity is refused', {
+    timeout: 180_000,
+  }, async () => {
+    // Backends act as a sidecar's inbound side: a certificate istiod issued for their own ServiceAccount, a client
+    // certificate from the Istio root required, the caller's SPIFFE ID checked. They listen on a host address of a
+    // test network namespace (EndpointSlices refuse loopback).
+    const netns = await createBackendNetns();
+    const api = adminRequester(ie.env);
+    const issue = async (namespace: string, serviceAccount: string) => {
+      const c = new IstioCaClient({
+        address: ie.istiod.caAddress,
+        roots: ie.root,
+        token: tokenRequestSource(api, { namespace, serviceAccount }),
+        namespace,
+        serviceAccount,
+      });
+      try {
+        return await c.obtain();
+      } finally {
+        c.close();
+      }
+    };
+    const backends: MtlsBackend[] = [];
+    let client: MtlsClientProcess | undefined;
+    try {
+      for (const sa of ['pay-sa', 'rogue-sa', 'impostor-sa'])
+        await ie.env.kubectl(['create', 'serviceaccount', sa, '-n', 'shop']);
+      const gatewayId = `spiffe://cluster.local/ns/${ie.namespace}/sa/${ie.serviceAccount}`;
+      const backend = async (name: string, sa: string) => {
+        const cert = await issue('shop', sa);
+        const b = await startMtlsBackend({
+          name,
+          caPem: ie.root,
+          certChainPem: cert.chainPem,
+          keyPem: cert.keyPem,
+          allowedCaller: gatewayId,
+          host: netns.hostIp,
+        });
+        backends.push(b);
+        return b;
+      };
+      const pay = await backend('pay-1', 'pay-sa');
+      // rogue-1 runs as rogue-sa, but its backend presents impostor-sa's certificate: secure naming must refuse it.
+      const rogue = await backend('rogue-1', 'impostor-sa');
+      const objects = (svc: string, sa: string, port: number) => `---
+apiVersion: v1
+kind: Service
+metadata: {name: ${svc}, namespace: shop}
+spec: {selector: {app: ${svc}}, ports: [{name: grpc, port: 9090, targetPort: ${port}, appProtocol: grpc}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${svc}-1, namespace: shop, labels: {app: ${svc}, security.istio.io/tlsMode: istio}}
+spec: {serviceAccountName: ${sa}, containers: [{name: app, image: unused}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${svc}-1, namespace: shop, labels: {kubernetes.io/service-name: ${svc}}}
+addressType: IPv4
+ports: [{name: grpc, port: ${port}, protocol: TCP}]
+endpoints: [{addresses: ["${netns.hostIp}"], conditions: {ready: true}, targetRef: {kind: Pod, name: ${svc}-1, namespace: shop}}]
+`;
+      await ie.env.apply(objects('pay', 'pay-sa', pay.port) + objects('rogue', 'rogue-sa', rogue.port));
+
+      // The gRPC client's own Istio identity and root, as certificate-provider files named like meshgate's Secrets.
+      const gw = await issue(ie.namespace, ie.serviceAccount);
+      const files = {
+        cert: join(tmp.dir, 'gw-cert.pem'),
+        key: join(tmp.dir, 'gw-key.pem'),
+        ca: join(tmp.dir, 'gw-ca.pem'),
+      };
+      writeFileSync(files.cert, gw.chainPem);
+      writeFileSync(files.key, gw.keyPem, { mode: 0o600 });
+      writeFileSync(files.ca, ie.root);
+      client = new MtlsClientProcess(mg.xdsPort, 'gw-grpc', {
+        'istio/default': { certificate_file: files.cert, private_key_file: files.key },
+        'istio/roots': { ca_certificate_file: files.ca },
+      });
+      const target = 'xds:///pay.shop.svc.cluster.local:9090';
+      await waitFor(async () => (await client!.calls(target, 1, 3000))[0].ok, `a call to ${target}`, 60_000, 500).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}\n${client!.logs()}`);
+        },
+      );
+      const outcomes = await client.calls(target, 5, 3000);
+      assert.deepEqual(
+        outcomes.map((o) => o.ok),
+        [true, true, true, true, true],
+        JSON.stringify(outcomes),
+      );
+      assert.ok(pay.calls.length >= 6);
+      assert.ok(
+        pay.calls.every((c) => c.allowed && c.spiffe === gatewayId),
+        'the backend saw the gateway istiod identity',
+      );
+
+      const refused = await client.calls('xds:///rogue.shop.svc.cluster.local:9090', 3, 3000);
+      assert.ok(
+        refused.every((o) => !o.ok && o.code === 14 && /subject alternative name/i.test(o.error ?? '')),
+        `UNAVAILABLE naming the SAN mismatch (the certificate is not rogue-sa's): ${JSON.stringify(refused)}`,
+      );
+      assert.equal(rogue.calls.length, 0, 'no request reached the impostor');
+    } finally {
+      await client?.close();
+      for (const b of backends) await b.close();
+      await netns.destroy();
+    }
   });
 
   test('a changed istio-ca-root-cert reaches istio/roots without a certificate request', {

@@ -35,6 +35,8 @@ export interface MtlsBackendOptions {
    * used in a handshake, so without new connections a client's rotation would never show here.
    */
   maxConnectionAgeMs?: number;
+  /** Address to listen on. Default 127.0.0.1 (EndpointSlices refuse loopback: use a netns host address there). */
+  host?: string;
 }
 
 function callerOf(call: grpc.ServerUnaryCall<unknown, unknown>): { spiffe?: string; serial?: string } {
@@ -80,7 +82,7 @@ export async function startMtlsBackend(o: MtlsBackendOptions): Promise<MtlsBacke
     true,
   );
   bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', creds, (err, p) =>
+    server.bindAsync(`${o.host ?? '127.0.0.1'}:0`, creds, (err, p) =>
       err ? reject(new Error(`mTLS backend ${o.name} cannot listen: ${err.message}`)) : resolve(p),
     ),
   );

@@ -30,13 +30,14 @@ export function istioMeshHook(s: IstioSettings, clusterDomain?: string): Service
   return {
     resources: ['peerauthentications', 'destinationrules'],
     apply(svc, port, model, slices, state) {
+      // By address and port: pods on the host network share the node's address.
       const podOf = new Map<string, IstioPod>();
       const serviceAccounts = new Set<string>();
       for (const sl of slices)
         for (const e of sl.endpoints) {
           const pod = e.pod ? state.pods.get(`${sl.namespace}/${e.pod}`) : undefined;
           if (!pod) continue;
-          podOf.set(e.address, pod);
+          for (const p of sl.ports) podOf.set(`${e.address}|${p.port}`, pod);
           serviceAccounts.add(pod.serviceAccount);
         }
       const u = istioUpstream(
@@ -46,7 +47,7 @@ export function istioMeshHook(s: IstioSettings, clusterDomain?: string): Service
           port: port.port,
           ...(model.protocol ? { protocol: model.protocol } : {}),
           endpoints: model.endpoints.map((endpoint) => {
-            const pod = podOf.get(endpoint.address);
+            const pod = podOf.get(`${endpoint.address}|${endpoint.port}`);
             return pod ? { endpoint, pod } : { endpoint };
           }),
           serviceAccounts: [...serviceAccounts].sort(),
