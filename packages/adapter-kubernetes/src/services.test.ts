@@ -4,6 +4,7 @@ import { buildModel, ServiceModelCache } from './build.ts';
 import { portEndpoints, portProtocol, serviceModels } from './services.ts';
 import { emptyState, toService, toSlice } from './state.ts';
 import type { SliceInfo } from './state.ts';
+import type { ServiceMeshHook } from './config.ts';
 
 const svc = toService({
   metadata: { name: 'cart', namespace: 'shop' },
@@ -141,4 +142,36 @@ test('Linkerd injected ingress: each port at the cluster IP with l5d-dst-overrid
   const [plain] = serviceModels(withIp, pods, 'k');
   assert.equal(plain.requestHeadersToAdd, undefined);
   assert.equal(plain.endpoints[0].address, '10.1.0.1');
+});
+
+test('a mesh hook rewrites each TCP port model with its ServicePort; its conditions follow the Service', () => {
+  const state = emptyState();
+  const seen: string[] = [];
+  const mesh: ServiceMeshHook = {
+    resources: [],
+    apply(s, port, model) {
+      seen.push(`${s.name}:${port.name}:${port.port}`);
+      return {
+        service: { ...model, connectTimeoutMs: port.port },
+        conditions: port.name === 'grpc' ? [`${s.namespace}/${s.name}: looked at ${port.port}`] : [],
+      };
+    },
+  };
+  const o = { source: 'kubernetes', inScope: () => true, gatewayApi: false, mesh };
+  const cache = new ServiceModelCache(o);
+  state.services.set('shop/cart', svc);
+  const built = cache.build(state, 'all').model;
+  assert.deepEqual(seen, ['cart:grpc:8080', 'cart:http-admin:9090']);
+  assert.deepEqual(
+    built.services.map((s) => [s.name, s.connectTimeoutMs]),
+    [
+      ['k8s/shop/cart/8080', 8080],
+      ['k8s/shop/cart/9090', 9090],
+    ],
+  );
+  assert.deepEqual(built, buildModel(state, o).model);
+  assert.deepEqual(cache.conditions(), ['shop/cart: looked at 8080']);
+  state.services.delete('shop/cart');
+  cache.build(state, new Set(['shop/cart']));
+  assert.deepEqual(cache.conditions(), [], 'a removed Service takes its conditions along');
 });

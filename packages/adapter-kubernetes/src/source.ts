@@ -266,6 +266,9 @@ export class KubernetesSource implements Source {
         upsert: (obj) => {
           const key = keyOf(obj);
           const rec = spec.convert(obj);
+          // Most pod events are status changes; the record keeps only the service account and labels, so an
+          // unchanged record changes nothing a mesh hook reads and costs no rebuild.
+          if (spec.store === 'pods' && JSON.stringify(store.get(key)) === JSON.stringify(rec)) return;
           if (spec.store === 'slices') {
             const prev = store.get(key) as SliceInfo | undefined;
             if (prev) {
