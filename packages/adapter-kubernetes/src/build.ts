@@ -47,17 +47,28 @@ const ingressOf = (o: BuildOptions) => (o.linkerdIngress ? { clusterDomain: o.cl
 export function buildModel(state: KubeState, o: BuildOptions): { model: Model; gateway: GatewayBuild } {
   const bySvc = slicesByService(state);
   const services: Service[] = [];
+  const conds = new Map<string, string[]>();
   for (const [key, svc] of state.services)
-    if (o.inScope(svc.namespace)) services.push(...meshModels(svc, bySvc.get(key) ?? [], state, o).services);
-  return assemble(services, state, o);
+    if (o.inScope(svc.namespace)) {
+      const built = meshModels(svc, bySvc.get(key) ?? [], state, o);
+      services.push(...built.services);
+      if (built.conditions.length) conds.set(key, built.conditions);
+    }
+  return assemble(services, state, o, (k) => conds.get(k));
 }
 
-function assemble(services: Service[], state: KubeState, o: BuildOptions): { model: Model; gateway: GatewayBuild } {
+function assemble(
+  services: Service[],
+  state: KubeState,
+  o: BuildOptions,
+  meshConditions?: (serviceKey: string) => readonly string[] | undefined,
+): { model: Model; gateway: GatewayBuild } {
   const gateway = o.gatewayApi
     ? buildGatewayApi(state, {
         controllerName: o.controllerName ?? DEFAULT_CONTROLLER,
         inScope: o.inScope,
         source: o.source,
+        ...(meshConditions ? { meshConditions } : {}),
       })
     : { routes: [], listeners: [], identities: [], statuses: [] };
   services.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -163,6 +174,6 @@ export class ServiceModelCache {
         }
     const services: Service[] = [];
     for (const list of this.byKey.values()) services.push(...list);
-    return { ...assemble(services, state, this.o), servicesChanged: changed };
+    return { ...assemble(services, state, this.o, (k) => this.conds.get(k)), servicesChanged: changed };
   }
 }

@@ -362,3 +362,26 @@ test('hostname intersection and Gateway API durations', () => {
   assert.equal(parseGwDuration('1h2m3s4ms'), 3_723_004);
   assert.equal(parseGwDuration('10'), undefined);
 });
+
+test('a route whose backend Service has mesh policy the gateway cannot honour says so in its status', () => {
+  const s = base();
+  s.httpRoutes.set(
+    'shop/echo',
+    gw('HTTPRoute', 'shop', 'echo', {
+      parentRefs: [{ name: 'gw', namespace: 'infra' }],
+      rules: [{ backendRefs: [{ name: 'v1', port: 8080 }] }, { backendRefs: [{ name: 'v2', port: 8080 }] }],
+    }),
+  );
+  const strict = 'StrictWithoutSidecar: shop/v2:8080: STRICT mTLS applies to pod v2-0, which has no Istio sidecar';
+  const b = buildGatewayApi(s, { ...opts, meshConditions: (k) => (k === 'shop/v2' ? [strict] : undefined) });
+  const parent = statusOf(b.statuses, 'HTTPRoute', 'shop', 'echo')!.parents![0];
+  assert.deepEqual(condsOf(parent.conditions), {
+    Accepted: 'True/Accepted',
+    ResolvedRefs: 'True/ResolvedRefs',
+    'meshgate.io/MeshPolicyHonoured': 'False/StrictWithoutSidecar',
+  });
+  assert.equal(parent.conditions[2].message, strict);
+
+  const clean = buildGatewayApi(s, { ...opts, meshConditions: () => undefined });
+  assert.equal(statusOf(clean.statuses, 'HTTPRoute', 'shop', 'echo')!.parents![0].conditions.length, 2);
+});

@@ -56,7 +56,15 @@ export interface GatewayOptions {
   /** Whether objects of this namespace are read (namespace scoping). */
   inScope: (namespace: string) => boolean;
   source: string;
+  /**
+   * Mesh policy the gateway cannot honour for a Service (`<ns>/<name>`), from the mesh hook. A route sending to such
+   * a Service says so in its status, where the route's owner looks, not only on meshgate's /readyz.
+   */
+  meshConditions?: (serviceKey: string) => readonly string[] | undefined;
 }
+
+/** Implementation-specific route condition: False while a backend Service has mesh policy the gateway cannot honour. */
+export const MESH_POLICY_CONDITION = 'meshgate.io/MeshPolicyHonoured';
 
 export interface GatewayBuild {
   routes: Route[];
@@ -558,6 +566,17 @@ function buildRules(
  * controllerName is meshgate's, their Gateways, and the routes attached to them are used;
  * status is produced for exactly those (other controllers' parent entries are left alone).
  */
+/** The mesh conditions of the Services a route's backends name (model names `<source>/<ns>/<svc>/<port>`). */
+function meshConditionsOf(routes: readonly Route[], of: (serviceKey: string) => readonly string[] | undefined) {
+  const keys = new Set<string>();
+  for (const r of routes)
+    for (const b of r.backends) {
+      const [, ns, svc] = b.service.split('/');
+      if (ns && svc) keys.add(`${ns}/${svc}`);
+    }
+  return [...new Set([...keys].sort(cmp).flatMap((k) => of(k) ?? []))];
+}
+
 export function buildGatewayApi(state: KubeState, o: GatewayOptions): GatewayBuild {
   const statuses: DesiredStatus[] = [];
   const ourClasses = new Set<string>();
@@ -654,6 +673,18 @@ export function buildGatewayApi(state: KubeState, o: GatewayOptions): GatewayBui
       if (accepted.status === 'True' && built.problems.length)
         conditions.push(
           cond('PartiallyInvalid', true, 'UnsupportedValue', `rules left out: ${built.problems.join('; ')}`, gen),
+        );
+      const mesh = o.meshConditions ? meshConditionsOf(built.routes, o.meshConditions) : [];
+      if (mesh.length)
+        conditions.push(
+          // The API caps a condition message at 32768 characters; the reason is the hook's leading CamelCase word.
+          cond(
+            MESH_POLICY_CONDITION,
+            false,
+            /^[A-Za-z][A-Za-z0-9]*/.exec(mesh[0]!)?.[0] ?? 'MeshPolicy',
+            mesh.join('; ').slice(0, 32000),
+            gen,
+          ),
         );
       const parentRef: Record<string, unknown> = { group: GROUP, kind: 'Gateway', ...ref };
       parents.push({ parentRef, controllerName: o.controllerName, conditions });
