@@ -75,7 +75,8 @@ function buildSources(
   log: Logger,
   env: NodeJS.ProcessEnv,
 ): { sources: Source[]; consul?: ConsulSource } {
-  const external = settings.consul !== undefined || settings.kubernetes !== undefined;
+  const external =
+    settings.consul !== undefined || settings.kubernetes !== undefined || !!settings.linkerd?.services.length;
   const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, external))];
   let consul: ConsulSource | undefined;
   if (settings.consul) {
