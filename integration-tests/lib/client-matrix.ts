@@ -127,6 +127,8 @@ export interface RunOptions {
   xdsCreds?: boolean;
   /** Runs after the calls while the client is still connected (its xDS stream open). */
   whileConnected?: () => Promise<void>;
+  /** Extra environment for the client process (e.g. GRPC_EXPERIMENTAL_XDS_SNI for grpc-go). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -147,7 +149,7 @@ export async function runClient(c: MatrixClient, o: RunOptions): Promise<Call[]>
   ];
   const child = spawn(c.argv[0], args, {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, GRPC_XDS_BOOTSTRAP: o.bootstrapFile, GRPC_XDS_BOOTSTRAP_CONFIG: '' },
+    env: { ...process.env, ...o.env, GRPC_XDS_BOOTSTRAP: o.bootstrapFile, GRPC_XDS_BOOTSTRAP_CONFIG: '' },
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-20_000)));
