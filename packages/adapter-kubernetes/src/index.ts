@@ -40,3 +40,10 @@ export type {
 } from './state.ts';
 export { createKubeClient, loadKubeConfig } from './kube.ts';
 export type { KubeClient, KubeCredentials } from './kube.ts';
+export {
+  type KubeRequester,
+  type TokenRequestOptions,
+  TokenRequestError,
+  redactTokens,
+  tokenRequestSource,
+} from './token-request.ts';

@@ -19,7 +19,7 @@ import {
   trustAnchorsFromConfigMap,
   trustRootsSource,
 } from '@meshgate/adapter-linkerd';
-import { createKubeClient, loadKubeConfig } from '@meshgate/adapter-kubernetes';
+import { createKubeClient, loadKubeConfig, tokenRequestSource } from '@meshgate/adapter-kubernetes';
 import type { KubeClient } from '@meshgate/adapter-kubernetes';
 import { ALLOWED_NODES, NAME } from '@meshgate/adapter-file';
 import { RotationManager } from '@meshgate/certs';
@@ -257,6 +257,7 @@ export class LinkerdSource implements Source {
   private readonly manager: RotationManager;
   private readonly kubeconfig: string | undefined;
   private kube: KubeClient | undefined;
+  private tokens: (() => Promise<string>) | undefined;
   private sink: SourceSink | undefined;
   private readonly provider = new LinkerdCertificateProvider();
   private readonly watches = new Map<string, DestinationWatch>();
@@ -316,23 +317,22 @@ export class LinkerdSource implements Source {
     return this.kube;
   }
 
-  /** A token for the gateway's ServiceAccount with Linkerd's audience, fresh for every Certify. */
+  /** A token for the gateway's ServiceAccount with Linkerd's audience; reused until 80 % of its lifetime. */
   private async requestToken(): Promise<string> {
     const s = this.settings;
-    const path = `/api/v1/namespaces/${s.namespace}/serviceaccounts/${s.serviceAccount}/token`;
-    let res: { status?: { token?: string } } | undefined;
+    this.tokens ??= tokenRequestSource(this.api(), {
+      namespace: s.namespace,
+      serviceAccount: s.serviceAccount,
+      audience: IDENTITY_TOKEN_AUDIENCE,
+      expirationSeconds: TOKEN_LIFETIME_S,
+    });
     try {
-      res = await this.api().request('POST', path, {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { audiences: [IDENTITY_TOKEN_AUDIENCE], expirationSeconds: TOKEN_LIFETIME_S },
-      });
+      return await this.tokens();
     } catch (err) {
       throw new Error(
-        `cannot get a token for ServiceAccount ${s.namespace}/${s.serviceAccount} through the Kubernetes API (${(err as Error).message}); allow meshgate to create serviceaccounts/token for it, or set linkerd.tokenFile to a projected token with audience ${IDENTITY_TOKEN_AUDIENCE}`,
+        `${(err as Error).message}, or set linkerd.tokenFile to a projected token with audience ${IDENTITY_TOKEN_AUDIENCE}`,
       );
     }
-    return res?.status?.token ?? '';
   }
 
   private async readTrustRootsConfigMap(): Promise<string> {
