@@ -604,6 +604,49 @@ routes:
       assert.ok(log.length > 0 && log.every((x) => !x.accepted), JSON.stringify(log));
     });
 
+    test('injected ingress: /readyz warns about a routed Service without a ServiceProfile until one exists', async () => {
+      writeAtomic(
+        p('ingress.yaml'),
+        `kubernetes:
+  kubeconfig: ${env.adminKubeconfig}
+  namespaces: [${NS}]
+  gatewayApi: false
+  linkerdIngress: true
+routes:
+  - { name: via-ingress, hosts: [api-ingress], backends: [{ service: k8s/${NS}/api/8080 }] }
+`,
+      );
+      const ingress = new MeshgateProcess(p('ingress.yaml'), ['--xds-address', '127.0.0.1']);
+      const warnings = async () => {
+        const r = await getJson(`${ingress.adminUrl}/readyz`);
+        return { status: r.status, list: (r.body.linkerdIngress?.warnings ?? []) as string[] };
+      };
+      try {
+        await ingress.start();
+        await ingress.waitReady(60_000);
+        let seen: { status: number; list: string[] } = { status: 0, list: [] };
+        await waitFor(async () => (seen = await warnings()).list.length > 0, 'the ServiceProfile warning', 30_000);
+        assert.equal(seen.status, 200, 'advisory: readiness is not affected');
+        // Every Service port is a dial target of its own (a route), so each one without a profile is named.
+        const missing = (svc: string) =>
+          `linkerd injected ingress: service k8s/${NS}/${svc}/8080 is routed, but namespace ${NS} has no ServiceProfile ${svc}.${NS}.svc.cluster.local; recent linkerd-proxies in ingress mode need one to resolve l5d-dst-override (create one, e.g. from \`linkerd profile --template ${svc} -n ${NS}\`)`;
+        assert.deepEqual(seen.list, ['api', 'legacy', 'spoof'].map(missing));
+        await env.apply(`apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: api.${NS}.svc.cluster.local, namespace: ${NS}}
+spec:
+  routes: [{name: all, condition: {pathRegex: "/.*"}}]
+`);
+        await waitFor(
+          async () => (await warnings()).list.join('\n') === ['legacy', 'spoof'].map(missing).join('\n'),
+          'the warning about api to clear',
+          30_000,
+        );
+      } finally {
+        await ingress.stop();
+      }
+    });
+
     test('scale down: a pod removed from the EndpointSlice stops getting calls', async () => {
       await env.apply(slice('api', [{ ip: netns.nsIps[1], pod: 'api-2' }]));
       await waitFor(

@@ -200,7 +200,8 @@ gatewayApi (Gateway API objects and their TLS Secrets), writeStatus, leaderElect
 {{- $status := and $gw (ne (toString (get $k "writeStatus")) "false") }}
 {{- $le := get $k "leaderElection" | default dict }}
 {{- $lease := and $status (ne (toString (get $le "enabled")) "false") }}
-{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease | toJson }}
+{{- $l5d := eq (toString (get $k "linkerdIngress")) "true" }}
+{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease "linkerdIngress" $l5d | toJson }}
 {{- end }}
 
 {{/* Linkerd direct mode reads the trust-roots ConfigMap through the API (no trustAnchorsPEM given). */}}

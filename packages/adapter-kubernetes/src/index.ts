@@ -5,7 +5,16 @@ export { parseKubernetesConfig } from './config.ts';
 export type { KubeConfigError, KubeLogger, KubernetesSourceOptions, NamespaceScope } from './config.ts';
 export { buildModel, ServiceModelCache } from './build.ts';
 export type { BuildOptions } from './build.ts';
-export { portEndpoints, portProtocol, serviceAccountsOf, serviceModelName, serviceModels } from './services.ts';
+export {
+  missingProfileWarning,
+  type ProfileNeed,
+  portEndpoints,
+  portProtocol,
+  serviceAccountsOf,
+  serviceModelName,
+  serviceModels,
+  serviceProfileNeeds,
+} from './services.ts';
 export {
   buildGatewayApi,
   DEFAULT_CONTROLLER,
