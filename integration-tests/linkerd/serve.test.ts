@@ -247,7 +247,7 @@ listeners:
     await secure.waitReady(90_000);
   });
 
-  test('without files: a TokenRequest and the trust-roots ConfigMap through the Kubernetes API; a garbage ConfigMap shows on /readyz', async (t) => {
+  test('without files: a TokenRequest and the trust-roots ConfigMap through the Kubernetes API; a garbage ConfigMap shows on /readyz; a rotated bundle is served', async (t) => {
     const cm = (bundle: string) =>
       env.kubectl(['apply', '-f', '-'], {
         input: JSON.stringify({
@@ -307,6 +307,26 @@ listeners:
       );
       await cm(pki.anchorPem);
       await api.waitReady(90_000);
+
+      // Linkerd's anchor rotation, first step: the bundle gains the new anchor beside the old one. meshgate notices
+      // the edit (not only at the next renewal), requests a certificate checked against the new bundle and serves it.
+      const next = makeLinkerdPki(p('pki-next'));
+      await cm(pki.anchorPem + next.anchorPem);
+      const want = [pki.anchorPem, next.anchorPem].map((a) => new X509Certificate(a).fingerprint256).sort();
+      await waitFor(
+        async () => {
+          const roots = (await secretsFor(api, mtlsCreds)).get(ROOTS)?.validation_context?.trusted_ca?.inline_string;
+          const got = parseCertsPem(roots ?? '', 'served roots').map((c) => c.fingerprint256);
+          return JSON.stringify(got.sort()) === JSON.stringify(want);
+        },
+        'the served trust bundle to carry both anchors',
+        60_000,
+      );
+      assert.match(
+        api.logs(200_000),
+        /Linkerd trust anchors changed; requesting a certificate checked against them now/,
+      );
+      assert.equal((await getJson(`${api.adminUrl}/readyz`)).status, 200);
     } finally {
       await api.stop();
     }

@@ -16,6 +16,7 @@ import {
   type LinkerdServiceReport,
   linkerdService,
   TRUST_ROOTS_CONFIGMAP,
+  TRUST_ROOTS_KEY,
   trustAnchorsFromConfigMap,
   trustRootsSource,
 } from '@meshgate/adapter-linkerd';
@@ -112,7 +113,7 @@ export const LINKERD_SECTION: ConfigSection = {
         },
         trustAnchorsFile: {
           spec: PATH,
-          doc: 'PEM trust anchors, read on every renewal; without it, ConfigMap `linkerd-identity-trust-roots` key `ca-bundle.crt` in `linkerdNamespace`, read through the Kubernetes API on every renewal',
+          doc: 'PEM trust anchors, read on every renewal and every 5 s (an edited bundle is requested against at once); without it, ConfigMap `linkerd-identity-trust-roots` key `ca-bundle.crt` in `linkerdNamespace`, read the same way through the Kubernetes API',
         },
         kubeconfig: {
           spec: PATH,
@@ -248,6 +249,8 @@ async function readInput(file: string, what: string): Promise<string> {
 }
 
 const TOKEN_LIFETIME_S = 3600;
+/** How often the trust anchors are read to notice a rotation (a GET of one ConfigMap, or one file read). */
+const ANCHORS_POLL_MS = 5000;
 
 export class LinkerdSource implements Source {
   readonly name = 'linkerd';
@@ -258,6 +261,9 @@ export class LinkerdSource implements Source {
   private readonly kubeconfig: string | undefined;
   private kube: KubeClient | undefined;
   private tokens: (() => Promise<string>) | undefined;
+  /** The anchors' text the current certificate was requested with; a different text triggers a renewal. */
+  private anchorsUsed: string | undefined;
+  private anchorsTimer: NodeJS.Timeout | undefined;
   private sink: SourceSink | undefined;
   private readonly provider = new LinkerdCertificateProvider();
   private readonly watches = new Map<string, DestinationWatch>();
@@ -278,8 +284,10 @@ export class LinkerdSource implements Source {
       transport: s.transport,
       timeoutMs: s.timeoutMs,
       token: () => (s.tokenFile ? readInput(s.tokenFile, 'token') : this.requestToken()),
-      trustAnchorsPem: () =>
-        s.trustAnchorsFile ? readInput(s.trustAnchorsFile, 'trust anchors') : this.readTrustRootsConfigMap(),
+      trustAnchorsPem: async () => {
+        this.anchorsUsed = await this.rawAnchors().catch(() => undefined);
+        return s.trustAnchorsFile ? readInput(s.trustAnchorsFile, 'trust anchors') : this.readTrustRootsConfigMap();
+      },
     });
     this.manager = new RotationManager({
       mesh: 'linkerd',
@@ -335,6 +343,38 @@ export class LinkerdSource implements Source {
     }
   }
 
+  /** The anchors' text as stored (unparsed), to notice a change; throws when it cannot be read. */
+  private async rawAnchors(): Promise<string> {
+    const s = this.settings;
+    if (s.trustAnchorsFile) return readFile(s.trustAnchorsFile, 'utf8');
+    const cm = await this.api().request<{ data?: Record<string, string> }>(
+      'GET',
+      `/api/v1/namespaces/${s.linkerdNamespace}/configmaps/${TRUST_ROOTS_CONFIGMAP}`,
+    );
+    return cm?.data?.[TRUST_ROOTS_KEY] ?? '';
+  }
+
+  /**
+   * Linkerd rotates its trust anchors by editing the bundle; the gateway's trust bundle must follow at once, not at
+   * the next renewal. A changed bundle asks for a certificate checked against it now: a good bundle is then served
+   * with it, a bad one fails that request (the last good certificate and bundle stay, /readyz says why).
+   */
+  private async pollAnchors(): Promise<void> {
+    let text: string;
+    try {
+      text = await this.rawAnchors();
+    } catch {
+      return; // unreadable now: the next renewal reports it with the reason
+    }
+    if (this.anchorsUsed === undefined || text === this.anchorsUsed) return;
+    this.anchorsUsed = text;
+    this.log.info(
+      { trustAnchors: this.settings.trustAnchorsFile ?? trustRootsSource(this.settings.linkerdNamespace) },
+      'Linkerd trust anchors changed; requesting a certificate checked against them now',
+    );
+    await this.manager.renewNow();
+  }
+
   private async readTrustRootsConfigMap(): Promise<string> {
     const ns = this.settings.linkerdNamespace;
     let cm: Parameters<typeof trustAnchorsFromConfigMap>[0];
@@ -357,6 +397,8 @@ export class LinkerdSource implements Source {
     const cur = this.manager.current();
     if (cur) this.provider.update(cur);
     this.startWatches();
+    this.anchorsTimer = setInterval(() => void this.pollAnchors(), ANCHORS_POLL_MS);
+    this.anchorsTimer.unref();
     this.publish();
   }
 
@@ -467,6 +509,7 @@ export class LinkerdSource implements Source {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.anchorsTimer);
     for (const w of this.watches.values()) w.stop();
     this.watches.clear();
     this.manager.stop();
