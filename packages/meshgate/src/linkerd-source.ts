@@ -109,7 +109,7 @@ export const LINKERD_SECTION: ConfigSection = {
         namespace: { spec: KUBE_NAME, required: true, doc: "the gateway's namespace" },
         tokenFile: {
           spec: PATH,
-          doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal; without it, a TokenRequest for that ServiceAccount through the Kubernetes API (`kubeconfig`) on every renewal',
+          doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal; without it, a token from the TokenRequest API for that ServiceAccount through the Kubernetes API (`kubeconfig`), reused until 80 % of its lifetime',
         },
         trustAnchorsFile: {
           spec: PATH,
