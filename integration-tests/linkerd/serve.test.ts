@@ -20,7 +20,7 @@ import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { tempDir, writeAtomic } from '../lib/fixture.ts';
 import { type KubeEnv, kubeBinaries, startKubeEnv } from '../lib/kube-env.ts';
-import { bootstrapFiles, type Call, type MatrixClient, matrixClients, runClient } from '../lib/client-matrix.ts';
+import { bootstrapFiles, type Call, currentClients, type MatrixClient, runClient } from '../lib/client-matrix.ts';
 import {
   issueServingCert,
   type LinkerdDestination,
@@ -453,8 +453,9 @@ routes:
 
     before(
       async () => {
-        const [{ controller, crdDir }, matrix] = await Promise.all([linkerdBinaries(), matrixClients()]);
-        clients = matrix.filter((c) => c.id === 'grpc-js-xds' || c.id === 'grpc-go');
+        // grpc-js-xds and today's grpc-go (the old grpc-go has no GRPC_EXPERIMENTAL_XDS_SNI; see the SNI tests).
+        const [{ controller, crdDir }, matrix] = await Promise.all([linkerdBinaries(), currentClients()]);
+        clients = matrix;
         dst = await startLinkerdDestination({
           controller,
           crdDir,
