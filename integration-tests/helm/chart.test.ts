@@ -27,6 +27,7 @@ const CASES: Record<string, string | undefined> = {
   consul: join(CHART, 'examples/values-consul.yaml'),
   linkerd: join(CHART, 'examples/values-linkerd.yaml'),
   'linkerd-kubernetes': join(CHART, 'examples/values-linkerd-kubernetes.yaml'),
+  'linkerd-direct': join(CHART, 'examples/values-linkerd-direct.yaml'),
   kubernetes: join(CHART, 'examples/values-kubernetes.yaml'),
 };
 
@@ -133,12 +134,13 @@ describe('helm template', () => {
       const pod = dep.spec.template.spec;
       assert.equal(pod.securityContext.runAsNonRoot, true);
       assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
-      const kube = name === 'kubernetes' || name === 'linkerd-kubernetes';
+      // Linkerd direct mode reads the trust-roots ConfigMap through the API.
+      const kube = name === 'kubernetes' || name === 'linkerd-kubernetes' || name === 'linkerd-direct';
       assert.equal(
         pod.automountServiceAccountToken,
         kube,
         kube
-          ? 'in kubernetes mode the pod gets its ServiceAccount token'
+          ? 'meshgate reads the Kubernetes API, so the pod gets its ServiceAccount token'
           : 'meshgate reads no Kubernetes API, so the pod gets no token',
       );
       const deployments = objs.filter((o) => o.kind === 'Deployment');
@@ -398,6 +400,48 @@ describe('chart-level checks', () => {
     const bare = await template(['--set', 'config.istio.trustDomain=cluster.local']);
     assert.notEqual(bare.code, 0);
     assert.match(bare.stderr, /config\.istio needs serviceAccount/);
+  });
+  test('linkerd identity: an identity.l5d.io token is mounted, config.linkerd points at it; the anchors through a Role on one ConfigMap', async () => {
+    const objs = objects((await template(['-f', CASES['linkerd-direct']!])).stdout);
+    const pod = find(objs, 'Deployment', RELEASE).spec.template.spec;
+    const vols = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
+    assert.deepEqual(vols['linkerd-token'].projected.sources[0].serviceAccountToken, {
+      audience: 'identity.l5d.io',
+      expirationSeconds: 3600,
+      path: 'linkerd-identity-token',
+    });
+    // The trust-roots ConfigMap is read through the API, so the pod carries its API token.
+    assert.equal(pod.automountServiceAccountToken, true);
+    const role = find(objs, 'Role', `${RELEASE}-linkerd-roots`);
+    assert.equal(role.metadata.namespace, 'linkerd');
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['linkerd-identity-trust-roots'], verbs: ['get'] },
+    ]);
+    const l5d = parse(find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']).linkerd;
+    assert.equal(l5d.serviceAccount, pod.serviceAccountName);
+    assert.equal(l5d.namespace, NAMESPACE);
+    assert.equal(l5d.tokenFile, '/var/run/secrets/linkerd/tokens/linkerd-identity-token');
+    assert.equal(l5d.trustAnchorsFile, undefined);
+    assert.equal(l5d.services[0].authority, 'web-svc.emojivoto.svc.cluster.local:80');
+  });
+  test('linkerd identity: trustAnchorsPEM becomes a mounted file, no API access and no Role', async () => {
+    const objs = objects(
+      (await template(['-f', CASES['linkerd-direct']!, '--set-string', 'linkerd.identity.trustAnchorsPEM=PEM'])).stdout,
+    );
+    const pod = find(objs, 'Deployment', RELEASE).spec.template.spec;
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.equal(objs.filter((o) => o.kind === 'Role').length, 0);
+    assert.equal(find(objs, 'ConfigMap', `${RELEASE}-linkerd-roots`).data['ca-bundle.crt'].trim(), 'PEM');
+    const l5d = parse(find(objs, 'ConfigMap', RELEASE).data['meshgate.yaml']).linkerd;
+    assert.equal(l5d.trustAnchorsFile, '/var/run/secrets/linkerd/roots/ca-bundle.crt');
+  });
+  test('linkerd identity: a config.linkerd value the chart derives is refused, naming it', async () => {
+    const r = await template(['-f', CASES['linkerd-direct']!, '--set', 'config.linkerd.tokenFile=/x']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /config\.linkerd\.tokenFile is set, but linkerd\.identity\.enabled derives it/);
+    const bare = await template(['--set', 'config.linkerd.trustDomain=cluster.local']);
+    assert.notEqual(bare.code, 0);
+    assert.match(bare.stderr, /config\.linkerd needs serviceAccount and namespace/);
   });
   test('metrics are exposed on the Service only when asked', async () => {
     const off = objects((await template([])).stdout);

@@ -74,25 +74,39 @@ export async function cCoreClient(): Promise<MatrixClient> {
   return { id: 'c-core', label: `gRPC C-core (python3-grpcio ${grpcio})`, argv: [PYTHON, C_CORE_SCRIPT] };
 }
 
+/** grpc-js-xds (this repository's version) and today's grpc-go only: for suites that need no old generations. */
+export async function currentClients(): Promise<MatrixClient[]> {
+  const all = prepared ? await prepared : undefined;
+  if (all) return all.filter((c) => c.id === 'grpc-js-xds' || c.id === 'grpc-go');
+  return [jsClient(), { id: 'grpc-go', label: `grpc-go ${goModVersion()}`, argv: [await buildGrpcGo()] }];
+}
+
+function jsClient(): MatrixClient {
+  const require = createRequire(import.meta.url);
+  const jsVersion = (require('@grpc/grpc-js-xds/package.json') as { version: string }).version;
+  return {
+    id: 'grpc-js-xds',
+    label: `grpc-js-xds ${jsVersion}`,
+    argv: [process.execPath, '--conditions=source', join(REPO_ROOT, 'integration-tests/lib/grpc-js-client-cli.ts')],
+  };
+}
+
+function goModVersion(): string {
+  const goMod = readFileSync(join(REPO_ROOT, 'integration-tests/tools/grpc-go-client/go.mod'), 'utf8');
+  return /google\.golang\.org\/grpc (v\S+)/.exec(goMod)?.[1] ?? '?';
+}
+
 let prepared: Promise<MatrixClient[]> | undefined;
 
 /** Builds or finds every client of the matrix (once per process); throws, naming the fix, when one is missing. */
 export function matrixClients(): Promise<MatrixClient[]> {
   prepared ??= (async () => {
-    const require = createRequire(import.meta.url);
-    const jsVersion = (require('@grpc/grpc-js-xds/package.json') as { version: string }).version;
-    const goMod = readFileSync(join(REPO_ROOT, 'integration-tests/tools/grpc-go-client/go.mod'), 'utf8');
-    const goVersion = /google\.golang\.org\/grpc (v\S+)/.exec(goMod)?.[1] ?? '?';
     // One build at a time: the machine has two cores.
     const goCurrent = await buildGrpcGo();
     const goOld = await buildGrpcGo(OLD_GRPC_GO);
     return [
-      {
-        id: 'grpc-js-xds',
-        label: `grpc-js-xds ${jsVersion}`,
-        argv: [process.execPath, '--conditions=source', join(REPO_ROOT, 'integration-tests/lib/grpc-js-client-cli.ts')],
-      },
-      { id: 'grpc-go', label: `grpc-go ${goVersion}`, argv: [goCurrent] },
+      jsClient(),
+      { id: 'grpc-go', label: `grpc-go ${goModVersion()}`, argv: [goCurrent] },
       { id: 'grpc-go-old', label: `grpc-go ${OLD_GRPC_GO}`, argv: [goOld] },
       await cCoreClient(),
     ];
@@ -127,6 +141,8 @@ export interface RunOptions {
   xdsCreds?: boolean;
   /** Runs after the calls while the client is still connected (its xDS stream open). */
   whileConnected?: () => Promise<void>;
+  /** Extra environment for the client process (e.g. GRPC_EXPERIMENTAL_XDS_SNI for grpc-go). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -147,7 +163,7 @@ export async function runClient(c: MatrixClient, o: RunOptions): Promise<Call[]>
   ];
   const child = spawn(c.argv[0], args, {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, GRPC_XDS_BOOTSTRAP: o.bootstrapFile, GRPC_XDS_BOOTSTRAP_CONFIG: '' },
+    env: { ...process.env, ...o.env, GRPC_XDS_BOOTSTRAP: o.bootstrapFile, GRPC_XDS_BOOTSTRAP_CONFIG: '' },
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-20_000)));

@@ -117,6 +117,27 @@ passes here is the one the pod gets.
 {{- $_ := set $istio "rootCertFile" "/var/run/secrets/istio/root-cert.pem" }}
 {{- $_ := set $cfg "istio" $istio }}
 {{- end }}
+{{- if and (hasKey $cfg "linkerd") (not .Values.linkerd.identity.enabled) (not (hasKey (get $cfg "linkerd" | default dict) "serviceAccount")) }}
+{{- fail "config.linkerd needs serviceAccount and namespace, or linkerd.identity.enabled to have the chart set them (with the token mounted)" }}
+{{- end }}
+{{- if .Values.linkerd.identity.enabled }}
+{{- if not (hasKey $cfg "linkerd") }}
+{{- fail "linkerd.identity.enabled mounts the token for config.linkerd, but config.linkerd is not set; add config.linkerd (at least {})" }}
+{{- end }}
+{{- $l5d := get $cfg "linkerd" | default dict }}
+{{- range $key := list "serviceAccount" "namespace" "tokenFile" "trustAnchorsFile" "kubeconfig" }}
+{{- if hasKey $l5d $key }}
+{{- fail (printf "config.linkerd.%s is set, but linkerd.identity.enabled derives it (the release's ServiceAccount and namespace, the mounted token, linkerd.identity.trustAnchorsPEM or the API); remove config.linkerd.%s" $key $key) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $l5d "serviceAccount" (include "meshgate.serviceAccountName" .) }}
+{{- $_ := set $l5d "namespace" .Release.Namespace }}
+{{- $_ := set $l5d "tokenFile" "/var/run/secrets/linkerd/tokens/linkerd-identity-token" }}
+{{- if .Values.linkerd.identity.trustAnchorsPEM }}
+{{- $_ := set $l5d "trustAnchorsFile" "/var/run/secrets/linkerd/roots/ca-bundle.crt" }}
+{{- end }}
+{{- $_ := set $cfg "linkerd" $l5d }}
+{{- end }}
 {{- if .Values.kubernetes.enabled }}
 {{- $k := get $cfg "kubernetes" | default dict }}
 {{- range $key, $from := dict "namespaces" "kubernetes.namespaces" "controllerName" "kubernetes.gatewayClass.controllerName" "secretNamespaces" "kubernetes.secrets" "pods" "kubernetes.pods" }}
@@ -181,5 +202,16 @@ gatewayApi (Gateway API objects and their TLS Secrets), writeStatus, leaderElect
 {{- $status := and $gw (ne (toString (get $k "writeStatus")) "false") }}
 {{- $le := get $k "leaderElection" | default dict }}
 {{- $lease := and $status (ne (toString (get $le "enabled")) "false") }}
-{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease "istioUpstreams" $istioUp | toJson }}
+{{- $l5d := eq (toString (get $k "linkerdIngress")) "true" }}
+{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease "istioUpstreams" $istioUp "linkerdIngress" $l5d | toJson }}
+{{- end }}
+
+{{/* Linkerd direct mode reads the trust-roots ConfigMap through the API (no trustAnchorsPEM given). */}}
+{{- define "meshgate.linkerdRootsFromApi" -}}
+{{- if and .Values.linkerd.identity.enabled (not .Values.linkerd.identity.trustAnchorsPEM) }}true{{- end }}
+{{- end }}
+
+{{/* Linkerd's control-plane namespace as config.linkerd names it. */}}
+{{- define "meshgate.linkerdNamespace" -}}
+{{- get (get (.Values.config | default dict) "linkerd" | default dict) "linkerdNamespace" | default "linkerd" }}
 {{- end }}

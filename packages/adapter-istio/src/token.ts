@@ -2,6 +2,7 @@
 // audiences it accepts (TOKEN_AUDIENCES, default istio-ca), so the token must be a bound one with that audience:
 // the pod's own legacy token is refused.
 import { readFile } from 'node:fs/promises';
+import { tokenRequestSource as kubeTokenRequestSource } from '@meshgate/adapter-kubernetes';
 import { IstioError, redact } from './errors.ts';
 
 /** Resolves to a bearer token. Never log what it returns. */
@@ -42,39 +43,16 @@ export interface TokenRequestOptions {
 }
 
 /**
- * Tokens from the TokenRequest API (`POST .../serviceaccounts/<sa>/token`, needs `create` on
- * serviceaccounts/token). A token is reused until 80% of its lifetime has passed, then a new one is requested.
+ * Tokens from the TokenRequest API (needs `create` on serviceaccounts/token), audience istio-ca unless given; the
+ * Kubernetes adapter's shared helper (reused until 80% of the token's lifetime), its errors as IstioErrors.
  */
 export function tokenRequestSource(kube: KubeRequester, o: TokenRequestOptions): TokenSource {
-  const audience = o.audience ?? ISTIO_CA_AUDIENCE;
-  const expirationSeconds = o.expirationSeconds ?? 3600;
-  const now = o.now ?? Date.now;
-  let cached: { token: string; refreshAt: number } | undefined;
-  const path = `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/serviceaccounts/${encodeURIComponent(o.serviceAccount)}/token`;
+  const next = kubeTokenRequestSource(kube, { ...o, audience: o.audience ?? ISTIO_CA_AUDIENCE });
   return async () => {
-    if (cached && now() < cached.refreshAt) return cached.token;
-    const started = now();
-    let res: { status?: { token?: string; expirationTimestamp?: string } };
     try {
-      res = await kube.request('POST', path, {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { audiences: [audience], expirationSeconds },
-      });
+      return await next();
     } catch (err) {
-      throw new IstioError(
-        'TOKEN_UNAVAILABLE',
-        `TokenRequest for ServiceAccount ${o.namespace}/${o.serviceAccount} (audience ${audience}) failed: ${redact((err as Error).message, [cached?.token])}; the gateway needs "create" on serviceaccounts/token for it`,
-      );
+      throw new IstioError('TOKEN_UNAVAILABLE', redact((err as Error).message, []));
     }
-    const token = res?.status?.token;
-    if (!token)
-      throw new IstioError(
-        'TOKEN_UNAVAILABLE',
-        `TokenRequest for ServiceAccount ${o.namespace}/${o.serviceAccount} returned no token`,
-      );
-    const expires = Date.parse(res.status?.expirationTimestamp ?? '') || started + expirationSeconds * 1000;
-    cached = { token, refreshAt: started + (expires - started) * 0.8 };
-    return token;
   };
 }

@@ -11,7 +11,16 @@ export type {
 } from './config.ts';
 export { buildModel, ServiceModelCache } from './build.ts';
 export type { BuildOptions } from './build.ts';
-export { portEndpoints, portProtocol, serviceAccountsOf, serviceModelName, serviceModels } from './services.ts';
+export {
+  missingProfileWarning,
+  type ProfileNeed,
+  portEndpoints,
+  portProtocol,
+  serviceAccountsOf,
+  serviceModelName,
+  serviceModels,
+  serviceProfileNeeds,
+} from './services.ts';
 export {
   buildGatewayApi,
   DEFAULT_CONTROLLER,
@@ -47,3 +56,10 @@ export type {
 } from './state.ts';
 export { createKubeClient, loadKubeConfig } from './kube.ts';
 export type { KubeClient, KubeCredentials, KubeObject } from './kube.ts';
+export {
+  type KubeRequester,
+  type TokenRequestOptions,
+  TokenRequestError,
+  redactTokens,
+  tokenRequestSource,
+} from './token-request.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildModel, ServiceModelCache } from './build.ts';
-import { portEndpoints, portProtocol, serviceModels } from './services.ts';
+import { missingProfileWarning, portEndpoints, portProtocol, serviceModels, serviceProfileNeeds } from './services.ts';
 import { emptyState, toService, toSlice } from './state.ts';
 import type { SliceInfo } from './state.ts';
 import type { ServiceMeshHook } from './config.ts';
@@ -174,4 +174,36 @@ test('a mesh hook rewrites each TCP port model with its ServicePort; its conditi
   state.services.delete('shop/cart');
   cache.build(state, new Set(['shop/cart']));
   assert.deepEqual(cache.conditions(), [], 'a removed Service takes its conditions along');
+});
+
+test('linkerd injected ingress: every routed service with an l5d-dst-override needs the ServiceProfile of that name', () => {
+  const header = (v: string) => [{ name: 'l5d-dst-override', value: v }];
+  const needs = serviceProfileNeeds({
+    services: [
+      { name: 'k8s/shop/web/80', endpoints: [], requestHeadersToAdd: header('web.shop.svc.cluster.local:80') },
+      { name: 'file/api', endpoints: [], requestHeadersToAdd: header('api.pay.svc.example.org:8080') },
+      { name: 'k8s/shop/idle/80', endpoints: [], requestHeadersToAdd: header('idle.shop.svc.cluster.local:80') },
+      { name: 'plain', endpoints: [] },
+    ],
+    routes: [
+      { name: 'r1', hosts: ['a'], match: { prefix: '/' }, backends: [{ service: 'k8s/shop/web/80', weight: 1 }] },
+      {
+        name: 'r2',
+        hosts: ['b'],
+        match: { prefix: '/' },
+        backends: [
+          { service: 'file/api', weight: 1 },
+          { service: 'plain', weight: 1 },
+        ],
+      },
+    ],
+  });
+  assert.deepEqual(needs, [
+    { service: 'file/api', namespace: 'pay', profile: 'api.pay.svc.example.org', kubeService: 'api' },
+    { service: 'k8s/shop/web/80', namespace: 'shop', profile: 'web.shop.svc.cluster.local', kubeService: 'web' },
+  ]);
+  assert.match(
+    missingProfileWarning(needs[1]),
+    /service k8s\/shop\/web\/80 is routed, but namespace shop has no ServiceProfile web\.shop\.svc\.cluster\.local; .*linkerd profile --template web -n shop/,
+  );
 });

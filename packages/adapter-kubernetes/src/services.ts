@@ -1,5 +1,5 @@
 // Services + EndpointSlices -> model services. Pure.
-import type { Endpoint, Service, ServiceProtocol } from '@meshgate/model';
+import type { Endpoint, Model, Service, ServiceProtocol } from '@meshgate/model';
 import type { KubeState, ServiceInfo, ServicePort, SliceInfo } from './state.ts';
 
 /** Model name of one port of a Service: `k8s/<namespace>/<service>/<port>`, stable across restarts and sources. */
@@ -130,4 +130,37 @@ export function serviceAccountsOf(state: KubeState, namespace: string, service: 
     }
   }
   return [...out].sort();
+}
+
+/** A routed service whose `l5d-dst-override` a linkerd-proxy in ingress mode resolves through a ServiceProfile. */
+export interface ProfileNeed {
+  /** The model service routes name. */
+  service: string;
+  namespace: string;
+  /** `<svc>.<ns>.svc.<domain>`: the ServiceProfile's name. */
+  profile: string;
+  /** The Kubernetes Service's own name. */
+  kubeService: string;
+}
+
+/**
+ * Linkerd injected ingress: recent linkerd-proxies in ingress mode resolve `l5d-dst-override` through a ServiceProfile
+ * of that name. Every service some route names whose override is `<svc>.<ns>.svc.<domain>:<port>`, whatever source
+ * defined the route.
+ */
+export function serviceProfileNeeds(model: Pick<Model, 'services' | 'routes'>): ProfileNeed[] {
+  const routed = new Set(model.routes.flatMap((r) => r.backends.map((b) => b.service)));
+  const out: ProfileNeed[] = [];
+  for (const s of model.services) {
+    if (!routed.has(s.name)) continue;
+    const dst = s.requestHeadersToAdd?.find((h) => h.name.toLowerCase() === 'l5d-dst-override')?.value;
+    const m = dst ? /^(([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.[^:]+):\d+$/.exec(dst) : null;
+    if (m) out.push({ service: s.name, namespace: m[3], profile: m[1], kubeService: m[2] });
+  }
+  return out.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+}
+
+/** The warning for one need without a ServiceProfile, naming the fix. */
+export function missingProfileWarning(n: ProfileNeed): string {
+  return `linkerd injected ingress: service ${n.service} is routed, but namespace ${n.namespace} has no ServiceProfile ${n.profile}; recent linkerd-proxies in ingress mode need one to resolve l5d-dst-override (create one, e.g. from \`linkerd profile --template ${n.kubeService} -n ${n.namespace}\`)`;
 }

@@ -34,3 +34,16 @@ export {
   decodeUpdate,
 } from './destination-proto.ts';
 export { DestinationWatch, type DestinationState, type DestinationWatchOptions } from './destination.ts';
+export {
+  type LinkerdServiceConfig,
+  type LinkerdServiceReport,
+  type LinkerdTlsNames,
+  endpointTls,
+  linkerdService,
+} from './services.ts';
+export {
+  LinkerdCertificateProvider,
+  destinationServerName,
+  destinationTls,
+  exactLinkerdName,
+} from './destination-tls.ts';

@@ -28,6 +28,7 @@ test("the chart's config (values.yaml and every example) passes the one schema",
     const values = parse(readFileSync(join(ROOT, file), 'utf8')) as {
       config?: Record<string, Record<string, unknown>>;
       istio?: { identity?: { enabled?: boolean } };
+      linkerd?: { identity?: { enabled?: boolean } };
     };
     if (values.config === undefined) continue;
     // What the chart fills in itself (the rendered result is checked by `meshgate validate` in the helm suite).
@@ -37,6 +38,12 @@ test("the chart's config (values.yaml and every example) passes the one schema",
         namespace: 'meshgate',
         tokenFile: '/var/run/secrets/tokens/istio-token',
         rootCertFile: '/var/run/secrets/istio/root-cert.pem',
+      });
+    if (values.linkerd?.identity?.enabled && values.config.linkerd)
+      Object.assign(values.config.linkerd, {
+        serviceAccount: 'meshgate',
+        namespace: 'meshgate',
+        tokenFile: '/var/run/secrets/linkerd/tokens/linkerd-identity-token',
       });
     const { reader } = checkValue(values.config, CONFIG_SCHEMA, 'config');
     assert.deepEqual(

@@ -31,6 +31,12 @@ export function generatedFiles(root: string): { path: string; content: string }[
     istio.required = istio.required.filter((k) => k !== 'serviceAccount');
     if (!istio.required.length) delete istio.required;
   }
+  // Likewise linkerd.identity.enabled fills in linkerd.serviceAccount and linkerd.namespace.
+  const linkerd = config.properties?.linkerd;
+  if (linkerd?.required) {
+    linkerd.required = linkerd.required.filter((k) => k !== 'serviceAccount' && k !== 'namespace');
+    if (!linkerd.required.length) delete linkerd.required;
+  }
   values.properties.config = config;
   return [
     { path: DOCS_FILE, content: fillDoc(doc, CONFIG_SCHEMA) },

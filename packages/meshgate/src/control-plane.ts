@@ -6,7 +6,8 @@ import type { Source } from '@meshgate/model';
 import { FileSource } from '@meshgate/adapter-file';
 import type { FileSourceOptions } from '@meshgate/adapter-file';
 import { ConsulSource } from '@meshgate/adapter-consul';
-import { KubernetesSource } from '@meshgate/adapter-kubernetes';
+import { createKubeClient, KubernetesSource, loadKubeConfig } from '@meshgate/adapter-kubernetes';
+import type { KubeClient } from '@meshgate/adapter-kubernetes';
 import { ConfigError, InvalidConfigError } from '@meshgate/config-schema';
 import { TYPE, XdsCache, XdsServer } from '@meshgate/xds-core';
 import type { PeerIdentity, SecretDecision, SecretInfo, XdsNode } from '@meshgate/xds-core';
@@ -24,6 +25,7 @@ import { CertsSource } from './certs-source.ts';
 import { IstioSource } from './istio-source.ts';
 import { istioMeshHook } from './istio-upstreams.ts';
 import { LinkerdSource } from './linkerd-source.ts';
+import { ServiceProfileCheck } from './linkerd-profiles.ts';
 import { ConvergenceTracker } from './convergence.ts';
 import { secretAccess, secretsWarnings } from './node-authz.ts';
 import type { SecretsPolicy } from './node-authz.ts';
@@ -76,7 +78,8 @@ function buildSources(
   log: Logger,
   env: NodeJS.ProcessEnv,
 ): { sources: Source[]; consul?: ConsulSource } {
-  const external = settings.consul !== undefined || settings.kubernetes !== undefined;
+  const external =
+    settings.consul !== undefined || settings.kubernetes !== undefined || !!settings.linkerd?.services.length;
   const sources: Source[] = [new FileSource(fileSourceOptions(settings.configPath, external))];
   let consul: ConsulSource | undefined;
   if (settings.consul) {
@@ -225,6 +228,24 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     rules = next;
   });
 
+  // Linkerd injected ingress: routed Services without a ServiceProfile are warned about (linkerd-profiles.ts).
+  let kube: KubeClient | undefined;
+  const profiles = settings.kubernetes?.linkerdIngress
+    ? new ServiceProfileCheck(
+        () =>
+          (kube ??= createKubeClient(
+            loadKubeConfig(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : { inCluster: true }),
+          )),
+      )
+    : undefined;
+  const profileWarned = new Set<string>();
+  const profileWarnings = () => {
+    const list = profiles?.warnings() ?? [];
+    for (const w of list) if (!profileWarned.has(w) && profileWarned.add(w)) log.warn(w);
+    return list;
+  };
+  if (profiles) p.on('published', () => p.model && profiles.update(p.model));
+
   const runtimeMetrics = new PromRegistry();
   collectDefaultMetrics({ register: runtimeMetrics });
 
@@ -242,6 +263,7 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
               insecureAllowUnauthenticatedSecrets: policy.insecureAllowUnauthenticated,
               ...(warnings.length ? { warnings } : {}),
             },
+            ...(profiles && profileWarnings().length ? { linkerdIngress: { warnings: profileWarnings() } } : {}),
           },
         };
       },
@@ -259,6 +281,7 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     adminPort = await admin.listen(settings.admin.port, settings.admin.address);
     xdsPort = await server.listen(settings.xds.port, settings.xds.address, serverCredentials(settings));
     await p.start();
+    profiles?.start();
   } catch (err) {
     await p.stop().catch(() => {});
     await server.close().catch(() => {});
@@ -277,6 +300,7 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     metrics,
     close: () =>
       (closing ??= (async () => {
+        profiles?.stop();
         await p.stop();
         await server.close();
         await admin.close();

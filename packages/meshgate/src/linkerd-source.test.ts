@@ -34,8 +34,66 @@ test('linkerd: defaults fill in; files resolve against the config file; duration
         secretName: 'linkerd/identity',
         trustBundle: 'linkerd/roots',
         timeoutMs: 2000,
+        destinationAddress: 'linkerd-dst-headless.linkerd.svc.cluster.local:8086',
+        destinationTransport: 'tls',
+        services: [],
       });
       assert.deepEqual(linkerdWarnings(s), []);
+    },
+  );
+});
+
+test('linkerd.services: direct-mode backends with their defaults; plaintext choices are warned about', () => {
+  withFile(
+    [
+      'linkerd:',
+      '  serviceAccount: gateway',
+      '  namespace: edge',
+      '  destinationTransport: plaintext',
+      '  services:',
+      '    - { name: api, authority: api.shop.svc.cluster.local:8080, protocol: grpc }',
+      '    - { name: legacy, authority: legacy.shop.svc.cluster.local:80, allowPlaintextUnmeshed: true }',
+      '',
+    ].join('\n'),
+    (f) => {
+      const s = loadSettings(f, {}, {}).linkerd;
+      assert.deepEqual(s?.services, [
+        { name: 'api', authority: 'api.shop.svc.cluster.local:8080', protocol: 'grpc', allowPlaintextUnmeshed: false },
+        {
+          name: 'legacy',
+          authority: 'legacy.shop.svc.cluster.local:80',
+          protocol: 'http',
+          allowPlaintextUnmeshed: true,
+        },
+      ]);
+      const w = linkerdWarnings(s).join('\n');
+      assert.match(
+        w,
+        /destinationTransport is plaintext: .* from linkerd-dst-headless\.linkerd\.svc\.cluster\.local:8086 unauthenticated/,
+      );
+      assert.match(
+        w,
+        /linkerd service legacy: allowPlaintextUnmeshed reaches pods without a Linkerd identity in plaintext/,
+      );
+    },
+  );
+});
+
+test('linkerd.services: an authority that is not <svc>.<ns>.svc.<domain>:<port> is located and explained', () => {
+  withFile(
+    'linkerd:\n  serviceAccount: gateway\n  namespace: edge\n  services:\n    - { name: api, authority: api.shop:8080 }\n',
+    (f) => {
+      assert.throws(
+        () => loadSettings(f, {}, {}),
+        (e: InvalidConfigError) => {
+          const text = e.problems.map((x) => `${x.line}: ${x.path}: ${x.reason}`).join('\n');
+          assert.match(
+            text,
+            /^5: linkerd\.services\[0\]\.authority: .*<service>\.<namespace>\.svc\.<cluster-domain>:<port>/m,
+          );
+          return true;
+        },
+      );
     },
   );
 });

@@ -5,18 +5,27 @@
 // file on every call (kubelet rotates projected tokens) and never reaches a log, an error or the status.
 import { readFile } from 'node:fs/promises';
 import {
+  type DestinationState,
+  DestinationWatch,
+  destinationServerName,
+  destinationTls,
   IDENTITY_TOKEN_AUDIENCE,
+  LinkerdCertificateProvider,
   LinkerdIdentityClient,
+  type LinkerdServiceConfig,
+  type LinkerdServiceReport,
+  linkerdService,
   TRUST_ROOTS_CONFIGMAP,
+  TRUST_ROOTS_KEY,
   trustAnchorsFromConfigMap,
   trustRootsSource,
 } from '@meshgate/adapter-linkerd';
-import { createKubeClient, loadKubeConfig } from '@meshgate/adapter-kubernetes';
+import { createKubeClient, loadKubeConfig, tokenRequestSource } from '@meshgate/adapter-kubernetes';
 import type { KubeClient } from '@meshgate/adapter-kubernetes';
 import { ALLOWED_NODES, NAME } from '@meshgate/adapter-file';
 import { RotationManager } from '@meshgate/certs';
 import { parseDuration } from '@meshgate/config-schema';
-import type { ConfigSection } from '@meshgate/config-schema';
+import type { ConfigSection, Spec } from '@meshgate/config-schema';
 import { emptyModel } from '@meshgate/model';
 import type { Source, SourceSink } from '@meshgate/model';
 import { dnsName, HOST_PORT, KUBE_NAME, PATH } from './config-specs.ts';
@@ -30,7 +39,44 @@ export const LINKERD_DEFAULTS = {
   secretName: 'linkerd/identity',
   trustBundle: 'linkerd/roots',
   timeout: '10s',
+  destinationAddress: 'linkerd-dst-headless.linkerd.svc.cluster.local:8086',
+  destinationTransport: 'tls',
 } as const;
+
+const AUTHORITY: Spec = {
+  kind: 'string',
+  pattern:
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?\.svc\.[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/,
+  hint: 'a Service port as Linkerd names it: <service>.<namespace>.svc.<cluster-domain>:<port>, e.g. web.shop.svc.cluster.local:8080',
+  typeName: 'authority',
+};
+
+const LINKERD_SERVICE: Spec = {
+  kind: 'object',
+  typeName: 'linkerd service',
+  fields: {
+    name: {
+      spec: NAME,
+      required: true,
+      doc: 'the model service name routes use as a backend (and the `xds:///<name>` target)',
+    },
+    authority: {
+      spec: AUTHORITY,
+      required: true,
+      doc: 'the Service port the destination controller resolves: `<svc>.<ns>.svc.<cluster-domain>:<port>`',
+    },
+    protocol: {
+      spec: { kind: 'string', enum: ['http', 'http2', 'grpc', 'tcp'] },
+      default: 'http',
+      doc: '`http2` and `grpc` make Envoy speak HTTP/2 upstream',
+    },
+    allowPlaintextUnmeshed: {
+      spec: { kind: 'bool' },
+      default: 'false',
+      doc: 'reach endpoints the controller gives no Linkerd identity (pods without the mesh) in plaintext; by default they are left out and reported on `/readyz`',
+    },
+  },
+};
 
 export const LINKERD_SECTION: ConfigSection = {
   key: 'linkerd',
@@ -63,11 +109,11 @@ export const LINKERD_SECTION: ConfigSection = {
         namespace: { spec: KUBE_NAME, required: true, doc: "the gateway's namespace" },
         tokenFile: {
           spec: PATH,
-          doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal; without it, a TokenRequest for that ServiceAccount through the Kubernetes API (`kubeconfig`) on every renewal',
+          doc: 'a projected ServiceAccount token of that ServiceAccount with audience `identity.l5d.io`, read on every renewal; without it, a token from the TokenRequest API for that ServiceAccount through the Kubernetes API (`kubeconfig`), reused until 80 % of its lifetime',
         },
         trustAnchorsFile: {
           spec: PATH,
-          doc: 'PEM trust anchors, read on every renewal; without it, ConfigMap `linkerd-identity-trust-roots` key `ca-bundle.crt` in `linkerdNamespace`, read through the Kubernetes API on every renewal',
+          doc: 'PEM trust anchors, read on every renewal and every 5 s (an edited bundle is requested against at once); without it, ConfigMap `linkerd-identity-trust-roots` key `ca-bundle.crt` in `linkerdNamespace`, read the same way through the Kubernetes API',
         },
         kubeconfig: {
           spec: PATH,
@@ -98,6 +144,24 @@ export const LINKERD_SECTION: ConfigSection = {
           doc: 'deadline of one Certify call',
         },
         allowedNodes: ALLOWED_NODES,
+        destinationAddress: {
+          spec: HOST_PORT,
+          default: LINKERD_DEFAULTS.destinationAddress,
+          doc: "host:port of Linkerd's destination controller (`Get`), used by `services`",
+        },
+        destinationTransport: {
+          spec: {
+            kind: 'string',
+            enum: ['tls', 'plaintext'],
+            hint: 'leave it at tls unless the destination controller runs without a linkerd-proxy in front of it',
+          },
+          default: LINKERD_DEFAULTS.destinationTransport,
+          doc: "`tls`: mutual TLS with the gateway's Linkerd certificate, the endpoint's certificate must carry exactly the destination controller's Linkerd name (`linkerd-destination.<linkerdNamespace>.serviceaccount.identity.<linkerdNamespace>.<trustDomain>`); `plaintext` (warned about): for a controller with no proxy in front of it",
+        },
+        services: {
+          spec: { kind: 'list', of: LINKERD_SERVICE },
+          doc: "direct mode: Linkerd backends the gateway reaches with no proxy hop. Each becomes a model service (routes name it as a backend) whose endpoints follow the destination controller, each meshed endpoint reached over mutual TLS with its own server identity (SNI = the controller's `server_name`, the certificate's DNS SAN exactly that identity under `trustBundle`, the gateway's certificate as client certificate)",
+        },
       },
     },
   },
@@ -119,6 +183,9 @@ export interface LinkerdSettings {
   trustBundle: string;
   timeoutMs: number;
   allowedNodes?: string[];
+  destinationAddress: string;
+  destinationTransport: 'tls' | 'plaintext';
+  services: LinkerdServiceConfig[];
 }
 
 /** The checked `linkerd:` section as LinkerdSource settings; relative paths are the config file's. */
@@ -139,16 +206,36 @@ export function linkerdSettings(c: Record<string, any>, rel: (p: string) => stri
     trustBundle: c.trustBundle ?? d.trustBundle,
     timeoutMs: c.timeout ?? parseDuration(d.timeout)!,
     ...(c.allowedNodes?.length ? { allowedNodes: [...c.allowedNodes] } : {}),
+    destinationAddress: c.destinationAddress ?? d.destinationAddress,
+    destinationTransport: c.destinationTransport ?? d.destinationTransport,
+    // biome-ignore lint/suspicious/noExplicitAny: checked by the schema
+    services: (c.services ?? []).map((x: Record<string, any>) => ({
+      name: x.name,
+      authority: x.authority,
+      protocol: x.protocol ?? 'http',
+      allowPlaintextUnmeshed: x.allowPlaintextUnmeshed ?? false,
+    })),
   };
 }
 
 /** The warning `serve` logs and /readyz shows when the token goes to the identity controller unencrypted. */
 export function linkerdWarnings(s: LinkerdSettings | undefined): string[] {
-  return s?.transport === 'plaintext'
-    ? [
-        `linkerd.transport is plaintext: the ServiceAccount token and the certificate request go to ${s.identityAddress} unencrypted and the controller is not authenticated; use tls unless nothing but the identity controller can answer on that address`,
-      ]
-    : [];
+  if (!s) return [];
+  const out: string[] = [];
+  if (s.transport === 'plaintext')
+    out.push(
+      `linkerd.transport is plaintext: the ServiceAccount token and the certificate request go to ${s.identityAddress} unencrypted and the controller is not authenticated; use tls unless nothing but the identity controller can answer on that address`,
+    );
+  if (s.services.length && s.destinationTransport === 'plaintext')
+    out.push(
+      `linkerd.destinationTransport is plaintext: the endpoints and server identities of linkerd.services come from ${s.destinationAddress} unauthenticated; use tls unless nothing but the destination controller can answer on that address`,
+    );
+  for (const x of s.services)
+    if (x.allowPlaintextUnmeshed)
+      out.push(
+        `linkerd service ${x.name}: allowPlaintextUnmeshed reaches pods without a Linkerd identity in plaintext (no encryption, no server identity check)`,
+      );
+  return out;
 }
 
 async function readInput(file: string, what: string): Promise<string> {
@@ -162,6 +249,8 @@ async function readInput(file: string, what: string): Promise<string> {
 }
 
 const TOKEN_LIFETIME_S = 3600;
+/** How often the trust anchors are read to notice a rotation (a GET of one ConfigMap, or one file read). */
+const ANCHORS_POLL_MS = 5000;
 
 export class LinkerdSource implements Source {
   readonly name = 'linkerd';
@@ -171,7 +260,14 @@ export class LinkerdSource implements Source {
   private readonly manager: RotationManager;
   private readonly kubeconfig: string | undefined;
   private kube: KubeClient | undefined;
+  private tokens: (() => Promise<string>) | undefined;
+  /** The anchors' text the current certificate was requested with; a different text triggers a renewal. */
+  private anchorsUsed: string | undefined;
+  private anchorsTimer: NodeJS.Timeout | undefined;
   private sink: SourceSink | undefined;
+  private readonly provider = new LinkerdCertificateProvider();
+  private readonly watches = new Map<string, DestinationWatch>();
+  private readonly states = new Map<string, DestinationState>();
 
   /** `kubeconfig`: the one from --kubeconfig or `kubernetes.kubeconfig`, used when the section names none. */
   constructor(settings: LinkerdSettings, log: Logger, kubeconfig?: string) {
@@ -188,8 +284,10 @@ export class LinkerdSource implements Source {
       transport: s.transport,
       timeoutMs: s.timeoutMs,
       token: () => (s.tokenFile ? readInput(s.tokenFile, 'token') : this.requestToken()),
-      trustAnchorsPem: () =>
-        s.trustAnchorsFile ? readInput(s.trustAnchorsFile, 'trust anchors') : this.readTrustRootsConfigMap(),
+      trustAnchorsPem: async () => {
+        this.anchorsUsed = await this.rawAnchors().catch(() => undefined);
+        return s.trustAnchorsFile ? readInput(s.trustAnchorsFile, 'trust anchors') : this.readTrustRootsConfigMap();
+      },
     });
     this.manager = new RotationManager({
       mesh: 'linkerd',
@@ -207,6 +305,7 @@ export class LinkerdSource implements Source {
           },
           'Linkerd identity certificate issued',
         );
+        this.provider.update(cert);
         this.publish();
       },
       onError: (err) => {
@@ -226,23 +325,54 @@ export class LinkerdSource implements Source {
     return this.kube;
   }
 
-  /** A token for the gateway's ServiceAccount with Linkerd's audience, fresh for every Certify. */
+  /** A token for the gateway's ServiceAccount with Linkerd's audience; reused until 80 % of its lifetime. */
   private async requestToken(): Promise<string> {
     const s = this.settings;
-    const path = `/api/v1/namespaces/${s.namespace}/serviceaccounts/${s.serviceAccount}/token`;
-    let res: { status?: { token?: string } } | undefined;
+    this.tokens ??= tokenRequestSource(this.api(), {
+      namespace: s.namespace,
+      serviceAccount: s.serviceAccount,
+      audience: IDENTITY_TOKEN_AUDIENCE,
+      expirationSeconds: TOKEN_LIFETIME_S,
+    });
     try {
-      res = await this.api().request('POST', path, {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { audiences: [IDENTITY_TOKEN_AUDIENCE], expirationSeconds: TOKEN_LIFETIME_S },
-      });
+      return await this.tokens();
     } catch (err) {
       throw new Error(
-        `cannot get a token for ServiceAccount ${s.namespace}/${s.serviceAccount} through the Kubernetes API (${(err as Error).message}); allow meshgate to create serviceaccounts/token for it, or set linkerd.tokenFile to a projected token with audience ${IDENTITY_TOKEN_AUDIENCE}`,
+        `${(err as Error).message}, or set linkerd.tokenFile to a projected token with audience ${IDENTITY_TOKEN_AUDIENCE}`,
       );
     }
-    return res?.status?.token ?? '';
+  }
+
+  /** The anchors' text as stored (unparsed), to notice a change; throws when it cannot be read. */
+  private async rawAnchors(): Promise<string> {
+    const s = this.settings;
+    if (s.trustAnchorsFile) return readFile(s.trustAnchorsFile, 'utf8');
+    const cm = await this.api().request<{ data?: Record<string, string> }>(
+      'GET',
+      `/api/v1/namespaces/${s.linkerdNamespace}/configmaps/${TRUST_ROOTS_CONFIGMAP}`,
+    );
+    return cm?.data?.[TRUST_ROOTS_KEY] ?? '';
+  }
+
+  /**
+   * Linkerd rotates its trust anchors by editing the bundle; the gateway's trust bundle must follow at once, not at
+   * the next renewal. A changed bundle asks for a certificate checked against it now: a good bundle is then served
+   * with it, a bad one fails that request (the last good certificate and bundle stay, /readyz says why).
+   */
+  private async pollAnchors(): Promise<void> {
+    let text: string;
+    try {
+      text = await this.rawAnchors();
+    } catch {
+      return; // unreadable now: the next renewal reports it with the reason
+    }
+    if (this.anchorsUsed === undefined || text === this.anchorsUsed) return;
+    this.anchorsUsed = text;
+    this.log.info(
+      { trustAnchors: this.settings.trustAnchorsFile ?? trustRootsSource(this.settings.linkerdNamespace) },
+      'Linkerd trust anchors changed; requesting a certificate checked against them now',
+    );
+    await this.manager.renewNow();
   }
 
   private async readTrustRootsConfigMap(): Promise<string> {
@@ -264,7 +394,58 @@ export class LinkerdSource implements Source {
       this.log.warn({ identityAddress: this.settings.identityAddress }, w);
     // A failed first request is retried by the manager; the status says why meanwhile.
     await this.manager.start();
+    const cur = this.manager.current();
+    if (cur) this.provider.update(cur);
+    this.startWatches();
+    this.anchorsTimer = setInterval(() => void this.pollAnchors(), ANCHORS_POLL_MS);
+    this.anchorsTimer.unref();
     this.publish();
+  }
+
+  /** One Destination subscription per configured service; over mTLS they wait for the first certificate. */
+  private startWatches(): void {
+    const s = this.settings;
+    const tls =
+      s.destinationTransport === 'tls'
+        ? destinationTls(this.provider, destinationServerName(s.linkerdNamespace, s.trustDomain))
+        : undefined;
+    // What a proxy of the gateway's namespace would send, so the controller applies that namespace's view.
+    const contextToken = JSON.stringify({ ns: s.namespace });
+    for (const svc of s.services) {
+      if (this.watches.has(svc.name)) continue;
+      const w = new DestinationWatch({
+        address: s.destinationAddress,
+        authority: svc.authority,
+        contextToken,
+        ...(tls ? { credentials: tls.credentials, channelOptions: tls.channelOptions } : {}),
+        onChange: (st) => {
+          const was = this.states.get(svc.name);
+          this.states.set(svc.name, st);
+          if (st.lastError && st.lastError !== was?.lastError)
+            this.log.warn(
+              { service: svc.name, authority: svc.authority, err: st.lastError },
+              'Linkerd destination stream failed',
+            );
+          this.publish();
+        },
+      });
+      this.watches.set(svc.name, w);
+    }
+  }
+
+  private serviceReports(): {
+    services: ReturnType<typeof linkerdService>['service'][];
+    reports: LinkerdServiceReport[];
+  } {
+    const names = { clientIdentity: this.settings.secretName, trustBundle: this.settings.trustBundle };
+    const services = [];
+    const reports = [];
+    for (const svc of this.settings.services as LinkerdServiceConfig[]) {
+      const r = linkerdService(svc, this.states.get(svc.name), names);
+      services.push(r.service);
+      reports.push(r.report);
+    }
+    return { services, reports };
   }
 
   private publish(): void {
@@ -282,6 +463,7 @@ export class LinkerdSource implements Source {
       // The anchors the certificate was checked against, so the bundle always matches the identity served.
       m.trustBundles.push({ name: this.settings.trustBundle, caPems: [cur.bundlePem], source: this.name });
     }
+    m.services.push(...this.serviceReports().services);
     this.sink.update(m);
     this.reportStatus();
   }
@@ -289,12 +471,18 @@ export class LinkerdSource implements Source {
   private reportStatus(): void {
     if (!this.sink) return;
     const st = this.manager.status();
+    const { reports } = this.serviceReports();
+    const streamErrors = reports.flatMap((r) => (r.lastError ? [r.lastError] : []));
     const failing = st.consecutiveFailures > 0;
+    const lastError = [...(failing && st.lastError ? [st.lastError] : []), ...streamErrors].join('; ');
+    const problems = reports.flatMap((r) => r.problems);
+    const warnings = [...linkerdWarnings(this.settings), ...problems];
     this.sink.status({
       name: this.name,
-      synced: st.notAfter !== undefined,
-      stale: failing,
-      ...(failing && st.lastError ? { lastError: st.lastError, lastErrorAt: Date.now() } : {}),
+      // Served once the certificate is there and every destination has answered once.
+      synced: st.notAfter !== undefined && reports.every((r) => r.synced),
+      stale: failing || streamErrors.length > 0,
+      ...(lastError ? { lastError, lastErrorAt: Date.now() } : {}),
       lastUpdateAt: Date.now(),
       details: {
         identityAddress: this.settings.identityAddress,
@@ -308,12 +496,22 @@ export class LinkerdSource implements Source {
         nextRenewalAt: st.nextRenewalAt?.toISOString(),
         rotations: st.rotations,
         consecutiveFailures: st.consecutiveFailures,
-        ...(linkerdWarnings(this.settings).length ? { warnings: linkerdWarnings(this.settings) } : {}),
+        ...(reports.length
+          ? {
+              destinationAddress: this.settings.destinationAddress,
+              destinationTransport: this.settings.destinationTransport,
+              services: reports.map(({ problems: _p, ...r }) => r),
+            }
+          : {}),
+        ...(warnings.length ? { warnings } : {}),
       },
     });
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.anchorsTimer);
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
     this.manager.stop();
     this.client.close();
     this.sink = undefined;

@@ -61,7 +61,7 @@ test('translate: with a consul section, backends left to Consul become empty sta
   assert.match(
     r.stderr,
     new RegExp(
-      `^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources \\(consul, kubernetes\\), shown here as an empty stand-in`,
+      `^note: ${f}:11:20: route shop: backend "consul/dc1/shop" is not defined in this file; left to the other sources \\(consul, kubernetes, linkerd\\), shown here as an empty stand-in`,
       'm',
     ),
   );

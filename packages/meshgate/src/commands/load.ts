@@ -24,7 +24,10 @@ export function loadForOffline(path: string): { model?: Model; errors: string[];
   const r = shapeOk
     ? loadConfigFile(path, {
         schema: CONFIG_SCHEMA,
-        externalReferences: s.settings?.consul !== undefined || s.settings?.kubernetes !== undefined,
+        externalReferences:
+          s.settings?.consul !== undefined ||
+          s.settings?.kubernetes !== undefined ||
+          !!s.settings?.linkerd?.services.length,
       })
     : undefined;
   const errors = sortErrors([...s.errors, ...(r?.errors ?? [])]);
@@ -53,7 +56,7 @@ export function externalNotes(
 ): string[] {
   return external.map(
     (x) =>
-      `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul, kubernetes), ${what}`,
+      `note: ${file}:${x.line}:${x.col}: route ${x.route}: backend ${JSON.stringify(x.service)} is not defined in this file; left to the other sources (consul, kubernetes, linkerd), ${what}`,
   );
 }
 

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { translate, PROFILES } from '@meshgate/translator';
 import { parseConfigCommand } from '../args.ts';
 import type { CommandSpec } from '../args.ts';
+import { readSettings } from '../config.ts';
 import { externalNotes, loadForOffline, offlineSecretsWarnings, withStandIns } from './load.ts';
 
 export const spec: CommandSpec = {
@@ -35,6 +36,10 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   for (const note of externalNotes(file, external)) process.stdout.write(`${note}\n`);
+  if (readSettings(file, {}, process.env).settings?.kubernetes?.linkerdIngress)
+    process.stdout.write(
+      `note: ${file}: kubernetes.linkerdIngress: recent linkerd-proxies in ingress mode need a ServiceProfile <svc>.<ns>.svc.<clusterDomain> for every routed Service; serve checks them through the API and warns on /readyz (linkerdIngress.warnings), validate cannot\n`,
+    );
   // Not errors: the config works, but serves private keys unsafely or not at all (see serve's log).
   for (const w of offlineSecretsWarnings(file, model)) process.stderr.write(`warning: ${file}: ${w}\n`);
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
