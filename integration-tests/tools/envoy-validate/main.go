@@ -50,6 +50,7 @@ import (
 
 	// Extension messages meshgate packs into Anys. When meshgate starts emitting another one, its
 	// resources fail here with "not registered" until the package is added to this list.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"

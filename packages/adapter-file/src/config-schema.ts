@@ -249,6 +249,10 @@ const listener: ObjectSpec = {
       required: true,
       doc: 'routes served on this listener (each must exist)',
     },
+    removeRequestHeaderPrefixes: {
+      spec: { kind: 'list', of: { kind: 'string', nonEmpty: true } },
+      doc: "client-sent request headers starting with one of these (case-insensitive) are removed before routing; `[l5d-]` behind Linkerd's injected proxy, so clients cannot steer it",
+    },
   },
 };
 

@@ -524,3 +524,12 @@ test('identity: allowedNodes entries that can never match are errors at their li
     'dns:gw.example.org',
   ]);
 });
+
+test('a listener may drop client-sent headers by prefix; a prefix that cannot start a header name is refused', (t) => {
+  const ok = load(t, `${GOOD}    removeRequestHeaderPrefixes: [l5d-]\n`);
+  assert.deepEqual(ok.messages, []);
+  assert.deepEqual(ok.model?.listeners[0].removeRequestHeaderPrefixes, ['l5d-']);
+  const bad = load(t, `${GOOD}    removeRequestHeaderPrefixes: ["l5d dst"]\n`);
+  assert.equal(bad.messages.length, 1);
+  assert.match(bad.messages[0], /gw\.yaml:11:5: listeners\[0\]: "l5d dst" is not the start of a header name/);
+});

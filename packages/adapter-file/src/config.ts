@@ -261,6 +261,7 @@ class Converter {
       this.where.set(`${base}.routes[${rn}]`, this.loc(`${this.at(l).path}.routes[${i}]`, l)),
     );
     const out: Draft<GatewayListener> = { name: l.name, port: l.port, routes: [...l.routes], source: this.source };
+    if (l.removeRequestHeaderPrefixes?.length) out.removeRequestHeaderPrefixes = [...l.removeRequestHeaderPrefixes];
     if (l.address !== undefined) {
       if (isIP(l.address) === 0)
         this.r.error(

@@ -69,6 +69,7 @@ function assemble(
         inScope: o.inScope,
         source: o.source,
         ...(meshConditions ? { meshConditions } : {}),
+        ...(o.linkerdIngress ? { linkerdIngress: true } : {}),
       })
     : { routes: [], listeners: [], identities: [], statuses: [] };
   services.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -385,3 +385,20 @@ test('a route whose backend Service has mesh policy the gateway cannot honour sa
   const clean = buildGatewayApi(s, { ...opts, meshConditions: () => undefined });
   assert.equal(statusOf(clean.statuses, 'HTTPRoute', 'shop', 'echo')!.parents![0].conditions.length, 2);
 });
+
+test("linkerd injected ingress: the Gateway's listeners drop client-sent l5d-* headers; without it they keep them", () => {
+  const s = base();
+  s.httpRoutes.set(
+    'shop/echo',
+    gw('HTTPRoute', 'shop', 'echo', {
+      parentRefs: [{ name: 'gw', namespace: 'infra' }],
+      rules: [{ backendRefs: [{ name: 'v1', port: 8080 }] }],
+    }),
+  );
+  const injected = buildGatewayApi(s, { ...opts, linkerdIngress: true });
+  assert.deepEqual(
+    injected.listeners.map((l) => [l.name, l.removeRequestHeaderPrefixes]),
+    [['k8s/infra/gw/80', ['l5d-']]],
+  );
+  assert.equal(buildGatewayApi(s, opts).listeners[0].removeRequestHeaderPrefixes, undefined);
+});

@@ -61,9 +61,13 @@ export interface GatewayOptions {
    * a Service says so in its status, where the route's owner looks, not only on meshgate's /readyz.
    */
   meshConditions?: (serviceKey: string) => readonly string[] | undefined;
+  /** Linkerd's injected-ingress mode: listeners drop client-sent `l5d-*` headers, which would steer the gateway's proxy. */
+  linkerdIngress?: boolean;
 }
 
 /** Implementation-specific route condition: False while a backend Service has mesh policy the gateway cannot honour. */
+export const LINKERD_HEADER_PREFIX = 'l5d-';
+
 export const MESH_POLICY_CONDITION = 'meshgate.io/MeshPolicyHonoured';
 
 export interface GatewayBuild {
@@ -720,6 +724,7 @@ export function buildGatewayApi(state: KubeState, o: GatewayOptions): GatewayBui
         port,
         routes: [...p.routes].sort(cmp),
         ...(p.identities.size ? { tls: { identities: [...p.identities].sort(cmp) } } : {}),
+        ...(o.linkerdIngress ? { removeRequestHeaderPrefixes: [LINKERD_HEADER_PREFIX] } : {}),
         source: o.source,
       });
     const anyValid = ls.some((l) => l.valid);

@@ -24,6 +24,7 @@ const FILES = [
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
 
@@ -38,6 +39,7 @@ const ROOTS = [
   'envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.ts',
   'envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts',
   'envoy/extensions/filters/http/router/v3/Router.ts',
+  'envoy/extensions/filters/http/header_mutation/v3/HeaderMutation.ts',
   'envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts',
 ];
 

@@ -14,6 +14,7 @@ export type { Listener } from './generated/envoy/config/listener/v3/Listener.ts'
 export type { HttpConnectionManager } from './generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 export type { HttpFilter } from './generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.ts';
 export type { Router } from './generated/envoy/extensions/filters/http/router/v3/Router.ts';
+export type { HeaderMutation } from './generated/envoy/extensions/filters/http/header_mutation/v3/HeaderMutation.ts';
 export type { RouteConfiguration } from './generated/envoy/config/route/v3/RouteConfiguration.ts';
 export type { VirtualHost } from './generated/envoy/config/route/v3/VirtualHost.ts';
 export type { Route } from './generated/envoy/config/route/v3/Route.ts';

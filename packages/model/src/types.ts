@@ -168,6 +168,12 @@ export interface GatewayListener {
   readonly routes: readonly string[];
   /** Terminate TLS with these identities (the proxy picks one by SNI). Absent = plaintext. */
   readonly tls?: { readonly identities: readonly string[] };
+  /**
+   * Client-sent request headers whose names start with one of these (case-insensitive) are removed before routing.
+   * Behind Linkerd's injected proxy this is `l5d-`: a client must not steer the gateway's proxy with its own
+   * l5d-dst-override. Headers the routes and services add are added after it.
+   */
+  readonly removeRequestHeaderPrefixes?: readonly string[];
   readonly source?: string;
 }
 

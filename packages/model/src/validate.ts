@@ -181,6 +181,13 @@ export function validateModel(model: Model): ModelProblem[] {
         });
     if (l.tls && l.tls.identities.length === 0)
       problems.push({ path: `${p}.tls`, message: 'identities is empty', source: l.source });
+    for (const prefix of l.removeRequestHeaderPrefixes ?? [])
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(prefix))
+        problems.push({
+          path: `${p}.removeRequestHeaderPrefixes`,
+          message: `${JSON.stringify(prefix)} is not the start of a header name (letters, digits and !#$%&'*+-.^_\`|~); write e.g. "l5d-"`,
+          source: l.source,
+        });
     for (const rn of l.routes)
       if (!routes.has(rn))
         problems.push({

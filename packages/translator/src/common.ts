@@ -7,6 +7,7 @@ import type {
   HeaderValueOption,
   HttpConnectionManager,
   HttpFilter,
+  HeaderMutation,
   HttpProtocolOptions,
   Router,
   UpstreamTlsContext,
@@ -46,9 +47,28 @@ export function routerFilter(): HttpFilter {
   return { name: 'envoy.filters.http.router', typed_config: typed(ROUTER_TYPE, {}) };
 }
 
+/**
+ * Removes client-sent request headers by name prefix before routing. It runs ahead of the router, and the router adds
+ * route and cluster headers (l5d-dst-override) when it forwards, so the gateway's own values survive.
+ */
+export function removeHeaderPrefixesFilter(prefixes: readonly string[]): HttpFilter {
+  return {
+    name: 'envoy.filters.http.header_mutation',
+    typed_config: typed(HEADER_MUTATION_TYPE, {
+      mutations: {
+        request_mutations: [...prefixes]
+          .sort(cmp)
+          .map((prefix) => ({ remove_on_match: { key_matcher: { prefix, ignore_case: true } } })),
+      },
+    }),
+  };
+}
+
 export const HCM_TYPE =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const HEADER_MUTATION_TYPE =
+  'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation';
 export const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 export const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -58,6 +78,7 @@ export const HTTP_PROTOCOL_OPTIONS_TYPE = `type.googleapis.com/${HTTP_PROTOCOL_O
 interface Extensions {
   [HCM_TYPE]: HttpConnectionManager;
   [ROUTER_TYPE]: Router;
+  [HEADER_MUTATION_TYPE]: HeaderMutation;
   [DOWNSTREAM_TLS_TYPE]: DownstreamTlsContext;
   [UPSTREAM_TLS_TYPE]: UpstreamTlsContext;
   [HTTP_PROTOCOL_OPTIONS_TYPE]: HttpProtocolOptions;

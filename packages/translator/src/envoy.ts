@@ -1,6 +1,6 @@
 import type { Identity, Model, Route, Service, TrustBundle } from '@meshgate/model';
 import type { Listener, RouteConfiguration, Secret, VirtualHost } from '@meshgate/envoy-api';
-import { ads, cmp, DOWNSTREAM_TLS_TYPE, HCM_TYPE, routerFilter, typed } from './common.ts';
+import { ads, cmp, DOWNSTREAM_TLS_TYPE, HCM_TYPE, removeHeaderPrefixesFilter, routerFilter, typed } from './common.ts';
 import { compareRoutes, domainsFor, guardedHeaders, translateRoute } from './routes.ts';
 
 /** A socket listener whose HttpConnectionManager fetches the RouteConfiguration of the same name. */
@@ -33,7 +33,12 @@ export function envoyListener(l: Model['listeners'][number]): Listener {
               stat_prefix: l.name,
               codec_type: 'AUTO',
               rds: { config_source: ads(), route_config_name: l.name },
-              http_filters: [routerFilter()],
+              http_filters: [
+                ...(l.removeRequestHeaderPrefixes?.length
+                  ? [removeHeaderPrefixesFilter(l.removeRequestHeaderPrefixes)]
+                  : []),
+                routerFilter(),
+              ],
             }),
           },
         ],
