@@ -13,7 +13,7 @@ import type { KubeClient, KubeObject } from './kube.ts';
 import { LeaderElector } from './leader.ts';
 import { Reflector } from './reflector.ts';
 import { serviceAccountsOf } from './services.ts';
-import { emptyState, keyOf, toGw, toPod, toSecret, toService, toSlice } from './state.ts';
+import { emptyState, keyOf, toGw, toMeshSecret, toPod, toSecret, toService, toSlice } from './state.ts';
 import type { KubeState, SliceInfo } from './state.ts';
 import { StatusWriter } from './status.ts';
 
@@ -76,6 +76,8 @@ export const RESOURCES: Record<string, ResourceSpec> = {
     optional: true,
     convert: toGw,
   },
+  // Secrets a mesh hook names (Istio's credentialName, which may be Opaque), in the namespaces it asks for only.
+  meshsecrets: { store: 'meshSecrets', path: nsPath('/api/v1', 'secrets'), convert: toMeshSecret },
   // Only TLS Secrets, the kind certificateRefs name; their keys never leave the process except over SDS.
   secrets: {
     store: 'secrets',
@@ -296,6 +298,8 @@ export class KubernetesSource implements Source {
         error: (err) => {
           const first = !w.failure;
           w.failure = err.message;
+          // A watch started later (a mesh hook's) holds the build until it lists or fails: go on without it.
+          if (first && this.synced) this.queueFlush();
           this.lastError = { message: `${label}: ${err.message}`, at: Date.now() };
           if (first)
             this.log.warn(
@@ -319,7 +323,10 @@ export class KubernetesSource implements Source {
    * a hook they rebuild all Services: simple and correct; the per-Service memo still drops the ones that did not change.
    */
   private meshReads(store: StoreName): boolean {
-    return !!this.o.mesh && (store === 'pods' || store === 'peerAuthentications' || store === 'destinationRules');
+    return (
+      !!this.o.mesh &&
+      (store === 'pods' || store === 'peerAuthentications' || store === 'destinationRules' || store === 'meshSecrets')
+    );
   }
 
   private queueFlush(): void {
@@ -329,6 +336,22 @@ export class KubernetesSource implements Source {
       this.flushQueued = false;
       this.flush();
     });
+  }
+
+  /**
+   * Starts the namespaced watches the mesh hook asks for now. True while one of them has neither listed nor failed:
+   * the build waits for it, so a Secret that exists is never reported missing in between.
+   */
+  private meshWatches(): boolean {
+    for (const want of this.o.mesh?.watches?.(this.state) ?? []) {
+      const spec = RESOURCES[want.resource];
+      if (!spec || this.watchers.some((w) => w.resource === want.resource && w.namespace === want.namespace)) continue;
+      const w = this.watcher(want.resource, spec, want.namespace);
+      this.watchers.push(w);
+      this.log.info({ resource: want.resource, namespace: want.namespace }, 'watching for the mesh');
+      w.reflector.start();
+    }
+    return this.watchers.some((w) => w.reflector.lists === 0 && !w.failure);
   }
 
   private flush(): void {
@@ -341,6 +364,7 @@ export class KubernetesSource implements Source {
         'Kubernetes source synced',
       );
     }
+    if (this.meshWatches()) return;
     const dirty = this.allDirty ? 'all' : this.dirty;
     const { model, gateway, servicesChanged } = this.cache.build(this.state, dirty);
     const conditions = this.cache.conditions();
@@ -351,7 +375,7 @@ export class KubernetesSource implements Source {
     this.dirty = new Set();
     this.statuses = gateway.statuses;
     // Compared per part: a whole-model JSON of 100,000 endpoints would cost more than the change itself.
-    const gwJson = JSON.stringify([gateway.routes, gateway.listeners, gateway.identities]);
+    const gwJson = JSON.stringify([gateway.routes, gateway.listeners, model.identities, model.trustBundles]);
     const changed = servicesChanged || gwJson !== this.lastGatewayJson;
     this.lastGatewayJson = gwJson;
     if (changed || !this.model) {

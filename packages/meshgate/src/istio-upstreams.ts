@@ -3,7 +3,14 @@
 // gateway's istiod certificate to pods with the sidecar, plaintext to the rest, as PeerAuthentication and
 // DestinationRule say. Glue only: the decisions live in @meshgate/adapter-istio, the watching in the Kubernetes source.
 import { readFileSync } from 'node:fs';
-import { type IstioPod, type IstioPolicyObject, istioUpstream } from '@meshgate/adapter-istio';
+import {
+  destinationRuleCredentials,
+  type IstioPod,
+  type IstioPolicyObject,
+  istioUpstream,
+  resolveCredential,
+} from '@meshgate/adapter-istio';
+import type { Identity, TrustBundle } from '@meshgate/model';
 import type { KubeState, ServiceMeshHook } from '@meshgate/adapter-kubernetes';
 import { IN_CLUSTER_NAMESPACE_FILE, type IstioSettings } from './istio-config.ts';
 
@@ -27,8 +34,30 @@ function ownNamespace(s: IstioSettings): string | undefined {
 
 export function istioMeshHook(s: IstioSettings, clusterDomain?: string): ServiceMeshHook {
   const gatewayNamespace = ownNamespace(s);
+  const credential = (state: KubeState) =>
+    gatewayNamespace
+      ? (name: string) => resolveCredential(name, gatewayNamespace, state.meshSecrets, 'kubernetes')
+      : undefined;
   return {
     resources: ['peerauthentications', 'destinationrules'],
+    // Secrets are read only once a DestinationRule names one (credentialName), and only in the gateway's namespace,
+    // the one place Istio looks for them too.
+    watches: (state) =>
+      gatewayNamespace && destinationRuleCredentials(policies(state.destinationRules)).size > 0
+        ? [{ resource: 'meshsecrets', namespace: gatewayNamespace }]
+        : [],
+    model(state) {
+      const identities: Identity[] = [];
+      const trustBundles: TrustBundle[] = [];
+      const resolve = credential(state);
+      if (resolve)
+        for (const [name, { mutual }] of destinationRuleCredentials(policies(state.destinationRules))) {
+          const c = resolve(name);
+          if (mutual && c.identity) identities.push(c.identity);
+          if (c.trustBundle) trustBundles.push(c.trustBundle);
+        }
+      return { identities, trustBundles };
+    },
     apply(svc, port, model, slices, state) {
       // By address and port: pods on the host network share the node's address.
       const podOf = new Map<string, IstioPod>();
@@ -63,6 +92,7 @@ export function istioMeshHook(s: IstioSettings, clusterDomain?: string): Service
           ...(gatewayNamespace ? { gatewayNamespace } : {}),
           clientIdentity: s.secretName,
           trustBundle: s.trustBundle,
+          ...(gatewayNamespace ? { credential: credential(state)! } : {}),
         },
       );
       const { tls: _tls, endpointTls: _et, ...rest } = model;
