@@ -53,7 +53,9 @@ export function istioMeshHook(s: IstioSettings, clusterDomain?: string): Service
       if (resolve)
         for (const [name, { mutual }] of destinationRuleCredentials(policies(state.destinationRules))) {
           const c = resolve(name);
-          if (mutual && c.identity) identities.push(c.identity);
+          // The same nodes as the gateway's Istio certificate: both are the gateway's keys.
+          if (mutual && c.identity)
+            identities.push(s.allowedNodes ? { ...c.identity, allowedNodes: s.allowedNodes } : c.identity);
           if (c.trustBundle) trustBundles.push(c.trustBundle);
         }
       return { identities, trustBundles };
