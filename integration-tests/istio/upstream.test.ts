@@ -721,6 +721,52 @@ spec:
     }
   });
 
+  test('trust domain aliases from the mesh config widen secure naming, as istiod; a bad mesh config keeps the last good one', {
+    timeout: 120_000,
+  }, async () => {
+    const meshConfig = (mesh: string) =>
+      ie.env.apply(
+        `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: ${JSON.stringify(mesh)}\n`,
+      );
+    const sansOf = (c: Obj) => tlsFields(istioMatch(c)?.transport_socket?.typed_config).sans;
+    const ALIAS = 'spiffe://old-td.example/ns/shop/sa/web-sa';
+    await meshConfig('trustDomain: cluster.local\ntrustDomainAliases: [old-td.example]\n');
+    const s = await until('alias SANs', (x) => sansOf(x.clusters.get(HTTP)).includes(ALIAS));
+    const theirs = await oracle(ISTIOD_HTTP, (c) => !!istioMatch(c) && sansOf(c).includes(ALIAS));
+    assert.deepEqual(sansOf(s.clusters.get(HTTP)), sansOf(theirs), 'the same SANs as istiod, aliases included');
+    assert.deepEqual(sansOf(theirs), [
+      'spiffe://cluster.local/ns/shop/sa/legacy-sa',
+      'spiffe://cluster.local/ns/shop/sa/web-sa',
+      'spiffe://old-td.example/ns/shop/sa/legacy-sa',
+      ALIAS,
+    ]);
+
+    await meshConfig('trustDomainAliases: old-td.example\n');
+    const conditions: string[] = await waitFor(
+      async () => (await readyz())?.sources?.kubernetes?.details?.meshConditions,
+      'meshConditions on /readyz',
+      30_000,
+      250,
+    );
+    assert.ok(
+      conditions.some((c) =>
+        c.startsWith(
+          'MeshConfig: ConfigMap istio-system/istio key mesh trustDomainAliases must be a list of trust domain names; meshgate keeps the last good mesh config (trustDomainAliases ["old-td.example"])',
+        ),
+      ),
+      JSON.stringify(conditions),
+    );
+    assert.ok(sansOf((await served()).clusters.get(HTTP)).includes(ALIAS), 'the last good aliases stay');
+
+    await ie.env.kubectl(['delete', 'configmap', 'istio', '-n', 'istio-system']);
+    const back = await until('no alias SANs', (x) => !sansOf(x.clusters.get(HTTP)).includes(ALIAS));
+    assert.deepEqual(sansOf(back.clusters.get(HTTP)), [
+      'spiffe://cluster.local/ns/shop/sa/legacy-sa',
+      'spiffe://cluster.local/ns/shop/sa/web-sa',
+    ]);
+    assert.equal((await readyz())?.sources?.kubernetes?.details?.meshConditions, undefined);
+  });
+
   test('a changed istio-ca-root-cert reaches istio/roots without a certificate request', {
     timeout: 120_000,
   }, async () => {

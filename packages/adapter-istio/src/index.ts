@@ -33,6 +33,7 @@ export {
 export {
   destinationRuleCredentials,
   destinationRuleTls,
+  expandTrustDomains,
   istioAlpn,
   istioSni,
   istioUpstream,

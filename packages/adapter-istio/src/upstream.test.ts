@@ -228,3 +228,33 @@ test('mTLS with no known service account leaves the endpoints out and says why (
   assert.deepEqual(u.endpoints, []);
   assert.ok(u.conditions.some((c) => c.reason === 'NoServiceAccount'));
 });
+
+test('trust domain aliases: secure-naming SANs under each alias too, explicit DestinationRule SANs untouched', () => {
+  const u = istioUpstream(port(), none, { ...o, trustDomainAliases: ['old.example'] });
+  assert.deepEqual(
+    u.endpointTls?.istio.expectedSans.map((x) => x.value),
+    [
+      'spiffe://cluster.local/ns/shop/sa/meshed-sa',
+      'spiffe://cluster.local/ns/shop/sa/plain-sa',
+      'spiffe://old.example/ns/shop/sa/meshed-sa',
+      'spiffe://old.example/ns/shop/sa/plain-sa',
+    ],
+  );
+  const explicit = istioUpstream(
+    port(),
+    {
+      ...none,
+      destinationRules: [
+        pa('shop', 'web', {
+          host: 'web',
+          trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL', subjectAltNames: ['spiffe://x/y'] } },
+        }),
+      ],
+    },
+    { ...o, trustDomainAliases: ['old.example'] },
+  );
+  assert.deepEqual(
+    explicit.tls?.expectedSans.map((x) => x.value),
+    ['spiffe://x/y'],
+  );
+});

@@ -30,6 +30,19 @@ export function spiffeId(trustDomain: string, namespace: string, serviceAccount:
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
+/**
+ * Each SPIFFE ID again under every trust domain alias (Istio's spiffe.ExpandWithTrustDomains): a workload whose
+ * certificate still carries an old trust domain passes secure naming during a trust domain migration.
+ */
+export function expandTrustDomains(ids: readonly string[], aliases: readonly string[]): string[] {
+  const out = new Set(ids);
+  for (const id of ids) {
+    const m = /^spiffe:\/\/[^/]+(\/.*)$/.exec(id);
+    if (m) for (const td of aliases) out.add(`spiffe://${td}${m[1]}`);
+  }
+  return [...out];
+}
+
 export interface IstioPod {
   namespace: string;
   name: string;
@@ -53,6 +66,8 @@ export interface IstioPolicies {
 
 export interface IstioUpstreamOptions {
   trustDomain: string;
+  /** The mesh config's `trustDomainAliases`: secure-naming SANs are also accepted under these trust domains. */
+  trustDomainAliases?: readonly string[];
   /** DNS domain of Service FQDNs. Default 'cluster.local'. */
   clusterDomain?: string;
   /** Istio's root namespace: mesh-wide PeerAuthentication and DestinationRules. Default 'istio-system'. */
@@ -213,7 +228,10 @@ export function istioUpstream(sp: IstioServicePort, policies: IstioPolicies, o: 
   const fqdn = `${sp.service}.${sp.namespace}.svc.${domain}`;
   const name = `${sp.namespace}/${sp.service}:${sp.port}`;
   const conditions: IstioCondition[] = [];
-  const sans = sp.serviceAccounts.map((sa) => spiffeId(o.trustDomain, sp.namespace, sa));
+  const sans = expandTrustDomains(
+    sp.serviceAccounts.map((sa) => spiffeId(o.trustDomain, sp.namespace, sa)),
+    o.trustDomainAliases ?? [],
+  );
   const mtls = (sni?: string, explicitSans?: readonly string[]): UpstreamTls => ({
     sni: sni || istioSni(fqdn, sp.port),
     alpn: istioAlpn(sp.protocol),

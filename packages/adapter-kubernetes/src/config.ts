@@ -19,10 +19,12 @@ export interface ServiceMeshHook {
     state: KubeState,
   ): { service: Service; conditions: readonly string[] };
   /**
-   * Resources to watch in one namespace only, decided from the state (e.g. Secrets in the gateway's namespace once a
-   * DestinationRule names one); a watch starts when first asked for and then stays.
+   * Resources to watch in one namespace only (with `name`, that one object), decided from the state (e.g. Secrets in
+   * the gateway's namespace once a DestinationRule names one); a watch starts when first asked for and then stays.
    */
-  watches?(state: KubeState): readonly { resource: string; namespace: string }[];
+  watches?(state: KubeState): readonly { resource: string; namespace: string; name?: string }[];
+  /** Conditions that belong to no one Service (e.g. a mesh config that does not parse). */
+  conditions?(state: KubeState): readonly string[];
   /** Identities and trust bundles the hook's Services refer to, added to the source's model. */
   model?(state: KubeState): { identities: readonly Identity[]; trustBundles: readonly TrustBundle[] };
 }

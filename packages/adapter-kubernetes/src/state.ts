@@ -102,6 +102,8 @@ export interface KubeState {
   destinationRules: Map<string, GwObject>;
   /** Secrets a mesh hook asked for, only in the namespaces it named. */
   meshSecrets: Map<string, MeshSecretInfo>;
+  /** ConfigMaps a mesh hook asked for by name (their data only). */
+  meshConfigMaps: Map<string, { namespace: string; name: string; data: Record<string, string> }>;
 }
 
 export function emptyState(): KubeState {
@@ -119,6 +121,7 @@ export function emptyState(): KubeState {
     peerAuthentications: new Map(),
     destinationRules: new Map(),
     meshSecrets: new Map(),
+    meshConfigMaps: new Map(),
   };
 }
 
@@ -229,5 +232,12 @@ export function toMeshSecret(o: KubeObject): MeshSecretInfo {
   const data: Record<string, string> = {};
   for (const k of MESH_SECRET_KEYS)
     if (typeof raw[k] === 'string') data[k] = Buffer.from(raw[k] as string, 'base64').toString('utf8');
+  return { namespace: str(o.metadata.namespace), name: o.metadata.name, data };
+}
+
+export function toMeshConfigMap(o: KubeObject): { namespace: string; name: string; data: Record<string, string> } {
+  const raw = (o.data ?? {}) as Record<string, unknown>;
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') data[k] = v;
   return { namespace: str(o.metadata.namespace), name: o.metadata.name, data };
 }
