@@ -381,6 +381,13 @@ describe('chart-level checks', () => {
     assert.equal(creds.metadata.namespace, find(on, 'Deployment', RELEASE).metadata.namespace);
     assert.deepEqual(creds.rules, [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }]);
     assert.equal(find(on, 'RoleBinding', `${RELEASE}-istio-credentials`).roleRef.kind, 'Role');
+    // The mesh config: the ConfigMap `istio` in Istio's root namespace, by name.
+    const mesh = find(on, 'Role', `${RELEASE}-istio-mesh-config`);
+    assert.equal(mesh.metadata.namespace, 'istio-system');
+    assert.deepEqual(mesh.rules, [
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['istio'], verbs: ['list', 'watch'] },
+    ]);
+    assert.equal(find(on, 'RoleBinding', `${RELEASE}-istio-mesh-config`).metadata.namespace, 'istio-system');
     const off = objects(
       (
         await template([
@@ -393,7 +400,11 @@ describe('chart-level checks', () => {
         ])
       ).stdout,
     );
-    assert.ok(!off.some((o: any) => [`${RELEASE}-istio`, `${RELEASE}-istio-credentials`].includes(o.metadata?.name)));
+    assert.ok(
+      !off.some((o: any) =>
+        [`${RELEASE}-istio`, `${RELEASE}-istio-credentials`, `${RELEASE}-istio-mesh-config`].includes(o.metadata?.name),
+      ),
+    );
     assert.ok(!find(off, 'ClusterRole', RELEASE).rules[0].resources.includes('pods'));
   });
   test('istio identity: a config.istio value the chart derives is refused, naming it', async () => {
