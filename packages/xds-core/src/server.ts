@@ -19,7 +19,7 @@ import { DeltaStream } from './stream-delta.ts';
 import { WatchIndex } from './watch-index.ts';
 import { NameListCache } from './name-lists.ts';
 import type { PeerIdentity } from './peer.ts';
-import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, type ReceiveWindows } from './flow-control.ts';
+import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, stopUploadAfterStatus, type ReceiveWindows } from './flow-control.ts';
 import type { DepartedNode, NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
 import { TYPE, silentLogger, type Logger } from './types.ts';
 import { defaultAuthorizeSecret, type SecretDecision, type SecretInfo } from './secret-access.ts';
@@ -263,6 +263,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         'could not raise HTTP/2 receive windows (this @grpc/grpc-js version hides the session); large SotW ACKs may be delayed',
       );
     }
+    stopUploadAfterStatus(call);
     try {
       const stream = m.delta
         ? new DeltaStream(this.#host, call, path, m.fixedType)
