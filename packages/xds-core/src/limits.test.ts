@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
 import { TYPE } from './types.ts';
 import { XdsCache } from './cache.ts';
 import { XdsServer } from './server.ts';
@@ -44,6 +45,35 @@ test('a request over maxRequestBytes ends its stream with RESOURCE_EXHAUSTED; th
   const st = await status;
   assert.equal(st.code, grpc.status.RESOURCE_EXHAUSTED);
   assert.deepEqual(h.server.nodes(), [], 'the oversized request never registered a node');
+  await stillServes(h);
+});
+
+test('a client refused for an oversized message is told to stop sending it (RST_STREAM NO_ERROR after the status)', async (t) => {
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(['a']));
+  // Node's client counts its own unsent 10 MiB against maxSessionMemory (10 MB by default) and would refuse the reply.
+  const session = http2.connect(`http://${h.address}`, { maxSessionMemory: 64 });
+  t.after(() => session.destroy());
+  session.on('error', () => {});
+  const req = session.request({ ':method': 'POST', ':path': ADS_SOTW, 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => {});
+  req.resume();
+  // A 10 MiB message: its 5-byte prefix, then the body, handed to HTTP/2 at once.
+  const size = 10 * 1024 * 1024;
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(size, 1);
+  req.write(prefix);
+  req.end(Buffer.alloc(size));
+  const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+    req.on('response', (hd) => hd['grpc-status'] !== undefined && resolve(hd));
+    req.on('trailers', resolve);
+  });
+  await new Promise((resolve) => req.on('close', resolve));
+  assert.equal((await trailers)['grpc-status'], String(grpc.status.RESOURCE_EXHAUSTED));
+  assert.equal(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  // The server's receive window (1 MiB per stream) is all the client got out before the reset, not 10 MiB.
+  assert.equal(req.writableFinished, false, 'the client never finished uploading the refused message');
+  assert.ok(session.socket.bytesWritten < 3 * 1024 * 1024, `${session.socket.bytesWritten} bytes sent`);
   await stillServes(h);
 });
 
