@@ -55,7 +55,12 @@ test('a client refused for an oversized message is told to stop sending it (RST_
   const session = http2.connect(`http://${h.address}`, { maxSessionMemory: 64 });
   t.after(() => session.destroy());
   session.on('error', () => {});
-  const req = session.request({ ':method': 'POST', ':path': ADS_SOTW, 'content-type': 'application/grpc', te: 'trailers' });
+  const req = session.request({
+    ':method': 'POST',
+    ':path': ADS_SOTW,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   req.on('error', () => {});
   req.resume();
   // A 10 MiB message: its 5-byte prefix, then the body, handed to HTTP/2 at once.
