@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as http2 from 'node:http2';
+import { connect, type Socket } from 'node:net';
 import { TYPE } from './types.ts';
 import { XdsCache } from './cache.ts';
 import { XdsServer } from './server.ts';
@@ -122,4 +123,112 @@ test('a client that stops reading is dropped after stalledStreamMs, with its buf
   const st = await status;
   assert.equal(st.code, grpc.status.CANCELLED, 'the client sees its stream reset');
   await stillServes(h);
+});
+
+/** Opens a TCP connection and sends the HTTP/2 preface: 'accepted' once the server answers with its SETTINGS,
+ *  'refused' when the server closes it without a byte. */
+function rawConnection(address: string): Promise<{ socket: Socket; outcome: 'accepted' | 'refused' }> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), host, () =>
+      socket.write(
+        Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]),
+      ),
+    );
+    socket.on('error', () => {});
+    socket.once('data', () => resolve({ socket, outcome: 'accepted' }));
+    socket.once('close', () => resolve({ socket, outcome: 'refused' }));
+  });
+}
+
+test('connections past maxConnections are closed at accept and counted; open ones keep being served', async (t) => {
+  const h = await startServer(t, { maxConnections: 3 });
+  h.cache.publish('envoy', resourceSet(['a', 'b']));
+  const refused: string[] = [];
+  h.server.on('refused', (e) => refused.push(`${e.connections}/${e.limit}`));
+  const c = await h.client({ id: 'early' });
+  c.subscribe(TYPE.cluster, ['a']);
+  assert.deepEqual(names(await c.next(TYPE.cluster)), ['a']);
+  const raw: Array<{ socket: Socket; outcome: string }> = [];
+  for (let i = 0; i < 5; i++) raw.push(await rawConnection(h.address));
+  t.after(() => {
+    for (const r of raw) r.socket.destroy();
+  });
+  assert.deepEqual(
+    raw.map((r) => r.outcome),
+    ['accepted', 'accepted', 'refused', 'refused', 'refused'],
+  );
+  assert.deepEqual(refused, ['3/3', '3/3', '3/3']);
+  assert.equal(h.server.stats().refusedConnections, 3);
+  // The client connected before the flood is still served.
+  c.subscribe(TYPE.cluster, ['a', 'b']);
+  assert.deepEqual(names(await c.next(TYPE.cluster)), ['a', 'b']);
+  // Once the flood goes, new clients get in again.
+  for (const r of raw) r.socket.destroy();
+  await eventually(() => h.server.stats().connections === 1, 5000, 'the raw connections to close');
+  await stillServes(h);
+});
+
+test('streams past maxStreamsPerConnection are refused (REFUSED_STREAM); the others are served', async (t) => {
+  const h = await startServer(t, { maxStreamsPerConnection: 2 });
+  h.cache.publish('envoy', resourceSet(['a']));
+  // Opened before the server's SETTINGS can arrive, as a client that ignores them would.
+  const session = http2.connect(`http://${h.address}`);
+  t.after(() => session.destroy());
+  session.on('error', () => {});
+  const closed: number[] = [];
+  const reqs = Array.from({ length: 5 }, () => {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': ADS_SOTW,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    req.on('error', () => {});
+    req.on('close', () => closed.push(req.rstCode ?? -1));
+    return req;
+  });
+  await eventually(() => closed.length === 3, 5000, 'three streams to be refused');
+  assert.deepEqual(closed, [
+    http2.constants.NGHTTP2_REFUSED_STREAM,
+    http2.constants.NGHTTP2_REFUSED_STREAM,
+    http2.constants.NGHTTP2_REFUSED_STREAM,
+  ]);
+  // The two within the limit work: each gets its answer.
+  const open = reqs.filter((r) => !r.closed);
+  assert.equal(open.length, 2);
+  const answers = open.map(
+    (req, i) =>
+      new Promise<number>((resolve) => {
+        let bytes = 0;
+        req.on('data', (d: Buffer) => {
+          bytes += d.length;
+          resolve(bytes);
+        });
+        const msg = Buffer.from(
+          Req.encode(
+            Req.fromObject({
+              node: { id: `within-${i}`, user_agent_name: 'envoy' },
+              type_url: TYPE.cluster,
+              resource_names: ['a'],
+            }),
+          ).finish(),
+        );
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(msg.length, 1);
+        req.write(Buffer.concat([prefix, msg]));
+      }),
+  );
+  for (const n of await Promise.all(answers)) assert.ok(n > 5, 'a response');
+});
+
+test('maxConnections and maxStreamsPerConnection are checked', () => {
+  assert.throws(
+    () => new XdsServer({ cache: new XdsCache(), maxConnections: -1 }),
+    /maxConnections must be an integer/,
+  );
+  assert.throws(
+    () => new XdsServer({ cache: new XdsCache(), maxStreamsPerConnection: 0 }),
+    /maxStreamsPerConnection must be an integer between 1/,
+  );
 });
