@@ -232,3 +232,21 @@ test('maxConnections and maxStreamsPerConnection are checked', () => {
     /maxStreamsPerConnection must be an integer between 1/,
   );
 });
+
+test('a quiet port after a burst of requests gets one garbage collection, a port without traffic none', async (t) => {
+  const h = await startServer(t, { quietGc: { afterBytes: 1024 * 1024, periodMs: 100, quietBytes: 64 * 1024 } });
+  h.cache.publish('envoy', resourceSet(['a']));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(h.server.stats().quietCollections, 0, 'nothing came in: nothing to collect');
+  const many = Array.from({ length: 20_000 }, (_, i) => `cluster-with-a-long-name-${i}`);
+  for (let i = 0; i < 4; i++) {
+    const c = await h.client({ id: `burst-${i}` });
+    c.subscribe(TYPE.cluster, many);
+    await c.next(TYPE.cluster);
+    c.close();
+  }
+  await eventually(() => h.server.stats().quietCollections === 1, 5000, 'one collection once the port is quiet');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(h.server.stats().quietCollections, 1, 'and no more while nothing comes in');
+  await stillServes(h);
+});

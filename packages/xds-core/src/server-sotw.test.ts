@@ -182,6 +182,7 @@ test('disconnect frees per-node state and the watch index', async (t) => {
   assert.deepEqual(h.server.stats(), {
     connections: 0,
     refusedConnections: 0,
+    quietCollections: 0,
     streams: 0,
     nodes: 0,
     departed: 0,

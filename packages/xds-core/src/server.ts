@@ -24,6 +24,7 @@ import type { PeerIdentity } from './peer.ts';
 import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, stopUploadAfterStatus, type ReceiveWindows } from './flow-control.ts';
 import type { DepartedNode, NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
 import { TYPE, silentLogger, type Logger } from './types.ts';
+import { QUIET_GC_DEFAULTS, QuietGc, type QuietGcOptions } from './quiet-gc.ts';
 import { defaultAuthorizeSecret, type SecretDecision, type SecretInfo } from './secret-access.ts';
 
 /** Refusals remembered for logging each once; past this many the memory starts over (and repeats may be logged). */
@@ -69,6 +70,9 @@ export interface XdsServerOptions {
   /** Cap on concurrent streams per connection, announced as HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 1,000);
    *  clients queue streams past it, and streams a client opens regardless are refused (RST_STREAM REFUSED_STREAM). */
   maxStreamsPerConnection?: number;
+  /** One full garbage collection once the port is quiet after this many bytes came in (quiet-gc.ts; default 16 MiB
+   *  within 5 s periods; afterBytes 0 never). */
+  quietGc?: Partial<QuietGcOptions>;
   /** Extra grpc-js server options. */
   grpcOptions?: grpc.ServerOptions;
 }
@@ -170,6 +174,10 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly #listeners: Array<{ tcp: net.Server; injector: grpc.ConnectionInjector }> = [];
   #connections = 0;
   #refusedConnections = 0;
+  /** Open client sockets, and the bytes read on those already closed: the port's inbound total. */
+  readonly #sockets = new Set<net.Socket>();
+  #closedBytesRead = 0;
+  readonly #quietGc: QuietGc;
   /** Refusals since the last log line, and when that was. */
   #refusalsUnlogged = 0;
   #refusalLoggedAt = 0;
@@ -212,6 +220,15 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         );
     }
     this.#maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    this.#quietGc = new QuietGc(
+      () => {
+        let n = this.#closedBytesRead;
+        for (const s of this.#sockets) n += s.bytesRead;
+        return n;
+      },
+      { ...QUIET_GC_DEFAULTS, ...opts.quietGc },
+      this.#log,
+    );
     this.#departedRetentionMs = opts.departedRetentionMs ?? 5 * 60_000;
     this.#departedMax = opts.departedMax ?? 1000;
     this.#windows = new WindowTuner({ ...DEFAULT_RECEIVE_WINDOWS, ...opts.receiveWindows });
@@ -476,7 +493,12 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     if (this.#maxConnections > 0) tcp.maxConnections = this.#maxConnections;
     tcp.on('connection', (socket: net.Socket) => {
       this.#connections++;
-      socket.once('close', () => this.#connections--);
+      this.#sockets.add(socket);
+      socket.once('close', () => {
+        this.#connections--;
+        this.#sockets.delete(socket);
+        this.#closedBytesRead += socket.bytesRead;
+      });
       injector.injectConnection(socket);
     });
     tcp.on('drop', (d?: { remoteAddress?: string }) => this.#refuse(d?.remoteAddress));
@@ -490,6 +512,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         tcp.off('error', onError);
         tcp.on('error', (err) => this.#log.error({ address: addr, err: err.message }, 'xds server socket error'));
         this.#listeners.push({ tcp, injector });
+        this.#quietGc.start();
         const bound = (tcp.address() as net.AddressInfo).port;
         this.#log.info({ address: addr, port: bound, maxConnections: this.#maxConnections }, 'xds server listening');
         resolve(bound);
@@ -531,6 +554,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     for (const s of [...this.#streams]) s.fail(grpc.status.UNAVAILABLE, 'xDS server is shutting down');
     this.#streams.clear();
     for (const { tcp } of this.#listeners) tcp.close();
+    this.#quietGc.stop();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#server.forceShutdown();
@@ -596,10 +620,13 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     /** Client connections open now, and those refused (maxConnections) since start. */
     connections: number;
     refusedConnections: number;
+    /** Collections run by the quiet-port collector (quiet-gc.ts). */
+    quietCollections: number;
   } {
     return {
       connections: this.#connections,
       refusedConnections: this.#refusedConnections,
+      quietCollections: this.#quietGc.collections,
       streams: this.#streams.size,
       nodes: this.#nodes.size,
       departed: this.#departed.size,
