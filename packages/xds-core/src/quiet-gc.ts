@@ -3,10 +3,10 @@
 // Every request byte arrives in Buffers outside the JavaScript heap (Node's HTTP/2 read buffers, grpc-js's joined
 // message), freed only when V8 collects their small heap wrappers. V8 collects when its heap fills or when such
 // external memory has grown by 64 MB since the last collection; a process that goes idle after a burst smaller than
-// that (10 requests naming 100,000 resources are 44 MB) runs no collection for as long as it stays idle, and the
+// that (20 requests naming 100,000 resources are 44 MB) runs no collection for as long as it stays idle, and the
 // garbage Buffers pin the C allocator's heap, which cannot return pages beneath a live block. Measured on the abuse
-// suite (docs/reliability.md): RSS stayed +31 % above the baseline after such a burst, the live heap at the baseline;
-// one collection brings it back. The collection runs incrementally (V8's 'async' execution), only on a port that is
+// suite (docs/reliability.md): RSS stayed +31 % above the baseline after such a burst while the live heap was below
+// the baseline's; one collection brings it back. The collection runs incrementally (V8's 'async' execution), only on a port that is
 // quiet, at most once per period, and only after afterBytes came in since the last.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
