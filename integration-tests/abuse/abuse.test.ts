@@ -20,6 +20,8 @@ import { getJson, getText, metricValue, waitFor } from '../lib/wait.ts';
  *  does not read. */
 const SERVICES = 1500;
 const STALLED = '2s';
+/** Above what the other faults hold open at once (at most ~100), so only the connection-limit fault reaches it. */
+const MAX_CONNECTIONS = 300;
 
 const tmp = tempDir('meshgate-abuse-');
 const config = join(tmp.dir, 'meshgate.yaml');
@@ -43,13 +45,18 @@ ${services}routes:
     match: { prefix: / }
     backends: [{ service: echo-v1, weight: 1 }]
 listeners: [{ name: http, port: 8080, routes: [echo] }]
-xds: { stalledStreamTimeout: ${STALLED} }
+xds: { stalledStreamTimeout: ${STALLED}, maxConnections: ${MAX_CONNECTIONS} }
 `;
 }
 
 function rssKb(): number {
   const status = readFileSync(`/proc/${mg.pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+}
+
+/** Bytes the process has read through read(2) and the like (`rchar`): on this server, almost all of it sockets. */
+function readBytes(): number {
+  return Number(/^rchar:\s+(\d+)/m.exec(readFileSync(`/proc/${mg.pid}/io`, 'utf8'))![1]);
 }
 
 /** Samples RSS every 100 ms while `fn` runs: the peak during the fault. */
@@ -98,7 +105,9 @@ async function stillServes(): Promise<void> {
 }
 
 async function fault(name: string, load: string, fn: () => Promise<Record<string, unknown>>): Promise<void> {
+  const read0 = readBytes();
   const { result, peakKb } = await withPeak(fn);
+  const readMb = +((readBytes() - read0) / 1048576).toFixed(1);
   await stillServes();
   const afterKb = await settledRssKb();
   // The live JavaScript heap (prom-client's gauge) tells retained objects from heap V8 has not yet given back.
@@ -107,6 +116,7 @@ async function fault(name: string, load: string, fn: () => Promise<Record<string
     fault: name,
     load,
     ...result,
+    serverReadMb: readMb,
     peakRssMb: +(peakKb / 1024).toFixed(1),
     afterRssMb: +(afterKb / 1024).toFixed(1),
     vsBaseline: `${(((afterKb - baselineKb) / baselineKb) * 100).toFixed(1)}%`,
@@ -177,6 +187,10 @@ const SETTINGS = frame(4, 0, 0, Buffer.alloc(0));
 
 before(async () => {
   writeAtomic(config, configText(20000));
+  // As meshgate ships (packages/meshgate/bin/meshgate.js, npm start): with V8's default young generation (up to 64 MB
+  // a semi-space here) an idle process runs no GC for minutes, so the Buffers of the last fault stay allocated and
+  // RSS measures garbage rather than what meshgate holds.
+  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, '--max-semi-space-size=16'].filter(Boolean).join(' ');
   mg = new MeshgateProcess(config);
   await mg.start();
   await mg.waitReady(60_000);
@@ -296,7 +310,7 @@ test('unknown and mismatched type URLs', async () => {
   );
 });
 
-test('a 10 MB request: RESOURCE_EXHAUSTED before it is decoded', async () => {
+test('a 10 MB request: RESOURCE_EXHAUSTED before it is decoded, and the upload is stopped', async () => {
   await fault('10 MB request', '20 requests of 10 MB (4 MiB limit)', async () => {
     const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
       'grpc.max_send_message_length': 64 * 1024 * 1024,
@@ -443,6 +457,59 @@ test('2,000 connections opened and dropped in a loop', async () => {
       const nodes = (await getJson(`${mg.adminUrl}/debug/nodes`)).body;
       const left = JSON.stringify(nodes).match(/"churn-\d+-\d+"/g)?.length ?? 0;
       return { rawConnections: raw, grpcConnections: grpcDropped, churnNodesStillConnected: left };
+    },
+  );
+});
+
+/** Opens a TCP connection and sends the HTTP/2 preface: 'accepted' once the server answers with its SETTINGS,
+ *  'refused' when the server closes it without a byte. */
+function heldConnection(): Promise<{ socket: Socket; outcome: 'accepted' | 'refused' }> {
+  return new Promise((resolve) => {
+    const socket = connect(mg.xdsPort, '127.0.0.1', () => socket.write(Buffer.concat([PREFACE, SETTINGS])));
+    socket.on('error', () => {});
+    socket.once('data', () => resolve({ socket, outcome: 'accepted' }));
+    socket.once('close', () => resolve({ socket, outcome: 'refused' }));
+  });
+}
+
+test('connections past xds.maxConnections: refused at accept and counted; connected clients keep being served', async () => {
+  await fault(
+    'connection limit',
+    `600 HTTP/2 connections held open at once (xds.maxConnections ${MAX_CONNECTIONS})`,
+    async () => {
+      const metric = async (name: string) => metricValue((await getText(`${mg.adminUrl}/metrics`)).body, name) ?? NaN;
+      const early = await AdsClient.connect({ address, node: { id: 'early', user_agent_name: 'envoy' } });
+      const held: Array<{ socket: Socket; outcome: string }> = [];
+      try {
+        early.subscribe(TYPE.cluster, ['echo-v1']);
+        assert.equal((await early.next(TYPE.cluster, 20_000)).resources.length, 1);
+        const refusedBefore = await metric('meshgate_xds_connections_refused_total');
+        const openBefore = await metric('meshgate_xds_connections');
+        for (let batch = 0; batch < 6; batch++)
+          held.push(...(await Promise.all(Array.from({ length: 100 }, () => heldConnection()))));
+        const outcomes = count(held.map((h) => h.outcome));
+        const accepted = outcomes.accepted ?? 0;
+        const openAtLimit = await metric('meshgate_xds_connections');
+        const refused = (await metric('meshgate_xds_connections_refused_total')) - refusedBefore;
+        // The client connected before the flood is still served.
+        early.subscribe(TYPE.endpoint, ['echo-v1']);
+        const eds = await early.next(TYPE.endpoint, 20_000);
+        assert.match(JSON.stringify(eds.resources[0]?.object), /"port_value":50051/);
+        assert.equal(accepted + (outcomes.refused ?? 0), 600);
+        assert.ok(accepted <= MAX_CONNECTIONS - openBefore, `${accepted} accepted with ${openBefore} already open`);
+        assert.equal(refused, outcomes.refused, 'every refused connection is counted');
+        assert.ok(openAtLimit <= MAX_CONNECTIONS, `${openAtLimit} connections open, limit ${MAX_CONNECTIONS}`);
+        assert.match(mg.logs(200_000), /refusing xDS connections: xds.maxConnections reached/);
+        return { connections: outcomes, refusedMetric: refused, openAtLimit };
+      } finally {
+        for (const h of held) h.socket.destroy();
+        early.close();
+        await waitFor(
+          async () => (await metric('meshgate_xds_connections')) < 10,
+          'the held connections to close',
+          20_000,
+        );
+      }
     },
   );
 });

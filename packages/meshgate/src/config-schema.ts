@@ -25,6 +25,8 @@ export const DEFAULTS = {
   nackRetention: '5m',
   maxRequestBytes: 4 * 1024 * 1024,
   stalledStreamTimeout: '60s',
+  maxConnections: 10_000,
+  maxStreamsPerConnection: 1000,
   logLevel: 'info',
   certsTrustBundle: 'mesh/meshgate/roots',
   certsTtl: '24h',
@@ -79,6 +81,16 @@ const XDS: ConfigSection = {
           spec: { kind: 'duration', minMs: 0 },
           default: DEFAULTS.stalledStreamTimeout,
           doc: 'how long a client may leave a response unread (HTTP/2 flow control full) before its stream is reset and its buffers freed (`0s` never)',
+        },
+        maxConnections: {
+          spec: { kind: 'int', min: 0, max: 2 ** 31 - 1, typeName: 'connection count' },
+          default: String(DEFAULTS.maxConnections),
+          doc: 'most client connections open at once on the xDS port; one more is closed as soon as it is accepted (before TLS), counted in `meshgate_xds_connections_refused_total` and logged at most once a minute, while open connections are served as before (`0` no limit). Keep it below the open-files limit (`ulimit -n`)',
+        },
+        maxStreamsPerConnection: {
+          spec: { kind: 'int', min: 1, max: 2 ** 31 - 1, typeName: 'stream count' },
+          default: String(DEFAULTS.maxStreamsPerConnection),
+          doc: 'most concurrent xDS streams on one connection (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`): clients queue streams past it, and a stream opened regardless is refused with `REFUSED_STREAM`. A proxy opens one ADS stream (or one per type and per SDS Secret without ADS); raise it for a gRPC proxy that multiplexes many clients onto one connection',
         },
         tls: {
           spec: {

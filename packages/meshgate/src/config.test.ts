@@ -29,6 +29,8 @@ test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1
         nackRetentionMs: 300_000,
         maxRequestBytes: 4 * 1024 * 1024,
         stalledStreamMs: 60_000,
+        maxConnections: 10_000,
+        maxStreamsPerConnection: 1000,
         insecureAllowUnauthenticatedSecrets: false,
       },
     );
@@ -39,13 +41,14 @@ test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1
 
 test('precedence: flags over env over file', () => {
   withFile(
-    'xds: { port: 1000, debounce: 250ms, nackRetention: 90s, maxRequestBytes: 65536, stalledStreamTimeout: 5s, tls: { certFile: c.pem, keyFile: k.pem, caFile: ca.pem } }\nadmin: { port: 2000 }\nlogging: { level: warn }\n',
+    'xds: { port: 1000, debounce: 250ms, nackRetention: 90s, maxRequestBytes: 65536, stalledStreamTimeout: 5s, maxConnections: 50, maxStreamsPerConnection: 8, tls: { certFile: c.pem, keyFile: k.pem, caFile: ca.pem } }\nadmin: { port: 2000 }\nlogging: { level: warn }\n',
     (f) => {
       const fileOnly = loadSettings(f, {}, {});
       assert.equal(fileOnly.xds.port, 1000);
       assert.equal(fileOnly.xds.debounceMs, 250);
       assert.equal(fileOnly.xds.nackRetentionMs, 90_000);
       assert.deepEqual([fileOnly.xds.maxRequestBytes, fileOnly.xds.stalledStreamMs], [65536, 5000]);
+      assert.deepEqual([fileOnly.xds.maxConnections, fileOnly.xds.maxStreamsPerConnection], [50, 8]);
       assert.equal(fileOnly.xds.tls?.certFile, join(f, '..', 'c.pem'));
       assert.equal(fileOnly.logLevel, 'warn');
       const env = { MESHGATE_XDS_PORT: '3000', MESHGATE_ADMIN_PORT: '4000' };

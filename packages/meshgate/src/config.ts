@@ -39,6 +39,10 @@ export interface MeshgateSettings {
     maxRequestBytes: number;
     /** How long a stream may leave a response unread before it is reset (ms; 0 never). */
     stalledStreamMs: number;
+    /** Most client connections open at once (0: no limit). */
+    maxConnections: number;
+    /** Most concurrent streams on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+    maxStreamsPerConnection: number;
     tls?: { certFile: string; keyFile: string; caFile: string };
     /** Serve key-holding Secrets to clients without a verified certificate (insecure, dev only). */
     insecureAllowUnauthenticatedSecrets: boolean;
@@ -183,6 +187,8 @@ export function readSettings(
       maxRequestBytes: (xds.maxRequestBytes as number | undefined) ?? DEFAULTS.maxRequestBytes,
       stalledStreamMs:
         (xds.stalledStreamTimeout as number | undefined) ?? parseDuration(DEFAULTS.stalledStreamTimeout)!,
+      maxConnections: (xds.maxConnections as number | undefined) ?? DEFAULTS.maxConnections,
+      maxStreamsPerConnection: (xds.maxStreamsPerConnection as number | undefined) ?? DEFAULTS.maxStreamsPerConnection,
       ...(tls ? { tls: { certFile: rel(tls.certFile), keyFile: rel(tls.keyFile), caFile: rel(tls.caFile) } } : {}),
       // The flag can only turn the opt-in on, never override a file that has it on.
       insecureAllowUnauthenticatedSecrets: pick(

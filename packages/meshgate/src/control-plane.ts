@@ -167,6 +167,8 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
     departedRetentionMs: settings.xds.nackRetentionMs,
     maxRequestBytes: settings.xds.maxRequestBytes,
     stalledStreamMs: settings.xds.stalledStreamMs,
+    maxConnections: settings.xds.maxConnections,
+    maxStreamsPerConnection: settings.xds.maxStreamsPerConnection,
     authorizeSecret: (node: XdsNode, secretName: string, peer: PeerIdentity | undefined, info: SecretInfo) => {
       // Trust bundles are public. A Secret with a private key needs an authenticated client that the
       // identity's allowedNodes admits (node-authz.ts); one no identity claims (a race with a reload)
@@ -177,7 +179,10 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
       return d.ok ? true : ({ refuse: d.reason } satisfies SecretDecision);
     },
   });
-  const metrics = createMetrics(() => server.stats().streams);
+  const metrics = createMetrics(
+    () => server.stats().streams,
+    () => server.stats().connections,
+  );
   pipeline = new Pipeline({
     sources,
     cache,
@@ -198,6 +203,8 @@ export async function createControlPlane(o: ControlPlaneOptions): Promise<Contro
   server.on('nack', (e) => {
     metrics.nacks.inc({ type: typeLabel(e.typeUrl) });
   });
+  metrics.refusedConnections.inc({}, 0);
+  server.on('refused', () => metrics.refusedConnections.inc({}));
 
   const convergence = new ConvergenceTracker((seconds) => metrics.convergence.observe({ stage: 'ack' }, seconds));
   server.on('connect', (e) => convergence.connect(e));

@@ -139,7 +139,7 @@ export class Registry {
 }
 
 /** The metrics meshgate exposes. Labels stay low-cardinality: type, source, stage, mesh, identity. */
-export function createMetrics(connectedProxies: () => number) {
+export function createMetrics(connectedProxies: () => number, xdsConnections: () => number = () => 0) {
   const r = new Registry();
   return {
     registry: r,
@@ -148,6 +148,15 @@ export function createMetrics(connectedProxies: () => number) {
         'meshgate_xds_connected_proxies',
         'xDS streams currently connected (one per node stream).',
         connectedProxies,
+      ),
+    ),
+    xdsConnections: r.register(
+      new CallbackGauge('meshgate_xds_connections', 'Client connections open on the xDS port.', xdsConnections),
+    ),
+    refusedConnections: r.register(
+      new Counter(
+        'meshgate_xds_connections_refused_total',
+        'Client connections closed at accept because xds.maxConnections connections were open.',
       ),
     ),
     pushes: r.register(new Counter('meshgate_xds_pushes_total', 'xDS responses sent, by resource type.')),

@@ -8,7 +8,7 @@
 // grpc-js exposes neither the HTTP/2 session nor an option for this, so the session is reached through the call's
 // internal fields. That path is checked by flow-control.test.ts, and when a grpc-js update moves it the server
 // keeps working with the default windows and says so once in the log.
-import type { Http2Session, Http2Stream } from 'node:http2';
+import { constants as http2Constants, type Http2Session, type Http2Stream } from 'node:http2';
 
 export interface ReceiveWindows {
   /** Connection-level window (bytes); 0 leaves grpc-js's 65,535. */
@@ -52,6 +52,41 @@ export function http2StreamOf(call: unknown): Http2Stream | undefined {
 export function sessionOf(call: unknown): Http2Session | undefined {
   const session = http2StreamOf(call)?.session;
   return session && typeof session.setLocalWindowSize === 'function' ? session : undefined;
+}
+
+/**
+ * Once the server has sent a stream's status, asks the client to stop sending on it: RST_STREAM NO_ERROR after the
+ * complete response, which RFC 9113 8.1 provides for and which leaves the client its status. Without it a stream
+ * refused for an oversized message (grpc-js checks the 5-byte length prefix and answers RESOURCE_EXHAUSTED at once)
+ * stays open for reading, and a client that finishes its writes before it closes (grpc-js does) uploads the rest of
+ * the message, which the server reads into short-lived Buffers only to drop them: 20 refused 10 MB requests moved
+ * 200 MB through the allocator and left RSS ~60-80 MB up (docs/reliability.md). With the reset, a refused client
+ * gets no further than the receive window it already had.
+ */
+export function stopUploadAfterStatus(call: unknown): void {
+  const h2 = http2StreamOf(call);
+  if (!h2) return;
+  h2.once('finish', () => resetOnceSent(h2, 0));
+}
+
+/** Resets once the status is on the wire: a reset submitted while the stream's last DATA frames and trailers still
+ *  wait for flow control would go out first and drop them, losing the client its status. nghttp2 marks the stream
+ *  closed for writing (state.localClose) once the END_STREAM frame is sent. A client that does not read (its
+ *  trailers stuck behind flow control) is reset after about a second anyway. */
+function resetOnceSent(h2: Http2Stream, tries: number): void {
+  if (h2.destroyed || h2.closed || h2.readableEnded) return;
+  try {
+    if (!h2.state.localClose && tries < 110) {
+      // Usually out by the next turn of the event loop (a trailers-only refusal is); later only behind the
+      // stream's own DATA, which waits for the client to read.
+      if (tries < 10) setImmediate(resetOnceSent, h2, tries + 1);
+      else setTimeout(resetOnceSent, 10, h2, tries + 1).unref();
+      return;
+    }
+    h2.close(http2Constants.NGHTTP2_NO_ERROR);
+  } catch {
+    /* the connection is going away */
+  }
 }
 
 export class WindowTuner {

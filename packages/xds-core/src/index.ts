@@ -13,7 +13,14 @@ export {
 export { envoyRoot, lookupMessage } from './protos.ts';
 export { encodeResource, decodeAny, ResourceEncodeError } from './codec.ts';
 export { XdsCache, type CacheChangeEvent, type CacheStats } from './cache.ts';
-export { XdsServer, defaultGroupFor, MAX_REQUEST_BYTES, type XdsServerOptions } from './server.ts';
+export {
+  XdsServer,
+  defaultGroupFor,
+  MAX_REQUEST_BYTES,
+  MAX_CONNECTIONS,
+  MAX_STREAMS_PER_CONNECTION,
+  type XdsServerOptions,
+} from './server.ts';
 export { STALLED_STREAM_MS } from './stream-base.ts';
 export { DEFAULT_RECEIVE_WINDOWS, type ReceiveWindows } from './flow-control.ts';
 export { Debouncer, type DebouncerOptions } from './debouncer.ts';
@@ -40,4 +47,5 @@ export type {
   PushEvent,
   AckEvent,
   NackEvent,
+  RefusedConnectionEvent,
 } from './status.ts';

@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import * as http2 from 'node:http2';
+import { connect, type Socket } from 'node:net';
 import { TYPE } from './types.ts';
 import { XdsCache } from './cache.ts';
 import { XdsServer } from './server.ts';
@@ -47,6 +49,40 @@ test('a request over maxRequestBytes ends its stream with RESOURCE_EXHAUSTED; th
   await stillServes(h);
 });
 
+test('a client refused for an oversized message is told to stop sending it (RST_STREAM NO_ERROR after the status)', async (t) => {
+  const h = await startServer(t);
+  h.cache.publish('envoy', resourceSet(['a']));
+  // Node's client counts its own unsent 10 MiB against maxSessionMemory (10 MB by default) and would refuse the reply.
+  const session = http2.connect(`http://${h.address}`, { maxSessionMemory: 64 });
+  t.after(() => session.destroy());
+  session.on('error', () => {});
+  const req = session.request({
+    ':method': 'POST',
+    ':path': ADS_SOTW,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  req.on('error', () => {});
+  req.resume();
+  // A 10 MiB message: its 5-byte prefix, then the body, handed to HTTP/2 at once.
+  const size = 10 * 1024 * 1024;
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(size, 1);
+  req.write(prefix);
+  req.end(Buffer.alloc(size));
+  const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+    req.on('response', (hd) => hd['grpc-status'] !== undefined && resolve(hd));
+    req.on('trailers', resolve);
+  });
+  await new Promise((resolve) => req.on('close', resolve));
+  assert.equal((await trailers)['grpc-status'], String(grpc.status.RESOURCE_EXHAUSTED));
+  assert.equal(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  // The server's receive window (1 MiB per stream) is all the client got out before the reset, not 10 MiB.
+  assert.equal(req.writableFinished, false, 'the client never finished uploading the refused message');
+  assert.ok(session.socket.bytesWritten < 3 * 1024 * 1024, `${session.socket.bytesWritten} bytes sent`);
+  await stillServes(h);
+});
+
 test('maxRequestBytes is checked', () => {
   assert.throws(
     () => new XdsServer({ cache: new XdsCache(), maxRequestBytes: 10 }),
@@ -86,5 +122,131 @@ test('a client that stops reading is dropped after stalledStreamMs, with its buf
   call.resume();
   const st = await status;
   assert.equal(st.code, grpc.status.CANCELLED, 'the client sees its stream reset');
+  await stillServes(h);
+});
+
+/** Opens a TCP connection and sends the HTTP/2 preface: 'accepted' once the server answers with its SETTINGS,
+ *  'refused' when the server closes it without a byte. */
+function rawConnection(address: string): Promise<{ socket: Socket; outcome: 'accepted' | 'refused' }> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), host, () =>
+      socket.write(
+        Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]),
+      ),
+    );
+    socket.on('error', () => {});
+    socket.once('data', () => resolve({ socket, outcome: 'accepted' }));
+    socket.once('close', () => resolve({ socket, outcome: 'refused' }));
+  });
+}
+
+test('connections past maxConnections are closed at accept and counted; open ones keep being served', async (t) => {
+  const h = await startServer(t, { maxConnections: 3 });
+  h.cache.publish('envoy', resourceSet(['a', 'b']));
+  const refused: string[] = [];
+  h.server.on('refused', (e) => refused.push(`${e.connections}/${e.limit}`));
+  const c = await h.client({ id: 'early' });
+  c.subscribe(TYPE.cluster, ['a']);
+  assert.deepEqual(names(await c.next(TYPE.cluster)), ['a']);
+  const raw: Array<{ socket: Socket; outcome: string }> = [];
+  for (let i = 0; i < 5; i++) raw.push(await rawConnection(h.address));
+  t.after(() => {
+    for (const r of raw) r.socket.destroy();
+  });
+  assert.deepEqual(
+    raw.map((r) => r.outcome),
+    ['accepted', 'accepted', 'refused', 'refused', 'refused'],
+  );
+  assert.deepEqual(refused, ['3/3', '3/3', '3/3']);
+  assert.equal(h.server.stats().refusedConnections, 3);
+  // The client connected before the flood is still served.
+  c.subscribe(TYPE.cluster, ['a', 'b']);
+  assert.deepEqual(names(await c.next(TYPE.cluster)), ['a', 'b']);
+  // Once the flood goes, new clients get in again.
+  for (const r of raw) r.socket.destroy();
+  await eventually(() => h.server.stats().connections === 1, 5000, 'the raw connections to close');
+  await stillServes(h);
+});
+
+test('streams past maxStreamsPerConnection are refused (REFUSED_STREAM); the others are served', async (t) => {
+  const h = await startServer(t, { maxStreamsPerConnection: 2 });
+  h.cache.publish('envoy', resourceSet(['a']));
+  // Opened before the server's SETTINGS can arrive, as a client that ignores them would.
+  const session = http2.connect(`http://${h.address}`);
+  t.after(() => session.destroy());
+  session.on('error', () => {});
+  const closed: number[] = [];
+  const reqs = Array.from({ length: 5 }, () => {
+    const req = session.request({
+      ':method': 'POST',
+      ':path': ADS_SOTW,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    req.on('error', () => {});
+    req.on('close', () => closed.push(req.rstCode ?? -1));
+    return req;
+  });
+  await eventually(() => closed.length === 3, 5000, 'three streams to be refused');
+  assert.deepEqual(closed, [
+    http2.constants.NGHTTP2_REFUSED_STREAM,
+    http2.constants.NGHTTP2_REFUSED_STREAM,
+    http2.constants.NGHTTP2_REFUSED_STREAM,
+  ]);
+  // The two within the limit work: each gets its answer.
+  const open = reqs.filter((r) => !r.closed);
+  assert.equal(open.length, 2);
+  const answers = open.map(
+    (req, i) =>
+      new Promise<number>((resolve) => {
+        let bytes = 0;
+        req.on('data', (d: Buffer) => {
+          bytes += d.length;
+          resolve(bytes);
+        });
+        const msg = Buffer.from(
+          Req.encode(
+            Req.fromObject({
+              node: { id: `within-${i}`, user_agent_name: 'envoy' },
+              type_url: TYPE.cluster,
+              resource_names: ['a'],
+            }),
+          ).finish(),
+        );
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(msg.length, 1);
+        req.write(Buffer.concat([prefix, msg]));
+      }),
+  );
+  for (const n of await Promise.all(answers)) assert.ok(n > 5, 'a response');
+});
+
+test('maxConnections and maxStreamsPerConnection are checked', () => {
+  assert.throws(
+    () => new XdsServer({ cache: new XdsCache(), maxConnections: -1 }),
+    /maxConnections must be an integer/,
+  );
+  assert.throws(
+    () => new XdsServer({ cache: new XdsCache(), maxStreamsPerConnection: 0 }),
+    /maxStreamsPerConnection must be an integer between 1/,
+  );
+});
+
+test('a quiet port after a burst of requests gets one garbage collection, a port without traffic none', async (t) => {
+  const h = await startServer(t, { quietGc: { afterBytes: 1024 * 1024, periodMs: 100, quietBytes: 64 * 1024 } });
+  h.cache.publish('envoy', resourceSet(['a']));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(h.server.stats().quietCollections, 0, 'nothing came in: nothing to collect');
+  const many = Array.from({ length: 20_000 }, (_, i) => `cluster-with-a-long-name-${i}`);
+  for (let i = 0; i < 4; i++) {
+    const c = await h.client({ id: `burst-${i}` });
+    c.subscribe(TYPE.cluster, many);
+    await c.next(TYPE.cluster);
+    c.close();
+  }
+  await eventually(() => h.server.stats().quietCollections === 1, 5000, 'one collection once the port is quiet');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(h.server.stats().quietCollections, 1, 'and no more while nothing comes in');
   await stillServes(h);
 });

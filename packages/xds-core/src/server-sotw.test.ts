@@ -174,8 +174,15 @@ test('disconnect frees per-node state and the watch index', async (t) => {
   assert.equal(h.server.nodes().length, 1);
   assert.equal(h.server.stats().index.watches, 2);
   c.close();
-  await eventually(() => h.server.nodes().length === 0, 5000, 'node removal');
+  await eventually(
+    () => h.server.nodes().length === 0 && h.server.stats().connections === 0,
+    5000,
+    'node and connection removal',
+  );
   assert.deepEqual(h.server.stats(), {
+    connections: 0,
+    refusedConnections: 0,
+    quietCollections: 0,
     streams: 0,
     nodes: 0,
     departed: 0,

@@ -2,6 +2,8 @@
 // (de)serializers so grpc-js never re-encodes: responses are pre-built Buffers (identity serializer) and requests
 // are decoded by protobufjs into plain snake_case objects.
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { XdsCache, CacheChangeEvent } from './cache.ts';
 import { messageType, TO_OBJECT } from './protos.ts';
@@ -19,9 +21,10 @@ import { DeltaStream } from './stream-delta.ts';
 import { WatchIndex } from './watch-index.ts';
 import { NameListCache } from './name-lists.ts';
 import type { PeerIdentity } from './peer.ts';
-import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, type ReceiveWindows } from './flow-control.ts';
+import { DEFAULT_RECEIVE_WINDOWS, WindowTuner, stopUploadAfterStatus, type ReceiveWindows } from './flow-control.ts';
 import type { DepartedNode, NodeStatus, XdsNode, XdsServerEvents } from './status.ts';
 import { TYPE, silentLogger, type Logger } from './types.ts';
+import { QUIET_GC_DEFAULTS, QuietGc, type QuietGcOptions } from './quiet-gc.ts';
 import { defaultAuthorizeSecret, type SecretDecision, type SecretInfo } from './secret-access.ts';
 
 /** Refusals remembered for logging each once; past this many the memory starts over (and repeats may be logged). */
@@ -60,6 +63,16 @@ export interface XdsServerOptions {
   departedRetentionMs?: number;
   /** Cap on departedNodes() entries; the oldest departure goes first (default 1,000). */
   departedMax?: number;
+  /** Cap on open client connections (TCP, before TLS and HTTP/2; default 10,000). A connection past it is closed
+   *  as soon as it is accepted, before anything is read or allocated for it, and reported by a 'refused' event;
+   *  connections already open are unaffected. 0: no cap. */
+  maxConnections?: number;
+  /** Cap on concurrent streams per connection, announced as HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 1,000);
+   *  clients queue streams past it, and streams a client opens regardless are refused (RST_STREAM REFUSED_STREAM). */
+  maxStreamsPerConnection?: number;
+  /** One full garbage collection once the port is quiet after this many bytes came in (quiet-gc.ts; default 16 MiB
+   *  within 5 s periods; afterBytes 0 never). */
+  quietGc?: Partial<QuietGcOptions>;
   /** Extra grpc-js server options. */
   grpcOptions?: grpc.ServerOptions;
 }
@@ -116,6 +129,24 @@ const identity = (b: Buffer): Buffer => b;
 
 /** Default of XdsServerOptions.maxRequestBytes. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+/** Default of XdsServerOptions.maxConnections: ten times the proxies one meshgate is benchmarked with, and far
+ *  below the file descriptors Node raises its limit to, so a flood is refused before accept() fails (EMFILE). */
+export const MAX_CONNECTIONS = 10_000;
+/** Default of XdsServerOptions.maxStreamsPerConnection: a proxy opens one ADS stream, or one per type and per SDS
+ *  Secret without ADS; a gRPC proxy that multiplexes many clients onto one connection needs more. */
+export const MAX_STREAMS_PER_CONNECTION = 1000;
+/** Refusals are logged at most this often (each line counts those since the last). */
+const REFUSAL_LOG_MS = 60_000;
+
+/** The soft limit on open files of this process (Linux), or undefined where it cannot be read. */
+function openFilesLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly cache: XdsCache;
@@ -138,6 +169,18 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
   readonly #departedMax: number;
   /** node id, Secret name and reason of each refusal already logged. */
   readonly #loggedRefusals = new Set<string>();
+  readonly #maxConnections: number;
+  /** The listening sockets (one per listen()), and what grpc-js takes their connections through. */
+  readonly #listeners: Array<{ tcp: net.Server; injector: grpc.ConnectionInjector }> = [];
+  #connections = 0;
+  #refusedConnections = 0;
+  /** Open client sockets, and the bytes read on those already closed: the port's inbound total. */
+  readonly #sockets = new Set<net.Socket>();
+  #closedBytesRead = 0;
+  readonly #quietGc: QuietGc;
+  /** Refusals since the last log line, and when that was. */
+  #refusalsUnlogged = 0;
+  #refusalLoggedAt = 0;
   #closed = false;
 
   constructor(opts: XdsServerOptions) {
@@ -167,6 +210,25 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         `XdsServer option maxRequestBytes must be an integer between 1024 and ${2 ** 31 - 1}, got ${String(opts.maxRequestBytes)}`,
       );
     }
+    for (const [k, v, min] of [
+      ['maxConnections', opts.maxConnections, 0],
+      ['maxStreamsPerConnection', opts.maxStreamsPerConnection, 1],
+    ] as const) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= 2 ** 31 - 1))
+        throw new TypeError(
+          `XdsServer option ${k} must be an integer between ${min} and ${2 ** 31 - 1}, got ${String(v)}`,
+        );
+    }
+    this.#maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+    this.#quietGc = new QuietGc(
+      () => {
+        let n = this.#closedBytesRead;
+        for (const s of this.#sockets) n += s.bytesRead;
+        return n;
+      },
+      { ...QUIET_GC_DEFAULTS, ...opts.quietGc },
+      this.#log,
+    );
     this.#departedRetentionMs = opts.departedRetentionMs ?? 5 * 60_000;
     this.#departedMax = opts.departedMax ?? 1000;
     this.#windows = new WindowTuner({ ...DEFAULT_RECEIVE_WINDOWS, ...opts.receiveWindows });
@@ -205,6 +267,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
       // Server pings find clients that vanished without closing (killed pods), so their state is freed.
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_timeout_ms': 20_000,
+      'grpc.max_concurrent_streams': opts.maxStreamsPerConnection ?? MAX_STREAMS_PER_CONNECTION,
       ...opts.grpcOptions,
     });
     this.#registerServices();
@@ -263,6 +326,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         'could not raise HTTP/2 receive windows (this @grpc/grpc-js version hides the session); large SotW ACKs may be delayed',
       );
     }
+    stopUploadAfterStatus(call);
     try {
       const stream = m.delta
         ? new DeltaStream(this.#host, call, path, m.fixedType)
@@ -405,21 +469,79 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     return [...this.#departed.values()].reverse().map((v) => structuredClone(v.node));
   }
 
-  /** Binds and starts serving; resolves with the bound port (pass 0 for a free one). */
+  /**
+   * Binds and starts serving; resolves with the bound port (pass 0 for a free one). The socket is meshgate's own and
+   * its connections are handed to grpc-js (a connection injector, so TLS and HTTP/2 are still grpc-js's), which lets
+   * the server count connections and refuse those past maxConnections at accept, before TLS or HTTP/2 cost anything.
+   */
   listen(
     port: number,
     host = '0.0.0.0',
     creds: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
   ): Promise<number> {
-    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-    return new Promise((resolve, reject) => {
-      this.#server.bindAsync(addr, creds, (err, bound) => {
-        if (err) reject(new Error(`xDS server could not listen on ${addr}: ${err.message}`));
-        else {
-          this.#log.info({ address: addr, port: bound }, 'xds server listening');
-          resolve(bound);
-        }
+    const bare = host.replace(/^\[(.*)\]$/, '$1');
+    const addr = bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`;
+    const limit = openFilesLimit();
+    if (this.#maxConnections > 0 && limit !== undefined && this.#maxConnections + 256 > limit) {
+      this.#log.warn(
+        { maxConnections: this.#maxConnections, openFilesLimit: limit },
+        'xds.maxConnections is close to or above the open-files limit (ulimit -n): accepting connections may fail before the cap refuses them; raise the limit or lower xds.maxConnections',
+      );
+    }
+    const injector = this.#server.createConnectionInjector(creds);
+    const tcp = net.createServer();
+    if (this.#maxConnections > 0) tcp.maxConnections = this.#maxConnections;
+    tcp.on('connection', (socket: net.Socket) => {
+      this.#connections++;
+      this.#sockets.add(socket);
+      socket.once('close', () => {
+        this.#connections--;
+        this.#sockets.delete(socket);
+        this.#closedBytesRead += socket.bytesRead;
       });
+      injector.injectConnection(socket);
+    });
+    tcp.on('drop', (d?: { remoteAddress?: string }) => this.#refuse(d?.remoteAddress));
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        injector.destroy();
+        reject(new Error(`xDS server could not listen on ${addr}: ${err.message}`));
+      };
+      tcp.once('error', onError);
+      tcp.listen(port, bare, () => {
+        tcp.off('error', onError);
+        tcp.on('error', (err) => this.#log.error({ address: addr, err: err.message }, 'xds server socket error'));
+        this.#listeners.push({ tcp, injector });
+        this.#quietGc.start();
+        const bound = (tcp.address() as net.AddressInfo).port;
+        this.#log.info({ address: addr, port: bound, maxConnections: this.#maxConnections }, 'xds server listening');
+        resolve(bound);
+      });
+    });
+  }
+
+  /** A connection past maxConnections was closed at accept. */
+  #refuse(remoteAddress: string | undefined): void {
+    this.#refusedConnections++;
+    this.#refusalsUnlogged++;
+    const now = Date.now();
+    if (now - this.#refusalLoggedAt >= REFUSAL_LOG_MS) {
+      this.#log.warn(
+        {
+          refused: this.#refusalsUnlogged,
+          lastFrom: remoteAddress,
+          connections: this.#connections,
+          maxConnections: this.#maxConnections,
+        },
+        'refusing xDS connections: xds.maxConnections reached (connections already open are served; raise the limit if these are real clients)',
+      );
+      this.#refusalLoggedAt = now;
+      this.#refusalsUnlogged = 0;
+    }
+    this.emit('refused', {
+      remoteAddress: remoteAddress ?? '',
+      connections: this.#connections,
+      limit: this.#maxConnections,
     });
   }
 
@@ -431,6 +553,8 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     this.cache.off('ready', this.#onReady);
     for (const s of [...this.#streams]) s.fail(grpc.status.UNAVAILABLE, 'xDS server is shutting down');
     this.#streams.clear();
+    for (const { tcp } of this.#listeners) tcp.close();
+    this.#quietGc.stop();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#server.forceShutdown();
@@ -441,6 +565,7 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
         resolve();
       });
     });
+    for (const { injector } of this.#listeners) injector.destroy();
   }
 
   /** Per-node status as JSON-friendly objects. */
@@ -492,8 +617,16 @@ export class XdsServer extends EventEmitter<XdsServerEvents> {
     nodes: number;
     departed: number;
     index: ReturnType<WatchIndex<StreamBase>['size']>;
+    /** Client connections open now, and those refused (maxConnections) since start. */
+    connections: number;
+    refusedConnections: number;
+    /** Collections run by the quiet-port collector (quiet-gc.ts). */
+    quietCollections: number;
   } {
     return {
+      connections: this.#connections,
+      refusedConnections: this.#refusedConnections,
+      quietCollections: this.#quietGc.collections,
       streams: this.#streams.size,
       nodes: this.#nodes.size,
       departed: this.#departed.size,

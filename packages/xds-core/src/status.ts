@@ -131,7 +131,15 @@ export interface NackEvent extends AckEvent {
   names: string[];
 }
 
+/** A client connection closed at accept because xds.maxConnections connections were open. */
+export interface RefusedConnectionEvent {
+  remoteAddress: string;
+  connections: number;
+  limit: number;
+}
+
 export interface XdsServerEvents {
+  refused: [RefusedConnectionEvent];
   connect: [ConnectEvent];
   disconnect: [DisconnectEvent];
   push: [PushEvent];
