@@ -535,10 +535,16 @@ routes:
     });
 
     /** Calls through one client after refreshing the gateway certificate files (the issuance lifetime is 1 min). */
-    async function calls(c: MatrixClient, target: string, n: number, env?: NodeJS.ProcessEnv): Promise<Call[]> {
+    async function calls(
+      c: MatrixClient,
+      target: string,
+      n: number,
+      env?: NodeJS.ProcessEnv,
+      boot = bootstrap,
+    ): Promise<Call[]> {
       await gatewayCertFiles();
       return runClient(c, {
-        bootstrapFile: bootstrap(`l5d-direct-${c.id}-${n}-${Date.now()}`),
+        bootstrapFile: boot(`l5d-direct-${c.id}-${n}-${Date.now()}`),
         targets: [target],
         calls: n,
         timeoutS: n === 1 ? 5 : 20,
@@ -682,6 +688,106 @@ spec:
       const go = clients.find((c) => c.id === 'grpc-go')!;
       const got = await calls(go, 'xds:///api', 20, { GRPC_EXPERIMENTAL_XDS_SNI: 'true' });
       assert.deepEqual([...new Set(got.map((c) => (c.ok ? c.fields?.['2'] : c.error)))], ['api-2']);
+    });
+
+    test('kubernetesServices: the Kubernetes source’s meshed Service is reached over Linkerd mTLS through its DNS route, follows a scale-up, and names the pods it leaves out', async (t) => {
+      writeAtomic(
+        p('k8s-direct.yaml'),
+        `kubernetes:
+  kubeconfig: ${env.adminKubeconfig}
+  namespaces: [${NS}]
+  gatewayApi: false
+linkerd:
+  identityAddress: ${identity.address}
+  transport: plaintext
+  serviceAccount: gateway
+  namespace: edge
+  tokenFile: plain-token
+  trustAnchorsFile: anchor.crt
+  destinationAddress: ${dst.address}
+  destinationTransport: plaintext
+  kubernetesServices: true
+`,
+      );
+      await env.apply(slice('api', [{ ip: netns.nsIps[1], pod: 'api-2' }]));
+      const k8s = new MeshgateProcess(p('k8s-direct.yaml'), ['--xds-address', '127.0.0.1']);
+      const go = clients.find((c) => c.id === 'grpc-go')!;
+      const sni = { GRPC_EXPERIMENTAL_XDS_SNI: 'true' };
+      const target = `xds:///api.${NS}.svc.cluster.local:8080`;
+      const conditions = async (): Promise<string[]> =>
+        (await getJson(`${k8s.adminUrl}/readyz`)).body?.sources?.kubernetes?.details?.meshConditions ?? [];
+      try {
+        await k8s.start();
+        await k8s.waitReady(60_000);
+        const boot = await bootstrapFiles(tmp.dir, k8s.xdsPort, [
+          '--cert-provider',
+          `${SECRET}=${p('gateway-cert')}`,
+          '--cert-provider',
+          `${ROOTS}=${p('gateway-cert')}`,
+        ]);
+        // The Kubernetes source has the Service at once; its endpoints come with the destination controller's answer.
+        let got: Call[] = [];
+        await waitFor(
+          async () => (got = await calls(go, target, 1, sni, boot)).every((c) => c.ok),
+          'a call through the DNS route',
+          60_000,
+        );
+        let before = seen.length;
+        got = await calls(go, target, 20, sni, boot);
+        assert.deepEqual([...new Set(got.map((c) => (c.ok ? c.fields?.['2'] : c.error)))], ['api-2']);
+        const check = (conns: typeof seen) => {
+          assert.ok(conns.length > 0, 'connections seen');
+          for (const c of conns) {
+            assert.ok(c.accepted, JSON.stringify(c));
+            assert.equal(c.sni, l5dId('api'));
+            assert.equal(c.clientSan, `DNS:${IDENTITY}`);
+          }
+        };
+        check(since(before, ['api-1', 'api-2']));
+
+        // Scale up, with a pod outside the mesh among the new ones: the meshed pod joins, the other is named.
+        await env.apply(
+          slice('api', [
+            { ip: netns.nsIps[0], pod: 'api-1' },
+            { ip: netns.nsIps[1], pod: 'api-2' },
+            { ip: netns.nsIps[3], pod: 'api-plain' },
+          ]),
+        );
+        await waitFor(
+          async () => (await conditions()).some((c) => c.includes(`${netns.nsIps[3]}:8080`)),
+          'the unmeshed pod named under meshConditions',
+          60_000,
+        );
+        before = seen.length;
+        got = await calls(go, target, 40, sni, boot);
+        assert.ok(
+          got.every((c) => c.ok),
+          JSON.stringify(got.filter((c) => !c.ok).slice(0, 2)),
+        );
+        assert.deepEqual([...new Set(got.map((c) => c.fields?.['2']))].sort(), ['api-1', 'api-2']);
+        check(since(before, ['api-1', 'api-2']));
+        const conds = await conditions();
+        t.diagnostic(conds.join('\n'));
+        assert.ok(
+          conds.some((c) => /k8s\/shop\/api\/8080 .*no Linkerd identity .*mesh those pods/.test(c)),
+          conds.join('\n'),
+        );
+        assert.ok(
+          conds.some((c) => /k8s\/shop\/legacy\/8080 .*opaque transport/.test(c)),
+          conds.join('\n'),
+        );
+
+        // The impostor of the meshed Service spoof is refused: the controller names spoof's identity.
+        const n0 = seen.length;
+        const spoofed = await calls(go, `xds:///spoof.${NS}.svc.cluster.local:8080`, 1, sni, boot);
+        assert.equal(spoofed[0]?.ok, false, JSON.stringify(spoofed));
+        assert.ok(
+          since(n0, ['spoof-1']).every((x) => !x.accepted),
+          'no stream reached the impostor',
+        );
+      } finally {
+        await k8s.stop();
+      }
     });
   });
 });
