@@ -5,7 +5,9 @@
 // with the reason (no token) while the last good certificate stays in service. Direct mode (`linkerd.services`):
 // with Linkerd's real destination controller, proxyless grpc-go and grpc-js-xds clients reach pods whose inbound side
 // plays linkerd-proxy's (lib/linkerd-inbound.ts) in a network namespace; what SNI each client sends is asserted, since
-// a linkerd-proxy terminates TLS only for its own identity. Skips only without the linkerd2 source.
+// a linkerd-proxy terminates TLS only for its own identity. `linkerd.kubernetesServices`: the Kubernetes source's
+// meshed Service reached the same way through its DNS route and an HTTPRoute backendRef, following the controller
+// through a scale-up and a restart. Skips only without the linkerd2 source.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
