@@ -378,6 +378,18 @@ describe('chart-level checks', () => {
     );
     assert.equal(find(on, 'ClusterRoleBinding', `${RELEASE}-istio`).roleRef.name, `${RELEASE}-istio`);
     assert.ok(find(on, 'ClusterRole', RELEASE).rules[0].resources.includes('pods'));
+    // DestinationRule credentialName Secrets: read in the release namespace only.
+    const creds = find(on, 'Role', `${RELEASE}-istio-credentials`);
+    assert.equal(creds.metadata.namespace, find(on, 'Deployment', RELEASE).metadata.namespace);
+    assert.deepEqual(creds.rules, [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }]);
+    assert.equal(find(on, 'RoleBinding', `${RELEASE}-istio-credentials`).roleRef.kind, 'Role');
+    // The mesh config: the ConfigMap `istio` in Istio's root namespace, by name.
+    const mesh = find(on, 'Role', `${RELEASE}-istio-mesh-config`);
+    assert.equal(mesh.metadata.namespace, 'istio-system');
+    assert.deepEqual(mesh.rules, [
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['istio'], verbs: ['list', 'watch'] },
+    ]);
+    assert.equal(find(on, 'RoleBinding', `${RELEASE}-istio-mesh-config`).metadata.namespace, 'istio-system');
     const off = objects(
       (
         await template([
@@ -390,7 +402,11 @@ describe('chart-level checks', () => {
         ])
       ).stdout,
     );
-    assert.ok(!off.some((o: any) => o.metadata?.name === `${RELEASE}-istio`));
+    assert.ok(
+      !off.some((o: any) =>
+        [`${RELEASE}-istio`, `${RELEASE}-istio-credentials`, `${RELEASE}-istio-mesh-config`].includes(o.metadata?.name),
+      ),
+    );
     assert.ok(!find(off, 'ClusterRole', RELEASE).rules[0].resources.includes('pods'));
   });
   test('istio identity: a config.istio value the chart derives is refused, naming it', async () => {

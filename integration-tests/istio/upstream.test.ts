@@ -76,7 +76,14 @@ async function until(what: string, check: (s: Awaited<ReturnType<typeof served>>
     what,
     30_000,
     250,
-  );
+  ).catch((err: Error) => {
+    const log = mg
+      .logs(200_000)
+      .split('\n')
+      .filter((l) => !l.includes('"xds client '))
+      .slice(-20);
+    throw new Error(`${err.message}\nmeshgate's log (without client connects):\n${log.join('\n')}`);
+  });
 }
 
 /** The tlsMode metadata of each endpoint of an assignment, by address. */
@@ -338,7 +345,11 @@ kind: PeerAuthentication
 metadata: {name: disable, namespace: shop}
 spec: {mtls: {mode: DISABLE}}
 `);
-    const s = await until('no istio profile', (x) => !istioMatch(x.clusters.get(HTTP)));
+    // CDS and EDS are pushed apart: wait for both (a loaded machine can hold EDS back past the quiet period).
+    const s = await until(
+      'no istio profile',
+      (x) => !istioMatch(x.clusters.get(HTTP)) && tlsModes(x.endpoints.get(HTTP))[MESHED] === undefined,
+    );
     assert.deepEqual(tlsModes(s.endpoints.get(HTTP)), { [MESHED]: undefined, [PLAIN]: undefined });
     const theirs = await oracle(ISTIOD_HTTP, (c) => !istioMatch(c));
     assert.equal(theirs.transport_socket, undefined);
@@ -487,6 +498,288 @@ endpoints: [{addresses: ["${netns.hostIp}"], conditions: {ready: true}, targetRe
       for (const b of backends) await b.close();
       await netns.destroy();
     }
+  });
+
+  /** What meshgate serves over SDS under `name`: a certificate chain or CA PEMs. */
+  async function sdsPem(name: string): Promise<string> {
+    const c = await AdsClient.connect({
+      address: `127.0.0.1:${mg.xdsPort}`,
+      node: { id: 'gw-1', user_agent_name: 'envoy' },
+    });
+    try {
+      c.subscribe(TYPE.secret, [name]);
+      const r = (
+        await waitFor(
+          async () => (await c.next(TYPE.secret, 20_000)).resources.find((x) => x.name === name),
+          `SDS ${name}`,
+          20_000,
+          0,
+        )
+      ).object as Obj;
+      const ds = r?.tls_certificate?.certificate_chain ?? r?.validation_context?.trusted_ca;
+      return String(ds?.inline_string ?? Buffer.from(ds?.inline_bytes ?? '', 'base64').toString());
+    } finally {
+      c.close();
+    }
+  }
+
+  // The upstream's own PKI, outside the mesh: a partner CA, the gateway's client certificate from it (held in a
+  // Secret of the gateway's namespace, as istiod wants it for credentialName), the partner's server certificates.
+  let partnerCa: CertificateAuthority;
+  let partnerClient: Awaited<ReturnType<CertificateAuthority['issue']>>;
+  const PARTNER_CALLER = 'spiffe://partner.example/gateway';
+  const credentialSecret = (name: string, data: Record<string, string>) =>
+    ie.env.apply(
+      `apiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: ${ie.namespace}}\ntype: Opaque\nstringData:\n${Object.entries(
+        data,
+      )
+        .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}\n`)
+        .join('')}`,
+    );
+
+  test('DestinationRule MUTUAL/SIMPLE with credentialName: the Secret becomes SDS identity and CA; SNI, SANs and CA as istiod', {
+    timeout: 180_000,
+  }, async () => {
+    partnerCa = await CertificateAuthority.createInMemory({ commonName: 'partner ca' });
+    partnerClient = await partnerCa.issue({ spiffe: PARTNER_CALLER });
+    const ns = ie.namespace;
+    await credentialSecret('partner-client', {
+      'tls.crt': partnerClient.chainPem,
+      'tls.key': partnerClient.keyPem,
+      'ca.crt': partnerCa.certPem,
+    });
+    await ie.env.apply(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec:
+  host: web.shop.svc.cluster.local
+  trafficPolicy:
+    tls: {mode: MUTUAL, credentialName: partner-client, sni: api.partner.example, subjectAltNames: [api.partner.example]}
+`);
+    const sni = (c: Obj) => c?.transport_socket?.typed_config?.sni;
+    const s = await until(
+      'TLS from the rule',
+      (x) =>
+        sni(x.clusters.get(HTTP)) === 'api.partner.example' && tlsModes(x.endpoints.get(HTTP))[MESHED] === undefined,
+    );
+    const theirs = await oracle(ISTIOD_HTTP, (c) => sni(c) === 'api.partner.example');
+    const t = tlsFields(theirs.transport_socket.typed_config);
+    const m = tlsFields(s.clusters.get(HTTP).transport_socket.typed_config);
+    assert.equal(m.sni, t.sni, 'SNI');
+    assert.deepEqual(m.sans, t.sans, 'SAN match: the rule subjectAltNames');
+    assert.deepEqual(m.sanTypes, ['DNS'], 'a name without a scheme is a DNS SAN');
+    assert.deepEqual(m.alpn, t.alpn, 'ALPN (none on an HTTP/1.1 port)');
+    // The credential: istiod names it for its agent (kubernetes://<secret>, and -cacert for the CA); meshgate serves
+    // the same Secret's certificate and CA itself under its own names.
+    assert.deepEqual(t.clientSecret, ['kubernetes://partner-client']);
+    assert.equal(t.rootSecret, 'kubernetes://partner-client-cacert');
+    assert.deepEqual(m.clientSecret, [`istio/dr/${ns}/partner-client`]);
+    assert.equal(m.rootSecret, `istio/dr/${ns}/partner-client/ca`);
+    assert.equal((await sdsPem(`istio/dr/${ns}/partner-client/ca`)).trim(), partnerCa.certPem.trim());
+    // The client certificate is a key-holding identity: this suite's xDS port does not authenticate clients, so it is
+    // in the model but served to no node, and /readyz names it (proxyless clients read it from files, as below).
+    const warnings: string[] = (await readyz())?.secrets?.warnings ?? [];
+    assert.ok(
+      warnings.some((w) => w.includes(`"istio/dr/${ns}/partner-client"`)),
+      JSON.stringify(warnings),
+    );
+    assert.equal(istioMatch(s.clusters.get(HTTP)), undefined, 'one setting for every endpoint, as istiod');
+    assert.equal(istioMatch(theirs), undefined);
+    assert.deepEqual(tlsModes(s.endpoints.get(HTTP)), { [MESHED]: undefined, [PLAIN]: undefined });
+
+    // SIMPLE, no sni and no subjectAltNames: istiod leaves both to Envoy's auto SNI/SAN validation from the request's
+    // Host; meshgate sends the Service's name as SNI and requires it as a DNS SAN. The CA comes from the companion
+    // Secret <name>-cacert when there is one, for both.
+    await credentialSecret('partner-client-cacert', { cacert: partnerCa.certPem });
+    await ie.env.apply(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: shop}
+spec: {host: web.shop.svc.cluster.local, trafficPolicy: {tls: {mode: SIMPLE, credentialName: partner-client}}}
+`);
+    const simple = await until('one-way TLS', (x) => sni(x.clusters.get(HTTP)) === 'web.shop.svc.cluster.local');
+    const theirsSimple = await oracle(
+      ISTIOD_HTTP,
+      (c) =>
+        !!c.transport_socket &&
+        !c.transport_socket.typed_config?.common_tls_context?.tls_certificate_sds_secret_configs,
+    );
+    const ts = tlsFields(theirsSimple.transport_socket.typed_config);
+    const ms = tlsFields(simple.clusters.get(HTTP).transport_socket.typed_config);
+    assert.equal(ts.rootSecret, 'kubernetes://partner-client-cacert');
+    assert.equal(ts.clientSecret, undefined);
+    assert.equal(ms.clientSecret, undefined, 'SIMPLE sends no client certificate');
+    assert.equal(ms.rootSecret, `istio/dr/${ns}/partner-client/ca`);
+    assert.equal(ts.sni ?? '', '');
+    assert.deepEqual(ts.sans, []);
+    assert.deepEqual(ms.sans, ['web.shop.svc.cluster.local']);
+
+    // The Secret goes away: nothing is sent to the Service and /readyz says why; it comes back: served again.
+    await ie.env.kubectl(['delete', 'secret', 'partner-client', 'partner-client-cacert', '-n', ns]);
+    const gone = await until(
+      'the endpoints left out',
+      (x) => !x.endpoints.get(HTTP)?.endpoints?.[0]?.lb_endpoints?.length && !x.clusters.get(HTTP).transport_socket,
+    );
+    assert.equal(gone.clusters.get(HTTP).transport_socket, undefined, 'no TLS either: nothing to send it to');
+    const conditions: string[] = await waitFor(
+      async () => (await readyz())?.sources?.kubernetes?.details?.meshConditions,
+      'meshConditions on /readyz',
+      30_000,
+      250,
+    );
+    assert.ok(
+      conditions.some((c) =>
+        c.startsWith(
+          `DestinationRuleCredential: shop/web:80: DestinationRule shop/web asks for tls.mode SIMPLE, but neither Secret ${ns}/partner-client nor ${ns}/partner-client-cacert exists`,
+        ),
+      ),
+      JSON.stringify(conditions),
+    );
+    await credentialSecret('partner-client', {
+      'tls.crt': partnerClient.chainPem,
+      'tls.key': partnerClient.keyPem,
+      'ca.crt': partnerCa.certPem,
+    });
+    await until('served again', (x) => sni(x.clusters.get(HTTP)) === 'web.shop.svc.cluster.local');
+    await ie.env.kubectl(['delete', 'destinationrule', 'web', '-n', 'shop']);
+    await until('the istio profile back', (x) => !!istioMatch(x.clusters.get(HTTP)));
+  });
+
+  test('traffic: DestinationRule MUTUAL to a TLS backend outside the mesh with the Secret client certificate; a wrong server name is refused', {
+    timeout: 180_000,
+  }, async () => {
+    const ns = ie.namespace;
+    const netns = await createBackendNetns();
+    const backends: MtlsBackend[] = [];
+    let client: MtlsClientProcess | undefined;
+    try {
+      const backend = async (name: string, dns: string) => {
+        const cert = await partnerCa.issue({ dns });
+        const b = await startMtlsBackend({
+          name,
+          caPem: partnerCa.certPem,
+          certChainPem: cert.chainPem,
+          keyPem: cert.keyPem,
+          allowedCaller: PARTNER_CALLER,
+          host: netns.hostIp,
+        });
+        backends.push(b);
+        return b;
+      };
+      const api = await backend('api-1', 'api.partner.example');
+      // Same CA, another name: chaining to the CA alone must not be enough.
+      const wrong = await backend('wrong-1', 'other.partner.example');
+      const objects = (svc: string, port: number) => `---
+apiVersion: v1
+kind: Service
+metadata: {name: ${svc}, namespace: shop}
+spec: {ports: [{name: grpc, port: 9090, targetPort: ${port}, appProtocol: grpc}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${svc}-1, namespace: shop, labels: {kubernetes.io/service-name: ${svc}}}
+addressType: IPv4
+ports: [{name: grpc, port: ${port}, protocol: TCP}]
+endpoints: [{addresses: ["${netns.hostIp}"], conditions: {ready: true}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${svc}, namespace: shop}
+spec:
+  host: ${svc}.shop.svc.cluster.local
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: MUTUAL, credentialName: partner-client, sni: api.partner.example}
+`;
+      await ie.env.apply(objects('partner', api.port) + objects('wrongname', wrong.port));
+
+      // grpc-js reads certificates from files (certificate providers named like meshgate's SDS Secrets): the
+      // Secret's client certificate, and the CA as meshgate serves it.
+      const files = {
+        cert: join(tmp.dir, 'partner-cert.pem'),
+        key: join(tmp.dir, 'partner-key.pem'),
+        ca: join(tmp.dir, 'partner-ca.pem'),
+      };
+      writeFileSync(files.cert, partnerClient.chainPem);
+      writeFileSync(files.key, partnerClient.keyPem, { mode: 0o600 });
+      writeFileSync(files.ca, await sdsPem(`istio/dr/${ns}/partner-client/ca`));
+      client = new MtlsClientProcess(mg.xdsPort, 'gw-partner', {
+        [`istio/dr/${ns}/partner-client`]: { certificate_file: files.cert, private_key_file: files.key },
+        [`istio/dr/${ns}/partner-client/ca`]: { ca_certificate_file: files.ca },
+      });
+      const target = 'xds:///partner.shop.svc.cluster.local:9090';
+      await waitFor(async () => (await client!.calls(target, 1, 3000))[0].ok, `a call to ${target}`, 60_000, 500).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}\n${client!.logs()}`);
+        },
+      );
+      const outcomes = await client.calls(target, 5, 3000);
+      assert.deepEqual(
+        outcomes.map((o) => o.ok),
+        [true, true, true, true, true],
+        JSON.stringify(outcomes),
+      );
+      assert.ok(
+        api.calls.every((c) => c.allowed && c.spiffe === PARTNER_CALLER),
+        "the backend saw the Secret's client certificate",
+      );
+      const refused = await client.calls('xds:///wrongname.shop.svc.cluster.local:9090', 3, 3000);
+      assert.ok(
+        refused.every((o) => !o.ok && o.code === 14 && /subject alternative name/i.test(o.error ?? '')),
+        `UNAVAILABLE naming the SAN mismatch: ${JSON.stringify(refused)}`,
+      );
+      assert.equal(wrong.calls.length, 0, 'no request reached the backend with the wrong name');
+    } finally {
+      await client?.close();
+      for (const b of backends) await b.close();
+      await netns.destroy();
+    }
+  });
+
+  test('trust domain aliases from the mesh config widen secure naming, as istiod; a bad mesh config keeps the last good one', {
+    timeout: 120_000,
+  }, async () => {
+    const meshConfig = (mesh: string) =>
+      ie.env.apply(
+        `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: ${JSON.stringify(mesh)}\n`,
+      );
+    const sansOf = (c: Obj) => tlsFields(istioMatch(c)?.transport_socket?.typed_config).sans;
+    const ALIAS = 'spiffe://old-td.example/ns/shop/sa/web-sa';
+    await meshConfig('trustDomain: cluster.local\ntrustDomainAliases: [old-td.example]\n');
+    const s = await until('alias SANs', (x) => sansOf(x.clusters.get(HTTP)).includes(ALIAS));
+    const theirs = await oracle(ISTIOD_HTTP, (c) => !!istioMatch(c) && sansOf(c).includes(ALIAS));
+    assert.deepEqual(sansOf(s.clusters.get(HTTP)), sansOf(theirs), 'the same SANs as istiod, aliases included');
+    assert.deepEqual(sansOf(theirs), [
+      'spiffe://cluster.local/ns/shop/sa/legacy-sa',
+      'spiffe://cluster.local/ns/shop/sa/web-sa',
+      'spiffe://old-td.example/ns/shop/sa/legacy-sa',
+      ALIAS,
+    ]);
+
+    await meshConfig('trustDomainAliases: old-td.example\n');
+    const conditions: string[] = await waitFor(
+      async () => (await readyz())?.sources?.kubernetes?.details?.meshConditions,
+      'meshConditions on /readyz',
+      30_000,
+      250,
+    );
+    assert.ok(
+      conditions.some((c) =>
+        c.startsWith(
+          'MeshConfig: ConfigMap istio-system/istio key mesh trustDomainAliases must be a list of trust domain names; meshgate keeps the last good mesh config (trustDomainAliases ["old-td.example"])',
+        ),
+      ),
+      JSON.stringify(conditions),
+    );
+    assert.ok(sansOf((await served()).clusters.get(HTTP)).includes(ALIAS), 'the last good aliases stay');
+
+    await ie.env.kubectl(['delete', 'configmap', 'istio', '-n', 'istio-system']);
+    const back = await until('no alias SANs', (x) => !sansOf(x.clusters.get(HTTP)).includes(ALIAS));
+    assert.deepEqual(sansOf(back.clusters.get(HTTP)), [
+      'spiffe://cluster.local/ns/shop/sa/legacy-sa',
+      'spiffe://cluster.local/ns/shop/sa/web-sa',
+    ]);
+    assert.equal((await readyz())?.sources?.kubernetes?.details?.meshConditions, undefined);
   });
 
   test('a changed istio-ca-root-cert reaches istio/roots without a certificate request', {

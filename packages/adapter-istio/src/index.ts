@@ -22,7 +22,18 @@ export {
 } from './token.ts';
 export { encodeCertificateRequest, decodeCertificateResponse, type CertificateRequest } from './wire.ts';
 export {
+  CA_SECRET_SUFFIX,
+  CREDENTIAL_KEYS,
+  credentialBundleName,
+  credentialIdentityName,
+  resolveCredential,
+  type IstioSecret,
+  type ResolvedCredential,
+} from './credentials.ts';
+export {
+  destinationRuleCredentials,
   destinationRuleTls,
+  expandTrustDomains,
   istioAlpn,
   istioSni,
   istioUpstream,

@@ -141,8 +141,82 @@ test('DestinationRule: ISTIO_MUTUAL is mTLS to every endpoint with its SNI/SANs;
   assert.equal(off.endpointTls, undefined);
   assert.equal(off.decidedBy, 'DestinationRule gateway/off');
   const simple = istioUpstream(port(), { ...none, destinationRules: [dr('shop', 's', 'web', { mode: 'SIMPLE' })] }, o);
-  assert.equal(simple.conditions[0].reason, 'UnsupportedTlsMode');
-  assert.equal(simple.endpointTls?.istio.sni, 'outbound_.80_._.web.shop.svc.cluster.local');
+  assert.equal(simple.conditions[0].reason, 'DestinationRuleCredential');
+  assert.deepEqual(simple.endpoints, [], 'never plaintext when the rule asks for TLS');
+});
+
+test("DestinationRule SIMPLE/MUTUAL with credentialName: the Secret's CA and certificate, the rule's SNI and SANs", () => {
+  const dr = (tls: object, portLevel?: object) =>
+    pa('shop', 'web', {
+      host: 'web',
+      trafficPolicy: { tls, ...(portLevel ? { portLevelSettings: [{ port: { number: 80 }, tls: portLevel }] } : {}) },
+    });
+  const creds = {
+    ...o,
+    credential: (name: string) =>
+      name === 'ok'
+        ? {
+            identity: { name: 'istio/dr/gateway/ok', certChainPem: 'x', privateKeyPem: 'y' },
+            trustBundle: { name: 'istio/dr/gateway/ok/ca', caPems: ['z'] },
+          }
+        : {
+            certProblem: 'Secret gateway/only-ca has no client certificate',
+            trustBundle: { name: 'b', caPems: ['z'] },
+          },
+  };
+  const simple = istioUpstream(
+    port(),
+    { ...none, destinationRules: [dr({ mode: 'SIMPLE', credentialName: 'ok' })] },
+    creds,
+  );
+  assert.deepEqual(simple.tls, {
+    sni: 'web.shop.svc.cluster.local',
+    expectedSans: [{ kind: 'dns', value: 'web.shop.svc.cluster.local' }],
+    trustBundle: 'istio/dr/gateway/ok/ca',
+  });
+  assert.equal(simple.endpoints.length, 2);
+  assert.equal(simple.endpointTls, undefined);
+  const mutual = istioUpstream(
+    port({ protocol: 'grpc' }),
+    {
+      ...none,
+      destinationRules: [
+        dr(
+          { mode: 'DISABLE' },
+          {
+            mode: 'MUTUAL',
+            credentialName: 'ok',
+            sni: 'api.example.com',
+            subjectAltNames: ['spiffe://other/ns/a/sa/b', 'api.example.com'],
+          },
+        ),
+      ],
+    },
+    creds,
+  );
+  assert.deepEqual(mutual.tls, {
+    sni: 'api.example.com',
+    alpn: ['h2'],
+    expectedSans: [
+      { kind: 'dns', value: 'api.example.com' },
+      { kind: 'uri', value: 'spiffe://other/ns/a/sa/b' },
+    ],
+    trustBundle: 'istio/dr/gateway/ok/ca',
+    clientIdentity: 'istio/dr/gateway/ok',
+  });
+  const refused = (tls: object, opts: typeof o = creds) => {
+    const u = istioUpstream(port(), { ...none, destinationRules: [dr(tls)] }, opts);
+    assert.deepEqual(u.endpoints, []);
+    assert.equal(u.conditions[0].reason, 'DestinationRuleCredential');
+    return u.conditions[0].message;
+  };
+  assert.match(refused({ mode: 'MUTUAL', credentialName: 'only-ca' }), /has no client certificate/);
+  assert.match(
+    refused({ mode: 'MUTUAL', clientCertificate: '/etc/c.pem', privateKey: '/etc/k.pem' }),
+    /names files \(clientCertificate, privateKey\).*credentialName/,
+  );
+  assert.match(refused({ mode: 'SIMPLE', credentialName: 'ok', insecureSkipVerify: true }), /insecureSkipVerify/);
+  assert.match(refused({ mode: 'SIMPLE', credentialName: 'ok' }, o), /istio\.namespace/);
 });
 
 test('mTLS with no known service account leaves the endpoints out and says why (never any-cert)', () => {
@@ -153,4 +227,34 @@ test('mTLS with no known service account leaves the endpoints out and says why (
   );
   assert.deepEqual(u.endpoints, []);
   assert.ok(u.conditions.some((c) => c.reason === 'NoServiceAccount'));
+});
+
+test('trust domain aliases: secure-naming SANs under each alias too, explicit DestinationRule SANs untouched', () => {
+  const u = istioUpstream(port(), none, { ...o, trustDomainAliases: ['old.example'] });
+  assert.deepEqual(
+    u.endpointTls?.istio.expectedSans.map((x) => x.value),
+    [
+      'spiffe://cluster.local/ns/shop/sa/meshed-sa',
+      'spiffe://cluster.local/ns/shop/sa/plain-sa',
+      'spiffe://old.example/ns/shop/sa/meshed-sa',
+      'spiffe://old.example/ns/shop/sa/plain-sa',
+    ],
+  );
+  const explicit = istioUpstream(
+    port(),
+    {
+      ...none,
+      destinationRules: [
+        pa('shop', 'web', {
+          host: 'web',
+          trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL', subjectAltNames: ['spiffe://x/y'] } },
+        }),
+      ],
+    },
+    { ...o, trustDomainAliases: ['old.example'] },
+  );
+  assert.deepEqual(
+    explicit.tls?.expectedSans.map((x) => x.value),
+    ['spiffe://x/y'],
+  );
 });

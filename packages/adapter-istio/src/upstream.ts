@@ -2,7 +2,8 @@
 // gateway (a `router` proxy), as plain data: per endpoint Istio mTLS or plaintext, the SNI, ALPN and exact SPIFFE
 // SANs of an Istio client, and the policy (PeerAuthentication, DestinationRule) that changes it. Pure: the caller
 // hands in the pods and policy objects it watches. Deliberate differences from istiod are listed in docs/istio.md.
-import type { Endpoint, ServiceProtocol, UpstreamTls } from '@meshgate/model';
+import type { Endpoint, SanMatch, ServiceProtocol, UpstreamTls } from '@meshgate/model';
+import type { ResolvedCredential } from './credentials.ts';
 
 /** The pod label Istio's injector sets on pods whose sidecar terminates mTLS (`istio`) or not (`disabled`). */
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
@@ -29,6 +30,19 @@ export function spiffeId(trustDomain: string, namespace: string, serviceAccount:
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
+/**
+ * Each SPIFFE ID again under every trust domain alias (Istio's spiffe.ExpandWithTrustDomains): a workload whose
+ * certificate still carries an old trust domain passes secure naming during a trust domain migration.
+ */
+export function expandTrustDomains(ids: readonly string[], aliases: readonly string[]): string[] {
+  const out = new Set(ids);
+  for (const id of ids) {
+    const m = /^spiffe:\/\/[^/]+(\/.*)$/.exec(id);
+    if (m) for (const td of aliases) out.add(`spiffe://${td}${m[1]}`);
+  }
+  return [...out];
+}
+
 export interface IstioPod {
   namespace: string;
   name: string;
@@ -52,6 +66,8 @@ export interface IstioPolicies {
 
 export interface IstioUpstreamOptions {
   trustDomain: string;
+  /** The mesh config's `trustDomainAliases`: secure-naming SANs are also accepted under these trust domains. */
+  trustDomainAliases?: readonly string[];
   /** DNS domain of Service FQDNs. Default 'cluster.local'. */
   clusterDomain?: string;
   /** Istio's root namespace: mesh-wide PeerAuthentication and DestinationRules. Default 'istio-system'. */
@@ -61,6 +77,11 @@ export interface IstioUpstreamOptions {
   /** Model names of the gateway's Istio certificate and the Istio root. */
   clientIdentity: string;
   trustBundle: string;
+  /**
+   * The model parts of a DestinationRule `credentialName` (a Secret in the gateway's namespace); absent when the
+   * gateway's namespace is unknown, and then SIMPLE/MUTUAL cannot be honoured.
+   */
+  credential?: (credentialName: string) => ResolvedCredential;
 }
 
 export interface IstioServicePort {
@@ -74,7 +95,11 @@ export interface IstioServicePort {
   serviceAccounts: readonly string[];
 }
 
-export type IstioConditionReason = 'StrictWithoutSidecar' | 'NoServiceAccount' | 'UnsupportedTlsMode';
+export type IstioConditionReason =
+  | 'StrictWithoutSidecar'
+  | 'NoServiceAccount'
+  | 'UnsupportedTlsMode'
+  | 'DestinationRuleCredential';
 
 /** Something an operator must see: policy the gateway cannot honour as written. */
 export interface IstioCondition {
@@ -203,7 +228,10 @@ export function istioUpstream(sp: IstioServicePort, policies: IstioPolicies, o: 
   const fqdn = `${sp.service}.${sp.namespace}.svc.${domain}`;
   const name = `${sp.namespace}/${sp.service}:${sp.port}`;
   const conditions: IstioCondition[] = [];
-  const sans = sp.serviceAccounts.map((sa) => spiffeId(o.trustDomain, sp.namespace, sa));
+  const sans = expandTrustDomains(
+    sp.serviceAccounts.map((sa) => spiffeId(o.trustDomain, sp.namespace, sa)),
+    o.trustDomainAliases ?? [],
+  );
   const mtls = (sni?: string, explicitSans?: readonly string[]): UpstreamTls => ({
     sni: sni || istioSni(fqdn, sp.port),
     alpn: istioAlpn(sp.protocol),
@@ -243,10 +271,18 @@ export function istioUpstream(sp: IstioServicePort, policies: IstioPolicies, o: 
       decidedBy: dr.from,
     };
   }
+  if (dr?.tls.mode === 'SIMPLE' || dr?.tls.mode === 'MUTUAL')
+    return originatedTls(dr.tls, dr.from, {
+      name,
+      fqdn,
+      protocol: sp.protocol,
+      endpoints: all,
+      credential: o.credential,
+    });
   if (dr)
     conditions.push({
       reason: 'UnsupportedTlsMode',
-      message: `${name}: ${dr.from} asks for tls.mode ${JSON.stringify(dr.tls.mode)}, which meshgate does not originate (ISTIO_MUTUAL and DISABLE are supported); the Service is reached as PeerAuthentication and sidecars decide`,
+      message: `${name}: ${dr.from} asks for tls.mode ${JSON.stringify(dr.tls.mode)}, which meshgate does not know (ISTIO_MUTUAL, DISABLE, SIMPLE and MUTUAL are); the Service is reached as PeerAuthentication and sidecars decide`,
     });
 
   const endpoints: Endpoint[] = [];
@@ -280,4 +316,102 @@ export function istioUpstream(sp: IstioServicePort, policies: IstioPolicies, o: 
     return { ...r, endpoints: endpoints.filter((e) => e.tlsProfile === undefined) };
   }
   return { endpointTls: { [ISTIO_PROFILE]: mtls() }, endpoints, conditions, decidedBy: 'PeerAuthentication' };
+}
+
+/** A SAN of a DestinationRule: a URI when it names a scheme (`spiffe://…`), else a DNS name. */
+function sanOf(value: string): SanMatch {
+  return { kind: /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? 'uri' : 'dns', value };
+}
+
+/**
+ * DestinationRule SIMPLE / MUTUAL: TLS that meshgate originates with the rule's own credential, as istiod has a
+ * gateway do: the CA (and for MUTUAL the client certificate) of the Secret `credentialName` in the gateway's
+ * namespace, the rule's `sni` and `subjectAltNames`, `h2` as ALPN for HTTP/2 and gRPC. Where istiod would accept
+ * any certificate from the CA (no `subjectAltNames`: auto SAN validation against the request's Host, or none with a
+ * fixed `sni`), meshgate checks the SNI as a DNS SAN: the SNI is the rule's `sni`, else the Service's FQDN. What
+ * cannot be honoured (file-mounted credentials, insecureSkipVerify, a missing or broken Secret) leaves every
+ * endpoint out with a `DestinationRuleCredential` condition: never plaintext, never an unverified peer.
+ */
+function originatedTls(
+  // biome-ignore lint/suspicious/noExplicitAny: raw ClientTLSSettings
+  tls: any,
+  from: string,
+  c: {
+    name: string;
+    fqdn: string;
+    protocol: ServiceProtocol | undefined;
+    endpoints: Endpoint[];
+    credential: IstioUpstreamOptions['credential'];
+  },
+): IstioUpstream {
+  const mode = tls.mode as 'SIMPLE' | 'MUTUAL';
+  const refuse = (why: string): IstioUpstream => ({
+    endpoints: [],
+    conditions: [
+      {
+        reason: 'DestinationRuleCredential',
+        message: `${c.name}: ${from} asks for tls.mode ${mode}, but ${why}; its endpoints are left out until that is fixed (never plaintext, never an unverified peer)`,
+      },
+    ],
+    decidedBy: from,
+  });
+  if (tls.insecureSkipVerify === true)
+    return refuse('insecureSkipVerify is set: meshgate always verifies the upstream, remove it');
+  const credentialName = typeof tls.credentialName === 'string' ? tls.credentialName : '';
+  if (!credentialName) {
+    const files = ['clientCertificate', 'privateKey', 'caCertificates'].filter((k) => tls[k]);
+    return refuse(
+      files.length
+        ? `it names files (${files.join(', ')}), which meshgate does not read: put them in a Secret in the gateway's namespace and name it in credentialName`
+        : "it has no credentialName: name a Secret in the gateway's namespace with the CA (ca.crt) and, for MUTUAL, the client certificate (tls.crt, tls.key)",
+    );
+  }
+  if (credentialName.includes('://'))
+    return refuse(`credentialName ${JSON.stringify(credentialName)} is not a Secret name (only Secrets are read)`);
+  if (!c.credential)
+    return refuse(
+      "the gateway's namespace is unknown, so its Secret cannot be found: set istio.namespace (or run in a pod)",
+    );
+  const cred = c.credential(credentialName);
+  if (!cred.trustBundle) return refuse(String(cred.caProblem));
+  if (mode === 'MUTUAL' && !cred.identity) return refuse(String(cred.certProblem));
+  const sni = typeof tls.sni === 'string' && tls.sni ? tls.sni : c.fqdn;
+  const explicit: string[] = Array.isArray(tls.subjectAltNames)
+    ? tls.subjectAltNames.filter((s: unknown): s is string => typeof s === 'string' && s !== '')
+    : [];
+  const alpn = c.protocol === 'grpc' || c.protocol === 'http2' ? ['h2'] : undefined;
+  return {
+    tls: {
+      sni,
+      ...(alpn ? { alpn } : {}),
+      expectedSans: (explicit.length ? [...new Set(explicit)].sort() : [sni]).map(sanOf),
+      trustBundle: cred.trustBundle.name,
+      ...(mode === 'MUTUAL' && cred.identity ? { clientIdentity: cred.identity.name } : {}),
+    },
+    endpoints: c.endpoints,
+    conditions: [],
+    decidedBy: from,
+  };
+}
+
+/**
+ * The credentials DestinationRules ask for with SIMPLE or MUTUAL (the rule's own `tls` and its port-level ones), so
+ * the caller watches and serves only those: `mutual` when a client certificate is needed too.
+ */
+export function destinationRuleCredentials(rules: readonly IstioPolicyObject[]): Map<string, { mutual: boolean }> {
+  const out = new Map<string, { mutual: boolean }>();
+  for (const r of rules) {
+    const tp = r.spec?.trafficPolicy;
+    const all = [
+      tp?.tls,
+      ...(Array.isArray(tp?.portLevelSettings) ? tp.portLevelSettings.map((p: { tls?: unknown }) => p?.tls) : []),
+    ];
+    for (const t of all) {
+      if (!t || (t.mode !== 'SIMPLE' && t.mode !== 'MUTUAL')) continue;
+      if (typeof t.credentialName !== 'string' || !t.credentialName || t.credentialName.includes('://')) continue;
+      const prev = out.get(t.credentialName);
+      out.set(t.credentialName, { mutual: (prev?.mutual ?? false) || t.mode === 'MUTUAL' });
+    }
+  }
+  return out;
 }

@@ -73,6 +73,7 @@ function assemble(
       })
     : { routes: [], listeners: [], identities: [], statuses: [] };
   services.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const extra = o.mesh?.model?.(state);
   // One route per Service port under its in-cluster DNS name, so `xds:///cart.shop.svc.cluster.local:8080`
   // reaches it (the gRPC dial target; Envoy listeners never name these routes).
   const dnsRoutes: Route[] = services.map((s) => {
@@ -90,8 +91,8 @@ function assemble(
       services,
       routes: [...dnsRoutes, ...gateway.routes],
       listeners: gateway.listeners,
-      identities: gateway.identities,
-      trustBundles: [],
+      identities: [...gateway.identities, ...(extra?.identities ?? [])],
+      trustBundles: [...(extra?.trustBundles ?? [])],
     },
     gateway,
   };

@@ -1,7 +1,7 @@
 // The `kubernetes:` section of meshgate's config file: its settings, defaults and validator.
 // Contributed by this package; meshgate hands the raw section here and prints the errors.
 
-import type { Service } from '@meshgate/model';
+import type { Identity, Service, TrustBundle } from '@meshgate/model';
 import type { KubeState, ServiceInfo, ServicePort, SliceInfo } from './state.ts';
 
 /**
@@ -18,6 +18,15 @@ export interface ServiceMeshHook {
     slices: readonly SliceInfo[],
     state: KubeState,
   ): { service: Service; conditions: readonly string[] };
+  /**
+   * Resources to watch in one namespace only (with `name`, that one object), decided from the state (e.g. Secrets in
+   * the gateway's namespace once a DestinationRule names one); a watch starts when first asked for and then stays.
+   */
+  watches?(state: KubeState): readonly { resource: string; namespace: string; name?: string }[];
+  /** Conditions that belong to no one Service (e.g. a mesh config that does not parse). */
+  conditions?(state: KubeState): readonly string[];
+  /** Identities and trust bundles the hook's Services refer to, added to the source's model. */
+  model?(state: KubeState): { identities: readonly Identity[]; trustBundles: readonly TrustBundle[] };
   /**
    * Optional, for hooks whose view changes outside the Kubernetes API (Linkerd's destination controller): called once
    * when the source starts; the hook calls `rebuild` with `namespace/name` keys of Services whose models it would now

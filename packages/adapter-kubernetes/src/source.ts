@@ -13,7 +13,17 @@ import type { KubeClient, KubeObject } from './kube.ts';
 import { LeaderElector } from './leader.ts';
 import { Reflector } from './reflector.ts';
 import { serviceAccountsOf } from './services.ts';
-import { emptyState, keyOf, toGw, toPod, toSecret, toService, toSlice } from './state.ts';
+import {
+  emptyState,
+  keyOf,
+  toGw,
+  toMeshConfigMap,
+  toMeshSecret,
+  toPod,
+  toSecret,
+  toService,
+  toSlice,
+} from './state.ts';
 import type { KubeState, SliceInfo } from './state.ts';
 import { StatusWriter } from './status.ts';
 
@@ -76,6 +86,10 @@ export const RESOURCES: Record<string, ResourceSpec> = {
     optional: true,
     convert: toGw,
   },
+  // Secrets a mesh hook names (Istio's credentialName, which may be Opaque), in the namespaces it asks for only.
+  meshsecrets: { store: 'meshSecrets', path: nsPath('/api/v1', 'secrets'), convert: toMeshSecret },
+  // ConfigMaps a mesh hook names (Istio's mesh config), watched by name in one namespace.
+  meshconfigmaps: { store: 'meshConfigMaps', path: nsPath('/api/v1', 'configmaps'), convert: toMeshConfigMap },
   // Only TLS Secrets, the kind certificateRefs name; their keys never leave the process except over SDS.
   secrets: {
     store: 'secrets',
@@ -88,6 +102,8 @@ export const RESOURCES: Record<string, ResourceSpec> = {
 interface Watcher {
   resource: string;
   namespace?: string;
+  /** One object only (a mesh hook's watch by name). */
+  name?: string;
   reflector: Reflector;
   failure?: string;
 }
@@ -244,17 +260,24 @@ export class KubernetesSource implements Source {
     this.writer.reconcile(() => ({ state: this.state, desired: this.statuses }));
   }
 
-  private watcher(resource: string, spec: ResourceSpec, namespace: string | undefined): Watcher {
+  private watcher(resource: string, spec: ResourceSpec, namespace: string | undefined, name?: string): Watcher {
     // biome-ignore lint/suspicious/noExplicitAny: each store holds its own record type
     const store = this.state[spec.store] as Map<string, any>;
-    const w: Watcher = { resource, ...(namespace ? { namespace } : {}), reflector: undefined as unknown as Reflector };
-    const label = namespace ? `${resource} in ${namespace}` : resource;
+    const w: Watcher = {
+      resource,
+      ...(namespace ? { namespace } : {}),
+      ...(name ? { name } : {}),
+      reflector: undefined as unknown as Reflector,
+    };
+    const label = `${name ? `${resource} ${name}` : resource}${namespace ? ` in ${namespace}` : ''}`;
+    // By name, the RBAC grant can name the object too (resourceNames applies to a list by metadata.name).
+    const fieldSelector = [spec.fieldSelector, name ? `metadata.name=${name}` : undefined].filter(Boolean).join(',');
     const ns = this.o.namespaces;
     w.reflector = new Reflector(
       this.client!,
       {
         path: spec.path(namespace),
-        ...(spec.fieldSelector ? { fieldSelector: spec.fieldSelector } : {}),
+        ...(fieldSelector ? { fieldSelector } : {}),
         ...(resource === 'namespaces' && ns && 'selector' in ns ? { labelSelector: ns.selector } : {}),
         ...(spec.optional ? { optional: true } : {}),
         ...(this.o.backoff ? { backoff: this.o.backoff } : {}),
@@ -262,7 +285,8 @@ export class KubernetesSource implements Source {
       {
         replace: (items) => {
           // Swapped in one step once the complete list is in: nothing is dropped in between.
-          for (const k of [...store.keys()]) if (!namespace || k.startsWith(`${namespace}/`)) store.delete(k);
+          for (const k of [...store.keys()])
+            if (name ? k === `${namespace}/${name}` : !namespace || k.startsWith(`${namespace}/`)) store.delete(k);
           for (const it of items) store.set(keyOf(it), spec.convert(it));
           if (spec.store === 'slices') this.cache.resetSlices(this.state.slices.values());
           this.allDirty = true;
@@ -301,6 +325,8 @@ export class KubernetesSource implements Source {
         error: (err) => {
           const first = !w.failure;
           w.failure = err.message;
+          // A watch started later (a mesh hook's) holds the build until it lists or fails: go on without it.
+          if (first && this.synced) this.queueFlush();
           this.lastError = { message: `${label}: ${err.message}`, at: Date.now() };
           if (first)
             this.log.warn(
@@ -324,7 +350,14 @@ export class KubernetesSource implements Source {
    * a hook they rebuild all Services: simple and correct; the per-Service memo still drops the ones that did not change.
    */
   private meshReads(store: StoreName): boolean {
-    return !!this.o.mesh && (store === 'pods' || store === 'peerAuthentications' || store === 'destinationRules');
+    return (
+      !!this.o.mesh &&
+      (store === 'pods' ||
+        store === 'peerAuthentications' ||
+        store === 'destinationRules' ||
+        store === 'meshSecrets' ||
+        store === 'meshConfigMaps')
+    );
   }
 
   private queueFlush(): void {
@@ -334,6 +367,24 @@ export class KubernetesSource implements Source {
       this.flushQueued = false;
       this.flush();
     });
+  }
+
+  /**
+   * Starts the namespaced watches the mesh hook asks for now. True while one of them has neither listed nor failed:
+   * the build waits for it, so a Secret that exists is never reported missing in between.
+   */
+  private meshWatches(): boolean {
+    for (const want of this.o.mesh?.watches?.(this.state) ?? []) {
+      const spec = RESOURCES[want.resource];
+      const same = (w: Watcher) =>
+        w.resource === want.resource && w.namespace === want.namespace && w.name === want.name;
+      if (!spec || this.watchers.some(same)) continue;
+      const w = this.watcher(want.resource, spec, want.namespace, want.name);
+      this.watchers.push(w);
+      this.log.info({ resource: want.resource, namespace: want.namespace, name: want.name }, 'watching for the mesh');
+      w.reflector.start();
+    }
+    return this.watchers.some((w) => w.reflector.lists === 0 && !w.failure);
   }
 
   private flush(): void {
@@ -346,9 +397,10 @@ export class KubernetesSource implements Source {
         'Kubernetes source synced',
       );
     }
+    if (this.meshWatches()) return;
     const dirty = this.allDirty ? 'all' : this.dirty;
     const { model, gateway, servicesChanged } = this.cache.build(this.state, dirty);
-    const conditions = this.cache.conditions();
+    const conditions = [...(this.o.mesh?.conditions?.(this.state) ?? []), ...this.cache.conditions()];
     if (JSON.stringify(conditions) !== JSON.stringify(this.meshConditions) && conditions.length)
       this.log.warn({ conditions }, 'mesh policy the gateway cannot honour as written');
     this.meshConditions = conditions;
@@ -356,7 +408,7 @@ export class KubernetesSource implements Source {
     this.dirty = new Set();
     this.statuses = gateway.statuses;
     // Compared per part: a whole-model JSON of 100,000 endpoints would cost more than the change itself.
-    const gwJson = JSON.stringify([gateway.routes, gateway.listeners, gateway.identities]);
+    const gwJson = JSON.stringify([gateway.routes, gateway.listeners, model.identities, model.trustBundles]);
     const changed = servicesChanged || gwJson !== this.lastGatewayJson;
     this.lastGatewayJson = gwJson;
     if (changed || !this.model) {
@@ -370,7 +422,8 @@ export class KubernetesSource implements Source {
   private emitStatus(): void {
     if (!this.sink) return;
     const failing = this.watchers.filter((w) => w.failure);
-    const label = (w: Watcher) => (w.namespace ? `${w.resource} in ${w.namespace}` : w.resource);
+    const label = (w: Watcher) =>
+      `${w.name ? `${w.resource} ${w.name}` : w.resource}${w.namespace ? ` in ${w.namespace}` : ''}`;
     const s: SourceStatus = {
       name: this.name,
       synced: this.synced,

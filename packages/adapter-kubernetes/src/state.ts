@@ -73,6 +73,17 @@ export interface SecretInfo {
   key?: string;
 }
 
+/** A Secret a mesh hook reads credentials from (e.g. an Istio DestinationRule's credentialName): only its
+ * certificate keys, decoded; tokens and every other key are dropped on arrival. */
+export interface MeshSecretInfo {
+  namespace: string;
+  name: string;
+  data: Record<string, string>;
+}
+
+/** The keys of a mesh Secret that are kept: certificates, keys and CAs under Kubernetes' and Istio's names. */
+export const MESH_SECRET_KEYS = ['tls.crt', 'tls.key', 'ca.crt', 'cert', 'key', 'cacert'] as const;
+
 export interface KubeState {
   services: Map<string, ServiceInfo>;
   slices: Map<string, SliceInfo>;
@@ -89,6 +100,10 @@ export interface KubeState {
   /** Istio policy objects; only filled when a mesh hook asks for them. */
   peerAuthentications: Map<string, GwObject>;
   destinationRules: Map<string, GwObject>;
+  /** Secrets a mesh hook asked for, only in the namespaces it named. */
+  meshSecrets: Map<string, MeshSecretInfo>;
+  /** ConfigMaps a mesh hook asked for by name (their data only). */
+  meshConfigMaps: Map<string, { namespace: string; name: string; data: Record<string, string> }>;
 }
 
 export function emptyState(): KubeState {
@@ -105,6 +120,8 @@ export function emptyState(): KubeState {
     secrets: new Map(),
     peerAuthentications: new Map(),
     destinationRules: new Map(),
+    meshSecrets: new Map(),
+    meshConfigMaps: new Map(),
   };
 }
 
@@ -208,4 +225,19 @@ export function toSecret(o: KubeObject): SecretInfo {
     ...(cert !== undefined ? { cert } : {}),
     ...(key !== undefined ? { key } : {}),
   };
+}
+
+export function toMeshSecret(o: KubeObject): MeshSecretInfo {
+  const raw = (o.data ?? {}) as Record<string, unknown>;
+  const data: Record<string, string> = {};
+  for (const k of MESH_SECRET_KEYS)
+    if (typeof raw[k] === 'string') data[k] = Buffer.from(raw[k] as string, 'base64').toString('utf8');
+  return { namespace: str(o.metadata.namespace), name: o.metadata.name, data };
+}
+
+export function toMeshConfigMap(o: KubeObject): { namespace: string; name: string; data: Record<string, string> } {
+  const raw = (o.data ?? {}) as Record<string, unknown>;
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') data[k] = v;
+  return { namespace: str(o.metadata.namespace), name: o.metadata.name, data };
 }

@@ -63,7 +63,7 @@ export const ISTIO_SECTION: ConfigSection = {
         trustDomain: {
           spec: dnsName('trust domain'),
           default: ISTIO_DEFAULTS.trustDomain,
-          doc: "the mesh's trust domain",
+          doc: "the mesh's trust domain (must equal the mesh config's `trustDomain`; a difference is a MeshConfig condition on /readyz)",
         },
         clusterId: {
           spec: { kind: 'string', nonEmpty: true },
@@ -93,7 +93,7 @@ export const ISTIO_SECTION: ConfigSection = {
         rootNamespace: {
           spec: KUBE_NAME,
           default: ISTIO_DEFAULTS.rootNamespace,
-          doc: "Istio's root namespace: mesh-wide PeerAuthentication and DestinationRules",
+          doc: "Istio's root namespace: mesh-wide PeerAuthentication and DestinationRules, and the mesh config (ConfigMap `istio`, key `mesh`: `trustDomainAliases`)",
         },
       },
     },
