@@ -5,7 +5,9 @@
 // with the reason (no token) while the last good certificate stays in service. Direct mode (`linkerd.services`):
 // with Linkerd's real destination controller, proxyless grpc-go and grpc-js-xds clients reach pods whose inbound side
 // plays linkerd-proxy's (lib/linkerd-inbound.ts) in a network namespace; what SNI each client sends is asserted, since
-// a linkerd-proxy terminates TLS only for its own identity. Skips only without the linkerd2 source.
+// a linkerd-proxy terminates TLS only for its own identity. `linkerd.kubernetesServices`: the Kubernetes source's
+// meshed Service reached the same way through its DNS route and an HTTPRoute backendRef, following the controller
+// through a scale-up and a restart. Skips only without the linkerd2 source.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -19,7 +21,7 @@ import { CertificateAuthority, parseCertsPem, sansOf } from '@meshgate/certs';
 import { TYPE } from '@meshgate/xds-core';
 import { AdsClient } from '@meshgate/xds-core/testing';
 import { tempDir, writeAtomic } from '../lib/fixture.ts';
-import { type KubeEnv, kubeBinaries, startKubeEnv } from '../lib/kube-env.ts';
+import { gatewayApiCrdDir, type KubeEnv, kubeBinaries, startKubeEnv } from '../lib/kube-env.ts';
 import { bootstrapFiles, type Call, currentClients, type MatrixClient, runClient } from '../lib/client-matrix.ts';
 import {
   issueServingCert,
@@ -535,10 +537,16 @@ routes:
     });
 
     /** Calls through one client after refreshing the gateway certificate files (the issuance lifetime is 1 min). */
-    async function calls(c: MatrixClient, target: string, n: number, env?: NodeJS.ProcessEnv): Promise<Call[]> {
+    async function calls(
+      c: MatrixClient,
+      target: string,
+      n: number,
+      env?: NodeJS.ProcessEnv,
+      boot = bootstrap,
+    ): Promise<Call[]> {
       await gatewayCertFiles();
       return runClient(c, {
-        bootstrapFile: bootstrap(`l5d-direct-${c.id}-${n}-${Date.now()}`),
+        bootstrapFile: boot(`l5d-direct-${c.id}-${n}-${Date.now()}`),
         targets: [target],
         calls: n,
         timeoutS: n === 1 ? 5 : 20,
@@ -682,6 +690,190 @@ spec:
       const go = clients.find((c) => c.id === 'grpc-go')!;
       const got = await calls(go, 'xds:///api', 20, { GRPC_EXPERIMENTAL_XDS_SNI: 'true' });
       assert.deepEqual([...new Set(got.map((c) => (c.ok ? c.fields?.['2'] : c.error)))], ['api-2']);
+    });
+
+    describe('linkerd.kubernetesServices: the Kubernetes source’s meshed Services in direct mode', () => {
+      let k8s: MeshgateProcess;
+      let boot: (nodeId: string) => string;
+      const sni = { GRPC_EXPERIMENTAL_XDS_SNI: 'true' };
+      const DNS = `xds:///api.${NS}.svc.cluster.local:8080`;
+      const ROUTED = 'xds:///api.route.example';
+      const conditions = async (): Promise<string[]> =>
+        (await getJson(`${k8s.adminUrl}/readyz`)).body?.sources?.kubernetes?.details?.meshConditions ?? [];
+      const servers = (got: Call[]) => [...new Set(got.map((c) => (c.ok ? c.fields?.['2'] : c.error)))].sort();
+      /** Every connection a stand-in saw since `i` was accepted with the identity's SNI and the gateway's certificate. */
+      const checkConns = (i: number) => {
+        const conns = since(i, ['api-1', 'api-2']);
+        assert.ok(conns.length > 0, 'connections seen');
+        for (const c of conns) {
+          assert.ok(c.accepted, JSON.stringify(c));
+          assert.equal(c.sni, l5dId('api'));
+          assert.equal(c.clientSan, `DNS:${IDENTITY}`);
+        }
+      };
+
+      before(async () => {
+        const crds = await gatewayApiCrdDir();
+        await env.kubectl(['apply', '--server-side', '--field-manager=meshgate-tests', '-f', crds]);
+        await env.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s'], {
+          timeoutMs: 130_000,
+        });
+        await env.apply(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: meshgate}
+spec: {controllerName: meshgate.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: ${NS}}
+spec:
+  gatewayClassName: meshgate
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: ${NS}}
+spec:
+  parentRefs: [{name: gw, sectionName: http}]
+  hostnames: [api.route.example]
+  rules: [{backendRefs: [{name: api, port: 8080}]}]
+`);
+        // Only the meshed pod api-2 behind api to begin with.
+        await env.apply(slice('api', [{ ip: netns.nsIps[1], pod: 'api-2' }]));
+        writeAtomic(
+          p('k8s-direct.yaml'),
+          `kubernetes:
+  kubeconfig: ${env.adminKubeconfig}
+  namespaces: [${NS}]
+  leaderElection: {enabled: false}
+linkerd:
+  identityAddress: ${identity.address}
+  transport: plaintext
+  serviceAccount: gateway
+  namespace: edge
+  tokenFile: plain-token
+  trustAnchorsFile: anchor.crt
+  destinationAddress: ${dst.address}
+  destinationTransport: plaintext
+  kubernetesServices: true
+`,
+        );
+        k8s = new MeshgateProcess(p('k8s-direct.yaml'), ['--xds-address', '127.0.0.1']);
+        await k8s.start();
+        await k8s.waitReady(60_000);
+        boot = await bootstrapFiles(tmp.dir, k8s.xdsPort, [
+          '--cert-provider',
+          `${SECRET}=${p('gateway-cert')}`,
+          '--cert-provider',
+          `${ROOTS}=${p('gateway-cert')}`,
+        ]);
+      });
+
+      after(async () => {
+        await k8s?.stop();
+      });
+
+      test('the DNS route and an HTTPRoute backendRef reach the meshed pod over Linkerd mTLS (SNI = its identity, the gateway’s client certificate)', async () => {
+        const go = clients.find((c) => c.id === 'grpc-go')!;
+        // The Kubernetes source has the Service at once; its endpoints come with the destination controller's answer.
+        for (const target of [DNS, ROUTED])
+          await waitFor(
+            async () => (await calls(go, target, 1, sni, boot)).every((c) => c.ok),
+            `a call to ${target}`,
+            60_000,
+          );
+        for (const target of [DNS, ROUTED]) {
+          const before = seen.length;
+          const got = await calls(go, target, 20, sni, boot);
+          assert.deepEqual(servers(got), ['api-2'], target);
+          checkConns(before);
+        }
+      });
+
+      test('a scale-up is followed: the new meshed pod gets calls, the new unmeshed one is named on /readyz and in the HTTPRoute’s status', async (t) => {
+        const go = clients.find((c) => c.id === 'grpc-go')!;
+        await env.apply(
+          slice('api', [
+            { ip: netns.nsIps[0], pod: 'api-1' },
+            { ip: netns.nsIps[1], pod: 'api-2' },
+            { ip: netns.nsIps[3], pod: 'api-plain' },
+          ]),
+        );
+        await waitFor(
+          async () => (await conditions()).some((c) => c.includes(`${netns.nsIps[3]}:8080`)),
+          'the unmeshed pod named under meshConditions',
+          60_000,
+        );
+        const before = seen.length;
+        const got = await calls(go, ROUTED, 40, sni, boot);
+        assert.deepEqual(servers(got), ['api-1', 'api-2']);
+        checkConns(before);
+        const conds = await conditions();
+        t.diagnostic(conds.join('\n'));
+        assert.ok(
+          conds.some((c) => /k8s\/shop\/api\/8080 .*no Linkerd identity .*mesh those pods/.test(c)),
+          conds.join('\n'),
+        );
+        assert.ok(
+          conds.some((c) => /k8s\/shop\/legacy\/8080 .*opaque transport/.test(c)),
+          conds.join('\n'),
+        );
+        // The route's status says the mesh policy is not honoured as written, and why.
+        type Cond = { type: string; status: string; message?: string };
+        const status = await waitFor(async () => {
+          const o = JSON.parse(await env.kubectl(['get', 'httproute', 'api', '-n', NS, '-o', 'json']));
+          const parent = o.status?.parents?.find(
+            (x: { controllerName: string }) => x.controllerName === 'meshgate.io/gateway-controller',
+          );
+          const c = (parent?.conditions ?? []).find((x: Cond) => x.type === 'meshgate.io/MeshPolicyHonoured') as
+            | Cond
+            | undefined;
+          return c?.status === 'False' && c;
+        }, 'the HTTPRoute’s MeshPolicyHonoured condition');
+        assert.match(status.message ?? '', /no Linkerd identity/);
+      });
+
+      test('the impostor of another meshed Service is refused', async () => {
+        const go = clients.find((c) => c.id === 'grpc-go')!;
+        const n0 = seen.length;
+        const spoofed = await calls(go, `xds:///spoof.${NS}.svc.cluster.local:8080`, 1, sni, boot);
+        assert.equal(spoofed[0]?.ok, false, JSON.stringify(spoofed));
+        assert.ok(
+          since(n0, ['spoof-1']).every((x) => !x.accepted),
+          'no stream reached the impostor',
+        );
+      });
+
+      test('the destination controller down: the last endpoints stay in service and /readyz says so; back: the condition clears', async () => {
+        const go = clients.find((c) => c.id === 'grpc-go')!;
+        const { controller, crdDir } = await linkerdBinaries();
+        const port = Number(dst.address.split(':')[1]);
+        await dst.stop();
+        try {
+          await waitFor(
+            async () =>
+              (await conditions()).some((c) => /k8s\/shop\/api\/8080 .*the last known endpoints stay/.test(c)),
+            'the stream failure named under meshConditions',
+            60_000,
+          );
+          const got = await calls(go, ROUTED, 20, sni, boot);
+          assert.deepEqual(servers(got), ['api-1', 'api-2'], 'still both meshed pods');
+        } finally {
+          dst = await startLinkerdDestination({
+            controller,
+            crdDir,
+            kubeconfig: env.adminKubeconfig,
+            dir: tmp.dir,
+            kubectl: env.kubectl,
+            port,
+          });
+        }
+        await waitFor(
+          async () => !(await conditions()).some((c) => /the last known endpoints stay/.test(c)),
+          'the condition to clear after the controller is back',
+          60_000,
+        );
+      });
     });
   });
 });

@@ -192,7 +192,8 @@ passes here is the one the pod gets.
 
 {{/*
 What the Kubernetes source will do, read back from the rendered config so that the RBAC follows it:
-gatewayApi (Gateway API objects and their TLS Secrets), writeStatus, leaderElection (a Lease), as JSON.
+gatewayApi (Gateway API objects and their TLS Secrets), writeStatus, leaderElection (a Lease), and whether a mesh
+hook reads Pods (istio.upstreams, linkerd.kubernetesServices), as JSON.
 */}}
 {{- define "meshgate.kubernetesFeatures" -}}
 {{- $cfg := include "meshgate.config" . | fromYaml }}
@@ -203,7 +204,8 @@ gatewayApi (Gateway API objects and their TLS Secrets), writeStatus, leaderElect
 {{- $le := get $k "leaderElection" | default dict }}
 {{- $lease := and $status (ne (toString (get $le "enabled")) "false") }}
 {{- $l5d := eq (toString (get $k "linkerdIngress")) "true" }}
-{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease "istioUpstreams" $istioUp "linkerdIngress" $l5d | toJson }}
+{{- $l5dSvc := eq (toString (get ($cfg.linkerd | default dict) "kubernetesServices")) "true" }}
+{{- dict "gatewayApi" $gw "writeStatus" $status "lease" $lease "istioUpstreams" $istioUp "linkerdIngress" $l5d "linkerdServices" $l5dSvc | toJson }}
 {{- end }}
 
 {{/* Linkerd direct mode reads the trust-roots ConfigMap through the API (no trustAnchorsPEM given). */}}

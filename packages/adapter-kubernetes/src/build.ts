@@ -176,6 +176,7 @@ export class ServiceModelCache {
         }
     const services: Service[] = [];
     for (const list of this.byKey.values()) services.push(...list);
+    this.o.mesh?.inUse?.(new Set(services.map((s) => s.name)));
     return { ...assemble(services, state, this.o, (k) => this.conds.get(k)), servicesChanged: changed };
   }
 }

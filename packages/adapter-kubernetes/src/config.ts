@@ -27,6 +27,16 @@ export interface ServiceMeshHook {
   conditions?(state: KubeState): readonly string[];
   /** Identities and trust bundles the hook's Services refer to, added to the source's model. */
   model?(state: KubeState): { identities: readonly Identity[]; trustBundles: readonly TrustBundle[] };
+  /**
+   * Optional, for hooks whose view changes outside the Kubernetes API (Linkerd's destination controller): called once
+   * when the source starts; the hook calls `rebuild` with `namespace/name` keys of Services whose models it would now
+   * make differently, and the source builds those again (debounced with its own events).
+   */
+  subscribe?(rebuild: (serviceKeys: readonly string[]) => void): void;
+  /** Optional: after every build, the model service names now built, so the hook can drop what it holds for others. */
+  inUse?(modelServices: ReadonlySet<string>): void;
+  /** Optional: the source stopped; release what the hook holds open. */
+  stop?(): void;
 }
 
 export interface KubeLogger {

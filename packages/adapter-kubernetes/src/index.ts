@@ -17,6 +17,7 @@ export {
   portEndpoints,
   portProtocol,
   serviceAccountsOf,
+  serviceHostname,
   serviceModelName,
   serviceModels,
   serviceProfileNeeds,

@@ -204,6 +204,10 @@ export class KubernetesSource implements Source {
       for (const n of scopes) this.watchers.push(this.watcher('secrets', RESOURCES.secrets, n));
     }
     for (const w of this.watchers) w.reflector.start();
+    this.o.mesh?.subscribe?.((keys) => {
+      for (const k of keys) this.dirty.add(k);
+      this.queueFlush();
+    });
 
     const writeStatus = this.build.gatewayApi && (this.o.writeStatus ?? true);
     if (writeStatus) {
@@ -234,6 +238,7 @@ export class KubernetesSource implements Source {
     this.stopped = true;
     clearInterval(this.resync);
     await Promise.all(this.watchers.map((w) => w.reflector.stop()));
+    this.o.mesh?.stop?.();
     await this.elector?.stop();
   }
 

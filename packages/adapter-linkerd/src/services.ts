@@ -16,6 +16,8 @@ export interface LinkerdServiceConfig {
    * reported otherwise. Default false.
    */
   allowPlaintextUnmeshed?: boolean;
+  /** The fix named for unmeshed endpoints left out; default: mesh the pods or set allowPlaintextUnmeshed. */
+  unmeshedFix?: string;
 }
 
 /** The SDS names upstream TLS refers to: the gateway's Linkerd certificate and the trust anchors. */
@@ -112,7 +114,7 @@ export function linkerdService(
     );
   if (report.unmeshedLeftOut.length)
     report.problems.push(
-      `linkerd service ${cfg.name} (${cfg.authority}): ${report.unmeshedLeftOut.length} endpoint(s) have no Linkerd identity (pods without the mesh: ${report.unmeshedLeftOut.join(', ')}) and are left out; mesh those pods, or set allowPlaintextUnmeshed: true on this service to reach them in plaintext`,
+      `linkerd service ${cfg.name} (${cfg.authority}): ${report.unmeshedLeftOut.length} endpoint(s) have no Linkerd identity (pods without the mesh: ${report.unmeshedLeftOut.join(', ')}) and are left out; ${cfg.unmeshedFix ?? 'mesh those pods, or set allowPlaintextUnmeshed: true on this service to reach them in plaintext'}`,
     );
   if (state?.exists === false)
     report.problems.push(

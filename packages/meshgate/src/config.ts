@@ -219,6 +219,31 @@ export function readSettings(
       if (kc) settings.kubeconfig = flags.kubeconfig !== undefined ? kc : rel(kc);
     }
   }
+  // One mesh decides how the Kubernetes source reaches its Services; two would each undo the other's TLS.
+  if (settings.linkerd?.kubernetesServices) {
+    const at = r.at('linkerd.kubernetesServices');
+    if (!settings.kubernetes)
+      r.error(
+        'reference',
+        at,
+        'linkerd.kubernetesServices needs a kubernetes: section (or --kubeconfig): it applies to that source’s Services',
+        'add a kubernetes: section, or list the backends in linkerd.services',
+      );
+    else if (settings.istio?.upstreams)
+      r.error(
+        'range',
+        at,
+        'linkerd.kubernetesServices and istio.upstreams both decide how the Kubernetes Services are reached; only one mesh can',
+        'set istio.upstreams: false or linkerd.kubernetesServices: false',
+      );
+    else if (settings.kubernetes.linkerdIngress)
+      r.error(
+        'range',
+        at,
+        'linkerd.kubernetesServices (pods reached directly over Linkerd mTLS) contradicts kubernetes.linkerdIngress (cluster IPs through the injected proxy)',
+        'choose one: remove kubernetes.linkerdIngress or linkerd.kubernetesServices',
+      );
+  }
   return { settings, errors: sortErrors([...r.errors, ...extra]), checked };
 }
 

@@ -86,6 +86,9 @@ function buildSources(
     consul = new ConsulSource({ ...settings.consul, logger: log.child({ component: 'source', source: 'consul' }) });
     sources.push(consul);
   }
+  const linkerd = settings.linkerd
+    ? new LinkerdSource(settings.linkerd, log.child({ component: 'source', source: 'linkerd' }), settings.kubeconfig)
+    : undefined;
   if (settings.kubernetes) {
     const options = settings.kubernetes;
     // Outside a pod there is no service account to fall back on: say which setting is missing.
@@ -97,7 +100,11 @@ function buildSources(
       new KubernetesSource({
         ...options,
         kubeconfig: settings.kubeconfig,
+        // readSettings refuses both at once.
         ...(settings.istio?.upstreams ? { mesh: istioMeshHook(settings.istio, options.clusterDomain) } : {}),
+        ...(linkerd && settings.linkerd?.kubernetesServices
+          ? { mesh: linkerd.kubernetesHook(options.clusterDomain) }
+          : {}),
         logger: log.child({ component: 'source', source: options.name ?? 'kubernetes' }),
       }),
     );
@@ -112,10 +119,7 @@ function buildSources(
         logger: log.child({ component: 'source', source: 'istio' }),
       }),
     );
-  if (settings.linkerd)
-    sources.push(
-      new LinkerdSource(settings.linkerd, log.child({ component: 'source', source: 'linkerd' }), settings.kubeconfig),
-    );
+  if (linkerd) sources.push(linkerd);
   return { sources, ...(consul ? { consul } : {}) };
 }
 

@@ -37,6 +37,7 @@ test('linkerd: defaults fill in; files resolve against the config file; duration
         destinationAddress: 'linkerd-dst-headless.linkerd.svc.cluster.local:8086',
         destinationTransport: 'tls',
         services: [],
+        kubernetesServices: false,
       });
       assert.deepEqual(linkerdWarnings(s), []);
     },
@@ -144,4 +145,58 @@ test('linkerd: without tokenFile and trustAnchorsFile the Kubernetes API is used
     assert.equal(s.trustAnchorsFile, undefined);
     assert.equal(s.kubeconfig, join(dir, 'kc.yaml'));
   });
+});
+
+test('linkerd.kubernetesServices: needs a kubernetes section; refused next to istio.upstreams or kubernetes.linkerdIngress, naming the fix', () => {
+  const base = ['linkerd:', '  serviceAccount: gateway', '  namespace: edge', '  kubernetesServices: true'];
+  const kube = ['kubernetes:', '  kubeconfig: /dev/null'];
+  const refused = (lines: string[]): string => {
+    let msg = '';
+    withFile([...lines, ''].join('\n'), (f) => {
+      try {
+        loadSettings(f, {}, {});
+      } catch (err) {
+        msg = (err as InvalidConfigError).message;
+      }
+    });
+    return msg;
+  };
+  withFile([...base, ...kube, ''].join('\n'), (f) => {
+    const s = loadSettings(f, {}, {});
+    assert.equal(s.linkerd?.kubernetesServices, true);
+    assert.equal(s.istio, undefined);
+  });
+  assert.match(refused(base), /linkerd\.kubernetesServices needs a kubernetes: section/);
+  const both = refused([...base, ...kube, 'istio:', '  serviceAccount: gateway', '  namespace: edge']);
+  assert.match(
+    both,
+    /linkerd\.kubernetesServices and istio\.upstreams both decide how the Kubernetes Services are reached/,
+  );
+  assert.match(both, /set istio\.upstreams: false or linkerd\.kubernetesServices: false/);
+  withFile(
+    [...base, ...kube, 'istio:', '  serviceAccount: gateway', '  namespace: edge', '  upstreams: false', ''].join('\n'),
+    (f) => assert.equal(loadSettings(f, {}, {}).linkerd?.kubernetesServices, true),
+  );
+  assert.match(refused([...base, ...kube, '  linkerdIngress: true']), /contradicts kubernetes\.linkerdIngress/);
+});
+
+test('linkerd.kubernetesServices with a plaintext destination channel is warned about', () => {
+  withFile(
+    [
+      'linkerd:',
+      '  serviceAccount: gateway',
+      '  namespace: edge',
+      '  destinationTransport: plaintext',
+      '  kubernetesServices: true',
+      'kubernetes: {}',
+      '',
+    ].join('\n'),
+    (f) => {
+      const w = linkerdWarnings(loadSettings(f, {}, {}).linkerd).join('\n');
+      assert.match(
+        w,
+        /the endpoints and server identities of the meshed Kubernetes Services come from .* unauthenticated/,
+      );
+    },
+  );
 });

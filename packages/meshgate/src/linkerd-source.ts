@@ -29,6 +29,7 @@ import type { ConfigSection, Spec } from '@meshgate/config-schema';
 import { emptyModel } from '@meshgate/model';
 import type { Source, SourceSink } from '@meshgate/model';
 import { dnsName, HOST_PORT, KUBE_NAME, PATH } from './config-specs.ts';
+import { LinkerdMeshHook } from './linkerd-upstreams.ts';
 import type { Logger } from './logger.ts';
 
 export const LINKERD_DEFAULTS = {
@@ -158,6 +159,11 @@ export const LINKERD_SECTION: ConfigSection = {
           default: LINKERD_DEFAULTS.destinationTransport,
           doc: "`tls`: mutual TLS with the gateway's Linkerd certificate, the endpoint's certificate must carry exactly the destination controller's Linkerd name (`linkerd-destination.<linkerdNamespace>.serviceaccount.identity.<linkerdNamespace>.<trustDomain>`); `plaintext` (warned about): for a controller with no proxy in front of it",
         },
+        kubernetesServices: {
+          spec: { kind: 'bool' },
+          default: 'false',
+          doc: "direct mode for the `kubernetes:` section's Services (needs that section; not with `istio.upstreams` or `kubernetes.linkerdIngress`): every Service port with a meshed pod among its endpoints (label `linkerd.io/control-plane-ns: <linkerdNamespace>`, which the proxy injector sets) takes its endpoints and per-endpoint mutual TLS from the destination controller as `services` do, one `Get` of `<svc>.<ns>.svc.<clusterDomain>:<port>` per such port while it exists, so Gateway API `backendRefs` and the `xds:///<svc>.<ns>.svc.<clusterDomain>:<port>` routes reach the pods with no proxy hop. Unmeshed pods of such a Service are left out and opaque ports reported (`/readyz` `meshConditions`, route condition `meshgate.io/MeshPolicyHonoured`); Services with no meshed pod stay plaintext as without the mesh",
+        },
         services: {
           spec: { kind: 'list', of: LINKERD_SERVICE },
           doc: "direct mode: Linkerd backends the gateway reaches with no proxy hop. Each becomes a model service (routes name it as a backend) whose endpoints follow the destination controller, each meshed endpoint reached over mutual TLS with its own server identity (SNI = the controller's `server_name`, the certificate's DNS SAN exactly that identity under `trustBundle`, the gateway's certificate as client certificate)",
@@ -186,6 +192,8 @@ export interface LinkerdSettings {
   destinationAddress: string;
   destinationTransport: 'tls' | 'plaintext';
   services: LinkerdServiceConfig[];
+  /** Direct mode for the Kubernetes source's meshed Services (the mesh hook of linkerd-upstreams.ts). */
+  kubernetesServices: boolean;
 }
 
 /** The checked `linkerd:` section as LinkerdSource settings; relative paths are the config file's. */
@@ -215,6 +223,7 @@ export function linkerdSettings(c: Record<string, any>, rel: (p: string) => stri
       protocol: x.protocol ?? 'http',
       allowPlaintextUnmeshed: x.allowPlaintextUnmeshed ?? false,
     })),
+    kubernetesServices: c.kubernetesServices ?? false,
   };
 }
 
@@ -226,9 +235,9 @@ export function linkerdWarnings(s: LinkerdSettings | undefined): string[] {
     out.push(
       `linkerd.transport is plaintext: the ServiceAccount token and the certificate request go to ${s.identityAddress} unencrypted and the controller is not authenticated; use tls unless nothing but the identity controller can answer on that address`,
     );
-  if (s.services.length && s.destinationTransport === 'plaintext')
+  if ((s.services.length || s.kubernetesServices) && s.destinationTransport === 'plaintext')
     out.push(
-      `linkerd.destinationTransport is plaintext: the endpoints and server identities of linkerd.services come from ${s.destinationAddress} unauthenticated; use tls unless nothing but the destination controller can answer on that address`,
+      `linkerd.destinationTransport is plaintext: the endpoints and server identities of ${s.kubernetesServices ? 'the meshed Kubernetes Services' : 'linkerd.services'} come from ${s.destinationAddress} unauthenticated; use tls unless nothing but the destination controller can answer on that address`,
     );
   for (const x of s.services)
     if (x.allowPlaintextUnmeshed)
@@ -268,6 +277,7 @@ export class LinkerdSource implements Source {
   private readonly provider = new LinkerdCertificateProvider();
   private readonly watches = new Map<string, DestinationWatch>();
   private readonly states = new Map<string, DestinationState>();
+  private destinationCreds: ReturnType<typeof destinationTls> | undefined;
 
   /** `kubeconfig`: the one from --kubeconfig or `kubernetes.kubeconfig`, used when the section names none. */
   constructor(settings: LinkerdSettings, log: Logger, kubeconfig?: string) {
@@ -402,32 +412,56 @@ export class LinkerdSource implements Source {
     this.publish();
   }
 
-  /** One Destination subscription per configured service; over mTLS they wait for the first certificate. */
-  private startWatches(): void {
+  /** A Destination subscription to one authority, over mTLS with the gateway's certificate unless plaintext. */
+  private destination(authority: string, onChange: (st: DestinationState) => void): DestinationWatch {
     const s = this.settings;
-    const tls =
+    this.destinationCreds ??=
       s.destinationTransport === 'tls'
         ? destinationTls(this.provider, destinationServerName(s.linkerdNamespace, s.trustDomain))
         : undefined;
-    // What a proxy of the gateway's namespace would send, so the controller applies that namespace's view.
-    const contextToken = JSON.stringify({ ns: s.namespace });
+    const tls = this.destinationCreds;
+    return new DestinationWatch({
+      address: s.destinationAddress,
+      authority,
+      // What a proxy of the gateway's namespace would send, so the controller applies that namespace's view.
+      contextToken: JSON.stringify({ ns: s.namespace }),
+      ...(tls ? { credentials: tls.credentials, channelOptions: tls.channelOptions } : {}),
+      onChange,
+    });
+  }
+
+  /**
+   * The Kubernetes source's mesh hook for `kubernetesServices`: its subscriptions share this source's certificate
+   * (the destination channel's and the endpoints' client certificate) and destination settings.
+   */
+  kubernetesHook(clusterDomain?: string): LinkerdMeshHook {
+    const s = this.settings;
+    return new LinkerdMeshHook({
+      linkerdNamespace: s.linkerdNamespace,
+      ...(clusterDomain ? { clusterDomain } : {}),
+      names: { clientIdentity: s.secretName, trustBundle: s.trustBundle },
+      watch: (authority, onChange) => this.destination(authority, onChange),
+      onStreamError: (authority, err) =>
+        err
+          ? this.log.warn({ authority, err }, 'Linkerd destination stream failed; keeping the last endpoints')
+          : this.log.info({ authority }, 'Linkerd destination stream recovered'),
+    });
+  }
+
+  /** One Destination subscription per configured service; over mTLS they wait for the first certificate. */
+  private startWatches(): void {
+    const s = this.settings;
     for (const svc of s.services) {
       if (this.watches.has(svc.name)) continue;
-      const w = new DestinationWatch({
-        address: s.destinationAddress,
-        authority: svc.authority,
-        contextToken,
-        ...(tls ? { credentials: tls.credentials, channelOptions: tls.channelOptions } : {}),
-        onChange: (st) => {
-          const was = this.states.get(svc.name);
-          this.states.set(svc.name, st);
-          if (st.lastError && st.lastError !== was?.lastError)
-            this.log.warn(
-              { service: svc.name, authority: svc.authority, err: st.lastError },
-              'Linkerd destination stream failed',
-            );
-          this.publish();
-        },
+      const w = this.destination(svc.authority, (st) => {
+        const was = this.states.get(svc.name);
+        this.states.set(svc.name, st);
+        if (st.lastError && st.lastError !== was?.lastError)
+          this.log.warn(
+            { service: svc.name, authority: svc.authority, err: st.lastError },
+            'Linkerd destination stream failed',
+          );
+        this.publish();
       });
       this.watches.set(svc.name, w);
     }
