@@ -299,11 +299,34 @@ istio:
   test('STRICT for the namespace: mTLS to both pods, and the pod without a sidecar is a condition on /readyz', {
     timeout: 120_000,
   }, async () => {
-    await ie.env.apply(`apiVersion: security.istio.io/v1
+    // A figure, not an assertion: from the start of `kubectl apply` (a process start and an API write included) to an
+    // xDS client that stays connected holding the new assignment.
+    const watcher = await AdsClient.connect({
+      address: `127.0.0.1:${mg.xdsPort}`,
+      node: { id: 'gw-timing', cluster: 'edge', user_agent_name: 'envoy' },
+    });
+    let tookMs: number;
+    try {
+      watcher.subscribe(TYPE.cluster, []);
+      watcher.subscribe(TYPE.endpoint, [HTTP]);
+      await waitFor(() => watcher.held(TYPE.endpoint).has(HTTP), 'the assignment before the policy', 30_000, 50);
+      const t0 = performance.now();
+      await ie.env.apply(`apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: strict, namespace: shop}
 spec: {mtls: {mode: STRICT}}
 `);
+      await waitFor(
+        () => tlsModes(watcher.held(TYPE.endpoint).get(HTTP)?.object)[PLAIN] === 'istio',
+        'STRICT on the held assignment',
+        30_000,
+        5,
+      );
+      tookMs = performance.now() - t0;
+    } finally {
+      watcher.close();
+    }
+    console.log(`# PeerAuthentication STRICT applied to served by meshgate in ${Math.round(tookMs)} ms`);
     const s = await until(
       'both endpoints on the istio profile',
       (x) => tlsModes(x.endpoints.get(HTTP))[PLAIN] === 'istio',
