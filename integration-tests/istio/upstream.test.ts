@@ -133,6 +133,48 @@ async function oracle(name: string, check: (c: Obj) => boolean): Promise<Obj> {
   );
 }
 
+/**
+ * A grpc-js-xds client on meshgate's `grpc` profile. grpc-js reads certificates from files, so its certificate
+ * providers are files named like meshgate's SDS Secrets: `identity` as the client certificate, `roots` as the CA.
+ * Returns once a first call to `target` succeeded.
+ */
+async function fileClient(
+  name: string,
+  identity: { secret: string; chainPem: string; keyPem: string },
+  roots: { secret: string; pem: string },
+  target: string,
+): Promise<MtlsClientProcess> {
+  const files = {
+    cert: join(tmp.dir, `${name}-cert.pem`),
+    key: join(tmp.dir, `${name}-key.pem`),
+    ca: join(tmp.dir, `${name}-ca.pem`),
+  };
+  writeFileSync(files.cert, identity.chainPem);
+  writeFileSync(files.key, identity.keyPem, { mode: 0o600 });
+  writeFileSync(files.ca, roots.pem);
+  const client = new MtlsClientProcess(mg.xdsPort, `${name}-grpc`, {
+    [identity.secret]: { certificate_file: files.cert, private_key_file: files.key },
+    [roots.secret]: { ca_certificate_file: files.ca },
+  });
+  await waitFor(async () => (await client.calls(target, 1, 3000))[0].ok, `a call to ${target}`, 60_000, 500).catch(
+    async (err: Error) => {
+      const logs = client.logs();
+      await client.close();
+      throw new Error(`${err.message}\n${logs}`);
+    },
+  );
+  return client;
+}
+
+async function fiveCallsSucceed(client: MtlsClientProcess, target: string): Promise<void> {
+  const outcomes = await client.calls(target, 5, 3000);
+  assert.deepEqual(
+    outcomes.map((o) => o.ok),
+    [true, true, true, true, true],
+    JSON.stringify(outcomes),
+  );
+}
+
 async function readyz(): Promise<Obj> {
   return (await getJson(`${mg.adminUrl}/readyz`)).body;
 }
@@ -480,30 +522,14 @@ endpoints: [{addresses: ["${netns.hostIp}"], conditions: {ready: true}, targetRe
 
       // The gRPC client's own Istio identity and root, as certificate-provider files named like meshgate's Secrets.
       const gw = await issue(ie.namespace, ie.serviceAccount);
-      const files = {
-        cert: join(tmp.dir, 'gw-cert.pem'),
-        key: join(tmp.dir, 'gw-key.pem'),
-        ca: join(tmp.dir, 'gw-ca.pem'),
-      };
-      writeFileSync(files.cert, gw.chainPem);
-      writeFileSync(files.key, gw.keyPem, { mode: 0o600 });
-      writeFileSync(files.ca, ie.root);
-      client = new MtlsClientProcess(mg.xdsPort, 'gw-grpc', {
-        'istio/default': { certificate_file: files.cert, private_key_file: files.key },
-        'istio/roots': { ca_certificate_file: files.ca },
-      });
       const target = 'xds:///pay.shop.svc.cluster.local:9090';
-      await waitFor(async () => (await client!.calls(target, 1, 3000))[0].ok, `a call to ${target}`, 60_000, 500).catch(
-        (err: Error) => {
-          throw new Error(`${err.message}\n${client!.logs()}`);
-        },
+      client = await fileClient(
+        'gw',
+        { secret: 'istio/default', chainPem: gw.chainPem, keyPem: gw.keyPem },
+        { secret: 'istio/roots', pem: ie.root },
+        target,
       );
-      const outcomes = await client.calls(target, 5, 3000);
-      assert.deepEqual(
-        outcomes.map((o) => o.ok),
-        [true, true, true, true, true],
-        JSON.stringify(outcomes),
-      );
+      await fiveCallsSucceed(client, target);
       assert.ok(pay.calls.length >= 6);
       assert.ok(
         pay.calls.every((c) => c.allowed && c.spiffe === gatewayId),
@@ -716,32 +742,15 @@ spec:
 `;
       await ie.env.apply(objects('partner', api.port) + objects('wrongname', wrong.port));
 
-      // grpc-js reads certificates from files (certificate providers named like meshgate's SDS Secrets): the
-      // Secret's client certificate, and the CA as meshgate serves it.
-      const files = {
-        cert: join(tmp.dir, 'partner-cert.pem'),
-        key: join(tmp.dir, 'partner-key.pem'),
-        ca: join(tmp.dir, 'partner-ca.pem'),
-      };
-      writeFileSync(files.cert, partnerClient.chainPem);
-      writeFileSync(files.key, partnerClient.keyPem, { mode: 0o600 });
-      writeFileSync(files.ca, await sdsPem(`istio/dr/${ns}/partner-client/ca`));
-      client = new MtlsClientProcess(mg.xdsPort, 'gw-partner', {
-        [`istio/dr/${ns}/partner-client`]: { certificate_file: files.cert, private_key_file: files.key },
-        [`istio/dr/${ns}/partner-client/ca`]: { ca_certificate_file: files.ca },
-      });
+      // The Secret's client certificate, and the CA as meshgate serves it.
       const target = 'xds:///partner.shop.svc.cluster.local:9090';
-      await waitFor(async () => (await client!.calls(target, 1, 3000))[0].ok, `a call to ${target}`, 60_000, 500).catch(
-        (err: Error) => {
-          throw new Error(`${err.message}\n${client!.logs()}`);
-        },
+      client = await fileClient(
+        'partner',
+        { secret: `istio/dr/${ns}/partner-client`, chainPem: partnerClient.chainPem, keyPem: partnerClient.keyPem },
+        { secret: `istio/dr/${ns}/partner-client/ca`, pem: await sdsPem(`istio/dr/${ns}/partner-client/ca`) },
+        target,
       );
-      const outcomes = await client.calls(target, 5, 3000);
-      assert.deepEqual(
-        outcomes.map((o) => o.ok),
-        [true, true, true, true, true],
-        JSON.stringify(outcomes),
-      );
+      await fiveCallsSucceed(client, target);
       assert.ok(
         api.calls.every((c) => c.allowed && c.spiffe === PARTNER_CALLER),
         "the backend saw the Secret's client certificate",
