@@ -23,13 +23,14 @@ interface Entry {
   names: readonly string[];
 }
 
+/** readVarint32's result (one object, so the hot loop allocates nothing). */
+const varint = { value: 0, next: 0 };
+const outOfRange = (pos: number, n: number, len: number): RangeError =>
+  new RangeError(`index out of range: ${pos} + ${n} > ${len}`);
 /**
  * Reads an unsigned 32-bit varint at `pos` into `varint`; false when it takes more than 5 bytes or exceeds 32 bits,
  * which sends the request to the plain decoder. Running past the end throws, as protobufjs' Reader does.
  */
-const varint = { value: 0, next: 0 };
-const outOfRange = (pos: number, n: number, len: number): RangeError =>
-  new RangeError(`index out of range: ${pos} + ${n} > ${len}`);
 function readVarint32(b: Uint8Array, pos: number, len: number): boolean {
   let v = 0;
   for (let i = 0; i < 5; i++) {
