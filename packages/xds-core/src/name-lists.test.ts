@@ -97,3 +97,45 @@ test('a known field under the wrong wire type is left to the plain decoder, so b
   assert.deepEqual(a, b);
   assert.equal((a as { resource_names: string[] }).resource_names.length, 20);
 });
+
+test('a list of the same length and size with one name changed is not taken for the cached one', () => {
+  const cache = new NameListCache();
+  const de = requestDeserializer(DR, cache);
+  const decode = (list: string[], nonce: string) =>
+    (
+      de(encode({ type_url: TYPE.endpoint, resource_names: list, response_nonce: nonce })) as {
+        resource_names: string[];
+      }
+    ).resource_names;
+  const list = names(1000);
+  const first = decode(list, 'a');
+  // Same count, same byte length, one name differs in its last character (the first name, a middle one, the last).
+  for (const i of [0, 500, 999]) {
+    const other = [...list];
+    other[i] = `${list[i].slice(0, -1)}X`;
+    const got = decode(other, `b${i}`);
+    assert.notEqual(got, first);
+    assert.deepEqual([...got], other);
+    // The cached list still answers for its own bytes.
+    assert.equal(decode(list, `c${i}`), first);
+  }
+  // Same names, another order: a different list.
+  const swapped = [list[1], list[0], ...list.slice(2)];
+  assert.deepEqual([...decode(swapped, 'd')], swapped);
+  // One name more or less around the same bytes: different lists.
+  assert.deepEqual([...decode([...list, 'extra'], 'e')], [...list, 'extra']);
+  assert.deepEqual([...decode(list.slice(0, -1), 'f')], list.slice(0, -1));
+  assert.equal(decode(list, 'g'), first);
+});
+
+test('names after a cached list in the same request are still seen', () => {
+  const de = requestDeserializer(DR, new NameListCache());
+  const list = names(40);
+  const cached = (de(encode({ type_url: TYPE.endpoint, resource_names: list })) as { resource_names: string[] })
+    .resource_names;
+  const longer = de(encode({ type_url: TYPE.endpoint, resource_names: [...list, 'tail-name'] })) as {
+    resource_names: string[];
+  };
+  assert.notEqual(longer.resource_names, cached);
+  assert.deepEqual([...longer.resource_names], [...list, 'tail-name']);
+});

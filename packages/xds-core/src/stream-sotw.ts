@@ -77,6 +77,10 @@ export class SotwStream extends StreamBase<SotwTypeState> {
   }
 
   #updateSubscription(typeUrl: string, st: SotwTypeState, list: readonly string[], first: boolean): void {
+    // The common ACK: the very list the current subscription was built from (decoded lists are shared, see
+    // name-lists.ts). A non-wildcard state built from it stays non-wildcard (no '*', and legacy needs a wildcard
+    // already), so nothing changes; checked first because list.includes('*') alone walks 10,000 names.
+    if (!first && list === st.list && !st.wildcard) return;
     const fullState = FULL_STATE_TYPES.has(typeUrl);
     const explicitWildcard = list.includes('*');
     const legacy = list.length === 0 && fullState && !isGrpcClient(this.node) && (first || st.legacy);
