@@ -1,23 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidConfigError, loadSettings, readSettings } from './config.ts';
-
-function withFile(text: string, fn: (file: string) => void) {
-  const dir = mkdtempSync(join(tmpdir(), 'meshgate-config-'));
-  try {
-    const file = join(dir, 'm.yaml');
-    writeFileSync(file, text);
-    fn(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withConfigFile } from './test-support.ts';
 
 test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1 s max debounce', () => {
-  withFile('services: []\n', (f) => {
+  withConfigFile('services: []\n', (f) => {
     const s = loadSettings(f, {}, {});
     assert.deepEqual(
       { ...s.xds },
@@ -40,7 +28,7 @@ test('defaults: xDS on 0.0.0.0:18000, admin on 127.0.0.1:19000, 100 ms quiet / 1
 });
 
 test('precedence: flags over env over file', () => {
-  withFile(
+  withConfigFile(
     'xds: { port: 1000, debounce: 250ms, nackRetention: 90s, maxRequestBytes: 65536, stalledStreamTimeout: 5s, maxConnections: 50, maxStreamsPerConnection: 8, tls: { certFile: c.pem, keyFile: k.pem, caFile: ca.pem } }\nadmin: { port: 2000 }\nlogging: { level: warn }\n',
     (f) => {
       const fileOnly = loadSettings(f, {}, {});
@@ -60,19 +48,19 @@ test('precedence: flags over env over file', () => {
 });
 
 test('mistakes in meshgate sections name file:line:col and the key', () => {
-  withFile('services: []\nxds:\n  port: lots\n', (f) => {
+  withConfigFile('services: []\nxds:\n  port: lots\n', (f) => {
     assert.throws(
       () => loadSettings(f, {}, {}),
       new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:9: xds\\.port: .*port number`),
     );
   });
-  withFile('admin:\n  prot: 1\n', (f) => {
+  withConfigFile('admin:\n  prot: 1\n', (f) => {
     assert.throws(
       () => loadSettings(f, {}, {}),
       /:2:3: admin\.prot: unknown key "prot"; did you mean "port"\? \(allowed: port, address\)/,
     );
   });
-  withFile('services: []\n', (f) => {
+  withConfigFile('services: []\n', (f) => {
     assert.throws(
       () => loadSettings(f, {}, { MESHGATE_XDS_PORT: 'x' }),
       /environment variable MESHGATE_XDS_PORT must be a port/,
@@ -102,7 +90,7 @@ test('every section is checked against the one schema, every problem located at 
     'kubernetes: { pods: maybe }', //                       14
     '',
   ].join('\n');
-  withFile(text, (f) => {
+  withConfigFile(text, (f) => {
     const r = readSettings(f, {}, {});
     assert.deepEqual(
       r.errors.map((e) => e.message.replace(`${f}:`, '')),
@@ -128,23 +116,26 @@ test('every section is checked against the one schema, every problem located at 
 });
 
 test('a broken model section does not stop serve: its settings are read, the file source reports it', () => {
-  withFile('services:\n  - name: web\n    endpoints: [{ address: localhost, port: 0 }]\nxds: { port: 1234 }\n', (f) => {
-    assert.equal(loadSettings(f, {}, {}).xds.port, 1234);
-  });
+  withConfigFile(
+    'services:\n  - name: web\n    endpoints: [{ address: localhost, port: 0 }]\nxds: { port: 1234 }\n',
+    (f) => {
+      assert.equal(loadSettings(f, {}, {}).xds.port, 1234);
+    },
+  );
 });
 
 test('xds.insecureAllowUnauthenticatedSecrets: off by default, on from the file or the flag, refused unless boolean', () => {
-  withFile('xds: { port: 1000 }\n', (f) => {
+  withConfigFile('xds: { port: 1000 }\n', (f) => {
     assert.equal(loadSettings(f, {}, {}).xds.insecureAllowUnauthenticatedSecrets, false);
     assert.equal(
       loadSettings(f, { insecureAllowUnauthenticatedSecrets: true }, {}).xds.insecureAllowUnauthenticatedSecrets,
       true,
     );
   });
-  withFile('xds:\n  insecureAllowUnauthenticatedSecrets: true\n', (f) => {
+  withConfigFile('xds:\n  insecureAllowUnauthenticatedSecrets: true\n', (f) => {
     assert.equal(loadSettings(f, {}, {}).xds.insecureAllowUnauthenticatedSecrets, true);
   });
-  withFile('xds:\n  insecureAllowUnauthenticatedSecrets: "yes"\n', (f) => {
+  withConfigFile('xds:\n  insecureAllowUnauthenticatedSecrets: "yes"\n', (f) => {
     assert.throws(
       () => loadSettings(f, {}, {}),
       /m\.yaml:2:\d+: xds\.insecureAllowUnauthenticatedSecrets: expected true or false, got "yes"; leave it out/,

@@ -1,23 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidConfigError, loadSettings, readSettings } from './config.ts';
-
-function withFile(text: string, fn: (file: string, dir: string) => void) {
-  const dir = mkdtempSync(join(tmpdir(), 'meshgate-istio-config-'));
-  try {
-    const file = join(dir, 'm.yaml');
-    writeFileSync(file, text);
-    fn(file, dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { withConfigFile } from './test-support.ts';
 
 test("istio: defaults are istiod's in-cluster address, cluster.local, istio/default; paths are the file's", () => {
-  withFile('istio:\n  serviceAccount: gw\n  tokenFile: token\n  ttl: 1h\n', (f, dir) => {
+  withConfigFile('istio:\n  serviceAccount: gw\n  tokenFile: token\n  ttl: 1h\n', (f, dir) => {
     const s = loadSettings(f, {}, {});
     assert.deepEqual(s.istio, {
       address: 'istiod.istio-system.svc:15012',
@@ -44,7 +32,7 @@ test('istio: problems are located like every other section and stop serve', () =
     '  ttl: 10', //                       4
     '',
   ].join('\n');
-  withFile(text, (f) => {
+  withConfigFile(text, (f) => {
     const r = readSettings(f, {}, {});
     assert.deepEqual(
       r.errors.map((e) => e.message.replace(`${f}:`, '')),

@@ -1,24 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InvalidConfigError, loadSettings } from './config.ts';
+import { withConfigFile } from './test-support.ts';
 import { linkerdWarnings } from './linkerd-source.ts';
 
-function withFile(text: string, fn: (file: string, dir: string) => void) {
-  const dir = mkdtempSync(join(tmpdir(), 'meshgate-linkerd-config-'));
-  try {
-    const file = join(dir, 'm.yaml');
-    writeFileSync(file, text);
-    fn(file, dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test('linkerd: defaults fill in; files resolve against the config file; durations use the one grammar', () => {
-  withFile(
+  withConfigFile(
     'linkerd:\n  serviceAccount: gateway\n  namespace: edge\n  tokenFile: tok\n  trustAnchorsFile: /etc/l5d/ca.crt\n  timeout: 2s\n',
     (f, dir) => {
       const s = loadSettings(f, {}, {}).linkerd;
@@ -45,7 +33,7 @@ test('linkerd: defaults fill in; files resolve against the config file; duration
 });
 
 test('linkerd.services: direct-mode backends with their defaults; plaintext choices are warned about', () => {
-  withFile(
+  withConfigFile(
     [
       'linkerd:',
       '  serviceAccount: gateway',
@@ -81,7 +69,7 @@ test('linkerd.services: direct-mode backends with their defaults; plaintext choi
 });
 
 test('linkerd.services: an authority that is not <svc>.<ns>.svc.<domain>:<port> is located and explained', () => {
-  withFile(
+  withConfigFile(
     'linkerd:\n  serviceAccount: gateway\n  namespace: edge\n  services:\n    - { name: api, authority: api.shop:8080 }\n',
     (f) => {
       assert.throws(
@@ -100,7 +88,7 @@ test('linkerd.services: an authority that is not <svc>.<ns>.svc.<domain>:<port> 
 });
 
 test('linkerd: every problem is located and named; serve refuses to start', () => {
-  withFile(
+  withConfigFile(
     [
       'linkerd:', //                                      1
       '  identityAddress: http://identity', //           2
@@ -128,7 +116,7 @@ test('linkerd: every problem is located and named; serve refuses to start', () =
 });
 
 test('linkerd: plaintext to the identity controller is allowed only with a warning naming the risk', () => {
-  withFile(
+  withConfigFile(
     'linkerd:\n  identityAddress: 10.0.0.1:8080\n  transport: plaintext\n  serviceAccount: gw\n  namespace: edge\n  tokenFile: t\n  trustAnchorsFile: a\n',
     (f) => {
       const w = linkerdWarnings(loadSettings(f, {}, {}).linkerd);
@@ -139,7 +127,7 @@ test('linkerd: plaintext to the identity controller is allowed only with a warni
 });
 
 test('linkerd: without tokenFile and trustAnchorsFile the Kubernetes API is used, with the section kubeconfig resolved', () => {
-  withFile('linkerd:\n  serviceAccount: gw\n  namespace: edge\n  kubeconfig: kc.yaml\n', (f, dir) => {
+  withConfigFile('linkerd:\n  serviceAccount: gw\n  namespace: edge\n  kubeconfig: kc.yaml\n', (f, dir) => {
     const s = loadSettings(f, {}, {}).linkerd!;
     assert.equal(s.tokenFile, undefined);
     assert.equal(s.trustAnchorsFile, undefined);
@@ -152,7 +140,7 @@ test('linkerd.kubernetesServices: needs a kubernetes section; refused next to is
   const kube = ['kubernetes:', '  kubeconfig: /dev/null'];
   const refused = (lines: string[]): string => {
     let msg = '';
-    withFile([...lines, ''].join('\n'), (f) => {
+    withConfigFile([...lines, ''].join('\n'), (f) => {
       try {
         loadSettings(f, {}, {});
       } catch (err) {
@@ -161,7 +149,7 @@ test('linkerd.kubernetesServices: needs a kubernetes section; refused next to is
     });
     return msg;
   };
-  withFile([...base, ...kube, ''].join('\n'), (f) => {
+  withConfigFile([...base, ...kube, ''].join('\n'), (f) => {
     const s = loadSettings(f, {}, {});
     assert.equal(s.linkerd?.kubernetesServices, true);
     assert.equal(s.istio, undefined);
@@ -173,7 +161,7 @@ test('linkerd.kubernetesServices: needs a kubernetes section; refused next to is
     /linkerd\.kubernetesServices and istio\.upstreams both decide how the Kubernetes Services are reached/,
   );
   assert.match(both, /set istio\.upstreams: false or linkerd\.kubernetesServices: false/);
-  withFile(
+  withConfigFile(
     [...base, ...kube, 'istio:', '  serviceAccount: gateway', '  namespace: edge', '  upstreams: false', ''].join('\n'),
     (f) => assert.equal(loadSettings(f, {}, {}).linkerd?.kubernetesServices, true),
   );
@@ -181,7 +169,7 @@ test('linkerd.kubernetesServices: needs a kubernetes section; refused next to is
 });
 
 test('linkerd.kubernetesServices with a plaintext destination channel is warned about', () => {
-  withFile(
+  withConfigFile(
     [
       'linkerd:',
       '  serviceAccount: gateway',

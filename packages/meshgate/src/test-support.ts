@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
@@ -24,4 +27,16 @@ export async function runCliProcess(
 
 export function runBootstrapCli(args: string[]) {
   return runCliProcess(['bootstrap', ...args]);
+}
+
+/** Writes `text` as a config file in a fresh directory, runs `fn` on it, then removes the directory. */
+export function withConfigFile(text: string, fn: (file: string, dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'meshgate-config-'));
+  try {
+    const file = join(dir, 'm.yaml');
+    writeFileSync(file, text);
+    fn(file, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
