@@ -105,6 +105,8 @@ export class ServiceModelCache {
   private readonly json = new Map<string, string>();
   /** Slice keys per Service key, maintained from slice events. */
   private readonly slices = new Map<string, Map<string, SliceInfo>>();
+  /** The Services whose slices name a pod (`ns/pod` -> slice key -> Service key), so a pod event rebuilds only those. */
+  private readonly podServices = new Map<string, Map<string, string>>();
 
   /** The mesh hook's conditions per Service key. */
   private readonly conds = new Map<string, string[]>();
@@ -122,22 +124,44 @@ export class ServiceModelCache {
 
   sliceSet(s: SliceInfo): void {
     const k = `${s.namespace}/${s.service}`;
+    const sliceKey = `${s.namespace}/${s.name}`;
     let m = this.slices.get(k);
     if (!m) this.slices.set(k, (m = new Map()));
-    m.set(`${s.namespace}/${s.name}`, s);
+    m.set(sliceKey, s);
+    for (const e of s.endpoints) {
+      if (!e.pod) continue;
+      const podKey = `${s.namespace}/${e.pod}`;
+      let owners = this.podServices.get(podKey);
+      if (!owners) this.podServices.set(podKey, (owners = new Map()));
+      owners.set(sliceKey, k);
+    }
   }
 
   sliceDelete(s: SliceInfo): void {
     const k = `${s.namespace}/${s.service}`;
+    const sliceKey = `${s.namespace}/${s.name}`;
     const m = this.slices.get(k);
-    m?.delete(`${s.namespace}/${s.name}`);
+    m?.delete(sliceKey);
     if (m && m.size === 0) this.slices.delete(k);
+    for (const e of s.endpoints) {
+      if (!e.pod) continue;
+      const podKey = `${s.namespace}/${e.pod}`;
+      const owners = this.podServices.get(podKey);
+      owners?.delete(sliceKey);
+      if (owners && owners.size === 0) this.podServices.delete(podKey);
+    }
   }
 
   /** Rebuilds the slice index from scratch (after a relist of slices). */
   resetSlices(all: Iterable<SliceInfo>): void {
     this.slices.clear();
+    this.podServices.clear();
     for (const s of all) if (s.service) this.sliceSet(s);
+  }
+
+  /** Keys of the Services whose EndpointSlices name the pod `ns/name`: the only ones a change of that pod can touch. */
+  servicesOfPod(podKey: string): Iterable<string> {
+    return new Set(this.podServices.get(podKey)?.values());
   }
 
   /** `servicesChanged`: whether any model service differs from the previous build's. */

@@ -207,3 +207,28 @@ test('linkerd injected ingress: every routed service with an l5d-dst-override ne
     /service k8s\/shop\/web\/80 is routed, but namespace shop has no ServiceProfile web\.shop\.svc\.cluster\.local; .*linkerd profile --template web -n shop/,
   );
 });
+
+test('a pod maps to the Services whose EndpointSlices name it, and stops when the slice no longer does', () => {
+  const cache = new ServiceModelCache({ source: 'kubernetes', inScope: () => true, gatewayApi: false });
+  const slice = (name: string, service: string, pods: string[]) => ({
+    namespace: 'shop',
+    name,
+    service,
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: pods.map((pod, i) => ({
+      address: `10.0.0.${i + 1}`,
+      ready: true,
+      serving: true,
+      terminating: false,
+      pod,
+    })),
+  });
+  cache.sliceSet(slice('web-a', 'web', ['web-1', 'web-2']));
+  cache.sliceSet(slice('all-a', 'all', ['web-1']));
+  assert.deepEqual([...cache.servicesOfPod('shop/web-1')].sort(), ['shop/all', 'shop/web']);
+  assert.deepEqual([...cache.servicesOfPod('shop/web-2')], ['shop/web']);
+  assert.deepEqual([...cache.servicesOfPod('other/web-1')], []);
+  cache.sliceDelete(slice('all-a', 'all', ['web-1']));
+  assert.deepEqual([...cache.servicesOfPod('shop/web-1')], ['shop/web']);
+});

@@ -307,6 +307,7 @@ export class KubernetesSource implements Source {
             if (rec.service) this.cache.sliceSet(rec);
             this.dirty.add(`${rec.namespace}/${rec.service}`);
           } else if (spec.store === 'services') this.dirty.add(key);
+          else if (spec.store === 'pods') this.podChanged(key);
           else if (spec.store === 'namespaces' || this.meshReads(spec.store)) this.allDirty = true;
           store.set(key, rec);
           if (spec.store !== 'pods' || this.o.mesh) this.queueFlush();
@@ -319,6 +320,7 @@ export class KubernetesSource implements Source {
             this.cache.sliceDelete(prev);
             this.dirty.add(`${prev.namespace}/${prev.service}`);
           } else if (spec.store === 'services') this.dirty.add(key);
+          else if (spec.store === 'pods') this.podChanged(key);
           else if (spec.store === 'namespaces' || this.meshReads(spec.store)) this.allDirty = true;
           if (spec.store !== 'pods' || this.o.mesh) this.queueFlush();
         },
@@ -345,15 +347,21 @@ export class KubernetesSource implements Source {
     return w;
   }
 
+  /** A pod's labels or ServiceAccount reach a mesh hook only through the Services whose slices name it. */
+  private podChanged(podKey: string): void {
+    if (!this.o.mesh) return;
+    for (const k of this.cache.servicesOfPod(podKey)) this.dirty.add(k);
+  }
+
   /**
-   * Pods and policy objects change what a mesh hook makes of every Service (a label, a PeerAuthentication), so with
-   * a hook they rebuild all Services: simple and correct; the per-Service memo still drops the ones that did not change.
+   * Policy objects change what a mesh hook makes of any Service (a PeerAuthentication's selector, a mesh-wide
+   * DestinationRule), so with a hook they rebuild all Services: simple and correct; the per-Service memo still drops
+   * the ones that did not change.
    */
   private meshReads(store: StoreName): boolean {
     return (
       !!this.o.mesh &&
-      (store === 'pods' ||
-        store === 'peerAuthentications' ||
+      (store === 'peerAuthentications' ||
         store === 'destinationRules' ||
         store === 'meshSecrets' ||
         store === 'meshConfigMaps')
