@@ -17,6 +17,8 @@ export interface GrpcTlsPlan {
   readonly keep: (e: Endpoint) => boolean;
   /** Endpoints left out because they need a different TLS setting than the one chosen. */
   readonly dropped: readonly Endpoint[];
+  /** Whether an endpoint's effective setting is plaintext. */
+  readonly plaintext: (e: Endpoint) => boolean;
 }
 
 function canonical(tls: UpstreamTls | undefined): string {
@@ -41,29 +43,38 @@ function canonical(tls: UpstreamTls | undefined): string {
 export function grpcTlsPlan(service: Service): GrpcTlsPlan {
   const profiles = service.endpointTls;
   if (!profiles || service.endpoints.every((e) => e.tlsProfile === undefined))
-    return { tls: service.tls, profile: '', keep: () => true, dropped: [] };
-  const effective = (e: Endpoint): UpstreamTls | undefined =>
-    e.tlsProfile === undefined ? service.tls : profiles[e.tlsProfile];
+    return { tls: service.tls, profile: '', keep: () => true, dropped: [], plaintext: () => false };
+  const settingOf = (key: string): UpstreamTls | undefined => (key === '' ? service.tls : profiles[key]);
+  // A service has a handful of profiles and many endpoints: each profile's canonical form is made once.
+  const canonicalOf = new Map<string, string>();
+  const settingValue = (e: Endpoint): string => {
+    const key = e.tlsProfile ?? '';
+    let v = canonicalOf.get(key);
+    if (v === undefined) canonicalOf.set(key, (v = canonical(settingOf(key))));
+    return v;
+  };
   // Distinct settings by value, each under the first key that uses it.
   const byValue = new Map<string, string>();
   for (const e of service.endpoints) {
-    const value = canonical(effective(e));
+    const value = settingValue(e);
     const key = e.tlsProfile ?? '';
     const seen = byValue.get(value);
     if (seen === undefined || cmp(key, seen) < 0) byValue.set(value, key);
   }
+  const plaintext = (e: Endpoint) => settingValue(e) === '';
   if (byValue.size === 1) {
     const [[, key]] = byValue;
-    return { tls: key === '' ? service.tls : profiles[key], profile: key, keep: () => true, dropped: [] };
+    return { tls: settingOf(key), profile: key, keep: () => true, dropped: [], plaintext };
   }
   const secure = [...byValue.entries()].filter(([value]) => value !== '').sort(([, a], [, b]) => cmp(a, b));
   const [chosenValue, chosenKey] = secure[0];
-  const keep = (e: Endpoint) => canonical(effective(e)) === chosenValue;
+  const keep = (e: Endpoint) => settingValue(e) === chosenValue;
   return {
-    tls: chosenKey === '' ? service.tls : profiles[chosenKey],
+    tls: settingOf(chosenKey),
     profile: chosenKey,
     keep,
     dropped: service.endpoints.filter((e) => !keep(e)),
+    plaintext,
   };
 }
 
@@ -83,7 +94,7 @@ export function endpointTlsNotices(model: Model): ModelProblem[] {
     const addrs = plan.dropped.map((e) => `${e.address}:${e.port}`).sort(cmp);
     const listed =
       addrs.slice(0, LISTED).join(', ') + (addrs.length > LISTED ? ` and ${addrs.length - LISTED} more` : '');
-    const plaintext = plan.dropped.filter((e) => canonical(e.tlsProfile ? profiles[e.tlsProfile] : s.tls) === '');
+    const plaintext = plan.dropped.filter(plan.plaintext);
     const why =
       plaintext.length === plan.dropped.length
         ? 'they take plaintext while other endpoints need mTLS'
